@@ -1,0 +1,180 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Shared state between the manager (DPDK primary) and the NFs (secondaries).
+ *
+ * One memzone, BH_STATE_MZ, created by the manager. Every pointer stored in it is
+ * valid in every process: DPDK maps hugepage memory at the same addresses in
+ * secondaries. Sizes come from the manager's config; nothing here is a
+ * compile-time limit on what a user configures, except BH_RETA_SIZE, the
+ * granularity at which a service's flows are split among its instances.
+ *
+ * Writers: the manager owns everything except the fields marked "NF" in
+ * struct bh_nf_slot, which only the NF in that slot writes.
+ */
+#ifndef BULKHEAD_SHM_H
+#define BULKHEAD_SHM_H
+
+#include <stdalign.h>
+#include <stdatomic.h>
+#include <stdint.h>
+
+#include <rte_common.h>
+
+#define BH_STATE_MZ "bh_state"
+#define BH_STATE_MAGIC 0x42484b31u /* "BHK1" */
+#define BH_META_NAME "bulkhead_meta"
+#define BH_MP_REGISTER "bh_register"
+
+#define BH_NAME_LEN 32
+#define BH_RETA_SIZE 256 /* buckets per service; a flow hash picks one */
+#define BH_NONE 0xffffu  /* "no service / port / slot / chain" */
+
+/* NF slot life cycle. */
+enum bh_slot_state {
+	BH_SLOT_FREE = 0,
+	BH_SLOT_STARTING, /* registered, not yet in any redirection table */
+	BH_SLOT_RUNNING,  /* receiving traffic */
+	BH_SLOT_PAUSED,   /* registered, takes no new traffic */
+	BH_SLOT_DEAD,     /* exited; the manager is reclaiming it */
+};
+
+/*
+ * Drop reasons counted per NF. X(name, description): one list that the printer,
+ * the JSON statistics and the tests all read.
+ */
+#define BH_NF_DROPS(X)                                                         \
+	X(verdict, "the NF's verdict was DROP")                               \
+	X(ring_full, "the next NF's receive ring was full")                  \
+	X(tx_full, "the NF's transmit ring towards the manager was full")    \
+	X(no_instance, "the target service has no running instance")         \
+	X(no_route, "the chain ended with no output port")                   \
+	X(bad_verdict, "verdict named an unknown service or port")
+
+#define BH_PORT_DROPS(X)                                                       \
+	X(no_chain, "no flow rule and no default chain matched")             \
+	X(no_instance, "the chain's first service has no running instance")  \
+	X(ring_full, "the first NF's receive ring was full")                 \
+	X(tx_full, "the port's transmit queue was full")                     \
+	X(bad_port, "a verdict named a port that does not exist")
+
+#define BH_X_ENUM(name, desc) BH_DROP_##name,
+enum bh_nf_drop { BH_NF_DROPS(BH_X_ENUM) BH_NF_DROP_MAX };
+#undef BH_X_ENUM
+#define BH_X_ENUM(name, desc) BH_PDROP_##name,
+enum bh_port_drop { BH_PORT_DROPS(BH_X_ENUM) BH_PORT_DROP_MAX };
+#undef BH_X_ENUM
+
+struct bh_nf_counters {
+	uint64_t rx_pkts, rx_bytes;
+	uint64_t tx_pkts, tx_bytes; /* handed on: to another NF or a port */
+	uint64_t drops[BH_NF_DROP_MAX];
+	uint64_t loops, idle_loops, sleeps, wakeups;
+};
+
+/* A message from the manager to an NF (ring element). */
+enum bh_msg_type {
+	BH_MSG_STOP = 1, /* leave the run loop */
+	BH_MSG_USER = 100,
+};
+struct bh_msg {
+	uint32_t type;
+	uint32_t arg;
+	uint64_t data;
+};
+
+/* Application counters an NF publishes (firewall rules, monitor totals ...). */
+struct bh_app_counter {
+	char name[48];
+	uint64_t value;
+};
+
+struct bh_nf_slot {
+	/* manager */
+	_Atomic uint32_t state;  /* enum bh_slot_state */
+	int32_t pid;
+	uint16_t id;             /* slot index */
+	uint16_t service;        /* service id */
+	uint16_t instance;       /* instance number within the service */
+	uint16_t pad0;
+	uint32_t generation;     /* bumped each time the slot is reused */
+	char name[BH_NAME_LEN];
+	struct rte_ring *rx;     /* packets to this NF (MP/SC) */
+	struct rte_ring *tx;     /* packets from this NF to ports (SP/SC) */
+	struct rte_ring *msg;    /* struct bh_msg elements (SP/SC) */
+	uint64_t start_ns;
+
+	/* NF */
+	alignas(64) _Atomic uint32_t sleeping; /* 1 while in (or about to enter) futex wait */
+	_Atomic uint32_t doorbell;            /* futex word: producers bump it and wake */
+	_Atomic uint64_t epoch;               /* bumped every loop iteration (quiescence) */
+	struct bh_nf_counters c;
+	/* Application counters live in a memzone named here ("" if none). */
+	char app_mz[BH_NAME_LEN];
+} __rte_cache_aligned;
+
+struct bh_service {
+	char name[BH_NAME_LEN];
+	uint16_t n_instances;
+	uint16_t pad;
+	/* Redirection table: flow-hash bucket -> slot id (BH_NONE: none). */
+	_Atomic uint16_t reta[BH_RETA_SIZE];
+};
+
+struct bh_chain {
+	char name[BH_NAME_LEN];
+	uint16_t len;       /* number of hops */
+	uint16_t out_port;  /* where the packet goes after the last hop (BH_NONE: drop) */
+	uint32_t first;     /* index of the first hop in bh_state.hops */
+	_Atomic uint32_t in_use;
+};
+
+struct bh_port_info {
+	char name[BH_NAME_LEN];
+	uint16_t port_id;   /* DPDK ethdev port id */
+	uint16_t pad;
+};
+
+struct bh_state {
+	uint32_t magic;
+	int32_t mgr_pid;
+	uint64_t mgr_start_ns;
+	uint32_t max_nfs, max_services, max_chains, max_hops;
+	uint32_t n_ports;
+	uint32_t nf_burst;
+	struct rte_mempool *pool;
+
+	/* The manager's own doorbell: NFs ring it after filling their tx ring. */
+	alignas(64) _Atomic uint32_t mgr_sleeping;
+	_Atomic uint32_t mgr_doorbell;
+	_Atomic uint64_t mgr_epoch;
+
+	alignas(64) struct bh_nf_slot *nfs;   /* [max_nfs] */
+	struct bh_service *services;          /* [max_services] */
+	struct bh_chain *chains;              /* [max_chains] */
+	uint16_t *hops;                       /* [max_hops]: service ids */
+	struct bh_port_info *ports;           /* [n_ports] */
+};
+
+/* Registration over DPDK's multi-process channel (rte_mp), NF -> manager. */
+struct bh_reg_req {
+	int32_t pid;
+	char service[BH_NAME_LEN];
+	char name[BH_NAME_LEN];
+};
+struct bh_reg_reply {
+	int32_t status; /* 0 or -errno */
+	uint16_t slot;
+	uint16_t service;
+	uint16_t instance;
+	uint16_t pad;
+	uint32_t generation;
+};
+
+/* Header of an NF's application-counter memzone, followed by the counters. */
+struct bh_app_counters {
+	uint32_t n;
+	uint32_t pad;
+	struct bh_app_counter c[];
+};
+
+#endif

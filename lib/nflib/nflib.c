@@ -1,0 +1,597 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * nflib: attach to the manager, run the packet loop, dispatch verdicts.
+ *
+ * Packets go straight to the next NF's ring; only packets leaving through a port
+ * pass the manager (through this NF's tx ring). Each NF is single-threaded, so
+ * the per-destination buckets below need no locking.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <rte_eal.h>
+#include <rte_errno.h>
+#include <rte_memzone.h>
+#include <rte_ring.h>
+#include <rte_ring_elem.h>
+
+#include "bulkhead/nf.h"
+#include "bulkhead/steer.h"
+
+int bh_meta_offset = -1;
+
+#define NFL_SPIN_LOOPS 256              /* empty polls before sleeping */
+#define NFL_MAX_SLEEP_NS 100000000ull   /* re-check the manager at least this often */
+
+struct nfl_bucket {
+	uint16_t slot;
+	uint16_t n;
+	struct rte_mbuf **pkts;
+};
+
+struct bh_nf {
+	struct bh_state *st;
+	struct bh_nf_slot *slot;
+	uint16_t id;
+	uint16_t burst;
+	volatile sig_atomic_t stop;
+	int mgr_pidfd;
+	int quiet;
+	/* dispatch scratch, sized by burst */
+	struct nfl_bucket *buckets;
+	uint16_t n_buckets;
+	struct rte_mbuf **tx, **drops;
+	uint16_t n_tx, n_drops;
+	struct rte_mbuf **rx;
+	const struct rte_memzone *app_mz;
+};
+
+static struct bh_nf *nfl_current; /* for the signal handler */
+
+uint64_t bh_now_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+int bh_nf_parse_args(int argc, char **argv, struct bh_nf_conf *conf)
+{
+	int i = 1;
+	if (!conf->prefix)
+		conf->prefix = "bulkhead";
+	while (i < argc) {
+		const char *a = argv[i];
+		const char **dst = NULL;
+		if (!strcmp(a, "--")) {
+			i++;
+			break;
+		}
+		if (!strcmp(a, "-q") || !strcmp(a, "--quiet")) {
+			conf->quiet = true;
+			i++;
+			continue;
+		}
+		if (!strcmp(a, "-P") || !strcmp(a, "--prefix"))
+			dst = &conf->prefix;
+		else if (!strcmp(a, "-s") || !strcmp(a, "--service"))
+			dst = &conf->service;
+		else if (!strcmp(a, "-n") || !strcmp(a, "--name"))
+			dst = &conf->name;
+		else if (a[0] == '-' && strcmp(a, "-h") && strcmp(a, "--help")) {
+			fprintf(stderr, "%s: unknown option '%s' (NF options: -P prefix, "
+					"-s service, -n name, -q, then -- and the NF's own)\n",
+				argv[0], a);
+			return -EINVAL;
+		} else
+			break; /* first NF-specific argument */
+		if (i + 1 >= argc || !argv[i + 1][0]) {
+			fprintf(stderr, "%s: option '%s' needs a value\n", argv[0], a);
+			return -EINVAL;
+		}
+		*dst = argv[i + 1];
+		i += 2;
+	}
+	if (!conf->service || !conf->service[0]) {
+		fprintf(stderr, "%s: no service name (-s NAME)\n", argv[0]);
+		return -EINVAL;
+	}
+	if (strlen(conf->service) >= BH_NAME_LEN ||
+	    (conf->name && strlen(conf->name) >= BH_NAME_LEN)) {
+		fprintf(stderr, "%s: service and NF names are at most %d bytes\n", argv[0],
+			BH_NAME_LEN - 1);
+		return -EINVAL;
+	}
+	return i;
+}
+
+static void nfl_on_signal(int sig)
+{
+	(void)sig;
+	if (nfl_current)
+		bh_nf_request_stop(nfl_current);
+}
+
+void bh_nf_request_stop(struct bh_nf *nf)
+{
+	nf->stop = 1;
+	if (nf->slot) {
+		atomic_fetch_add(&nf->slot->doorbell, 1);
+		syscall(SYS_futex, (uint32_t *)&nf->slot->doorbell, FUTEX_WAKE, INT_MAX, NULL, NULL, 0);
+	}
+}
+
+static int nfl_register(struct bh_nf *nf, const struct bh_nf_conf *conf,
+			struct bh_reg_reply *out)
+{
+	struct rte_mp_msg req;
+	struct rte_mp_reply rep;
+	struct timespec ts = {.tv_sec = 5};
+	struct bh_reg_req r;
+	int rc;
+
+	memset(&req, 0, sizeof(req));
+	memset(&r, 0, sizeof(r));
+	r.pid = getpid();
+	snprintf(r.service, sizeof(r.service), "%s", conf->service);
+	snprintf(r.name, sizeof(r.name), "%s", conf->name ? conf->name : conf->service);
+	snprintf(req.name, sizeof(req.name), "%s", BH_MP_REGISTER);
+	req.len_param = sizeof(r);
+	memcpy(req.param, &r, sizeof(r));
+	if (rte_mp_request_sync(&req, &rep, &ts) < 0 || rep.nb_received != 1) {
+		rc = -ETIMEDOUT;
+		goto out;
+	}
+	if (rep.msgs[0].len_param != sizeof(*out)) {
+		rc = -EPROTO;
+		goto out;
+	}
+	memcpy(out, rep.msgs[0].param, sizeof(*out));
+	rc = out->status;
+out:
+	free(rep.msgs);
+	(void)nf;
+	return rc;
+}
+
+static int nfl_alloc_scratch(struct bh_nf *nf)
+{
+	unsigned b = nf->burst;
+	nf->buckets = calloc(b, sizeof(*nf->buckets));
+	nf->tx = calloc(b, sizeof(void *));
+	nf->drops = calloc(b, sizeof(void *));
+	nf->rx = calloc(b, sizeof(void *));
+	if (!nf->buckets || !nf->tx || !nf->drops || !nf->rx)
+		return -ENOMEM;
+	for (unsigned i = 0; i < b; i++) {
+		nf->buckets[i].pkts = calloc(b, sizeof(void *));
+		if (!nf->buckets[i].pkts)
+			return -ENOMEM;
+	}
+	return 0;
+}
+
+static void nfl_free_scratch(struct bh_nf *nf)
+{
+	if (nf->buckets)
+		for (unsigned i = 0; i < nf->burst; i++)
+			free(nf->buckets[i].pkts);
+	free(nf->buckets);
+	free(nf->tx);
+	free(nf->drops);
+	free(nf->rx);
+}
+
+struct bh_nf *bh_nf_attach(const struct bh_nf_conf *conf)
+{
+	char prefix_arg[128], lcores_arg[64];
+	const char *prog = "bh-nf";
+	struct bh_reg_reply reply;
+	const struct rte_memzone *mz;
+	long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+	struct bh_nf *nf;
+	int rc;
+
+	nf = calloc(1, sizeof(*nf));
+	if (!nf)
+		return NULL;
+	nf->mgr_pidfd = -1;
+	nf->quiet = conf->quiet;
+	snprintf(prefix_arg, sizeof(prefix_arg), "--file-prefix=%s",
+		 conf->prefix ? conf->prefix : "bulkhead");
+	/* lcore 0 may float over every CPU: placement is the scheduler's (or the caller's
+	 * taskset). The shared mbuf pool has no per-lcore cache, so NFs sharing lcore
+	 * id 0 is safe. */
+	snprintf(lcores_arg, sizeof(lcores_arg), "--lcores=0@(0-%ld)", ncpu > 1 ? ncpu - 1 : 0);
+	char *eal_argv[] = {(char *)prog, "--proc-type=secondary", "--no-pci", prefix_arg,
+			    lcores_arg, "--log-level=lib.eal:error", "--log-level=pmd:error",
+			    "--no-telemetry", NULL};
+	int eal_argc = (int)(sizeof(eal_argv) / sizeof(eal_argv[0])) - 1;
+	if (rte_eal_init(eal_argc, eal_argv) < 0) {
+		fprintf(stderr, "nflib: cannot attach to manager '%s' (is it running?): %s\n",
+			conf->prefix ? conf->prefix : "bulkhead", rte_strerror(rte_errno));
+		free(nf);
+		return NULL;
+	}
+	mz = rte_memzone_lookup(BH_STATE_MZ);
+	if (!mz || ((struct bh_state *)mz->addr)->magic != BH_STATE_MAGIC) {
+		fprintf(stderr, "nflib: the manager's shared state is missing\n");
+		goto fail;
+	}
+	nf->st = mz->addr;
+	bh_meta_offset = rte_mbuf_dynfield_lookup(BH_META_NAME, NULL);
+	if (bh_meta_offset < 0) {
+		fprintf(stderr, "nflib: packet metadata field not registered by the manager\n");
+		goto fail;
+	}
+	nf->burst = (uint16_t)nf->st->nf_burst;
+	if (nfl_alloc_scratch(nf) < 0) {
+		fprintf(stderr, "nflib: out of memory\n");
+		goto fail;
+	}
+	nf->mgr_pidfd = (int)syscall(SYS_pidfd_open, nf->st->mgr_pid, 0);
+	rc = nfl_register(nf, conf, &reply);
+	if (rc < 0) {
+		fprintf(stderr, "nflib: registration as '%s' refused: %s\n", conf->service,
+			rc == -ENOSPC ? "no free NF slot (limits.nfs)"
+			: rc == -ETIMEDOUT ? "no answer from the manager"
+					   : strerror(-rc));
+		goto fail;
+	}
+	nf->id = reply.slot;
+	nf->slot = &nf->st->nfs[reply.slot];
+	nfl_current = nf;
+	struct sigaction sa = {.sa_handler = nfl_on_signal};
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	if (!nf->quiet)
+		printf("%s: attached as NF %u, service '%s' (id %u) instance %u\n",
+		       conf->name ? conf->name : conf->service, nf->id, conf->service,
+		       reply.service, reply.instance);
+	fflush(stdout);
+	return nf;
+fail:
+	if (nf->mgr_pidfd >= 0)
+		close(nf->mgr_pidfd);
+	nfl_free_scratch(nf);
+	rte_eal_cleanup();
+	free(nf);
+	return NULL;
+}
+
+static void nfl_drop(struct bh_nf *nf, struct rte_mbuf *m, enum bh_nf_drop why)
+{
+	nf->slot->c.drops[why]++;
+	nf->drops[nf->n_drops++] = m;
+	if (nf->n_drops == nf->burst) {
+		bh_free_bulk(nf->drops, nf->n_drops);
+		nf->n_drops = 0;
+	}
+}
+
+static void nfl_flush(struct bh_nf *nf)
+{
+	struct bh_nf_counters *c = &nf->slot->c;
+	for (unsigned i = 0; i < nf->n_buckets; i++) {
+		struct nfl_bucket *b = &nf->buckets[i];
+		unsigned k = bh_steer_to_slot(nf->st, b->slot, b->pkts, b->n);
+		c->tx_pkts += k;
+		for (unsigned j = 0; j < k; j++)
+			c->tx_bytes += rte_pktmbuf_pkt_len(b->pkts[j]);
+		for (unsigned j = k; j < b->n; j++)
+			nfl_drop(nf, b->pkts[j], BH_DROP_ring_full);
+		b->n = 0;
+	}
+	nf->n_buckets = 0;
+	if (nf->n_tx) {
+		for (unsigned j = 0; j < nf->n_tx; j++)
+			bh_meta(nf->tx[j])->owner = 0;
+		unsigned k = rte_ring_enqueue_burst(nf->slot->tx, (void **)nf->tx, nf->n_tx, NULL);
+		c->tx_pkts += k;
+		for (unsigned j = 0; j < k; j++)
+			c->tx_bytes += rte_pktmbuf_pkt_len(nf->tx[j]);
+		for (unsigned j = k; j < nf->n_tx; j++)
+			nfl_drop(nf, nf->tx[j], BH_DROP_tx_full);
+		if (k)
+			bh_doorbell_ring(&nf->st->mgr_sleeping, &nf->st->mgr_doorbell);
+		nf->n_tx = 0;
+	}
+	if (nf->n_drops) {
+		bh_free_bulk(nf->drops, nf->n_drops);
+		nf->n_drops = 0;
+	}
+}
+
+static void nfl_to_slot(struct bh_nf *nf, struct rte_mbuf *m, uint16_t slot)
+{
+	struct nfl_bucket *b = NULL;
+	for (unsigned i = 0; i < nf->n_buckets; i++)
+		if (nf->buckets[i].slot == slot) {
+			b = &nf->buckets[i];
+			break;
+		}
+	if (!b) {
+		if (nf->n_buckets == nf->burst)
+			nfl_flush(nf);
+		b = &nf->buckets[nf->n_buckets++];
+		b->slot = slot;
+		b->n = 0;
+	}
+	b->pkts[b->n++] = m;
+	if (b->n == nf->burst)
+		nfl_flush(nf);
+}
+
+static void nfl_to_port(struct bh_nf *nf, struct rte_mbuf *m, uint16_t port)
+{
+	bh_meta(m)->dest = port;
+	nf->tx[nf->n_tx++] = m;
+	if (nf->n_tx == nf->burst)
+		nfl_flush(nf);
+}
+
+/* Route every packet by its verdict; packets kept by the NF are skipped. */
+static uint16_t nfl_dispatch(struct bh_nf *nf, struct rte_mbuf **pkts, uint16_t n)
+{
+	const struct bh_state *st = nf->st;
+	uint16_t handed = 0;
+
+	for (uint16_t i = 0; i < n; i++) {
+		struct rte_mbuf *m = pkts[i];
+		struct bh_meta *md = bh_meta(m);
+		uint16_t svc, slot;
+
+		switch (md->action) {
+		case BH_ACT_NEXT: {
+			if (md->chain >= st->max_chains) {
+				nfl_drop(nf, m, BH_DROP_no_route);
+				continue;
+			}
+			const struct bh_chain *c = &st->chains[md->chain];
+			uint16_t hop = (uint16_t)(md->hop + 1);
+			if (hop >= c->len) {
+				if (c->out_port >= st->n_ports) {
+					nfl_drop(nf, m, BH_DROP_no_route);
+					continue;
+				}
+				nfl_to_port(nf, m, c->out_port);
+				handed++;
+				continue;
+			}
+			md->hop = hop;
+			svc = st->hops[c->first + hop];
+			goto to_service;
+		}
+		case BH_ACT_TO_NF:
+			svc = md->dest;
+			if (svc >= st->max_services) {
+				nfl_drop(nf, m, BH_DROP_bad_verdict);
+				continue;
+			}
+		to_service:
+			slot = bh_steer_pick(st, svc, md->flow_hash);
+			if (slot == BH_NONE) {
+				nfl_drop(nf, m, BH_DROP_no_instance);
+				continue;
+			}
+			nfl_to_slot(nf, m, slot);
+			handed++;
+			continue;
+		case BH_ACT_OUT:
+			if (md->dest >= st->n_ports) {
+				nfl_drop(nf, m, BH_DROP_bad_verdict);
+				continue;
+			}
+			nfl_to_port(nf, m, md->dest);
+			handed++;
+			continue;
+		case BH_ACT_KEEP:
+			continue;
+		case BH_ACT_DROP:
+			nfl_drop(nf, m, BH_DROP_verdict);
+			continue;
+		default:
+			nfl_drop(nf, m, BH_DROP_bad_verdict);
+			continue;
+		}
+	}
+	nfl_flush(nf);
+	return handed;
+}
+
+uint16_t bh_nf_send(struct bh_nf *nf, struct rte_mbuf **pkts, uint16_t n)
+{
+	for (uint16_t i = 0; i < n; i++)
+		bh_meta(pkts[i])->owner = (uint16_t)(nf->id + 1);
+	return nfl_dispatch(nf, pkts, n);
+}
+
+void bh_nf_free(struct bh_nf *nf, struct rte_mbuf **pkts, uint16_t n)
+{
+	nf->slot->c.drops[BH_DROP_verdict] += n;
+	bh_free_bulk(pkts, n);
+}
+
+struct rte_mbuf *bh_nf_alloc(struct bh_nf *nf)
+{
+	struct rte_mbuf *m = rte_pktmbuf_alloc(nf->st->pool);
+	if (m) {
+		struct bh_meta *md = bh_meta(m);
+		memset(md, 0, sizeof(*md));
+		md->chain = BH_NONE;
+		md->owner = (uint16_t)(nf->id + 1);
+	}
+	return m;
+}
+
+void bh_nf_set_chain(struct bh_nf *nf, struct rte_mbuf *m, uint16_t chain, uint16_t hop)
+{
+	(void)nf;
+	bh_meta(m)->chain = chain;
+	bh_meta(m)->hop = hop;
+}
+
+int bh_nf_service_id(struct bh_nf *nf, const char *name)
+{
+	for (unsigned i = 0; i < nf->st->max_services; i++)
+		if (nf->st->services[i].name[0] && !strcmp(nf->st->services[i].name, name))
+			return (int)i;
+	return -ENOENT;
+}
+
+int bh_nf_port_id(struct bh_nf *nf, const char *name)
+{
+	for (unsigned i = 0; i < nf->st->n_ports; i++)
+		if (!strcmp(nf->st->ports[i].name, name))
+			return (int)i;
+	return -ENOENT;
+}
+
+int bh_nf_chain_id(struct bh_nf *nf, const char *name)
+{
+	for (unsigned i = 0; i < nf->st->max_chains; i++)
+		if (atomic_load(&nf->st->chains[i].in_use) && !strcmp(nf->st->chains[i].name, name))
+			return (int)i;
+	return -ENOENT;
+}
+
+const struct bh_nf_slot *bh_nf_slot(const struct bh_nf *nf) { return nf->slot; }
+const struct bh_state *bh_nf_state(const struct bh_nf *nf) { return nf->st; }
+
+struct bh_app_counter *bh_nf_app_counters(struct bh_nf *nf, const char *const *names, unsigned n)
+{
+	char mzname[BH_NAME_LEN];
+	if (nf->app_mz)
+		return NULL;
+	snprintf(mzname, sizeof(mzname), "bh_app_%u_%u", nf->id, nf->slot->generation);
+	const struct rte_memzone *mz =
+		rte_memzone_reserve(mzname, sizeof(struct bh_app_counters) +
+						    (size_t)n * sizeof(struct bh_app_counter),
+				    SOCKET_ID_ANY, 0);
+	if (!mz)
+		return NULL;
+	struct bh_app_counters *ac = mz->addr;
+	for (unsigned i = 0; i < n; i++) {
+		snprintf(ac->c[i].name, sizeof(ac->c[i].name), "%s", names[i]);
+		ac->c[i].value = 0;
+	}
+	ac->n = n;
+	nf->app_mz = mz;
+	snprintf(nf->slot->app_mz, sizeof(nf->slot->app_mz), "%s", mzname);
+	return ac->c;
+}
+
+static int nfl_manager_gone(struct bh_nf *nf)
+{
+	if (nf->mgr_pidfd < 0)
+		return kill(nf->st->mgr_pid, 0) < 0 && errno == ESRCH;
+	struct pollfd p = {.fd = nf->mgr_pidfd, .events = POLLIN};
+	return poll(&p, 1, 0) > 0;
+}
+
+static void nfl_handle_msgs(struct bh_nf *nf, const struct bh_nf_ops *ops, void *ctx)
+{
+	struct bh_msg msg;
+	while (rte_ring_dequeue_elem(nf->slot->msg, &msg, sizeof(msg)) == 0) {
+		if (msg.type == BH_MSG_STOP)
+			nf->stop = 1;
+		else if (msg.type >= BH_MSG_USER && ops->msg)
+			ops->msg(nf, &msg, ctx);
+	}
+}
+
+int bh_nf_run(struct bh_nf *nf, const struct bh_nf_ops *ops, void *ctx)
+{
+	struct bh_nf_slot *s = nf->slot;
+	struct bh_nf_counters *c = &s->c;
+	uint64_t tick_ns = ops->tick_ns ? ops->tick_ns : 1000000000ull;
+	uint64_t now = bh_now_ns(), next_tick = now + tick_ns, next_check = now + NFL_MAX_SLEEP_NS;
+	unsigned idle = 0;
+	int rc = 0;
+
+	while (!nf->stop) {
+		uint64_t wake = UINT64_MAX;
+		int work = 0;
+
+		atomic_store_explicit(&s->epoch, s->epoch + 1, memory_order_release);
+		c->loops++;
+		unsigned n = rte_ring_dequeue_burst(s->rx, (void **)nf->rx, nf->burst, NULL);
+		if (n) {
+			for (unsigned i = 0; i < n; i++) {
+				c->rx_bytes += rte_pktmbuf_pkt_len(nf->rx[i]);
+				bh_meta(nf->rx[i])->action = BH_ACT_NEXT;
+			}
+			c->rx_pkts += n;
+			ops->handle(nf, nf->rx, (uint16_t)n, ctx);
+			nfl_dispatch(nf, nf->rx, (uint16_t)n);
+			work += (int)n;
+		}
+		if (ops->poll)
+			work += ops->poll(nf, ctx, &wake);
+		if (!rte_ring_empty(s->msg))
+			nfl_handle_msgs(nf, ops, ctx);
+		if (work) {
+			idle = 0;
+			continue;
+		}
+		c->idle_loops++;
+		if (++idle < NFL_SPIN_LOOPS && wake == UINT64_MAX)
+			continue;
+
+		now = bh_now_ns();
+		if (now >= next_tick) {
+			if (ops->tick)
+				ops->tick(nf, now, ctx);
+			next_tick = now + tick_ns;
+		}
+		if (now >= next_check) {
+			if (nfl_manager_gone(nf)) {
+				fprintf(stderr, "nflib: the manager exited; stopping\n");
+				rc = -ENOTCONN;
+				break;
+			}
+			next_check = now + NFL_MAX_SLEEP_NS;
+		}
+		if (wake <= now)
+			continue;
+		uint64_t deadline = RTE_MIN(RTE_MIN(wake, next_tick), next_check);
+		if (idle < NFL_SPIN_LOOPS) {
+			/* The NF asked to be polled again soon; yield the CPU meanwhile. */
+			if (deadline - now < 50000)
+				continue;
+		}
+		atomic_store(&s->sleeping, 1);
+		uint32_t seen = atomic_load(&s->doorbell);
+		if (rte_ring_empty(s->rx) && rte_ring_empty(s->msg) && !nf->stop) {
+			c->sleeps++;
+			bh_doorbell_wait(&s->doorbell, seen, deadline - now);
+		}
+		atomic_store(&s->sleeping, 0);
+		c->wakeups++;
+		idle = 0;
+	}
+	return rc;
+}
+
+void bh_nf_detach(struct bh_nf *nf)
+{
+	if (!nf)
+		return;
+	nfl_current = NULL;
+	/* The manager sees the exit through its pidfd and reclaims the slot, its
+	 * rings and any packet still tagged with it. */
+	if (nf->mgr_pidfd >= 0)
+		close(nf->mgr_pidfd);
+	nfl_free_scratch(nf);
+	rte_eal_cleanup();
+	free(nf);
+}

@@ -1,0 +1,491 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Every field is checked for type and range, unknown fields are rejected, and
+ * the first problem is reported as "<path>: <reason>", so a user can find it.
+ */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <jansson.h>
+
+#include "bulkhead/net.h"
+#include "mgr/config.h"
+
+struct cfg_ctx {
+	char *err;
+	size_t errlen;
+};
+
+__attribute__((format(printf, 2, 3))) static int cfg_fail(struct cfg_ctx *cx, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(cx->err, cx->errlen, fmt, ap);
+	va_end(ap);
+	return -EINVAL;
+}
+
+/* Reject members of obj not in the NULL-terminated list. */
+static int cfg_known(struct cfg_ctx *cx, json_t *obj, const char *where, const char *const *keys)
+{
+	const char *k;
+	json_t *v;
+	json_object_foreach(obj, k, v) {
+		int ok = 0;
+		for (const char *const *p = keys; *p; p++)
+			if (!strcmp(k, *p))
+				ok = 1;
+		if (!ok)
+			return cfg_fail(cx, "%s%s%s: unknown field", where, *where ? "." : "", k);
+	}
+	return 0;
+}
+
+static int cfg_uint(struct cfg_ctx *cx, json_t *obj, const char *where, const char *key,
+		    unsigned lo, unsigned hi, unsigned *out)
+{
+	json_t *v = json_object_get(obj, key);
+	if (!v)
+		return 0; /* keep the default */
+	if (!json_is_integer(v))
+		return cfg_fail(cx, "%s.%s: must be an integer", where, key);
+	json_int_t x = json_integer_value(v);
+	if (x < (json_int_t)lo || x > (json_int_t)hi)
+		return cfg_fail(cx, "%s.%s: %lld is out of range [%u, %u]", where, key,
+				(long long)x, lo, hi);
+	*out = (unsigned)x;
+	return 0;
+}
+
+static int cfg_name(struct cfg_ctx *cx, json_t *v, const char *where, char out[BH_NAME_LEN])
+{
+	if (!json_is_string(v))
+		return cfg_fail(cx, "%s: must be a string", where);
+	const char *s = json_string_value(v);
+	size_t n = strlen(s);
+	if (n == 0 || n >= BH_NAME_LEN)
+		return cfg_fail(cx, "%s: names are 1 to %d bytes", where, BH_NAME_LEN - 1);
+	for (size_t i = 0; i < n; i++)
+		if (!((s[i] >= 'a' && s[i] <= 'z') || (s[i] >= 'A' && s[i] <= 'Z') ||
+		      (s[i] >= '0' && s[i] <= '9') || s[i] == '_' || s[i] == '-' || s[i] == '.'))
+			return cfg_fail(cx, "%s: '%s' has a character outside [A-Za-z0-9_.-]", where, s);
+	memcpy(out, s, n + 1);
+	return 0;
+}
+
+static int cfg_find(char (*names)[BH_NAME_LEN], size_t stride, unsigned n, const char *name)
+{
+	const char *base = (const char *)names;
+	for (unsigned i = 0; i < n; i++)
+		if (!strcmp(base + i * stride, name))
+			return (int)i;
+	return -1;
+}
+#define CFG_FIND(arr, n, name) cfg_find((void *)(arr), sizeof(*(arr)), (n), (name))
+
+static int cfg_section(struct cfg_ctx *cx, json_t *root, const char *key, json_t **out,
+		       const char *const *keys)
+{
+	json_t *v = json_object_get(root, key);
+	*out = NULL;
+	if (!v)
+		return 0;
+	if (!json_is_object(v))
+		return cfg_fail(cx, "%s: must be an object", key);
+	*out = v;
+	return cfg_known(cx, v, key, keys);
+}
+
+static int cfg_sizes(struct cfg_ctx *cx, json_t *root, struct mgr_config *c)
+{
+	static const char *const pool_keys[] = {"mbufs", "cache", "data_room", NULL};
+	static const char *const ring_keys[] = {"nf_rx", "nf_tx", "burst", "port_rx", "port_tx", NULL};
+	static const char *const lim_keys[] = {"nfs", "services", "chains", "hops", "flows", NULL};
+	static const char *const stat_keys[] = {"interval_ms", "print", "file", NULL};
+	json_t *s;
+	int rc;
+
+	if ((rc = cfg_section(cx, root, "pool", &s, pool_keys)))
+		return rc;
+	if (s && ((rc = cfg_uint(cx, s, "pool", "mbufs", 1023, 1u << 24, &c->mbufs)) ||
+		  (rc = cfg_uint(cx, s, "pool", "cache", 0, 512, &c->mbuf_cache)) ||
+		  (rc = cfg_uint(cx, s, "pool", "data_room", 1152, 65535, &c->data_room))))
+		return rc;
+	if ((rc = cfg_section(cx, root, "rings", &s, ring_keys)))
+		return rc;
+	if (s && ((rc = cfg_uint(cx, s, "rings", "nf_rx", 64, 1u << 20, &c->nf_rx_ring)) ||
+		  (rc = cfg_uint(cx, s, "rings", "nf_tx", 64, 1u << 20, &c->nf_tx_ring)) ||
+		  (rc = cfg_uint(cx, s, "rings", "burst", 1, 512, &c->burst)) ||
+		  (rc = cfg_uint(cx, s, "rings", "port_rx", 64, 16384, &c->port_rx_desc)) ||
+		  (rc = cfg_uint(cx, s, "rings", "port_tx", 64, 16384, &c->port_tx_desc))))
+		return rc;
+	if ((rc = cfg_section(cx, root, "limits", &s, lim_keys)))
+		return rc;
+	if (s && ((rc = cfg_uint(cx, s, "limits", "nfs", 1, 65534, &c->max_nfs)) ||
+		  (rc = cfg_uint(cx, s, "limits", "services", 1, 65534, &c->max_services)) ||
+		  (rc = cfg_uint(cx, s, "limits", "chains", 1, 65534, &c->max_chains)) ||
+		  (rc = cfg_uint(cx, s, "limits", "hops", 1, 1u << 20, &c->max_hops)) ||
+		  (rc = cfg_uint(cx, s, "limits", "flows", 1, 1u << 24, &c->max_flows))))
+		return rc;
+	if (c->burst > c->nf_rx_ring || c->burst > c->nf_tx_ring)
+		return cfg_fail(cx, "rings.burst: %u is larger than an NF ring", c->burst);
+	if ((rc = cfg_section(cx, root, "stats", &s, stat_keys)))
+		return rc;
+	if (s) {
+		if ((rc = cfg_uint(cx, s, "stats", "interval_ms", 10, 3600000, &c->stats_interval_ms)))
+			return rc;
+		json_t *p = json_object_get(s, "print");
+		if (p && !json_is_boolean(p))
+			return cfg_fail(cx, "stats.print: must be true or false");
+		if (p)
+			c->stats_print = json_is_true(p);
+		json_t *f = json_object_get(s, "file");
+		if (f && !json_is_string(f))
+			return cfg_fail(cx, "stats.file: must be a string");
+		if (f && !(c->stats_file = strdup(json_string_value(f))))
+			return -ENOMEM;
+	}
+	return 0;
+}
+
+static int cfg_ports(struct cfg_ctx *cx, json_t *root, struct mgr_config *c)
+{
+	static const char *const keys[] = {"name", "dev", NULL};
+	json_t *a = json_object_get(root, "ports"), *p;
+	size_t i;
+	char where[64];
+	int rc;
+
+	if (!a)
+		return 0;
+	if (!json_is_array(a))
+		return cfg_fail(cx, "ports: must be an array");
+	if (json_array_size(a) > 255)
+		return cfg_fail(cx, "ports: at most 255 ports");
+	c->ports = calloc(json_array_size(a) + 1, sizeof(*c->ports));
+	if (!c->ports)
+		return -ENOMEM;
+	json_array_foreach(a, i, p) {
+		struct mgr_port_conf *pc = &c->ports[i];
+		snprintf(where, sizeof(where), "ports[%zu]", i);
+		if (!json_is_object(p))
+			return cfg_fail(cx, "%s: must be an object", where);
+		if ((rc = cfg_known(cx, p, where, keys)))
+			return rc;
+		snprintf(where, sizeof(where), "ports[%zu].name", i);
+		if ((rc = cfg_name(cx, json_object_get(p, "name"), where, pc->name)))
+			return rc;
+		if (CFG_FIND(c->ports, (unsigned)i, pc->name) >= 0)
+			return cfg_fail(cx, "%s: duplicate port name '%s'", where, pc->name);
+		json_t *d = json_object_get(p, "dev");
+		if (!json_is_string(d) || !json_string_value(d)[0])
+			return cfg_fail(cx, "ports[%zu].dev: must be a DPDK device spec such as "
+					    "\"net_af_packet0,iface=eth0\"", i);
+		const char *dev = json_string_value(d);
+		static const char *const ok[] = {"net_af_packet", "net_af_xdp", "net_tap",
+						 "net_memif", "net_ring", "net_null"};
+		int good = 0;
+		for (unsigned k = 0; k < sizeof(ok) / sizeof(ok[0]); k++)
+			if (!strncmp(dev, ok[k], strlen(ok[k])))
+				good = 1;
+		if (!good)
+			return cfg_fail(cx, "ports[%zu].dev: '%s' is not a virtual device "
+					    "(net_af_packet, net_af_xdp, net_tap, net_memif)", i, dev);
+		if (!(pc->dev = strdup(dev)))
+			return -ENOMEM;
+		c->n_ports++;
+	}
+	return 0;
+}
+
+static int cfg_service_id(struct mgr_config *c, const char *name)
+{
+	int id = CFG_FIND(c->services, c->n_services, name);
+	if (id >= 0)
+		return id;
+	if (c->n_services >= c->max_services)
+		return -ENOSPC;
+	snprintf(c->services[c->n_services], BH_NAME_LEN, "%s", name);
+	return (int)c->n_services++;
+}
+
+static int cfg_services(struct cfg_ctx *cx, json_t *root, struct mgr_config *c)
+{
+	json_t *a = json_object_get(root, "services"), *v;
+	size_t i;
+	char where[64], name[BH_NAME_LEN];
+	int rc;
+
+	c->services = calloc(c->max_services, sizeof(*c->services));
+	if (!c->services)
+		return -ENOMEM;
+	if (!a)
+		return 0;
+	if (!json_is_array(a))
+		return cfg_fail(cx, "services: must be an array of names");
+	json_array_foreach(a, i, v) {
+		snprintf(where, sizeof(where), "services[%zu]", i);
+		if ((rc = cfg_name(cx, v, where, name)))
+			return rc;
+		if (CFG_FIND(c->services, c->n_services, name) >= 0)
+			return cfg_fail(cx, "%s: duplicate service '%s'", where, name);
+		if (cfg_service_id(c, name) < 0)
+			return cfg_fail(cx, "%s: more services than limits.services (%u)", where,
+					c->max_services);
+	}
+	return 0;
+}
+
+static int cfg_chains(struct cfg_ctx *cx, json_t *root, struct mgr_config *c)
+{
+	static const char *const keys[] = {"name", "hops", "out", NULL};
+	json_t *a = json_object_get(root, "chains"), *ch, *h;
+	size_t i, j;
+	unsigned total = 0;
+	char where[80], name[BH_NAME_LEN];
+	int rc;
+
+	if (!a)
+		return 0;
+	if (!json_is_array(a))
+		return cfg_fail(cx, "chains: must be an array");
+	if (json_array_size(a) > c->max_chains)
+		return cfg_fail(cx, "chains: %zu chains but limits.chains is %u", json_array_size(a),
+				c->max_chains);
+	c->chains = calloc(json_array_size(a) + 1, sizeof(*c->chains));
+	if (!c->chains)
+		return -ENOMEM;
+	json_array_foreach(a, i, ch) {
+		struct mgr_chain_conf *cc = &c->chains[i];
+		snprintf(where, sizeof(where), "chains[%zu]", i);
+		if (!json_is_object(ch))
+			return cfg_fail(cx, "%s: must be an object", where);
+		if ((rc = cfg_known(cx, ch, where, keys)))
+			return rc;
+		snprintf(where, sizeof(where), "chains[%zu].name", i);
+		if ((rc = cfg_name(cx, json_object_get(ch, "name"), where, cc->name)))
+			return rc;
+		if (CFG_FIND(c->chains, (unsigned)i, cc->name) >= 0)
+			return cfg_fail(cx, "%s: duplicate chain name '%s'", where, cc->name);
+		json_t *hops = json_object_get(ch, "hops");
+		if (!json_is_array(hops))
+			return cfg_fail(cx, "chains[%zu].hops: must be an array of service names", i);
+		cc->n_hops = (unsigned)json_array_size(hops);
+		cc->hops = calloc(cc->n_hops + 1, sizeof(*cc->hops));
+		if (!cc->hops)
+			return -ENOMEM;
+		json_array_foreach(hops, j, h) {
+			snprintf(where, sizeof(where), "chains[%zu].hops[%zu]", i, j);
+			if ((rc = cfg_name(cx, h, where, name)))
+				return rc;
+			int id = cfg_service_id(c, name);
+			if (id < 0)
+				return cfg_fail(cx, "%s: more services than limits.services (%u)",
+						where, c->max_services);
+			cc->hops[j] = (uint16_t)id;
+		}
+		total += cc->n_hops;
+		cc->out_port = BH_NONE;
+		json_t *out = json_object_get(ch, "out");
+		if (out && !json_is_null(out)) {
+			if (!json_is_string(out))
+				return cfg_fail(cx, "chains[%zu].out: must be a port name or null", i);
+			int p = CFG_FIND(c->ports, c->n_ports, json_string_value(out));
+			if (p < 0)
+				return cfg_fail(cx, "chains[%zu].out: no port named '%s'", i,
+						json_string_value(out));
+			cc->out_port = (uint16_t)p;
+		}
+		if (cc->n_hops == 0 && cc->out_port == BH_NONE)
+			return cfg_fail(cx, "chains[%zu]: a chain needs hops or an output port", i);
+		c->n_chains++;
+	}
+	if (total > c->max_hops)
+		return cfg_fail(cx, "chains: %u hops in all but limits.hops is %u", total, c->max_hops);
+	return 0;
+}
+
+static int cfg_str_field(struct cfg_ctx *cx, json_t *r, const char *where, const char *key,
+			 const char **out)
+{
+	json_t *v = json_object_get(r, key);
+	*out = NULL;
+	if (!v)
+		return 0;
+	if (!json_is_string(v))
+		return cfg_fail(cx, "%s.%s: must be a string", where, key);
+	*out = json_string_value(v);
+	return 0;
+}
+
+static int cfg_rules(struct cfg_ctx *cx, json_t *root, struct mgr_config *c)
+{
+	static const char *const keys[] = {"in_port", "src", "dst", "proto", "sport", "dport",
+					   "chain", NULL};
+	json_t *a = json_object_get(root, "rules"), *r;
+	size_t i;
+	char where[64];
+	int rc;
+
+	if (!a)
+		return 0;
+	if (!json_is_array(a))
+		return cfg_fail(cx, "rules: must be an array");
+	c->rules = calloc(json_array_size(a) + 1, sizeof(*c->rules));
+	if (!c->rules)
+		return -ENOMEM;
+	json_array_foreach(a, i, r) {
+		struct mgr_rule_conf *rc_ = &c->rules[i];
+		const char *in_port, *src, *dst, *proto, *sport, *dport, *chain;
+		snprintf(where, sizeof(where), "rules[%zu]", i);
+		if (!json_is_object(r))
+			return cfg_fail(cx, "%s: must be an object", where);
+		if ((rc = cfg_known(cx, r, where, keys)) ||
+		    (rc = cfg_str_field(cx, r, where, "in_port", &in_port)) ||
+		    (rc = cfg_str_field(cx, r, where, "src", &src)) ||
+		    (rc = cfg_str_field(cx, r, where, "dst", &dst)) ||
+		    (rc = cfg_str_field(cx, r, where, "proto", &proto)) ||
+		    (rc = cfg_str_field(cx, r, where, "sport", &sport)) ||
+		    (rc = cfg_str_field(cx, r, where, "dport", &dport)) ||
+		    (rc = cfg_str_field(cx, r, where, "chain", &chain)))
+			return rc;
+		rc_->in_port = BH_NONE;
+		if (in_port && strcmp(in_port, "any")) {
+			int p = CFG_FIND(c->ports, c->n_ports, in_port);
+			if (p < 0)
+				return cfg_fail(cx, "%s.in_port: no port named '%s'", where, in_port);
+			rc_->in_port = (uint16_t)p;
+		}
+		if (bh_parse_prefix(src ? src : "any", &rc_->src, &rc_->src_len))
+			return cfg_fail(cx, "%s.src: '%s' is not an IPv4 prefix", where, src);
+		if (bh_parse_prefix(dst ? dst : "any", &rc_->dst, &rc_->dst_len))
+			return cfg_fail(cx, "%s.dst: '%s' is not an IPv4 prefix", where, dst);
+		if (bh_parse_proto(proto ? proto : "any", &rc_->proto))
+			return cfg_fail(cx, "%s.proto: '%s' is not tcp, udp, icmp, any or 0-255",
+					where, proto);
+		if (bh_parse_port_range(sport ? sport : "any", &rc_->sport_lo, &rc_->sport_hi))
+			return cfg_fail(cx, "%s.sport: '%s' is not a port or range", where, sport);
+		if (bh_parse_port_range(dport ? dport : "any", &rc_->dport_lo, &rc_->dport_hi))
+			return cfg_fail(cx, "%s.dport: '%s' is not a port or range", where, dport);
+		if ((sport || dport) && rc_->proto != 6 && rc_->proto != 17)
+			return cfg_fail(cx, "%s: ports need proto tcp or udp", where);
+		if (!chain)
+			return cfg_fail(cx, "%s.chain: missing", where);
+		int ch = CFG_FIND(c->chains, c->n_chains, chain);
+		if (ch < 0)
+			return cfg_fail(cx, "%s.chain: no chain named '%s'", where, chain);
+		rc_->chain = (uint16_t)ch;
+		c->n_rules++;
+	}
+	return 0;
+}
+
+static void cfg_defaults(struct mgr_config *c)
+{
+	memset(c, 0, sizeof(*c));
+	c->mbufs = 16383;
+	c->mbuf_cache = 0;
+	c->data_room = 2048 + 128;
+	c->nf_rx_ring = 4096;
+	c->nf_tx_ring = 4096;
+	c->burst = 32;
+	c->port_rx_desc = 1024;
+	c->port_tx_desc = 1024;
+	c->max_nfs = 64;
+	c->max_services = 64;
+	c->max_chains = 64;
+	c->max_hops = 1024;
+	c->max_flows = 65536;
+	c->default_chain = BH_NONE;
+	c->stats_interval_ms = 1000;
+	c->stats_print = true;
+}
+
+static int cfg_from_json(struct cfg_ctx *cx, json_t *root, struct mgr_config *c)
+{
+	static const char *const keys[] = {"prefix", "pool", "rings", "limits", "ports",
+					   "services", "chains", "rules", "default_chain",
+					   "stats", NULL};
+	int rc;
+
+	if (!json_is_object(root))
+		return cfg_fail(cx, "(top level): must be a JSON object");
+	if ((rc = cfg_known(cx, root, "", keys)))
+		return rc;
+	json_t *p = json_object_get(root, "prefix");
+	char name[BH_NAME_LEN];
+	if (p && (rc = cfg_name(cx, p, "prefix", name)))
+		return rc;
+	if (!(c->prefix = strdup(p ? name : "bulkhead")))
+		return -ENOMEM;
+	if ((rc = cfg_sizes(cx, root, c)) || (rc = cfg_ports(cx, root, c)) ||
+	    (rc = cfg_services(cx, root, c)) || (rc = cfg_chains(cx, root, c)) ||
+	    (rc = cfg_rules(cx, root, c)))
+		return rc;
+	if (c->n_ports == 0)
+		return cfg_fail(cx, "ports: at least one port is needed");
+	json_t *d = json_object_get(root, "default_chain");
+	if (d && !json_is_null(d)) {
+		if (!json_is_string(d))
+			return cfg_fail(cx, "default_chain: must be a chain name or null");
+		int ch = CFG_FIND(c->chains, c->n_chains, json_string_value(d));
+		if (ch < 0)
+			return cfg_fail(cx, "default_chain: no chain named '%s'", json_string_value(d));
+		c->default_chain = (uint16_t)ch;
+	}
+	return 0;
+}
+
+static int cfg_finish(struct cfg_ctx *cx, json_t *root, json_error_t *jerr, struct mgr_config *cfg)
+{
+	int rc;
+	cfg_defaults(cfg);
+	if (!root) {
+		cfg_fail(cx, "%s:%d:%d: %s", jerr->source, jerr->line, jerr->column, jerr->text);
+		return json_error_code(jerr) == json_error_cannot_open_file ? -ENOENT : -EINVAL;
+	}
+	rc = cfg_from_json(cx, root, cfg);
+	json_decref(root);
+	if (rc) {
+		if (rc == -ENOMEM)
+			cfg_fail(cx, "out of memory");
+		mgr_config_free(cfg);
+	}
+	return rc;
+}
+
+int mgr_config_parse(const char *json, struct mgr_config *cfg, char *err, size_t errlen)
+{
+	struct cfg_ctx cx = {err, errlen};
+	json_error_t jerr;
+	json_t *root = json_loads(json, JSON_REJECT_DUPLICATES, &jerr);
+	return cfg_finish(&cx, root, &jerr, cfg);
+}
+
+int mgr_config_load(const char *path, struct mgr_config *cfg, char *err, size_t errlen)
+{
+	struct cfg_ctx cx = {err, errlen};
+	json_error_t jerr;
+	json_t *root = json_load_file(path, JSON_REJECT_DUPLICATES, &jerr);
+	return cfg_finish(&cx, root, &jerr, cfg);
+}
+
+void mgr_config_free(struct mgr_config *c)
+{
+	if (c->ports)
+		for (unsigned i = 0; i < c->n_ports; i++)
+			free(c->ports[i].dev);
+	if (c->chains)
+		for (unsigned i = 0; c->chains[i].hops || i < c->n_chains; i++)
+			free(c->chains[i].hops);
+	free(c->ports);
+	free(c->services);
+	free(c->chains);
+	free(c->rules);
+	free(c->prefix);
+	free(c->stats_file);
+	memset(c, 0, sizeof(*c));
+}

@@ -1,0 +1,61 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The manager's JSON configuration (docs/config.md). Pure code: jansson only.
+ */
+#ifndef MGR_CONFIG_H
+#define MGR_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "bulkhead/shm.h"
+
+struct mgr_port_conf {
+	char name[BH_NAME_LEN];
+	char *dev; /* DPDK virtual-device spec, e.g. "net_af_packet0,iface=veth0" */
+};
+
+struct mgr_chain_conf {
+	char name[BH_NAME_LEN];
+	unsigned n_hops;
+	uint16_t *hops;    /* service indices into mgr_config.services */
+	uint16_t out_port; /* port index or BH_NONE */
+};
+
+struct mgr_rule_conf {
+	uint16_t in_port; /* BH_NONE: any */
+	uint32_t src, dst;
+	uint8_t src_len, dst_len;
+	uint8_t proto; /* 0: any */
+	uint16_t sport_lo, sport_hi, dport_lo, dport_hi;
+	uint16_t chain;
+};
+
+struct mgr_config {
+	char *prefix;
+	unsigned mbufs, mbuf_cache, data_room;
+	unsigned nf_rx_ring, nf_tx_ring, burst, port_rx_desc, port_tx_desc;
+	unsigned max_nfs, max_services, max_chains, max_hops, max_flows;
+	unsigned n_ports, n_services, n_chains, n_rules;
+	struct mgr_port_conf *ports;
+	char (*services)[BH_NAME_LEN];
+	struct mgr_chain_conf *chains;
+	struct mgr_rule_conf *rules;
+	uint16_t default_chain; /* BH_NONE: drop unmatched */
+	unsigned stats_interval_ms;
+	bool stats_print;
+	char *stats_file;
+};
+
+/*
+ * Parse a configuration from a JSON text (or a file). On failure returns
+ * -EINVAL (or -ENOENT/-ENOMEM) and writes one line naming the field and the
+ * reason into err. On success the caller owns *cfg and frees it with
+ * mgr_config_free().
+ */
+int mgr_config_parse(const char *json, struct mgr_config *cfg, char *err, size_t errlen);
+int mgr_config_load(const char *path, struct mgr_config *cfg, char *err, size_t errlen);
+void mgr_config_free(struct mgr_config *cfg);
+
+#endif

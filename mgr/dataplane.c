@@ -1,0 +1,271 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The manager's data plane: ports -> flow director -> first NF of the chain,
+ * and NFs' tx rings -> ports. One thread. When there is no traffic it backs off
+ * into a futex wait on its own doorbell (NFs ring it when they queue packets
+ * for a port), with a timeout that grows to BH_DP_MAX_SLEEP_NS so ports keep
+ * being polled.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <rte_ethdev.h>
+#include <rte_ring.h>
+
+#include "bulkhead/log.h"
+#include "bulkhead/net.h"
+#include "bulkhead/nf.h"
+#include "bulkhead/steer.h"
+#include "mgr/mgr.h"
+
+#define DP_SPIN_LOOPS 1024
+#define DP_MIN_SLEEP_NS 10000ull
+#define DP_MAX_SLEEP_NS 1000000ull
+
+struct dp_bucket {
+	uint16_t slot;
+	uint16_t n;
+	struct rte_mbuf **pkts;
+};
+
+struct dp {
+	struct mgr *m;
+	unsigned burst;
+	struct rte_mbuf **rx;
+	struct dp_bucket *b; /* [burst] */
+	unsigned n_b;
+	struct rte_mbuf ***txq; /* [port][burst] */
+	unsigned *n_txq;
+	struct rte_mbuf **drops;
+	unsigned n_drops;
+};
+
+static void dp_drop(struct dp *d, struct mgr_port *p, struct rte_mbuf *m, enum bh_port_drop why)
+{
+	p->drops[why]++;
+	d->drops[d->n_drops++] = m;
+	if (d->n_drops == d->burst) {
+		bh_free_bulk(d->drops, d->n_drops);
+		d->n_drops = 0;
+	}
+}
+
+static void dp_tx_flush(struct dp *d, uint16_t port)
+{
+	struct mgr_port *p = &d->m->ports[port];
+	unsigned n = d->n_txq[port];
+	struct rte_mbuf **q = d->txq[port];
+	if (!n)
+		return;
+	uint64_t bytes = 0;
+	for (unsigned i = 0; i < n; i++)
+		bytes += rte_pktmbuf_pkt_len(q[i]);
+	/* NB: tx_burst takes ownership of the first k. */
+	unsigned k = rte_eth_tx_burst(p->eth_id, 0, q, (uint16_t)n);
+	for (unsigned i = k; i < n; i++) {
+		bytes -= rte_pktmbuf_pkt_len(q[i]);
+		dp_drop(d, p, q[i], BH_PDROP_tx_full);
+	}
+	p->tx_pkts += k;
+	p->tx_bytes += bytes;
+	d->n_txq[port] = 0;
+}
+
+static void dp_tx(struct dp *d, uint16_t port, struct rte_mbuf *m)
+{
+	bh_meta(m)->owner = 0;
+	d->txq[port][d->n_txq[port]++] = m;
+	if (d->n_txq[port] == d->burst)
+		dp_tx_flush(d, port);
+}
+
+static void dp_steer_flush(struct dp *d, struct mgr_port *p)
+{
+	for (unsigned i = 0; i < d->n_b; i++) {
+		struct dp_bucket *b = &d->b[i];
+		unsigned k = bh_steer_to_slot(d->m->st, b->slot, b->pkts, b->n);
+		for (unsigned j = k; j < b->n; j++)
+			dp_drop(d, p, b->pkts[j], BH_PDROP_ring_full);
+		b->n = 0;
+	}
+	d->n_b = 0;
+}
+
+static void dp_steer(struct dp *d, struct mgr_port *p, struct rte_mbuf *m, uint16_t slot)
+{
+	struct dp_bucket *b = NULL;
+	for (unsigned i = 0; i < d->n_b; i++)
+		if (d->b[i].slot == slot) {
+			b = &d->b[i];
+			break;
+		}
+	if (!b) {
+		b = &d->b[d->n_b++];
+		b->slot = slot;
+		b->n = 0;
+	}
+	b->pkts[b->n++] = m;
+}
+
+/* Classify one received burst (n <= burst, so buckets cannot overflow). */
+static void dp_classify(struct dp *d, uint16_t port, struct rte_mbuf **pkts, unsigned n)
+{
+	struct mgr *m = d->m;
+	struct bh_state *st = m->st;
+	struct mgr_port *p = &m->ports[port];
+
+	for (unsigned i = 0; i < n; i++) {
+		struct rte_mbuf *mb = pkts[i];
+		struct bh_meta *md = bh_meta(mb);
+		struct bh_flow_key k;
+
+		p->rx_bytes += rte_pktmbuf_pkt_len(mb);
+		bh_flow_parse(rte_pktmbuf_mtod(mb, void *), rte_pktmbuf_data_len(mb), &k);
+		md->flow_hash = bh_flow_hash_sym(&k);
+		md->chain = mgr_flowdir_lookup(m->fd, &k, port);
+		md->hop = 0;
+		md->dest = BH_NONE;
+		md->owner = 0;
+		md->action = BH_ACT_NEXT;
+		md->in_port = (uint8_t)port;
+		if (md->chain == BH_NONE) {
+			dp_drop(d, p, mb, BH_PDROP_no_chain);
+			continue;
+		}
+		const struct bh_chain *c = &st->chains[md->chain];
+		if (c->len == 0) {
+			if (c->out_port >= st->n_ports)
+				dp_drop(d, p, mb, BH_PDROP_bad_port);
+			else
+				dp_tx(d, c->out_port, mb);
+			continue;
+		}
+		uint16_t slot = bh_steer_pick(st, st->hops[c->first], md->flow_hash);
+		if (slot == BH_NONE) {
+			dp_drop(d, p, mb, BH_PDROP_no_instance);
+			continue;
+		}
+		dp_steer(d, p, mb, slot);
+	}
+	p->rx_pkts += n;
+	dp_steer_flush(d, p);
+}
+
+/* Drain NFs' tx rings (including dead NFs' rings, which the reclaimer waits on). */
+static unsigned dp_drain_nfs(struct dp *d)
+{
+	struct bh_state *st = d->m->st;
+	unsigned work = 0;
+	for (unsigned s = 0; s < st->max_nfs; s++) {
+		struct bh_nf_slot *slot = &st->nfs[s];
+		if (atomic_load_explicit(&slot->state, memory_order_acquire) == BH_SLOT_FREE ||
+		    !slot->tx)
+			continue;
+		unsigned n = rte_ring_dequeue_burst(slot->tx, (void **)d->rx, d->burst, NULL);
+		for (unsigned i = 0; i < n; i++) {
+			uint16_t port = bh_meta(d->rx[i])->dest;
+			if (port >= st->n_ports)
+				dp_drop(d, &d->m->ports[0], d->rx[i], BH_PDROP_bad_port);
+			else
+				dp_tx(d, port, d->rx[i]);
+		}
+		work += n;
+	}
+	return work;
+}
+
+static int dp_tx_rings_empty(struct bh_state *st)
+{
+	for (unsigned s = 0; s < st->max_nfs; s++) {
+		struct bh_nf_slot *slot = &st->nfs[s];
+		if (atomic_load(&slot->state) != BH_SLOT_FREE && slot->tx && !rte_ring_empty(slot->tx))
+			return 0;
+	}
+	return 1;
+}
+
+static int dp_init(struct dp *d, struct mgr *m)
+{
+	unsigned np = m->st->n_ports;
+	memset(d, 0, sizeof(*d));
+	d->m = m;
+	d->burst = m->cfg.burst;
+	d->rx = calloc(d->burst, sizeof(void *));
+	d->drops = calloc(d->burst, sizeof(void *));
+	d->b = calloc(d->burst, sizeof(*d->b));
+	d->txq = calloc(np, sizeof(*d->txq));
+	d->n_txq = calloc(np, sizeof(*d->n_txq));
+	if (!d->rx || !d->drops || !d->b || !d->txq || !d->n_txq)
+		return -ENOMEM;
+	for (unsigned i = 0; i < d->burst; i++)
+		if (!(d->b[i].pkts = calloc(d->burst, sizeof(void *))))
+			return -ENOMEM;
+	for (unsigned i = 0; i < np; i++)
+		if (!(d->txq[i] = calloc(d->burst, sizeof(void *))))
+			return -ENOMEM;
+	return 0;
+}
+
+static void dp_fini(struct dp *d)
+{
+	for (unsigned i = 0; d->b && i < d->burst; i++)
+		free(d->b[i].pkts);
+	for (unsigned i = 0; d->txq && i < d->m->st->n_ports; i++)
+		free(d->txq[i]);
+	free(d->rx);
+	free(d->drops);
+	free(d->b);
+	free(d->txq);
+	free(d->n_txq);
+}
+
+int mgr_dataplane_run(struct mgr *m)
+{
+	struct bh_state *st = m->st;
+	struct dp d;
+	unsigned idle = 0;
+	uint64_t sleep_ns = DP_MIN_SLEEP_NS;
+	int rc = dp_init(&d, m);
+	if (rc < 0)
+		goto out;
+
+	while (!m->stop) {
+		unsigned work = 0;
+		atomic_store_explicit(&st->mgr_epoch, st->mgr_epoch + 1, memory_order_release);
+		m->dp.loops++;
+		for (uint16_t p = 0; p < st->n_ports; p++) {
+			uint16_t n = rte_eth_rx_burst(m->ports[p].eth_id, 0, d.rx, (uint16_t)d.burst);
+			if (n)
+				dp_classify(&d, p, d.rx, n);
+			work += n;
+		}
+		work += dp_drain_nfs(&d);
+		for (uint16_t p = 0; p < st->n_ports; p++)
+			dp_tx_flush(&d, p);
+		if (d.n_drops) {
+			bh_free_bulk(d.drops, d.n_drops);
+			d.n_drops = 0;
+		}
+		if (work) {
+			idle = 0;
+			sleep_ns = DP_MIN_SLEEP_NS;
+			continue;
+		}
+		m->dp.idle_loops++;
+		if (++idle < DP_SPIN_LOOPS)
+			continue;
+		atomic_store(&st->mgr_sleeping, 1);
+		uint32_t seen = atomic_load(&st->mgr_doorbell);
+		if (dp_tx_rings_empty(st) && !m->stop) {
+			m->dp.sleeps++;
+			bh_doorbell_wait(&st->mgr_doorbell, seen, sleep_ns);
+		}
+		atomic_store(&st->mgr_sleeping, 0);
+		if (sleep_ns < DP_MAX_SLEEP_NS)
+			sleep_ns *= 2;
+	}
+out:
+	dp_fini(&d);
+	return rc;
+}

@@ -1,0 +1,378 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * bulkhead: the manager. DPDK primary process: ports, the shared packet pool,
+ * NF rings and registry, flow director, chains and statistics.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <glob.h>
+#include <mntent.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <unistd.h>
+
+#include <rte_dev.h>
+#include <rte_eal.h>
+#include <rte_errno.h>
+#include <rte_ethdev.h>
+#include <rte_mbuf.h>
+#include <rte_mbuf_dyn.h>
+#include <rte_memzone.h>
+
+#include "bulkhead/log.h"
+#include "bulkhead/nf.h"
+#include "bulkhead/steer.h"
+#include "mgr/mgr.h"
+
+int bh_meta_offset = -1;
+static struct mgr *main_mgr;
+
+static void main_usage(FILE *f)
+{
+	fprintf(f, "usage: bulkhead -c CONFIG.json [options]\n"
+		   "  -c, --config FILE     configuration (docs/config.md)\n"
+		   "  -P, --prefix NAME     DPDK file prefix (overrides the config's \"prefix\")\n"
+		   "  -S, --stats-file FILE write statistics JSON there every interval\n"
+		   "  -q, --quiet           do not print the statistics table\n"
+		   "      --check           validate the configuration and exit\n"
+		   "  -h, --help            this text\n");
+}
+
+static void main_on_signal(int sig)
+{
+	(void)sig;
+	if (main_mgr) {
+		main_mgr->stop = 1;
+		atomic_store(&main_mgr->st->mgr_sleeping, 1);
+		bh_doorbell_ring(&main_mgr->st->mgr_sleeping, &main_mgr->st->mgr_doorbell);
+	}
+}
+
+/* Remove this prefix's hugepage files: nothing must be left for the next run. */
+static void main_unlink_hugepages(const char *prefix)
+{
+	FILE *f = setmntent("/proc/mounts", "r");
+	struct mntent *e;
+	if (!f)
+		return;
+	while ((e = getmntent(f))) {
+		if (strcmp(e->mnt_type, "hugetlbfs"))
+			continue;
+		char pat[512];
+		glob_t g;
+		snprintf(pat, sizeof(pat), "%s/%smap_*", e->mnt_dir, prefix);
+		if (glob(pat, 0, NULL, &g) == 0) {
+			for (size_t i = 0; i < g.gl_pathc; i++)
+				unlink(g.gl_pathv[i]);
+			globfree(&g);
+		}
+	}
+	endmntent(f);
+}
+
+static int main_ports(struct mgr *m)
+{
+	struct mgr_config *c = &m->cfg;
+	m->ports = calloc(c->n_ports, sizeof(*m->ports));
+	if (!m->ports)
+		return -ENOMEM;
+	for (unsigned i = 0; i < c->n_ports; i++) {
+		char name[RTE_DEV_NAME_MAX_LEN];
+		const char *dev = c->ports[i].dev, *comma = strchr(dev, ',');
+		size_t n = comma ? (size_t)(comma - dev) : strlen(dev);
+		uint16_t pid;
+		int rc;
+
+		if (n >= sizeof(name)) {
+			fprintf(stderr, "bulkhead: ports[%u].dev: device name too long\n", i);
+			return -EINVAL;
+		}
+		memcpy(name, dev, n);
+		name[n] = 0;
+		rc = rte_eal_hotplug_add("vdev", name, comma ? comma + 1 : "");
+		if (rc < 0) {
+			fprintf(stderr, "bulkhead: ports[%u].dev: cannot attach '%s': %s\n", i, dev,
+				strerror(-rc));
+			return rc;
+		}
+		if (rte_eth_dev_get_port_by_name(name, &pid) != 0) {
+			fprintf(stderr, "bulkhead: ports[%u].dev: '%s' is not an ethernet device\n", i, name);
+			return -ENODEV;
+		}
+		struct rte_eth_conf conf;
+		memset(&conf, 0, sizeof(conf));
+		uint16_t nrx = (uint16_t)c->port_rx_desc, ntx = (uint16_t)c->port_tx_desc;
+		if ((rc = rte_eth_dev_configure(pid, 1, 1, &conf)) < 0 ||
+		    (rc = rte_eth_dev_adjust_nb_rx_tx_desc(pid, &nrx, &ntx)) < 0 ||
+		    (rc = rte_eth_rx_queue_setup(pid, 0, nrx, rte_eth_dev_socket_id(pid), NULL,
+						 m->pool)) < 0 ||
+		    (rc = rte_eth_tx_queue_setup(pid, 0, ntx, rte_eth_dev_socket_id(pid), NULL)) < 0 ||
+		    (rc = rte_eth_dev_start(pid)) < 0) {
+			fprintf(stderr, "bulkhead: ports[%u] '%s': cannot start: %s\n", i,
+				c->ports[i].name, strerror(-rc));
+			return rc;
+		}
+		rte_eth_promiscuous_enable(pid);
+		m->ports[i].eth_id = pid;
+	}
+	return 0;
+}
+
+static size_t main_align(size_t x) { return RTE_ALIGN_CEIL(x, RTE_CACHE_LINE_SIZE); }
+
+/* Lay out the shared state memzone from the configured limits. */
+static int main_state(struct mgr *m)
+{
+	struct mgr_config *c = &m->cfg;
+	size_t off_nfs = main_align(sizeof(struct bh_state));
+	size_t off_svc = off_nfs + main_align(c->max_nfs * sizeof(struct bh_nf_slot));
+	size_t off_ch = off_svc + main_align(c->max_services * sizeof(struct bh_service));
+	size_t off_hops = off_ch + main_align(c->max_chains * sizeof(struct bh_chain));
+	size_t off_ports = off_hops + main_align(c->max_hops * sizeof(uint16_t));
+	size_t total = off_ports + main_align(c->n_ports * sizeof(struct bh_port_info));
+
+	const struct rte_memzone *mz =
+		rte_memzone_reserve(BH_STATE_MZ, total, SOCKET_ID_ANY, RTE_MEMZONE_SIZE_HINT_ONLY);
+	if (!mz)
+		return -ENOMEM;
+	memset(mz->addr, 0, total);
+	char *base = mz->addr;
+	struct bh_state *st = mz->addr;
+	st->mgr_pid = getpid();
+	st->max_nfs = c->max_nfs;
+	st->max_services = c->max_services;
+	st->max_chains = c->max_chains;
+	st->max_hops = c->max_hops;
+	st->n_ports = c->n_ports;
+	st->nf_burst = c->burst;
+	st->pool = m->pool;
+	st->nfs = (struct bh_nf_slot *)(base + off_nfs);
+	st->services = (struct bh_service *)(base + off_svc);
+	st->chains = (struct bh_chain *)(base + off_ch);
+	st->hops = (uint16_t *)(base + off_hops);
+	st->ports = (struct bh_port_info *)(base + off_ports);
+	for (unsigned i = 0; i < c->n_ports; i++) {
+		snprintf(st->ports[i].name, BH_NAME_LEN, "%s", c->ports[i].name);
+		st->ports[i].port_id = m->ports[i].eth_id;
+	}
+	uint32_t next = 0;
+	for (unsigned i = 0; i < c->n_chains; i++) {
+		struct bh_chain *ch = &st->chains[i];
+		snprintf(ch->name, BH_NAME_LEN, "%s", c->chains[i].name);
+		ch->len = (uint16_t)c->chains[i].n_hops;
+		ch->out_port = c->chains[i].out_port;
+		ch->first = next;
+		for (unsigned h = 0; h < ch->len; h++)
+			st->hops[next++] = c->chains[i].hops[h];
+		atomic_store(&ch->in_use, 1);
+	}
+	m->st = st;
+	return 0;
+}
+
+static int main_flowdir(struct mgr *m)
+{
+	char name[64];
+	snprintf(name, sizeof(name), "bh_fd_%d", getpid());
+	m->fd = mgr_flowdir_create(name, m->cfg.max_flows, m->cfg.n_rules + 1);
+	if (!m->fd)
+		return -ENOMEM;
+	for (unsigned i = 0; i < m->cfg.n_rules; i++) {
+		int rc = mgr_flowdir_add(m->fd, &m->cfg.rules[i]);
+		if (rc < 0) {
+			fprintf(stderr, "bulkhead: rules[%u]: %s\n", i,
+				rc == -EEXIST ? "duplicate exact rule"
+				: rc == -ENOSPC ? "more exact rules than limits.flows"
+						: strerror(-rc));
+			return rc;
+		}
+	}
+	mgr_flowdir_set_default(m->fd, m->cfg.default_chain);
+	return 0;
+}
+
+static void write_stats_file(const char *path, json_t *doc)
+{
+	char tmp[4096];
+	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
+	if (json_dump_file(doc, tmp, JSON_COMPACT) == 0)
+		rename(tmp, path);
+}
+
+/* Control thread: reap dead NFs as soon as their pidfd fires; statistics on a timer. */
+static void *main_control(void *arg)
+{
+	struct mgr *m = arg;
+	uint64_t interval = (uint64_t)m->cfg.stats_interval_ms * 1000000ull;
+	uint64_t next = mgr_now_ns() + interval;
+	json_t *prev = NULL;
+	uint64_t prev_ns = 0;
+
+	while (!m->stop) {
+		struct epoll_event ev[16];
+		uint64_t now = mgr_now_ns();
+		int timeout = now >= next ? 0 : (int)((next - now) / 1000000 + 1);
+		if (timeout > 100)
+			timeout = 100;
+		int n = epoll_wait(m->epfd, ev, 16, timeout);
+		for (int i = 0; i < n; i++)
+			mgr_registry_reap(m, (uint16_t)ev[i].data.u32);
+		now = mgr_now_ns();
+		if (now < next)
+			continue;
+		json_t *doc = mgr_stats_json(m);
+		if (m->cfg.stats_print)
+			mgr_stats_print(m, doc, prev, prev ? (double)(now - prev_ns) / 1e9 : 0);
+		if (m->cfg.stats_file)
+			write_stats_file(m->cfg.stats_file, doc);
+		json_decref(prev);
+		prev = doc;
+		prev_ns = now;
+		next = now + interval;
+	}
+	json_decref(prev);
+	return NULL;
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{"config", required_argument, NULL, 'c'}, {"prefix", required_argument, NULL, 'P'},
+		{"stats-file", required_argument, NULL, 'S'}, {"quiet", no_argument, NULL, 'q'},
+		{"check", no_argument, NULL, 'C'}, {"help", no_argument, NULL, 'h'},
+		{NULL, 0, NULL, 0},
+	};
+	static struct mgr mgr;
+	struct mgr *m = &mgr;
+	const char *config = NULL, *prefix = NULL, *stats_file = NULL;
+	int quiet = 0, check = 0, c, rc;
+	char err[512];
+
+	bh_log_init("bulkhead", BH_LOG_INFO);
+	while ((c = getopt_long(argc, argv, "c:P:S:qh", opts, NULL)) != -1) {
+		switch (c) {
+		case 'c': config = optarg; break;
+		case 'P': prefix = optarg; break;
+		case 'S': stats_file = optarg; break;
+		case 'q': quiet = 1; break;
+		case 'C': check = 1; break;
+		case 'h': main_usage(stdout); return 0;
+		default: main_usage(stderr); return 2;
+		}
+	}
+	if (!config || optind != argc) {
+		fprintf(stderr, "bulkhead: %s\n", config ? "unexpected argument" : "no configuration (-c FILE)");
+		main_usage(stderr);
+		return 2;
+	}
+	rc = mgr_config_load(config, &m->cfg, err, sizeof(err));
+	if (rc < 0) {
+		fprintf(stderr, "bulkhead: config %s: %s\n", config, err);
+		return 2;
+	}
+	if (prefix) {
+		free(m->cfg.prefix);
+		m->cfg.prefix = strdup(prefix);
+	}
+	if (stats_file) {
+		free(m->cfg.stats_file);
+		m->cfg.stats_file = strdup(stats_file);
+	}
+	if (quiet)
+		m->cfg.stats_print = false;
+	if (check) {
+		printf("bulkhead: config %s: ok (%u ports, %u services, %u chains, %u rules)\n", config,
+		       m->cfg.n_ports, m->cfg.n_services, m->cfg.n_chains, m->cfg.n_rules);
+		mgr_config_free(&m->cfg);
+		return 0;
+	}
+
+	char prefix_arg[128], lcores_arg[64];
+	long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+	snprintf(prefix_arg, sizeof(prefix_arg), "--file-prefix=%s", m->cfg.prefix);
+	snprintf(lcores_arg, sizeof(lcores_arg), "--lcores=0@(0-%ld)", ncpu > 1 ? ncpu - 1 : 0);
+	/* Never probe PCI: the machine's own NIC is not ours. Ports are virtual devices
+	 * attached below, one by one, so a bad one is reported by name. */
+	char *eal_argv[] = {argv[0], "--no-pci", "--proc-type=primary", prefix_arg, lcores_arg,
+			    "--log-level=lib.eal:warning", "--log-level=pmd:warning",
+			    "--no-telemetry", NULL};
+	if (rte_eal_init((int)(sizeof(eal_argv) / sizeof(eal_argv[0])) - 1, eal_argv) < 0) {
+		fprintf(stderr, "bulkhead: DPDK initialisation failed (prefix '%s'): %s\n",
+			m->cfg.prefix, rte_strerror(rte_errno));
+		return 1;
+	}
+	pthread_mutex_init(&m->lock, NULL);
+	m->epfd = -1;
+	m->start_ns = mgr_now_ns();
+
+	static const struct rte_mbuf_dynfield meta_desc = {
+		.name = BH_META_NAME,
+		.size = sizeof(struct bh_meta),
+		.align = __alignof__(struct bh_meta),
+	};
+	bh_meta_offset = rte_mbuf_dynfield_register(&meta_desc);
+	if (bh_meta_offset < 0) {
+		fprintf(stderr, "bulkhead: cannot register packet metadata: %s\n", rte_strerror(rte_errno));
+		goto fail;
+	}
+	m->pool = rte_pktmbuf_pool_create("bh_pool", m->cfg.mbufs, m->cfg.mbuf_cache, 0,
+					  (uint16_t)m->cfg.data_room, SOCKET_ID_ANY);
+	if (!m->pool) {
+		fprintf(stderr, "bulkhead: pool.mbufs: cannot allocate %u packet buffers: %s "
+				"(are enough hugepages reserved?)\n",
+			m->cfg.mbufs, rte_strerror(rte_errno));
+		goto fail;
+	}
+	if (main_ports(m) < 0)
+		goto fail;
+	if (main_state(m) < 0) {
+		fprintf(stderr, "bulkhead: limits: cannot allocate the shared state\n");
+		goto fail;
+	}
+	if (main_flowdir(m) < 0)
+		goto fail;
+	if ((rc = mgr_registry_init(m)) < 0) {
+		fprintf(stderr, "bulkhead: registry: %s\n", strerror(-rc));
+		goto fail;
+	}
+	m->st->magic = BH_STATE_MAGIC; /* NFs may attach from here on */
+	main_mgr = m;
+	struct sigaction sa = {.sa_handler = main_on_signal};
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	signal(SIGPIPE, SIG_IGN);
+
+	pthread_t ctl;
+	if (pthread_create(&ctl, NULL, main_control, m) != 0) {
+		fprintf(stderr, "bulkhead: cannot start the control thread\n");
+		goto fail;
+	}
+	printf("bulkhead: running, prefix '%s', %u port(s), %u chain(s); NFs attach with -P %s\n",
+	       m->cfg.prefix, m->cfg.n_ports, m->cfg.n_chains, m->cfg.prefix);
+	fflush(stdout);
+	rc = mgr_dataplane_run(m);
+	m->stop = 1;
+	pthread_join(ctl, NULL);
+	mgr_registry_stop_all(m, 2000);
+	printf("bulkhead: stopped\n");
+	for (unsigned i = 0; i < m->cfg.n_ports; i++) {
+		rte_eth_dev_stop(m->ports[i].eth_id);
+		rte_eth_dev_close(m->ports[i].eth_id);
+	}
+	mgr_registry_fini(m);
+	mgr_flowdir_free(m->fd);
+	rte_eal_cleanup();
+	main_unlink_hugepages(m->cfg.prefix);
+	mgr_config_free(&m->cfg);
+	free(m->ports);
+	return rc < 0 ? 1 : 0;
+fail:
+	rte_eal_cleanup();
+	main_unlink_hugepages(m->cfg.prefix);
+	mgr_config_free(&m->cfg);
+	return 1;
+}

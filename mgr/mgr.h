@@ -1,0 +1,66 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The manager's internal state, shared by its threads:
+ *   - the data-plane thread (the EAL main lcore): port RX/TX, flow director;
+ *   - the control thread: NF deaths (pidfds), reclaim, statistics;
+ *   - DPDK's multi-process thread: NF registration (mgr_registry_on_register).
+ * Registry changes take `lock`; the data plane reads slot states atomically.
+ */
+#ifndef MGR_MGR_H
+#define MGR_MGR_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdint.h>
+
+#include <jansson.h>
+
+#include "bulkhead/shm.h"
+#include "mgr/config.h"
+#include "mgr/flow.h"
+
+struct mgr_port {
+	uint16_t eth_id;
+	uint64_t drops[BH_PORT_DROP_MAX]; /* written by the data plane only */
+	uint64_t rx_pkts, rx_bytes, tx_pkts, tx_bytes;
+};
+
+struct mgr_dp_counters {
+	uint64_t loops, idle_loops, sleeps;
+};
+
+struct mgr {
+	struct mgr_config cfg;
+	struct bh_state *st;
+	struct rte_mempool *pool;
+	struct mgr_flowdir *fd;
+	struct mgr_port *ports;
+	struct mgr_dp_counters dp;
+	pthread_mutex_t lock;
+	int *pidfds;          /* per slot, -1 when none */
+	int epfd;             /* control thread: pidfds */
+	volatile int stop;
+	uint64_t start_ns;
+	uint64_t nf_started, nf_exited, mbufs_reclaimed;
+};
+
+/* registry.c */
+int mgr_registry_init(struct mgr *m);
+void mgr_registry_fini(struct mgr *m);
+/* Handle a readable pidfd: the NF in `slot` exited. Control thread. */
+void mgr_registry_reap(struct mgr *m, uint16_t slot);
+/* Ask every NF to stop and wait up to timeout_ms for them to exit. */
+void mgr_registry_stop_all(struct mgr *m, unsigned timeout_ms);
+
+/* dataplane.c: runs until m->stop. */
+int mgr_dataplane_run(struct mgr *m);
+
+/* stats.c */
+/* The whole platform's statistics as a JSON object (new reference). Any thread. */
+json_t *mgr_stats_json(struct mgr *m);
+/* Print a table built from mgr_stats_json() (rates against the previous call). */
+void mgr_stats_print(struct mgr *m, json_t *now, json_t *prev, double dt);
+
+uint64_t mgr_now_ns(void);
+
+#endif

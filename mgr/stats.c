@@ -1,0 +1,233 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Statistics: one JSON document for the whole platform, built from the
+ * counters the data plane and the NFs keep. The printer, the stats file and
+ * (later) the control plane all read this one document.
+ */
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include <rte_ethdev.h>
+#include <rte_mempool.h>
+#include <rte_memzone.h>
+#include <rte_ring.h>
+
+#include "mgr/mgr.h"
+
+static const char *const st_state_names[] = {"free", "starting", "running", "paused", "dead"};
+
+#define BH_X_NAME(name, desc) #name,
+static const char *const st_nf_drop_names[] = {BH_NF_DROPS(BH_X_NAME)};
+static const char *const st_port_drop_names[] = {BH_PORT_DROPS(BH_X_NAME)};
+#undef BH_X_NAME
+
+uint64_t mgr_now_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+static json_t *st_drops(const uint64_t *v, const char *const *names, unsigned n, uint64_t *total)
+{
+	json_t *o = json_object();
+	*total = 0;
+	for (unsigned i = 0; i < n; i++) {
+		json_object_set_new(o, names[i], json_integer((json_int_t)v[i]));
+		*total += v[i];
+	}
+	return o;
+}
+
+static json_t *st_ports(struct mgr *m)
+{
+	json_t *a = json_array();
+	for (unsigned i = 0; i < m->st->n_ports; i++) {
+		struct mgr_port *p = &m->ports[i];
+		struct rte_eth_stats es;
+		uint64_t total;
+		memset(&es, 0, sizeof(es));
+		rte_eth_stats_get(p->eth_id, &es);
+		json_t *drops = st_drops(p->drops, st_port_drop_names, BH_PORT_DROP_MAX, &total);
+		json_array_append_new(a, json_pack("{s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:o, s:I}",
+			"name", m->st->ports[i].name,
+			"rx_pkts", (json_int_t)p->rx_pkts, "rx_bytes", (json_int_t)p->rx_bytes,
+			"tx_pkts", (json_int_t)p->tx_pkts, "tx_bytes", (json_int_t)p->tx_bytes,
+			"rx_missed", (json_int_t)es.imissed, "rx_nombuf", (json_int_t)es.rx_nombuf,
+			"tx_errors", (json_int_t)es.oerrors, "rx_errors", (json_int_t)es.ierrors,
+			"drops", drops, "drops_total", (json_int_t)total));
+	}
+	return a;
+}
+
+static json_t *st_app(const char *mzname)
+{
+	json_t *o = json_object();
+	const struct rte_memzone *mz = mzname[0] ? rte_memzone_lookup(mzname) : NULL;
+	if (!mz)
+		return o;
+	const struct bh_app_counters *ac = mz->addr;
+	for (unsigned i = 0; i < ac->n; i++) {
+		char name[sizeof(ac->c[i].name)];
+		memcpy(name, ac->c[i].name, sizeof(name));
+		name[sizeof(name) - 1] = 0;
+		json_object_set_new(o, name, json_integer((json_int_t)ac->c[i].value));
+	}
+	return o;
+}
+
+static json_t *st_nfs(struct mgr *m)
+{
+	struct bh_state *st = m->st;
+	json_t *a = json_array();
+	for (unsigned i = 0; i < st->max_nfs; i++) {
+		struct bh_nf_slot *s = &st->nfs[i];
+		uint32_t state = atomic_load(&s->state);
+		if (state == BH_SLOT_FREE)
+			continue;
+		struct bh_nf_counters c = s->c;
+		uint64_t total;
+		json_t *drops = st_drops(c.drops, st_nf_drop_names, BH_NF_DROP_MAX, &total);
+		json_t *o = json_pack("{s:i, s:s, s:s, s:i, s:i, s:s, s:b, s:I, s:I, s:I, s:I, s:o, s:I}",
+			"id", (int)i, "name", s->name,
+			"service", s->service < st->max_services ? st->services[s->service].name : "",
+			"instance", (int)s->instance, "pid", (int)s->pid,
+			"state", state < 5 ? st_state_names[state] : "?",
+			"sleeping", (int)atomic_load(&s->sleeping),
+			"rx_pkts", (json_int_t)c.rx_pkts, "rx_bytes", (json_int_t)c.rx_bytes,
+			"tx_pkts", (json_int_t)c.tx_pkts, "tx_bytes", (json_int_t)c.tx_bytes,
+			"drops", drops, "drops_total", (json_int_t)total);
+		json_object_set_new(o, "ring", json_pack("{s:i, s:i, s:i, s:i}",
+			"rx_count", (int)rte_ring_count(s->rx), "rx_size", (int)rte_ring_get_size(s->rx),
+			"tx_count", (int)rte_ring_count(s->tx), "tx_size", (int)rte_ring_get_size(s->tx)));
+		json_object_set_new(o, "loop", json_pack("{s:I, s:I, s:I, s:I}",
+			"loops", (json_int_t)c.loops, "idle_loops", (json_int_t)c.idle_loops,
+			"sleeps", (json_int_t)c.sleeps, "wakeups", (json_int_t)c.wakeups));
+		json_object_set_new(o, "app", st_app(s->app_mz));
+		json_array_append_new(a, o);
+	}
+	return a;
+}
+
+static json_t *st_topology(struct mgr *m, json_t *root)
+{
+	struct bh_state *st = m->st;
+	json_t *svcs = json_array(), *chains = json_array(), *rules = json_array();
+	for (unsigned i = 0; i < st->max_services; i++)
+		if (st->services[i].name[0])
+			json_array_append_new(svcs, json_pack("{s:i, s:s, s:i}", "id", (int)i,
+				"name", st->services[i].name, "instances", (int)st->services[i].n_instances));
+	for (unsigned i = 0; i < st->max_chains; i++) {
+		const struct bh_chain *c = &st->chains[i];
+		if (!atomic_load(&c->in_use))
+			continue;
+		json_t *hops = json_array();
+		for (unsigned h = 0; h < c->len; h++)
+			json_array_append_new(hops, json_string(st->services[st->hops[c->first + h]].name));
+		json_array_append_new(chains, json_pack("{s:i, s:s, s:o, s:s?}", "id", (int)i,
+			"name", c->name, "hops", hops,
+			"out", c->out_port < st->n_ports ? st->ports[c->out_port].name : NULL));
+	}
+	unsigned n;
+	uint64_t dflt;
+	const uint64_t *hits = mgr_flowdir_hits(m->fd, &n, &dflt);
+	for (unsigned i = 0; i < n; i++)
+		json_array_append_new(rules, json_pack("{s:i, s:I}", "index", (int)i, "hits",
+						       (json_int_t)hits[i]));
+	json_object_set_new(root, "services", svcs);
+	json_object_set_new(root, "chains", chains);
+	json_object_set_new(root, "rules", rules);
+	json_object_set_new(root, "default_hits", json_integer((json_int_t)dflt));
+	return root;
+}
+
+json_t *mgr_stats_json(struct mgr *m)
+{
+	json_t *root = json_object();
+	uint64_t now = mgr_now_ns();
+	json_object_set_new(root, "time_ns", json_integer((json_int_t)now));
+	json_object_set_new(root, "uptime_s", json_real((double)(now - m->start_ns) / 1e9));
+	json_object_set_new(root, "prefix", json_string(m->cfg.prefix));
+	json_object_set_new(root, "ports", st_ports(m));
+	pthread_mutex_lock(&m->lock);
+	json_object_set_new(root, "nfs", st_nfs(m));
+	st_topology(m, root);
+	json_object_set_new(root, "manager", json_pack("{s:i, s:b, s:I, s:I, s:I, s:I, s:I, s:I}",
+		"pid", (int)m->st->mgr_pid, "sleeping", (int)atomic_load(&m->st->mgr_sleeping),
+		"loops", (json_int_t)m->dp.loops, "idle_loops", (json_int_t)m->dp.idle_loops,
+		"sleeps", (json_int_t)m->dp.sleeps, "nf_started", (json_int_t)m->nf_started,
+		"nf_exited", (json_int_t)m->nf_exited, "mbufs_reclaimed", (json_int_t)m->mbufs_reclaimed));
+	pthread_mutex_unlock(&m->lock);
+	json_object_set_new(root, "pool", json_pack("{s:i, s:i}",
+		"size", (int)m->pool->size, "available", (int)rte_mempool_avail_count(m->pool)));
+	return root;
+}
+
+static json_t *st_get2(json_t *o, const char *a, const char *b)
+{
+	return json_object_get(json_object_get(o, a), b);
+}
+
+/* Rate of a counter between two documents (0 when absent). */
+static double st_rate(json_t *now, json_t *prev, const char *key, double dt)
+{
+	json_t *a = json_object_get(now, key), *b = prev ? json_object_get(prev, key) : NULL;
+	if (!a || !b || dt <= 0)
+		return 0;
+	return (double)(json_integer_value(a) - json_integer_value(b)) / dt;
+}
+
+static json_t *st_find_nf(json_t *prev, json_t *nf)
+{
+	json_t *a = prev ? json_object_get(prev, "nfs") : NULL, *o;
+	size_t i;
+	json_array_foreach(a, i, o)
+		if (json_integer_value(json_object_get(o, "id")) ==
+			    json_integer_value(json_object_get(nf, "id")) &&
+		    json_integer_value(json_object_get(o, "pid")) ==
+			    json_integer_value(json_object_get(nf, "pid")))
+			return o;
+	return NULL;
+}
+
+void mgr_stats_print(struct mgr *m, json_t *now, json_t *prev, double dt)
+{
+	json_t *o;
+	size_t i;
+	(void)m;
+	printf("--- bulkhead %.0fs  pool %lld/%lld free ---\n",
+	       json_real_value(json_object_get(now, "uptime_s")),
+	       json_integer_value(st_get2(now, "pool", "available")),
+	       json_integer_value(st_get2(now, "pool", "size")));
+	printf("%-4s %-14s %12s %10s %12s %10s %10s\n", "port", "name", "rx_pkts", "rx_pps",
+	       "tx_pkts", "tx_pps", "drops");
+	json_array_foreach(json_object_get(now, "ports"), i, o) {
+		json_t *p = prev ? json_array_get(json_object_get(prev, "ports"), i) : NULL;
+		printf("%-4zu %-14s %12lld %10.0f %12lld %10.0f %10lld\n", i,
+		       json_string_value(json_object_get(o, "name")),
+		       json_integer_value(json_object_get(o, "rx_pkts")), st_rate(o, p, "rx_pkts", dt),
+		       json_integer_value(json_object_get(o, "tx_pkts")), st_rate(o, p, "tx_pkts", dt),
+		       json_integer_value(json_object_get(o, "drops_total")));
+	}
+	printf("%-4s %-14s %-12s %-8s %12s %10s %12s %10s %8s %9s\n", "nf", "name", "service",
+	       "state", "rx_pkts", "rx_pps", "tx_pkts", "tx_pps", "drops", "ring");
+	json_array_foreach(json_object_get(now, "nfs"), i, o) {
+		json_t *p = st_find_nf(prev, o);
+		char ring[32];
+		snprintf(ring, sizeof(ring), "%lld/%lld",
+			 json_integer_value(st_get2(o, "ring", "rx_count")),
+			 json_integer_value(st_get2(o, "ring", "rx_size")));
+		printf("%-4lld %-14s %-12s %-8s %12lld %10.0f %12lld %10.0f %8lld %9s\n",
+		       json_integer_value(json_object_get(o, "id")),
+		       json_string_value(json_object_get(o, "name")),
+		       json_string_value(json_object_get(o, "service")),
+		       json_is_true(json_object_get(o, "sleeping"))
+			       ? "asleep"
+			       : json_string_value(json_object_get(o, "state")),
+		       json_integer_value(json_object_get(o, "rx_pkts")), st_rate(o, p, "rx_pkts", dt),
+		       json_integer_value(json_object_get(o, "tx_pkts")), st_rate(o, p, "tx_pkts", dt),
+		       json_integer_value(json_object_get(o, "drops_total")), ring);
+	}
+	fflush(stdout);
+}

@@ -23,53 +23,23 @@
 #include "bulkhead/nf.h"
 #include "bulkhead/steer.h"
 #include "mgr/mgr.h"
+#include "mgr/reta.h"
 
 static struct mgr *reg_mgr; /* rte_mp callbacks carry no user pointer */
 
-/*
- * Recompute a service's redirection table, moving as few buckets as possible:
- * buckets of live instances stay unless that instance has more than its fair
- * share; buckets of gone instances and the surplus go to those with fewer.
- * Caller holds m->lock.
- */
+/* Recompute a service's redirection table from its running instances. Caller holds m->lock. */
 static void reg_reta_rebuild(struct mgr *m, uint16_t svc)
 {
 	struct bh_state *st = m->st;
-	struct bh_service *s = &st->services[svc];
 	uint16_t live[BH_RETA_SIZE];
-	unsigned n = 0, cnt[BH_RETA_SIZE] = {0}, target[BH_RETA_SIZE];
-	uint16_t spare[BH_RETA_SIZE];
-	unsigned n_spare = 0;
+	unsigned n = 0;
 
 	for (unsigned i = 0; i < st->max_nfs && n < BH_RETA_SIZE; i++)
 		if (st->nfs[i].service == svc &&
 		    atomic_load(&st->nfs[i].state) == BH_SLOT_RUNNING)
 			live[n++] = (uint16_t)i;
-	s->n_instances = (uint16_t)n;
-	if (n == 0) {
-		for (unsigned b = 0; b < BH_RETA_SIZE; b++)
-			atomic_store(&s->reta[b], BH_NONE);
-		return;
-	}
-	for (unsigned i = 0; i < n; i++)
-		target[i] = BH_RETA_SIZE / n + (i < BH_RETA_SIZE % n);
-	/* index of a slot in live[], or -1 */
-#define LIVE_IDX(slot_) ({ int _r = -1; for (unsigned _i = 0; _i < n; _i++) if (live[_i] == (slot_)) _r = (int)_i; _r; })
-	for (unsigned b = 0; b < BH_RETA_SIZE; b++) {
-		int li = LIVE_IDX(atomic_load(&s->reta[b]));
-		if (li < 0 || cnt[li] >= target[li])
-			spare[n_spare++] = (uint16_t)b;
-		else
-			cnt[li]++;
-	}
-#undef LIVE_IDX
-	unsigned li = 0;
-	for (unsigned k = 0; k < n_spare; k++) {
-		while (cnt[li] >= target[li])
-			li++;
-		atomic_store(&s->reta[spare[k]], live[li]);
-		cnt[li]++;
-	}
+	st->services[svc].n_instances = (uint16_t)n;
+	mgr_reta_rebuild(st->services[svc].reta, live, n);
 }
 
 static int reg_service(struct mgr *m, const char *name)

@@ -58,6 +58,68 @@ static inline uint16_t bh_steer_pick(const struct bh_state *st, uint16_t service
 	return slot;
 }
 
+enum bh_route_kind { BH_ROUTE_NF, BH_ROUTE_PORT, BH_ROUTE_DROP, BH_ROUTE_KEEP };
+
+/*
+ * Where a packet goes after an NF's verdict. Returns the kind and sets *id to the
+ * slot (NF), the port (PORT) or the drop reason (DROP). For NEXT it advances
+ * md->hop. Pure: reads the shared state, writes only md.
+ */
+static inline enum bh_route_kind bh_route(const struct bh_state *st, struct bh_meta *md, uint16_t *id)
+{
+	uint16_t svc;
+	switch (md->action) {
+	case BH_ACT_NEXT: {
+		if (md->chain >= st->max_chains) {
+			*id = BH_DROP_no_route;
+			return BH_ROUTE_DROP;
+		}
+		const struct bh_chain *c = &st->chains[md->chain];
+		uint16_t hop = (uint16_t)(md->hop + 1);
+		if (hop >= c->len) {
+			if (c->out_port >= st->n_ports) {
+				*id = BH_DROP_no_route;
+				return BH_ROUTE_DROP;
+			}
+			*id = c->out_port;
+			return BH_ROUTE_PORT;
+		}
+		md->hop = hop;
+		svc = st->hops[c->first + hop];
+		break;
+	}
+	case BH_ACT_TO_NF:
+		svc = md->dest;
+		if (svc >= st->max_services) {
+			*id = BH_DROP_bad_verdict;
+			return BH_ROUTE_DROP;
+		}
+		break;
+	case BH_ACT_OUT:
+		if (md->dest >= st->n_ports) {
+			*id = BH_DROP_bad_verdict;
+			return BH_ROUTE_DROP;
+		}
+		*id = md->dest;
+		return BH_ROUTE_PORT;
+	case BH_ACT_KEEP:
+		return BH_ROUTE_KEEP;
+	case BH_ACT_DROP:
+		*id = BH_DROP_verdict;
+		return BH_ROUTE_DROP;
+	default:
+		*id = BH_DROP_bad_verdict;
+		return BH_ROUTE_DROP;
+	}
+	uint16_t slot = bh_steer_pick(st, svc, md->flow_hash);
+	if (slot == BH_NONE) {
+		*id = BH_DROP_no_instance;
+		return BH_ROUTE_DROP;
+	}
+	*id = slot;
+	return BH_ROUTE_NF;
+}
+
 /*
  * Enqueue pkts to slot's rx ring, tagging them as owned by it, and ring its
  * doorbell. Returns how many were enqueued; the rest stay with the caller.

@@ -342,66 +342,23 @@ static void nfl_to_port(struct bh_nf *nf, struct rte_mbuf *m, uint16_t port)
 /* Route every packet by its verdict; packets kept by the NF are skipped. */
 static uint16_t nfl_dispatch(struct bh_nf *nf, struct rte_mbuf **pkts, uint16_t n)
 {
-	const struct bh_state *st = nf->st;
 	uint16_t handed = 0;
-
 	for (uint16_t i = 0; i < n; i++) {
-		struct rte_mbuf *m = pkts[i];
-		struct bh_meta *md = bh_meta(m);
-		uint16_t svc, slot;
-
-		switch (md->action) {
-		case BH_ACT_NEXT: {
-			if (md->chain >= st->max_chains) {
-				nfl_drop(nf, m, BH_DROP_no_route);
-				continue;
-			}
-			const struct bh_chain *c = &st->chains[md->chain];
-			uint16_t hop = (uint16_t)(md->hop + 1);
-			if (hop >= c->len) {
-				if (c->out_port >= st->n_ports) {
-					nfl_drop(nf, m, BH_DROP_no_route);
-					continue;
-				}
-				nfl_to_port(nf, m, c->out_port);
-				handed++;
-				continue;
-			}
-			md->hop = hop;
-			svc = st->hops[c->first + hop];
-			goto to_service;
-		}
-		case BH_ACT_TO_NF:
-			svc = md->dest;
-			if (svc >= st->max_services) {
-				nfl_drop(nf, m, BH_DROP_bad_verdict);
-				continue;
-			}
-		to_service:
-			slot = bh_steer_pick(st, svc, md->flow_hash);
-			if (slot == BH_NONE) {
-				nfl_drop(nf, m, BH_DROP_no_instance);
-				continue;
-			}
-			nfl_to_slot(nf, m, slot);
+		uint16_t id;
+		switch (bh_route(nf->st, bh_meta(pkts[i]), &id)) {
+		case BH_ROUTE_NF:
+			nfl_to_slot(nf, pkts[i], id);
 			handed++;
-			continue;
-		case BH_ACT_OUT:
-			if (md->dest >= st->n_ports) {
-				nfl_drop(nf, m, BH_DROP_bad_verdict);
-				continue;
-			}
-			nfl_to_port(nf, m, md->dest);
+			break;
+		case BH_ROUTE_PORT:
+			nfl_to_port(nf, pkts[i], id);
 			handed++;
-			continue;
-		case BH_ACT_KEEP:
-			continue;
-		case BH_ACT_DROP:
-			nfl_drop(nf, m, BH_DROP_verdict);
-			continue;
-		default:
-			nfl_drop(nf, m, BH_DROP_bad_verdict);
-			continue;
+			break;
+		case BH_ROUTE_DROP:
+			nfl_drop(nf, pkts[i], (enum bh_nf_drop)id);
+			break;
+		case BH_ROUTE_KEEP:
+			break;
 		}
 	}
 	nfl_flush(nf);

@@ -56,7 +56,11 @@ bh_topology() {
 	ip link add "bh${T}b" netns "$NS_B" type veth peer name "bh${T}p1" netns "$NS_M"
 	ip -n "$NS_A" addr add 198.18.0.1/24 dev "bh${T}a"
 	ip -n "$NS_B" addr add 198.18.0.2/24 dev "bh${T}b"
-	for ns in "$NS_A" "$NS_B" "$NS_M"; do ip -n "$ns" link set lo up; done
+	for ns in "$NS_A" "$NS_B" "$NS_M"; do
+		ip -n "$ns" link set lo up
+		# No IPv6 autoconfiguration chatter: tests count every packet.
+		ip netns exec "$ns" sysctl -qw net.ipv6.conf.all.disable_ipv6=1 net.ipv6.conf.default.disable_ipv6=1
+	done
 	ip -n "$NS_A" link set "bh${T}a" up
 	ip -n "$NS_B" link set "bh${T}b" up
 	ip -n "$NS_M" link set "bh${T}p0" up
@@ -125,16 +129,19 @@ bh_start_nf() {
 	return 1
 }
 
-# bh_stat JQ_EXPR: evaluates against a fresh statistics file.
-bh_stat() {
+# bh_snap: take one consistent statistics snapshot (written after this call),
+# which bh_stat and bh_nf_stat then read, so related counters come from one instant.
+bh_snap() {
 	local before
-	before=$(stat -c %Y.%N "$STATS" 2>/dev/null)
-	for _ in $(seq 1 40); do
+	before=$(stat -c %y "$STATS" 2>/dev/null)
+	for _ in $(seq 1 50); do
 		sleep 0.1
-		[ "$(stat -c %Y.%N "$STATS" 2>/dev/null)" != "$before" ] && break
+		[ "$(stat -c %y "$STATS" 2>/dev/null)" != "$before" ] && break
 	done
-	jq -r "$1" "$STATS"
+	cp "$STATS" "$WORK/snap.json"
 }
+
+bh_stat() { jq -r "$1" "$WORK/snap.json"; } # bh_stat JQ_EXPR
 
 bh_nf_stat() { # bh_nf_stat NF_NAME FIELD_EXPR
 	bh_stat "[.nfs[] | select(.name==\"$1\")][0] | $2"

@@ -1,0 +1,65 @@
+#!/usr/bin/env bash
+# Runs every test: unit tests (sanitizer build), then end-to-end scripts.
+# Each test prints "NAME: N passed, N failed"; this sums them and ends with
+# one line "N passed, N failed". Exit status is non-zero on any failure,
+# including a test that crashed or printed no summary.
+#   scripts/run-tests.sh [--unit-only | --e2e-only] [filter]
+set -u
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+cd "$ROOT"
+UNIT_BUILD=${TEST_BUILD:-build-test}
+export BH_BUILD=${BH_BUILD:-$ROOT/build}
+MODE=all
+[ "${1:-}" = --unit-only ] && { MODE=unit; shift; }
+[ "${1:-}" = --e2e-only ] && { MODE=e2e; shift; }
+FILTER=${1:-}
+LOGDIR=$(mktemp -d /tmp/bh-tests.XXXXXX)
+passed=0 failed=0
+failed_names=()
+
+run_one() { # name, command...
+	local name=$1 log="$LOGDIR/${1//\//_}.log" start rc line p f
+	shift
+	start=$(date +%s)
+	timeout --kill-after=10 600 "$@" >"$log" 2>&1
+	rc=$?
+	line=$(grep -oE '[0-9]+ passed, [0-9]+ failed' "$log" | tail -n 1)
+	if [ -z "$line" ]; then
+		p=0 f=1
+		echo "FAIL $name: no result line (exit $rc); last lines:"
+		tail -n 15 "$log" | sed 's/^/    /'
+	else
+		read -r p _ f _ <<<"${line//,/}"
+		if [ "$rc" -ne 0 ] && [ "$f" -eq 0 ]; then
+			f=1
+			echo "FAIL $name: exit status $rc"
+		fi
+		printf '%-4s %-28s %4d passed, %d failed  (%ds)\n' "$([ "$f" -eq 0 ] && echo ok || echo FAIL)" \
+			"$name" "$p" "$f" $(($(date +%s) - start))
+		[ "$f" -eq 0 ] || grep -E '^(FAIL|not ok)' "$log" | head -n 20 | sed 's/^/    /'
+	fi
+	passed=$((passed + p))
+	failed=$((failed + f))
+	[ "$f" -eq 0 ] || failed_names+=("$name")
+}
+
+if [ "$MODE" != e2e ]; then
+	echo "== unit tests ($UNIT_BUILD, ASan+UBSan)"
+	for t in "$UNIT_BUILD"/tests/unit/test_* "$UNIT_BUILD"/nfs/*/test_*; do
+		[ -x "$t" ] && [ -f "$t" ] || continue
+		name=unit/$(basename "$t")
+		[ -n "$FILTER" ] && [[ "$name" != *"$FILTER"* ]] && continue
+		ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 run_one "$name" "$t"
+	done
+fi
+if [ "$MODE" != unit ]; then
+	echo "== end-to-end tests ($BH_BUILD)"
+	for t in tests/e2e/test_*.sh; do
+		name=e2e/$(basename "$t" .sh)
+		[ -n "$FILTER" ] && [[ "$name" != *"$FILTER"* ]] && continue
+		run_one "$name" bash "$t"
+	done
+fi
+[ ${#failed_names[@]} -eq 0 ] || echo "failed: ${failed_names[*]} (logs in $LOGDIR)"
+echo "$passed passed, $failed failed"
+[ "$failed" -eq 0 ] && [ "$passed" -gt 0 ]

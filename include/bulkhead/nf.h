@@ -119,7 +119,28 @@ struct bh_nf_ops {
 	uint64_t tick_ns;
 	/* Optional, for messages of type >= BH_MSG_USER. */
 	void (*msg)(struct bh_nf *nf, const struct bh_msg *msg, void *ctx);
+	/*
+	 * Optional: once a stop is requested (signal or STOP message), called on
+	 * every loop iteration instead of sleeping; the loop ends when it returns
+	 * 0 (for NFs that drain what they hold first). A second stop request
+	 * ends the loop regardless.
+	 */
+	int (*stop)(struct bh_nf *nf, void *ctx);
 };
+
+/*
+ * Loop order, each iteration: receive a burst, handle(), dispatch its verdicts,
+ * poll(), messages; tick() and the manager-liveness check run about every
+ * tick_ns / 100 ms whether the NF is busy or idle. Packets an NF kept carry the
+ * KEEP verdict: set another (bh_next ...) before bh_nf_send().
+ *
+ * Port numbers: bh_meta.in_port, bh_out() and bh_nf_port_id() use the same
+ * index (the manager's port order, at most 255 ports).
+ *
+ * Application counters are plain 64-bit words the NF updates in place; the
+ * manager reads them concurrently (aligned 64-bit loads and stores are atomic
+ * on the platforms DPDK supports), so no locked increment is needed.
+ */
 
 /*
  * Run the packet loop until bh_nf_request_stop() or a STOP message from the
@@ -145,7 +166,12 @@ void bh_nf_free(struct bh_nf *nf, struct rte_mbuf **pkts, uint16_t n);
 struct rte_mbuf *bh_nf_alloc(struct bh_nf *nf);
 
 /* Set a packet's chain and hop (for packets an NF injects). */
-void bh_nf_set_chain(struct bh_nf *nf, struct rte_mbuf *m, uint16_t chain, uint16_t hop);
+static inline void bh_nf_set_chain(struct bh_nf *nf, struct rte_mbuf *m, uint16_t chain, uint16_t hop)
+{
+	(void)nf;
+	bh_meta(m)->chain = chain;
+	bh_meta(m)->hop = hop;
+}
 
 /* Look-ups by name. Return the id, or -ENOENT. */
 int bh_nf_service_id(struct bh_nf *nf, const char *name);

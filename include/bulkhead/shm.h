@@ -103,10 +103,13 @@ struct bh_nf_slot {
 	struct rte_ring *msg;    /* struct bh_msg elements (SP/SC) */
 	uint64_t start_ns;
 
-	/* NF */
+	/* NF: read by every producer after each enqueue, written only when the NF
+	 * goes to sleep or wakes, so it has a cache line of its own. */
 	alignas(64) _Atomic uint32_t sleeping; /* 1 while in (or about to enter) futex wait */
 	_Atomic uint32_t doorbell;            /* futex word: producers bump it and wake */
-	_Atomic uint64_t epoch;               /* bumped every loop iteration (quiescence) */
+
+	/* NF: written on every loop iteration. */
+	alignas(64) _Atomic uint64_t epoch;   /* bumped every loop iteration (quiescence) */
 	struct bh_nf_counters c;
 	/* Application counters live in a memzone named here ("" if none). */
 	char app_mz[BH_NAME_LEN];

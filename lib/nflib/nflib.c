@@ -122,7 +122,7 @@ static void nfl_on_signal(int sig)
 
 void bh_nf_request_stop(struct bh_nf *nf)
 {
-	nf->stop = 1;
+	nf->stop++;
 	if (nf->slot) {
 		atomic_fetch_add(&nf->slot->doorbell, 1);
 		syscall(SYS_futex, (uint32_t *)&nf->slot->doorbell, FUTEX_WAKE, INT_MAX, NULL, NULL, 0);
@@ -216,8 +216,9 @@ struct bh_nf *bh_nf_attach(const struct bh_nf_conf *conf)
 			    "--no-telemetry", NULL};
 	int eal_argc = (int)(sizeof(eal_argv) / sizeof(eal_argv[0])) - 1;
 	if (rte_eal_init(eal_argc, eal_argv) < 0) {
-		fprintf(stderr, "nflib: cannot attach to manager '%s' (is it running?): %s\n",
-			conf->prefix ? conf->prefix : "bulkhead", rte_strerror(rte_errno));
+		fprintf(stderr, "nflib: cannot attach to manager '%s': is it running with that "
+				"prefix (-P)?\n",
+			conf->prefix ? conf->prefix : "bulkhead");
 		free(nf);
 		return NULL;
 	}
@@ -390,13 +391,6 @@ struct rte_mbuf *bh_nf_alloc(struct bh_nf *nf)
 	return m;
 }
 
-void bh_nf_set_chain(struct bh_nf *nf, struct rte_mbuf *m, uint16_t chain, uint16_t hop)
-{
-	(void)nf;
-	bh_meta(m)->chain = chain;
-	bh_meta(m)->hop = hop;
-}
-
 int bh_nf_service_id(struct bh_nf *nf, const char *name)
 {
 	for (unsigned i = 0; i < nf->st->max_services; i++)
@@ -460,10 +454,18 @@ static void nfl_handle_msgs(struct bh_nf *nf, const struct bh_nf_ops *ops, void 
 	struct bh_msg msg;
 	while (rte_ring_dequeue_elem(nf->slot->msg, &msg, sizeof(msg)) == 0) {
 		if (msg.type == BH_MSG_STOP)
-			nf->stop = 1;
+			nf->stop++;
 		else if (msg.type >= BH_MSG_USER && ops->msg)
 			ops->msg(nf, &msg, ctx);
 	}
+}
+
+/* Keep looping? A first stop request lets ops->stop drain; a second one ends it. */
+static int nfl_running(struct bh_nf *nf, const struct bh_nf_ops *ops, void *ctx)
+{
+	if (!nf->stop)
+		return 1;
+	return nf->stop == 1 && ops->stop && ops->stop(nf, ctx) != 0;
 }
 
 int bh_nf_run(struct bh_nf *nf, const struct bh_nf_ops *ops, void *ctx)
@@ -475,7 +477,7 @@ int bh_nf_run(struct bh_nf *nf, const struct bh_nf_ops *ops, void *ctx)
 	unsigned idle = 0;
 	int rc = 0;
 
-	while (!nf->stop) {
+	while (nfl_running(nf, ops, ctx)) {
 		uint64_t wake = UINT64_MAX;
 		int work = 0;
 
@@ -498,11 +500,13 @@ int bh_nf_run(struct bh_nf *nf, const struct bh_nf_ops *ops, void *ctx)
 			nfl_handle_msgs(nf, ops, ctx);
 		if (work) {
 			idle = 0;
-			continue;
+			if (c->loops & 255) /* busy: look at the clock now and then */
+				continue;
+		} else {
+			c->idle_loops++;
+			if (++idle < NFL_SPIN_LOOPS)
+				continue;
 		}
-		c->idle_loops++;
-		if (++idle < NFL_SPIN_LOOPS && wake == UINT64_MAX)
-			continue;
 
 		now = bh_now_ns();
 		if (now >= next_tick) {
@@ -518,14 +522,12 @@ int bh_nf_run(struct bh_nf *nf, const struct bh_nf_ops *ops, void *ctx)
 			}
 			next_check = now + NFL_MAX_SLEEP_NS;
 		}
-		if (wake <= now)
+		if (work || nf->stop || wake <= now)
 			continue;
 		uint64_t deadline = RTE_MIN(RTE_MIN(wake, next_tick), next_check);
-		if (idle < NFL_SPIN_LOOPS) {
-			/* The NF asked to be polled again soon; yield the CPU meanwhile. */
-			if (deadline - now < 50000)
-				continue;
-		}
+		if (deadline - now < 20000)
+			continue; /* too close to be worth a futex round trip */
+
 		atomic_store(&s->sleeping, 1);
 		uint32_t seen = atomic_load(&s->doorbell);
 		if (rte_ring_empty(s->rx) && rte_ring_empty(s->msg) && !nf->stop) {

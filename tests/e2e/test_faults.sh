@@ -1,0 +1,82 @@
+#!/usr/bin/env bash
+# Faults: an NF killed by SIGKILL mid-traffic (even one holding packets in a
+# delay queue) is detected, its packets reclaimed, its service stops receiving,
+# and a restarted instance takes over without restarting the manager. A stopped
+# (SIGSTOP) NF makes its ring overflow: counted drops, no crash, and traffic
+# resumes. Nothing leaks from the pool.
+source "$(dirname "$0")/lib.sh"
+NU="$BH_PY $(dirname "$0")/netutil.py"
+bh_topology || exit 1
+
+bh_config "$WORK/cfg.json" <<'J'
+{"rings":{"nf_rx":256},
+ "chains":[{"name":"a2b","hops":["forward","impair"],"out":"p1"},
+           {"name":"b2a","hops":["forward","impair"],"out":"p0"}],
+ "rules":[{"in_port":"p0","chain":"a2b"},{"in_port":"p1","chain":"b2a"}]}
+J
+bh_start_mgr "$WORK/cfg.json" || exit 1
+bh_start_nf fwd forward -s forward || exit 1
+FWD=$NF_PID
+bh_start_nf imp impair -s impair -- --dir all delay=300ms || exit 1
+IMP=$NF_PID
+
+udp_round() { # udp_round PORT COUNT -> datagrams received
+	ip netns exec "$NS_B" $NU udp-recv "$1" 1.5 15 >"$WORK/udp.$1" 2>/dev/null &
+	local r=$!
+	sleep 0.3
+	ip netns exec "$NS_A" $NU udp-send 198.18.0.2 "$1" "$2" >/dev/null
+	wait $r
+	cat "$WORK/udp.$1"
+}
+# Resolve ARP first: datagrams queued behind a 300 ms ARP exchange would overflow
+# the kernel's unresolved-neighbour queue.
+ip netns exec "$NS_A" ping -c 1 -W 3 198.18.0.2 >/dev/null
+check_cmp "traffic flows through forward -> impair(300 ms)" "$(udp_round 7000 200)" -eq 200
+
+# Kill impair while it holds packets in its delay queue.
+ip netns exec "$NS_A" $NU udp-send 198.18.0.2 7001 400 >/dev/null &
+sender=$!
+sleep 0.25
+kill -KILL "$IMP"
+wait "$IMP" 2>/dev/null
+check "manager saw the NF die" bh_wait_for 5 grep -q "NF 1 'imp' (pid $IMP) exited" "$WORK/mgr.log"
+reclaimed=$(sed -n "s/.*NF 1 'imp' (pid $IMP) exited; reclaimed \([0-9]*\) packets.*/\1/p" "$WORK/mgr.log")
+check_cmp "packets held by the dead NF were reclaimed" "${reclaimed:-0}" -gt 0
+wait $sender
+bh_snap
+check_cmp "service impair has no instance" "$(bh_stat '.services[] | select(.name=="impair") | .instances')" -eq 0
+check_cmp "no packet buffer leaked" "$(bh_stat .pool.available)" -eq "$(bh_stat .pool.size)"
+check_cmp "manager still running" "$(kill -0 "$MGR_PID" && echo 1 || echo 0)" -eq 1
+# While impair is gone, the forwarder drops what it cannot hand on, counted.
+before=$(bh_nf_stat fwd .drops.no_instance)
+check_cmp "no traffic passes without the service" "$(udp_round 7002 50)" -eq 0
+bh_snap
+check_cmp "those packets were counted as no_instance drops" "$(bh_nf_stat fwd .drops.no_instance)" -ge $((before + 50))
+
+# A restarted instance takes over.
+bh_start_nf imp2 impair -s impair -- --dir all delay=1ms || exit 1
+check_cmp "traffic resumes through the restarted NF" "$(udp_round 7003 200)" -eq 200
+
+# Same for the first hop, killed under load.
+ip netns exec "$NS_A" $NU udp-send 198.18.0.2 7004 2000 >/dev/null &
+sender=$!
+sleep 0.2
+kill -KILL "$FWD"
+wait $sender
+check "forward's death detected" bh_wait_for 5 grep -q "(pid $FWD) exited" "$WORK/mgr.log"
+bh_start_nf fwd2 forward -s forward || exit 1
+check_cmp "traffic resumes after the first hop restarts" "$(udp_round 7005 200)" -eq 200
+
+# SIGSTOP the forwarder: its ring (256) overflows, counted at the port.
+kill -STOP "$NF_PID"
+ip netns exec "$NS_A" $NU udp-send 198.18.0.2 7006 1000 >/dev/null
+bh_snap
+check_cmp "ring overflow counted as ring_full drops" "$(bh_stat '.ports[0].drops.ring_full')" -ge 500
+check_cmp "the ring holds what it can" "$(bh_nf_stat fwd2 .ring.rx_count)" -eq 256
+kill -CONT "$NF_PID"
+check_cmp "traffic flows again after the NF resumes" "$(udp_round 7007 200)" -eq 200
+sleep 0.5
+bh_snap
+check_cmp "no packet buffer leaked at the end" "$(bh_stat .pool.available)" -eq "$(bh_stat .pool.size)"
+check_cmp "NFs started / exited" "$(bh_stat '.manager.nf_started - .manager.nf_exited')" -eq 2
+bh_summary

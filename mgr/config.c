@@ -444,7 +444,10 @@ static int cfg_finish(struct cfg_ctx *cx, json_t *root, json_error_t *jerr, stru
 	int rc;
 	cfg_defaults(cfg);
 	if (!root) {
-		cfg_fail(cx, "%s:%d:%d: %s", jerr->source, jerr->line, jerr->column, jerr->text);
+		if (json_error_code(jerr) == json_error_cannot_open_file)
+			cfg_fail(cx, "%s", jerr->text);
+		else
+			cfg_fail(cx, "line %d, column %d: %s", jerr->line, jerr->column, jerr->text);
 		return json_error_code(jerr) == json_error_cannot_open_file ? -ENOENT : -EINVAL;
 	}
 	rc = cfg_from_json(cx, root, cfg);

@@ -7,7 +7,7 @@ set -euo pipefail
 PKGS=(build-essential meson ninja-build pkg-config clang
       libdpdk-dev dpdk libjansson-dev
       iproute2 iputils-ping nftables socat netcat-openbsd python3 python3-scapy
-      procps jq)
+      procps jq bc ethtool bsdextrautils)
 HUGE_MB=${BH_HUGE_MB:-1024}
 
 need_root() { [ "$(id -u)" = 0 ] || { echo "setup: must run as root (packages, hugepages)" >&2; exit 1; }; }

@@ -208,8 +208,6 @@ static void *main_control(void *arg)
 	struct mgr *m = arg;
 	uint64_t interval = (uint64_t)m->cfg.stats_interval_ms * 1000000ull;
 	uint64_t next = mgr_now_ns() + interval;
-	json_t *prev = NULL;
-	uint64_t prev_ns = 0;
 
 	while (!m->stop) {
 		struct epoll_event ev[16];
@@ -223,17 +221,15 @@ static void *main_control(void *arg)
 		now = mgr_now_ns();
 		if (now < next)
 			continue;
+		mgr_stats_update(m);
 		json_t *doc = mgr_stats_json(m);
 		if (m->cfg.stats_print)
-			mgr_stats_print(m, doc, prev, prev ? (double)(now - prev_ns) / 1e9 : 0);
+			mgr_stats_print(doc);
 		if (m->cfg.stats_file)
 			write_stats_file(m->cfg.stats_file, doc);
-		json_decref(prev);
-		prev = doc;
-		prev_ns = now;
+		json_decref(doc);
 		next = now + interval;
 	}
-	json_decref(prev);
 	return NULL;
 }
 
@@ -305,6 +301,7 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	pthread_mutex_init(&m->lock, NULL);
+	pthread_mutex_init(&m->stats_lock, NULL);
 	m->epfd = -1;
 	m->start_ns = mgr_now_ns();
 
@@ -365,6 +362,7 @@ int main(int argc, char **argv)
 	}
 	mgr_registry_fini(m);
 	mgr_flowdir_free(m->fd);
+	json_decref(m->stats_last);
 	rte_eal_cleanup();
 	main_unlink_hugepages(m->cfg.prefix);
 	mgr_config_free(&m->cfg);

@@ -37,6 +37,8 @@ struct mgr {
 	struct mgr_port *ports;
 	struct mgr_dp_counters dp;
 	pthread_mutex_t lock;
+	pthread_mutex_t stats_lock; /* guards stats_last */
+	json_t *stats_last;
 	int *pidfds;          /* per slot, -1 when none */
 	int epfd;             /* control thread: pidfds */
 	volatile int stop;
@@ -56,10 +58,16 @@ void mgr_registry_stop_all(struct mgr *m, unsigned timeout_ms);
 int mgr_dataplane_run(struct mgr *m);
 
 /* stats.c */
-/* The whole platform's statistics as a JSON object (new reference). Any thread. */
+/* Take a new statistics snapshot, with rates since the previous one. Control thread. */
+void mgr_stats_update(struct mgr *m);
+/*
+ * The latest snapshot of the whole platform's statistics (docs/config.md): a new
+ * reference the caller releases with json_decref(); never modified afterwards.
+ * NULL before the first update. Any thread.
+ */
 json_t *mgr_stats_json(struct mgr *m);
-/* Print a table built from mgr_stats_json() (rates against the previous call). */
-void mgr_stats_print(struct mgr *m, json_t *now, json_t *prev, double dt);
+/* Print a snapshot as a table of ports and NFs. */
+void mgr_stats_print(json_t *doc);
 
 uint64_t mgr_now_ns(void);
 

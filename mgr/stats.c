@@ -142,7 +142,7 @@ static json_t *st_topology(struct mgr *m, json_t *root)
 	return root;
 }
 
-json_t *mgr_stats_json(struct mgr *m)
+static json_t *st_collect(struct mgr *m)
 {
 	json_t *root = json_object();
 	uint64_t now = mgr_now_ns();
@@ -164,11 +164,6 @@ json_t *mgr_stats_json(struct mgr *m)
 	return root;
 }
 
-static json_t *st_get2(json_t *o, const char *a, const char *b)
-{
-	return json_object_get(json_object_get(o, a), b);
-}
-
 /* Rate of a counter between two documents (0 when absent). */
 static double st_rate(json_t *now, json_t *prev, const char *key, double dt)
 {
@@ -178,6 +173,7 @@ static double st_rate(json_t *now, json_t *prev, const char *key, double dt)
 	return (double)(json_integer_value(a) - json_integer_value(b)) / dt;
 }
 
+/* The same NF (slot and pid) in an earlier document. */
 static json_t *st_find_nf(json_t *prev, json_t *nf)
 {
 	json_t *a = prev ? json_object_get(prev, "nfs") : NULL, *o;
@@ -191,29 +187,66 @@ static json_t *st_find_nf(json_t *prev, json_t *nf)
 	return NULL;
 }
 
-void mgr_stats_print(struct mgr *m, json_t *now, json_t *prev, double dt)
+static void st_add_rates(json_t *o, json_t *p, double dt)
+{
+	json_object_set_new(o, "rx_pps", json_real(st_rate(o, p, "rx_pkts", dt)));
+	json_object_set_new(o, "tx_pps", json_real(st_rate(o, p, "tx_pkts", dt)));
+	json_object_set_new(o, "rx_bps", json_real(8 * st_rate(o, p, "rx_bytes", dt)));
+	json_object_set_new(o, "tx_bps", json_real(8 * st_rate(o, p, "tx_bytes", dt)));
+	json_object_set_new(o, "drops_ps", json_real(st_rate(o, p, "drops_total", dt)));
+}
+
+void mgr_stats_update(struct mgr *m)
+{
+	json_t *doc = st_collect(m), *prev = m->stats_last, *o;
+	double dt = prev ? (double)(json_integer_value(json_object_get(doc, "time_ns")) -
+				    json_integer_value(json_object_get(prev, "time_ns"))) / 1e9
+			 : 0;
+	size_t i;
+	json_array_foreach(json_object_get(doc, "ports"), i, o)
+		st_add_rates(o, prev ? json_array_get(json_object_get(prev, "ports"), i) : NULL, dt);
+	json_array_foreach(json_object_get(doc, "nfs"), i, o)
+		st_add_rates(o, st_find_nf(prev, o), dt);
+	pthread_mutex_lock(&m->stats_lock);
+	m->stats_last = doc; /* published documents are never modified */
+	pthread_mutex_unlock(&m->stats_lock);
+	json_decref(prev);
+}
+
+json_t *mgr_stats_json(struct mgr *m)
+{
+	pthread_mutex_lock(&m->stats_lock);
+	json_t *doc = json_incref(m->stats_last);
+	pthread_mutex_unlock(&m->stats_lock);
+	return doc;
+}
+
+static json_t *st_get2(json_t *o, const char *a, const char *b)
+{
+	return json_object_get(json_object_get(o, a), b);
+}
+
+void mgr_stats_print(json_t *doc)
 {
 	json_t *o;
 	size_t i;
-	(void)m;
 	printf("--- bulkhead %.0fs  pool %lld/%lld free ---\n",
-	       json_real_value(json_object_get(now, "uptime_s")),
-	       json_integer_value(st_get2(now, "pool", "available")),
-	       json_integer_value(st_get2(now, "pool", "size")));
+	       json_real_value(json_object_get(doc, "uptime_s")),
+	       json_integer_value(st_get2(doc, "pool", "available")),
+	       json_integer_value(st_get2(doc, "pool", "size")));
 	printf("%-4s %-14s %12s %10s %12s %10s %10s\n", "port", "name", "rx_pkts", "rx_pps",
 	       "tx_pkts", "tx_pps", "drops");
-	json_array_foreach(json_object_get(now, "ports"), i, o) {
-		json_t *p = prev ? json_array_get(json_object_get(prev, "ports"), i) : NULL;
+	json_array_foreach(json_object_get(doc, "ports"), i, o)
 		printf("%-4zu %-14s %12lld %10.0f %12lld %10.0f %10lld\n", i,
 		       json_string_value(json_object_get(o, "name")),
-		       json_integer_value(json_object_get(o, "rx_pkts")), st_rate(o, p, "rx_pkts", dt),
-		       json_integer_value(json_object_get(o, "tx_pkts")), st_rate(o, p, "tx_pkts", dt),
+		       json_integer_value(json_object_get(o, "rx_pkts")),
+		       json_real_value(json_object_get(o, "rx_pps")),
+		       json_integer_value(json_object_get(o, "tx_pkts")),
+		       json_real_value(json_object_get(o, "tx_pps")),
 		       json_integer_value(json_object_get(o, "drops_total")));
-	}
 	printf("%-4s %-14s %-12s %-8s %12s %10s %12s %10s %8s %9s\n", "nf", "name", "service",
 	       "state", "rx_pkts", "rx_pps", "tx_pkts", "tx_pps", "drops", "ring");
-	json_array_foreach(json_object_get(now, "nfs"), i, o) {
-		json_t *p = st_find_nf(prev, o);
+	json_array_foreach(json_object_get(doc, "nfs"), i, o) {
 		char ring[32];
 		snprintf(ring, sizeof(ring), "%lld/%lld",
 			 json_integer_value(st_get2(o, "ring", "rx_count")),
@@ -225,8 +258,10 @@ void mgr_stats_print(struct mgr *m, json_t *now, json_t *prev, double dt)
 		       json_is_true(json_object_get(o, "sleeping"))
 			       ? "asleep"
 			       : json_string_value(json_object_get(o, "state")),
-		       json_integer_value(json_object_get(o, "rx_pkts")), st_rate(o, p, "rx_pkts", dt),
-		       json_integer_value(json_object_get(o, "tx_pkts")), st_rate(o, p, "tx_pkts", dt),
+		       json_integer_value(json_object_get(o, "rx_pkts")),
+		       json_real_value(json_object_get(o, "rx_pps")),
+		       json_integer_value(json_object_get(o, "tx_pkts")),
+		       json_real_value(json_object_get(o, "tx_pps")),
 		       json_integer_value(json_object_get(o, "drops_total")), ring);
 	}
 	fflush(stdout);

@@ -46,8 +46,7 @@ static void main_on_signal(int sig)
 	(void)sig;
 	if (main_mgr) {
 		main_mgr->stop = 1;
-		atomic_store(&main_mgr->st->mgr_sleeping, 1);
-		bh_doorbell_ring(&main_mgr->st->mgr_sleeping, &main_mgr->st->mgr_doorbell);
+		bh_doorbell_kick(&main_mgr->st->mgr_doorbell);
 	}
 }
 

@@ -322,8 +322,7 @@ void mgr_registry_stop_all(struct mgr *m, unsigned timeout_ms)
 		if (atomic_load(&s->state) == BH_SLOT_FREE || !s->msg)
 			continue;
 		rte_ring_enqueue_elem(s->msg, &stop, sizeof(stop));
-		atomic_store(&s->sleeping, 1); /* force the wake-up */
-		bh_doorbell_ring(&s->sleeping, &s->doorbell);
+		bh_doorbell_kick(&s->doorbell);
 	}
 	pthread_mutex_unlock(&m->lock);
 	for (unsigned i = 0; i < st->max_nfs; i++) {

@@ -35,6 +35,13 @@ static inline void bh_doorbell_ring(_Atomic uint32_t *sleeping, _Atomic uint32_t
 	}
 }
 
+/* Wake whoever waits on word, sleeping or not (stop requests). Async-signal-safe. */
+static inline void bh_doorbell_kick(_Atomic uint32_t *word)
+{
+	atomic_fetch_add_explicit(word, 1, memory_order_release);
+	syscall(SYS_futex, (uint32_t *)word, FUTEX_WAKE, INT_MAX, NULL, NULL, 0);
+}
+
 /* Wait while *word == seen, at most timeout_ns. Returns 0 or -errno (ETIMEDOUT, EAGAIN, EINTR). */
 static inline int bh_doorbell_wait(_Atomic uint32_t *word, uint32_t seen, uint64_t timeout_ns)
 {

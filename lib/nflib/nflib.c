@@ -123,10 +123,8 @@ static void nfl_on_signal(int sig)
 void bh_nf_request_stop(struct bh_nf *nf)
 {
 	nf->stop++;
-	if (nf->slot) {
-		atomic_fetch_add(&nf->slot->doorbell, 1);
-		syscall(SYS_futex, (uint32_t *)&nf->slot->doorbell, FUTEX_WAKE, INT_MAX, NULL, NULL, 0);
-	}
+	if (nf->slot)
+		bh_doorbell_kick(&nf->slot->doorbell);
 }
 
 static int nfl_register(struct bh_nf *nf, const struct bh_nf_conf *conf,

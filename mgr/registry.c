@@ -28,7 +28,7 @@
 static struct mgr *reg_mgr; /* rte_mp callbacks carry no user pointer */
 
 /* Recompute a service's redirection table from its running instances. Caller holds m->lock. */
-static void reg_reta_rebuild(struct mgr *m, uint16_t svc)
+static void reg_reta_rebuild(struct mgr *m, uint16_t svc, enum mgr_reta_mode mode)
 {
 	struct bh_state *st = m->st;
 	uint16_t live[BH_RETA_SIZE];
@@ -39,7 +39,7 @@ static void reg_reta_rebuild(struct mgr *m, uint16_t svc)
 		    atomic_load(&st->nfs[i].state) == BH_SLOT_RUNNING)
 			live[n++] = (uint16_t)i;
 	st->services[svc].n_instances = (uint16_t)n;
-	mgr_reta_rebuild(st->services[svc].reta, live, n);
+	mgr_reta_rebuild(st->services[svc].reta, st->services[svc].reta_prev, live, n, mode);
 }
 
 static int reg_service(struct mgr *m, const char *name)
@@ -57,8 +57,10 @@ static int reg_service(struct mgr *m, const char *name)
 	if (free_id < 0)
 		return -ENOSPC;
 	snprintf(st->services[free_id].name, BH_NAME_LEN, "%s", name);
-	for (unsigned b = 0; b < BH_RETA_SIZE; b++)
+	for (unsigned b = 0; b < BH_RETA_SIZE; b++) {
 		atomic_store(&st->services[free_id].reta[b], BH_NONE);
+		st->services[free_id].reta_prev[b] = BH_NONE;
+	}
 	return free_id;
 }
 
@@ -134,7 +136,7 @@ static int reg_register(struct mgr *m, const struct bh_reg_req *req, struct bh_r
 	struct epoll_event ev = {.events = EPOLLIN, .data.u32 = (uint32_t)slot};
 	epoll_ctl(m->epfd, EPOLL_CTL_ADD, pidfd, &ev);
 	atomic_store_explicit(&s->state, BH_SLOT_RUNNING, memory_order_release);
-	reg_reta_rebuild(m, (uint16_t)svc);
+	reg_reta_rebuild(m, (uint16_t)svc, MGR_RETA_BALANCE);
 	m->nf_started++;
 
 	rep->slot = (uint16_t)slot;
@@ -185,8 +187,10 @@ int mgr_registry_init(struct mgr *m)
 		st->nfs[i].service = BH_NONE;
 	}
 	for (unsigned i = 0; i < st->max_services; i++)
-		for (unsigned b = 0; b < BH_RETA_SIZE; b++)
+		for (unsigned b = 0; b < BH_RETA_SIZE; b++) {
 			atomic_store(&st->services[i].reta[b], BH_NONE);
+			st->services[i].reta_prev[b] = BH_NONE;
+		}
 	for (unsigned i = 0; i < m->cfg.n_services; i++)
 		snprintf(st->services[i].name, BH_NAME_LEN, "%s", m->cfg.services[i]);
 	m->epfd = epoll_create1(EPOLL_CLOEXEC);
@@ -266,8 +270,9 @@ void mgr_registry_reap(struct mgr *m, uint16_t slot)
 	uint64_t freed = 0;
 
 	pthread_mutex_lock(&m->lock);
-	atomic_store(&s->state, BH_SLOT_DEAD);
-	reg_reta_rebuild(m, s->service);
+	uint32_t was = atomic_exchange(&s->state, BH_SLOT_DEAD);
+	/* A planned stop rebalances; a death moves only the dead instance's flows. */
+	reg_reta_rebuild(m, s->service, was == BH_SLOT_STOPPING ? MGR_RETA_BALANCE : MGR_RETA_KEEP);
 	if (m->pidfds[slot] >= 0) {
 		epoll_ctl(m->epfd, EPOLL_CTL_DEL, m->pidfds[slot], NULL);
 		close(m->pidfds[slot]);

@@ -15,7 +15,8 @@
 
 #include "mgr/mgr.h"
 
-static const char *const st_state_names[] = {"free", "starting", "running", "paused", "dead"};
+static const char *const st_state_names[] = {"free", "starting", "running", "paused",
+					     "stopping", "dead"};
 
 #define BH_X_NAME(name, desc) #name,
 static const char *const st_nf_drop_names[] = {BH_NF_DROPS(BH_X_NAME)};
@@ -93,7 +94,7 @@ static json_t *st_nfs(struct mgr *m)
 			"id", (int)i, "name", s->name,
 			"service", s->service < st->max_services ? st->services[s->service].name : "",
 			"instance", (int)s->instance, "pid", (int)s->pid,
-			"state", state < 5 ? st_state_names[state] : "?",
+			"state", state <= BH_SLOT_DEAD ? st_state_names[state] : "?",
 			"sleeping", (int)atomic_load(&s->sleeping),
 			"rx_pkts", (json_int_t)c.rx_pkts, "rx_bytes", (json_int_t)c.rx_bytes,
 			"tx_pkts", (json_int_t)c.tx_pkts, "tx_bytes", (json_int_t)c.tx_bytes,

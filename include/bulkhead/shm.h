@@ -35,6 +35,7 @@ enum bh_slot_state {
 	BH_SLOT_STARTING, /* registered, not yet in any redirection table */
 	BH_SLOT_RUNNING,  /* receiving traffic */
 	BH_SLOT_PAUSED,   /* registered, takes no new traffic */
+	BH_SLOT_STOPPING, /* asked to stop: out of the redirection table, draining its ring */
 	BH_SLOT_DEAD,     /* exited; the manager is reclaiming it */
 };
 
@@ -121,6 +122,8 @@ struct bh_service {
 	uint16_t pad;
 	/* Redirection table: flow-hash bucket -> slot id (BH_NONE: none). */
 	_Atomic uint16_t reta[BH_RETA_SIZE];
+	/* Manager only: the other instance each bucket's flows have been on. */
+	uint16_t reta_prev[BH_RETA_SIZE];
 };
 
 struct bh_chain {

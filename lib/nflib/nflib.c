@@ -43,6 +43,7 @@ struct bh_nf {
 	uint16_t id;
 	uint16_t burst;
 	volatile sig_atomic_t stop;
+	int drain; /* stopped by the manager: finish what is in the ring first */
 	int mgr_pidfd;
 	int quiet;
 	/* dispatch scratch, sized by burst */
@@ -451,8 +452,12 @@ static void nfl_handle_msgs(struct bh_nf *nf, const struct bh_nf_ops *ops, void 
 {
 	struct bh_msg msg;
 	while (rte_ring_dequeue_elem(nf->slot->msg, &msg, sizeof(msg)) == 0) {
-		if (msg.type == BH_MSG_STOP)
+		if (msg.type == BH_MSG_STOP) {
+			/* The manager took this NF out of every redirection table and
+			 * waited for producers before sending this: drain, then stop. */
+			nf->drain = 1;
 			nf->stop++;
+		}
 		else if (msg.type >= BH_MSG_USER && ops->msg)
 			ops->msg(nf, &msg, ctx);
 	}
@@ -463,7 +468,11 @@ static int nfl_running(struct bh_nf *nf, const struct bh_nf_ops *ops, void *ctx)
 {
 	if (!nf->stop)
 		return 1;
-	return nf->stop == 1 && ops->stop && ops->stop(nf, ctx) != 0;
+	if (nf->stop > 1)
+		return 0;
+	if (nf->drain && !rte_ring_empty(nf->slot->rx))
+		return 1;
+	return ops->stop && ops->stop(nf, ctx) != 0;
 }
 
 int bh_nf_run(struct bh_nf *nf, const struct bh_nf_ops *ops, void *ctx)

@@ -90,14 +90,13 @@ static json_t *st_nfs(struct mgr *m)
 		struct bh_nf_counters c = s->c;
 		uint64_t total;
 		json_t *drops = st_drops(c.drops, st_nf_drop_names, BH_NF_DROP_MAX, &total);
-		json_t *o = json_pack("{s:i, s:s, s:s, s:i, s:i, s:s, s:b, s:I, s:I, s:I, s:I, s:o, s:I}",
+		json_t *o = json_pack("{s:i, s:s, s:s, s:i, s:i, s:s, s:b, s:I, s:I, s:o, s:I}",
 			"id", (int)i, "name", s->name,
 			"service", s->service < st->max_services ? st->services[s->service].name : "",
 			"instance", (int)s->instance, "pid", (int)s->pid,
 			"state", state <= BH_SLOT_DEAD ? st_state_names[state] : "?",
 			"sleeping", (int)atomic_load(&s->sleeping),
-			"rx_pkts", (json_int_t)c.rx_pkts, "rx_bytes", (json_int_t)c.rx_bytes,
-			"tx_pkts", (json_int_t)c.tx_pkts, "tx_bytes", (json_int_t)c.tx_bytes,
+			"rx_pkts", (json_int_t)c.rx_pkts, "tx_pkts", (json_int_t)c.tx_pkts,
 			"drops", drops, "drops_total", (json_int_t)total);
 		json_object_set_new(o, "ring", json_pack("{s:i, s:i, s:i, s:i}",
 			"rx_count", (int)rte_ring_count(s->rx), "rx_size", (int)rte_ring_get_size(s->rx),
@@ -192,8 +191,10 @@ static void st_add_rates(json_t *o, json_t *p, double dt)
 {
 	json_object_set_new(o, "rx_pps", json_real(st_rate(o, p, "rx_pkts", dt)));
 	json_object_set_new(o, "tx_pps", json_real(st_rate(o, p, "tx_pkts", dt)));
-	json_object_set_new(o, "rx_bps", json_real(8 * st_rate(o, p, "rx_bytes", dt)));
-	json_object_set_new(o, "tx_bps", json_real(8 * st_rate(o, p, "tx_bytes", dt)));
+	if (json_object_get(o, "rx_bytes")) {
+		json_object_set_new(o, "rx_bps", json_real(8 * st_rate(o, p, "rx_bytes", dt)));
+		json_object_set_new(o, "tx_bps", json_real(8 * st_rate(o, p, "tx_bytes", dt)));
+	}
 	json_object_set_new(o, "drops_ps", json_real(st_rate(o, p, "drops_total", dt)));
 }
 

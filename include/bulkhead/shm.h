@@ -66,8 +66,8 @@ enum bh_port_drop { BH_PORT_DROPS(BH_X_ENUM) BH_PORT_DROP_MAX };
 #undef BH_X_ENUM
 
 struct bh_nf_counters {
-	uint64_t rx_pkts, rx_bytes;
-	uint64_t tx_pkts, tx_bytes; /* handed on: to another NF or a port */
+	uint64_t rx_pkts;
+	uint64_t tx_pkts; /* handed on: to another NF or a port (bytes: see the ports) */
 	uint64_t drops[BH_NF_DROP_MAX];
 	uint64_t loops, idle_loops, sleeps, wakeups;
 };

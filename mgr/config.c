@@ -201,6 +201,9 @@ static int cfg_ports(struct cfg_ctx *cx, json_t *root, struct mgr_config *c)
 	return 0;
 }
 
+static int cfg_str_field(struct cfg_ctx *cx, json_t *r, const char *where, const char *key,
+			 const char **out);
+
 static int cfg_service_id(struct mgr_config *c, const char *name)
 {
 	int id = CFG_FIND(c->services, c->n_services, name);
@@ -208,12 +211,58 @@ static int cfg_service_id(struct mgr_config *c, const char *name)
 		return id;
 	if (c->n_services >= c->max_services)
 		return -ENOSPC;
-	snprintf(c->services[c->n_services], BH_NAME_LEN, "%s", name);
+	snprintf(c->services[c->n_services].name, BH_NAME_LEN, "%s", name);
 	return (int)c->n_services++;
+}
+
+/* An array of CPU numbers, each online-checkable later; here only the range. */
+static int cfg_cores(struct cfg_ctx *cx, json_t *a, const char *where, int **out, unsigned *n)
+{
+	json_t *v;
+	size_t i;
+	if (!json_is_array(a) || json_array_size(a) == 0)
+		return cfg_fail(cx, "%s: must be a non-empty array of CPU numbers", where);
+	*out = calloc(json_array_size(a), sizeof(int));
+	if (!*out)
+		return -ENOMEM;
+	json_array_foreach(a, i, v) {
+		if (!json_is_integer(v) || json_integer_value(v) < 0 || json_integer_value(v) >= 1024)
+			return cfg_fail(cx, "%s[%zu]: must be a CPU number (0-1023)", where, i);
+		(*out)[i] = (int)json_integer_value(v);
+	}
+	*n = (unsigned)json_array_size(a);
+	return 0;
+}
+
+static int cfg_scale(struct cfg_ctx *cx, json_t *o, const char *where, struct mgr_scale_conf *sc)
+{
+	static const char *const keys[] = {"min", "max", "out_occupancy_pct", "out_after_ms",
+					   "in_idle_ms", NULL};
+	int rc;
+	if (!json_is_object(o))
+		return cfg_fail(cx, "%s: must be an object", where);
+	if ((rc = cfg_known(cx, o, where, keys)))
+		return rc;
+	sc->on = true;
+	sc->min = 1;
+	sc->max = 4;
+	sc->out_occupancy_pct = 50;
+	sc->out_after_ms = 1000;
+	sc->in_idle_ms = 10000;
+	if ((rc = cfg_uint(cx, o, where, "min", 1, 65534, &sc->min)) ||
+	    (rc = cfg_uint(cx, o, where, "max", 1, 65534, &sc->max)) ||
+	    (rc = cfg_uint(cx, o, where, "out_occupancy_pct", 1, 100, &sc->out_occupancy_pct)) ||
+	    (rc = cfg_uint(cx, o, where, "out_after_ms", 0, 3600000, &sc->out_after_ms)) ||
+	    (rc = cfg_uint(cx, o, where, "in_idle_ms", 100, 86400000, &sc->in_idle_ms)))
+		return rc;
+	if (sc->min > sc->max)
+		return cfg_fail(cx, "%s: min (%u) is larger than max (%u)", where, sc->min, sc->max);
+	return 0;
 }
 
 static int cfg_services(struct cfg_ctx *cx, json_t *root, struct mgr_config *c)
 {
+	static const char *const keys[] = {"name", "mode", "cores", "scale", NULL};
 	json_t *a = json_object_get(root, "services"), *v;
 	size_t i;
 	char where[64], name[BH_NAME_LEN];
@@ -225,17 +274,72 @@ static int cfg_services(struct cfg_ctx *cx, json_t *root, struct mgr_config *c)
 	if (!a)
 		return 0;
 	if (!json_is_array(a))
-		return cfg_fail(cx, "services: must be an array of names");
+		return cfg_fail(cx, "services: must be an array of names or objects");
 	json_array_foreach(a, i, v) {
+		json_t *nm = v;
 		snprintf(where, sizeof(where), "services[%zu]", i);
-		if ((rc = cfg_name(cx, v, where, name)))
+		if (json_is_object(v)) {
+			if ((rc = cfg_known(cx, v, where, keys)))
+				return rc;
+			nm = json_object_get(v, "name");
+			snprintf(where, sizeof(where), "services[%zu].name", i);
+		}
+		if ((rc = cfg_name(cx, nm, where, name)))
 			return rc;
 		if (CFG_FIND(c->services, c->n_services, name) >= 0)
 			return cfg_fail(cx, "%s: duplicate service '%s'", where, name);
-		if (cfg_service_id(c, name) < 0)
+		int id = cfg_service_id(c, name);
+		if (id < 0)
 			return cfg_fail(cx, "%s: more services than limits.services (%u)", where,
 					c->max_services);
+		if (!json_is_object(v))
+			continue;
+		struct mgr_service_conf *sc = &c->services[id];
+		json_t *mode = json_object_get(v, "mode");
+		if (mode) {
+			const char *m = json_is_string(mode) ? json_string_value(mode) : "";
+			if (strcmp(m, "shared") && strcmp(m, "poll"))
+				return cfg_fail(cx, "services[%zu].mode: must be \"shared\" or \"poll\"", i);
+			sc->poll = !strcmp(m, "poll");
+		}
+		json_t *cores = json_object_get(v, "cores");
+		snprintf(where, sizeof(where), "services[%zu].cores", i);
+		if (cores && (rc = cfg_cores(cx, cores, where, &sc->cores, &sc->n_cores)))
+			return rc;
+		json_t *scale = json_object_get(v, "scale");
+		snprintf(where, sizeof(where), "services[%zu].scale", i);
+		if (scale && (rc = cfg_scale(cx, scale, where, &sc->scale)))
+			return rc;
 	}
+	return 0;
+}
+
+static int cfg_api(struct cfg_ctx *cx, json_t *root, struct mgr_config *c)
+{
+	static const char *const keys[] = {"bind", "port", "token", "token_file", NULL};
+	json_t *s;
+	int rc;
+	if ((rc = cfg_section(cx, root, "api", &s, keys)))
+		return rc;
+	const char *bind = "127.0.0.1", *token = NULL, *token_file = NULL;
+	if (s) {
+		if ((rc = cfg_uint(cx, s, "api", "port", 0, 65535, &c->api_port)) ||
+		    (rc = cfg_str_field(cx, s, "api", "bind", &bind)) ||
+		    (rc = cfg_str_field(cx, s, "api", "token", &token)) ||
+		    (rc = cfg_str_field(cx, s, "api", "token_file", &token_file)))
+			return rc;
+		if (!bind)
+			bind = "127.0.0.1";
+		uint32_t a;
+		uint8_t l;
+		if (bh_parse_prefix(bind, &a, &l) || l != 32)
+			return cfg_fail(cx, "api.bind: '%s' is not an IPv4 address", bind);
+		if (token && strlen(token) < 16)
+			return cfg_fail(cx, "api.token: at least 16 characters");
+	}
+	if (!(c->api_bind = strdup(bind)) || (token && !(c->api_token = strdup(token))) ||
+	    (token_file && !(c->api_token_file = strdup(token_file))))
+		return -ENOMEM;
 	return 0;
 }
 
@@ -401,6 +505,7 @@ static void cfg_defaults(struct mgr_config *c)
 	c->max_flows = 65536;
 	c->default_chain = BH_NONE;
 	c->stats_interval_ms = 1000;
+	c->api_port = 8470;
 	c->stats_print = true;
 }
 
@@ -408,7 +513,7 @@ static int cfg_from_json(struct cfg_ctx *cx, json_t *root, struct mgr_config *c)
 {
 	static const char *const keys[] = {"prefix", "pool", "rings", "limits", "ports",
 					   "services", "chains", "rules", "default_chain",
-					   "stats", NULL};
+					   "stats", "nf_cores", "api", NULL};
 	int rc;
 
 	if (!json_is_object(root))
@@ -423,7 +528,10 @@ static int cfg_from_json(struct cfg_ctx *cx, json_t *root, struct mgr_config *c)
 		return -ENOMEM;
 	if ((rc = cfg_sizes(cx, root, c)) || (rc = cfg_ports(cx, root, c)) ||
 	    (rc = cfg_services(cx, root, c)) || (rc = cfg_chains(cx, root, c)) ||
-	    (rc = cfg_rules(cx, root, c)))
+	    (rc = cfg_rules(cx, root, c)) || (rc = cfg_api(cx, root, c)))
+		return rc;
+	json_t *nc = json_object_get(root, "nf_cores");
+	if (nc && (rc = cfg_cores(cx, nc, "nf_cores", &c->nf_cores, &c->n_nf_cores)))
 		return rc;
 	if (c->n_ports == 0)
 		return cfg_fail(cx, "ports: at least one port is needed");
@@ -485,7 +593,13 @@ void mgr_config_free(struct mgr_config *c)
 		for (unsigned i = 0; c->chains[i].hops || i < c->n_chains; i++)
 			free(c->chains[i].hops);
 	free(c->ports);
+	for (unsigned i = 0; c->services && i < c->max_services; i++)
+		free(c->services[i].cores);
 	free(c->services);
+	free(c->nf_cores);
+	free(c->api_bind);
+	free(c->api_token);
+	free(c->api_token_file);
 	free(c->chains);
 	free(c->rules);
 	free(c->prefix);

@@ -16,6 +16,23 @@ struct mgr_port_conf {
 	char *dev; /* DPDK virtual-device spec, e.g. "net_af_packet0,iface=veth0" */
 };
 
+/* Auto-scaling policy of a service (docs/config.md). */
+struct mgr_scale_conf {
+	bool on;
+	unsigned min, max;
+	unsigned out_occupancy_pct; /* scale out when the instances' rx rings are this full ... */
+	unsigned out_after_ms;      /* ... for this long */
+	unsigned in_idle_ms;        /* scale in after this long without packets */
+};
+
+struct mgr_service_conf {
+	char name[BH_NAME_LEN]; /* first: looked up by name like ports and chains */
+	bool poll;              /* busy-poll instead of sleeping when idle */
+	unsigned n_cores;
+	int *cores;             /* CPUs its instances are pinned to (round robin by load) */
+	struct mgr_scale_conf scale;
+};
+
 struct mgr_chain_conf {
 	char name[BH_NAME_LEN];
 	unsigned n_hops;
@@ -39,10 +56,16 @@ struct mgr_config {
 	unsigned max_nfs, max_services, max_chains, max_hops, max_flows;
 	unsigned n_ports, n_services, n_chains, n_rules;
 	struct mgr_port_conf *ports;
-	char (*services)[BH_NAME_LEN];
+	struct mgr_service_conf *services; /* [max_services] */
 	struct mgr_chain_conf *chains;
 	struct mgr_rule_conf *rules;
 	uint16_t default_chain; /* BH_NONE: drop unmatched */
+	unsigned n_nf_cores;
+	int *nf_cores; /* CPUs the manager places NFs on; none: NFs are not pinned */
+	char *api_bind;       /* control-plane address (default 127.0.0.1) */
+	unsigned api_port;    /* 0: no control plane */
+	char *api_token;      /* bearer token for mutating calls; NULL: generated */
+	char *api_token_file; /* where a generated token is written */
 	unsigned stats_interval_ms;
 	bool stats_print;
 	char *stats_file;

@@ -108,6 +108,21 @@ static void dp_steer(struct dp *d, struct mgr_port *p, struct rte_mbuf *m, uint1
 	b->pkts[b->n++] = m;
 }
 
+/*
+ * Backpressure: is an instance this flow would reach further along its chain
+ * overloaded? Then the packet is dropped here, at the entry, before any NF
+ * spends work on it. Only looked at while some NF is overloaded.
+ */
+static int dp_congested(const struct bh_state *st, const struct bh_chain *c, uint32_t hash)
+{
+	for (unsigned h = 1; h < c->len; h++) {
+		uint16_t slot = bh_steer_pick(st, st->hops[c->first + h], hash);
+		if (slot != BH_NONE && atomic_load_explicit(&st->nfs[slot].overloaded, memory_order_relaxed))
+			return 1;
+	}
+	return 0;
+}
+
 /* Classify one received burst (n <= burst, so buckets cannot overflow). */
 static void dp_classify(struct dp *d, uint16_t port, struct rte_mbuf **pkts, unsigned n)
 {
@@ -144,6 +159,12 @@ static void dp_classify(struct dp *d, uint16_t port, struct rte_mbuf **pkts, uns
 		uint16_t slot = bh_steer_pick(st, st->hops[c->first], md->flow_hash);
 		if (slot == BH_NONE) {
 			dp_drop(d, p, mb, BH_PDROP_no_instance);
+			continue;
+		}
+		if (atomic_load_explicit(&st->n_overloaded, memory_order_relaxed) &&
+		    (atomic_load_explicit(&st->nfs[slot].overloaded, memory_order_relaxed) ||
+		     dp_congested(st, c, md->flow_hash))) {
+			dp_drop(d, p, mb, BH_PDROP_backpressure);
 			continue;
 		}
 		dp_steer(d, p, mb, slot);

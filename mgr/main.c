@@ -217,6 +217,7 @@ static void *main_control(void *arg)
 		int n = epoll_wait(m->epfd, ev, 16, timeout);
 		for (int i = 0; i < n; i++)
 			mgr_registry_reap(m, (uint16_t)ev[i].data.u32);
+		mgr_registry_expire(m);
 		now = mgr_now_ns();
 		if (now < next)
 			continue;
@@ -342,6 +343,8 @@ int main(int argc, char **argv)
 	sigaction(SIGTERM, &sa, NULL);
 	signal(SIGPIPE, SIG_IGN);
 
+	if (mgr_api_start(m) < 0)
+		goto fail;
 	pthread_t ctl;
 	if (pthread_create(&ctl, NULL, main_control, m) != 0) {
 		fprintf(stderr, "bulkhead: cannot start the control thread\n");
@@ -352,6 +355,7 @@ int main(int argc, char **argv)
 	fflush(stdout);
 	rc = mgr_dataplane_run(m);
 	m->stop = 1;
+	mgr_api_stop(m);
 	pthread_join(ctl, NULL);
 	mgr_registry_stop_all(m, 2000);
 	printf("bulkhead: stopped\n");
@@ -368,6 +372,7 @@ int main(int argc, char **argv)
 	free(m->ports);
 	return rc < 0 ? 1 : 0;
 fail:
+	mgr_api_stop(m);
 	rte_eal_cleanup();
 	main_unlink_hugepages(m->cfg.prefix);
 	mgr_config_free(&m->cfg);

@@ -19,6 +19,8 @@
 #include "mgr/config.h"
 #include "mgr/flow.h"
 
+struct MHD_Daemon;
+
 struct mgr_port {
 	uint16_t eth_id;
 	uint64_t drops[BH_PORT_DROP_MAX]; /* written by the data plane only */
@@ -40,10 +42,15 @@ struct mgr {
 	pthread_mutex_t stats_lock; /* guards stats_last */
 	json_t *stats_last;
 	int *pidfds;          /* per slot, -1 when none */
+	unsigned *pending_spawn; /* per service: children asked for, not yet registered */
+	uint64_t *pending_since; /* per service: when they were asked for */
 	int epfd;             /* control thread: pidfds */
 	volatile int stop;
 	uint64_t start_ns;
 	uint64_t nf_started, nf_exited, mbufs_reclaimed;
+	struct MHD_Daemon *api;
+	char api_token[65];
+	char api_token_path[256];
 };
 
 /* registry.c */
@@ -51,6 +58,14 @@ int mgr_registry_init(struct mgr *m);
 void mgr_registry_fini(struct mgr *m);
 /* Handle a readable pidfd: the NF in `slot` exited. Control thread. */
 void mgr_registry_reap(struct mgr *m, uint16_t slot);
+/*
+ * Scale a service to `want` running instances: spawn children from its first
+ * instance, or drain and stop the highest-numbered ones. Returns once the
+ * change is under way (0), or -errno with a reason in err. Any thread.
+ */
+int mgr_service_scale(struct mgr *m, const char *service, unsigned want, char *err, size_t errlen);
+/* Put to work the children of a scale-out that did not all register within 5 s. */
+void mgr_registry_expire(struct mgr *m);
 /* Ask every NF to stop and wait up to timeout_ms for them to exit. */
 void mgr_registry_stop_all(struct mgr *m, unsigned timeout_ms);
 
@@ -68,6 +83,10 @@ void mgr_stats_update(struct mgr *m);
 json_t *mgr_stats_json(struct mgr *m);
 /* Print a snapshot as a table of ports and NFs. */
 void mgr_stats_print(json_t *doc);
+
+/* api.c: the REST API (docs/api.md), when api.port is not 0. 0 or -errno. */
+int mgr_api_start(struct mgr *m);
+void mgr_api_stop(struct mgr *m);
 
 uint64_t mgr_now_ns(void);
 

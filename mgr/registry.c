@@ -42,6 +42,28 @@ static void reg_reta_rebuild(struct mgr *m, uint16_t svc, enum mgr_reta_mode mod
 	mgr_reta_rebuild(st->services[svc].reta, st->services[svc].reta_prev, live, n, mode);
 }
 
+/* Put a service's STARTING instances to work, and rebalance. Caller holds m->lock. */
+static void reg_activate(struct mgr *m, uint16_t svc)
+{
+	for (unsigned i = 0; i < m->st->max_nfs; i++)
+		if (m->st->nfs[i].service == svc && atomic_load(&m->st->nfs[i].state) == BH_SLOT_STARTING)
+			atomic_store_explicit(&m->st->nfs[i].state, BH_SLOT_RUNNING, memory_order_release);
+	reg_reta_rebuild(m, svc, MGR_RETA_BALANCE);
+}
+
+void mgr_registry_expire(struct mgr *m)
+{
+	pthread_mutex_lock(&m->lock);
+	for (unsigned svc = 0; svc < m->st->max_services; svc++)
+		if (m->pending_spawn[svc] && mgr_now_ns() - m->pending_since[svc] > 5000000000ull) {
+			bh_log(BH_LOG_WARN, "service '%s': %u child NF(s) did not register in time",
+			       m->st->services[svc].name, m->pending_spawn[svc]);
+			m->pending_spawn[svc] = 0;
+			reg_activate(m, (uint16_t)svc);
+		}
+	pthread_mutex_unlock(&m->lock);
+}
+
 static int reg_service(struct mgr *m, const char *name)
 {
 	struct bh_state *st = m->st;
@@ -85,6 +107,30 @@ static int reg_rings(struct mgr *m, struct bh_nf_slot *s)
 	return s->rx && s->tx && s->msg ? 0 : -ENOMEM;
 }
 
+/*
+ * The CPU for a new instance of svc: the least used of the service's cores, or
+ * of nf_cores; -1 when neither is configured (the scheduler places it).
+ */
+static int reg_place(struct mgr *m, int svc)
+{
+	const struct mgr_service_conf *sc = (unsigned)svc < m->cfg.n_services ? &m->cfg.services[svc] : NULL;
+	const int *cores = sc && sc->n_cores ? sc->cores : m->cfg.nf_cores;
+	unsigned n = sc && sc->n_cores ? sc->n_cores : m->cfg.n_nf_cores;
+	int best = -1;
+	unsigned best_load = UINT32_MAX;
+	for (unsigned i = 0; i < n; i++) {
+		unsigned load = 0;
+		for (unsigned j = 0; j < m->st->max_nfs; j++)
+			load += atomic_load(&m->st->nfs[j].state) != BH_SLOT_FREE &&
+				m->st->nfs[j].core == cores[i];
+		if (load < best_load) {
+			best_load = load;
+			best = cores[i];
+		}
+	}
+	return best;
+}
+
 static int reg_register(struct mgr *m, const struct bh_reg_req *req, struct bh_reg_reply *rep)
 {
 	struct bh_state *st = m->st;
@@ -126,6 +172,13 @@ static int reg_register(struct mgr *m, const struct bh_reg_req *req, struct bh_r
 	s->pid = req->pid;
 	s->service = (uint16_t)svc;
 	s->instance = inst;
+	s->parent = req->parent < st->max_nfs && st->nfs[req->parent].service == svc &&
+				    atomic_load(&st->nfs[req->parent].state) != BH_SLOT_FREE
+			    ? req->parent
+			    : BH_NONE;
+	s->core = (int16_t)reg_place(m, svc);
+	s->poll_mode = (unsigned)svc < m->cfg.n_services && m->cfg.services[svc].poll;
+	atomic_store(&s->overloaded, 0);
 	s->generation++;
 	snprintf(s->name, sizeof(s->name), "%s", name);
 	s->start_ns = mgr_now_ns();
@@ -135,16 +188,27 @@ static int reg_register(struct mgr *m, const struct bh_reg_req *req, struct bh_r
 	m->pidfds[slot] = pidfd;
 	struct epoll_event ev = {.events = EPOLLIN, .data.u32 = (uint32_t)slot};
 	epoll_ctl(m->epfd, EPOLL_CTL_ADD, pidfd, &ev);
-	atomic_store_explicit(&s->state, BH_SLOT_RUNNING, memory_order_release);
-	reg_reta_rebuild(m, (uint16_t)svc, MGR_RETA_BALANCE);
 	m->nf_started++;
+	if (m->pending_spawn[svc] > 1) {
+		/* More children of this scale-out are coming: wait for all of them and
+		 * rebalance once, so a flow moves at most once for the whole change. */
+		m->pending_spawn[svc]--;
+		atomic_store_explicit(&s->state, BH_SLOT_STARTING, memory_order_release);
+	} else {
+		m->pending_spawn[svc] = 0;
+		atomic_store_explicit(&s->state, BH_SLOT_RUNNING, memory_order_release);
+		reg_activate(m, (uint16_t)svc);
+	}
 
 	rep->slot = (uint16_t)slot;
 	rep->service = (uint16_t)svc;
 	rep->instance = inst;
 	rep->generation = s->generation;
-	bh_log(BH_LOG_INFO, "NF %d '%s' (pid %d) registered: service '%s' instance %u", slot,
-	       name, req->pid, service, inst);
+	rep->core = s->core;
+	rep->poll_mode = s->poll_mode;
+	bh_log(BH_LOG_INFO, "NF %d '%s' (pid %d) registered: service '%s' instance %u%s%s", slot,
+	       name, req->pid, service, inst, s->parent != BH_NONE ? ", child NF" : "",
+	       s->poll_mode ? ", polling" : "");
 	return 0;
 }
 
@@ -179,12 +243,16 @@ int mgr_registry_init(struct mgr *m)
 	struct bh_state *st = m->st;
 	reg_mgr = m;
 	m->pidfds = malloc(st->max_nfs * sizeof(int));
-	if (!m->pidfds)
+	m->pending_spawn = calloc(st->max_services, sizeof(*m->pending_spawn));
+	m->pending_since = calloc(st->max_services, sizeof(*m->pending_since));
+	if (!m->pidfds || !m->pending_spawn || !m->pending_since)
 		return -ENOMEM;
 	for (unsigned i = 0; i < st->max_nfs; i++) {
 		m->pidfds[i] = -1;
 		st->nfs[i].id = (uint16_t)i;
 		st->nfs[i].service = BH_NONE;
+		st->nfs[i].parent = BH_NONE;
+		st->nfs[i].core = -1;
 	}
 	for (unsigned i = 0; i < st->max_services; i++)
 		for (unsigned b = 0; b < BH_RETA_SIZE; b++) {
@@ -192,7 +260,7 @@ int mgr_registry_init(struct mgr *m)
 			st->services[i].reta_prev[b] = BH_NONE;
 		}
 	for (unsigned i = 0; i < m->cfg.n_services; i++)
-		snprintf(st->services[i].name, BH_NAME_LEN, "%s", m->cfg.services[i]);
+		snprintf(st->services[i].name, BH_NAME_LEN, "%s", m->cfg.services[i].name);
 	m->epfd = epoll_create1(EPOLL_CLOEXEC);
 	if (m->epfd < 0)
 		return -errno;
@@ -208,6 +276,8 @@ void mgr_registry_fini(struct mgr *m)
 		if (m->pidfds[i] >= 0)
 			close(m->pidfds[i]);
 	free(m->pidfds);
+	free(m->pending_spawn);
+	free(m->pending_since);
 	if (m->epfd >= 0)
 		close(m->epfd);
 }
@@ -271,6 +341,8 @@ void mgr_registry_reap(struct mgr *m, uint16_t slot)
 
 	pthread_mutex_lock(&m->lock);
 	uint32_t was = atomic_exchange(&s->state, BH_SLOT_DEAD);
+	if (atomic_exchange(&s->overloaded, 0))
+		atomic_fetch_sub(&st->n_overloaded, 1);
 	/* A planned stop rebalances; a death moves only the dead instance's flows. */
 	reg_reta_rebuild(m, s->service, was == BH_SLOT_STOPPING ? MGR_RETA_BALANCE : MGR_RETA_KEEP);
 	if (m->pidfds[slot] >= 0) {
@@ -338,4 +410,81 @@ void mgr_registry_stop_all(struct mgr *m, unsigned timeout_ms)
 		if (left > 0 && poll(&p, 1, (int)left) <= 0)
 			bh_log(BH_LOG_WARN, "NF %u (pid %d) did not stop in time", i, st->nfs[i].pid);
 	}
+}
+
+static int reg_send(struct bh_nf_slot *s, uint32_t type, uint32_t arg)
+{
+	struct bh_msg msg = {.type = type, .arg = arg};
+	if (rte_ring_enqueue_elem(s->msg, &msg, sizeof(msg)) < 0)
+		return -ENOBUFS;
+	bh_doorbell_kick(&s->doorbell);
+	return 0;
+}
+
+int mgr_service_scale(struct mgr *m, const char *service, unsigned want, char *err, size_t errlen)
+{
+	struct bh_state *st = m->st;
+	uint16_t stop[BH_RETA_SIZE];
+	unsigned n_stop = 0, cur = 0;
+	int svc = -1, parent = -1, rc = 0;
+
+	pthread_mutex_lock(&m->lock);
+	for (unsigned i = 0; i < st->max_services; i++)
+		if (st->services[i].name[0] && !strcmp(st->services[i].name, service))
+			svc = (int)i;
+	if (svc < 0) {
+		snprintf(err, errlen, "no service named '%s'", service);
+		rc = -ENOENT;
+		goto out;
+	}
+	if (want > st->max_nfs || want > BH_RETA_SIZE) {
+		snprintf(err, errlen, "instances: at most %u", RTE_MIN(st->max_nfs, (unsigned)BH_RETA_SIZE));
+		rc = -ERANGE;
+		goto out;
+	}
+	/* Running instances, lowest instance number first (the parent of new ones). */
+	for (unsigned inst = 0, seen = 0; seen < st->services[svc].n_instances && inst < 65535; inst++)
+		for (unsigned i = 0; i < st->max_nfs; i++) {
+			struct bh_nf_slot *s = &st->nfs[i];
+			if (s->service != svc || s->instance != inst ||
+			    atomic_load(&s->state) != BH_SLOT_RUNNING)
+				continue;
+			seen++;
+			if (parent < 0)
+				parent = (int)i;
+			if (++cur > want)
+				stop[n_stop++] = (uint16_t)i;
+		}
+	unsigned have = cur + m->pending_spawn[svc];
+	if (want > have) {
+		if (parent < 0) {
+			snprintf(err, errlen, "service '%s' has no running instance to spawn from", service);
+			rc = -ENOENT;
+			goto out;
+		}
+		rc = reg_send(&st->nfs[parent], BH_MSG_SPAWN, want - have);
+		if (rc == 0) {
+			m->pending_spawn[svc] += want - have;
+			m->pending_since[svc] = mgr_now_ns();
+			bh_log(BH_LOG_INFO, "scale '%s' %u -> %u: NF %d spawns %u child(ren)", service,
+			       cur, want, parent, want - have);
+		}
+		goto out;
+	}
+	if (n_stop == 0)
+		goto out;
+	/* Out of the redirection table first; once no producer can still be using the
+	 * old table, tell them to drain and stop. */
+	for (unsigned k = 0; k < n_stop; k++)
+		atomic_store(&st->nfs[stop[k]].state, BH_SLOT_STOPPING);
+	reg_reta_rebuild(m, (uint16_t)svc, MGR_RETA_BALANCE);
+	pthread_mutex_unlock(&m->lock);
+	reg_quiesce(m, BH_NONE);
+	bh_log(BH_LOG_INFO, "scale '%s' %u -> %u: stopping %u instance(s)", service, cur, want, n_stop);
+	for (unsigned k = 0; k < n_stop; k++)
+		reg_send(&st->nfs[stop[k]], BH_MSG_STOP, 0);
+	return 0;
+out:
+	pthread_mutex_unlock(&m->lock);
+	return rc;
 }

@@ -5,7 +5,7 @@
 set -euo pipefail
 
 PKGS=(build-essential meson ninja-build pkg-config clang
-      libdpdk-dev dpdk libjansson-dev
+      libdpdk-dev dpdk libjansson-dev libmicrohttpd-dev curl
       iproute2 iputils-ping nftables socat netcat-openbsd python3 python3-scapy
       procps jq bc ethtool bsdextrautils)
 HUGE_MB=${BH_HUGE_MB:-1024}

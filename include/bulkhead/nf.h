@@ -189,6 +189,15 @@ const struct bh_state *bh_nf_state(const struct bh_nf *nf);
  */
 struct bh_app_counter *bh_nf_app_counters(struct bh_nf *nf, const char *const *names, unsigned n);
 
+/*
+ * Start a child NF: this program again, with the same arguments, registering as
+ * another instance of the same service (its parent noted). Children are
+ * processes: a crash in one does not affect its siblings or its parent, and
+ * they outlive the parent. The manager's SPAWN message calls this too.
+ * Returns the child's pid, or -errno.
+ */
+int bh_nf_spawn(struct bh_nf *nf);
+
 /* Unregister, release DPDK. The handle is invalid afterwards. */
 void bh_nf_detach(struct bh_nf *nf);
 

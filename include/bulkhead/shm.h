@@ -54,6 +54,7 @@ enum bh_slot_state {
 #define BH_PORT_DROPS(X)                                                       \
 	X(no_chain, "no flow rule and no default chain matched")             \
 	X(no_instance, "the chain's first service has no running instance")  \
+	X(backpressure, "an NF further along the flow's chain was overloaded") \
 	X(ring_full, "the first NF's receive ring was full")                 \
 	X(tx_full, "the port's transmit queue was full")                     \
 	X(bad_port, "a verdict named a port that does not exist")
@@ -70,11 +71,14 @@ struct bh_nf_counters {
 	uint64_t tx_pkts; /* handed on: to another NF or a port (bytes: see the ports) */
 	uint64_t drops[BH_NF_DROP_MAX];
 	uint64_t loops, idle_loops, sleeps, wakeups;
+	uint64_t overloads; /* times the rx ring crossed the high watermark */
+	uint64_t children;  /* child NFs spawned */
 };
 
 /* A message from the manager to an NF (ring element). */
 enum bh_msg_type {
-	BH_MSG_STOP = 1, /* leave the run loop */
+	BH_MSG_STOP = 1,  /* drain the rx ring, then leave the run loop */
+	BH_MSG_SPAWN = 2, /* start `arg` child NFs (same program, same arguments) */
 	BH_MSG_USER = 100,
 };
 struct bh_msg {
@@ -96,7 +100,10 @@ struct bh_nf_slot {
 	uint16_t id;             /* slot index */
 	uint16_t service;        /* service id */
 	uint16_t instance;       /* instance number within the service */
-	uint16_t pad0;
+	uint16_t parent;         /* slot of the NF that spawned this one, or BH_NONE */
+	int16_t core;            /* CPU the NF is pinned to, -1: not pinned */
+	uint8_t poll_mode;       /* 1: busy-polls, never sleeps */
+	uint8_t pad0;
 	uint32_t generation;     /* bumped each time the slot is reused */
 	char name[BH_NAME_LEN];
 	struct rte_ring *rx;     /* packets to this NF (MP/SC) */
@@ -108,6 +115,7 @@ struct bh_nf_slot {
 	 * goes to sleep or wakes, so it has a cache line of its own. */
 	alignas(64) _Atomic uint32_t sleeping; /* 1 while in (or about to enter) futex wait */
 	_Atomic uint32_t doorbell;            /* futex word: producers bump it and wake */
+	_Atomic uint32_t overloaded;          /* rx ring above its high watermark */
 
 	/* NF: written on every loop iteration. */
 	alignas(64) _Atomic uint64_t epoch;   /* bumped every loop iteration (quiescence) */
@@ -149,6 +157,9 @@ struct bh_state {
 	uint32_t nf_burst;
 	struct rte_mempool *pool;
 
+	/* NFs currently overloaded: the data plane checks chains only when > 0. */
+	alignas(64) _Atomic uint32_t n_overloaded;
+
 	/* The manager's own doorbell: NFs ring it after filling their tx ring. */
 	alignas(64) _Atomic uint32_t mgr_sleeping;
 	_Atomic uint32_t mgr_doorbell;
@@ -164,6 +175,8 @@ struct bh_state {
 /* Registration over DPDK's multi-process channel (rte_mp), NF -> manager. */
 struct bh_reg_req {
 	int32_t pid;
+	uint16_t parent; /* slot of the spawning NF (BH_PARENT in the environment), or BH_NONE */
+	uint16_t pad;
 	char service[BH_NAME_LEN];
 	char name[BH_NAME_LEN];
 };
@@ -172,8 +185,10 @@ struct bh_reg_reply {
 	uint16_t slot;
 	uint16_t service;
 	uint16_t instance;
-	uint16_t pad;
+	int16_t core;      /* pin to this CPU, -1: leave placement alone */
 	uint32_t generation;
+	uint8_t poll_mode; /* busy-poll instead of sleeping when idle */
+	uint8_t pad[3];
 };
 
 /* Header of an NF's application-counter memzone, followed by the counters. */

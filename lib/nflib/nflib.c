@@ -9,6 +9,7 @@
 #include <errno.h>
 #include <getopt.h>
 #include <poll.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -46,16 +47,19 @@ struct bh_nf {
 	int drain; /* stopped by the manager: finish what is in the ring first */
 	int mgr_pidfd;
 	int quiet;
+	int poll_mode; /* busy-poll: never sleep */
 	/* dispatch scratch, sized by burst */
 	struct nfl_bucket *buckets;
 	uint16_t n_buckets;
 	struct rte_mbuf **tx, **drops;
 	uint16_t n_tx, n_drops;
+	unsigned hi_mark, lo_mark; /* rx ring occupancy: overloaded above hi, until below lo */
 	struct rte_mbuf **rx;
 	const struct rte_memzone *app_mz;
 };
 
 static struct bh_nf *nfl_current; /* for the signal handler */
+static char **nfl_argv;           /* the program's arguments, for child NFs */
 
 uint64_t bh_now_ns(void)
 {
@@ -67,6 +71,7 @@ uint64_t bh_now_ns(void)
 int bh_nf_parse_args(int argc, char **argv, struct bh_nf_conf *conf)
 {
 	int i = 1;
+	nfl_argv = argv;
 	if (!conf->prefix)
 		conf->prefix = "bulkhead";
 	while (i < argc) {
@@ -140,6 +145,10 @@ static int nfl_register(struct bh_nf *nf, const struct bh_nf_conf *conf,
 	memset(&req, 0, sizeof(req));
 	memset(&r, 0, sizeof(r));
 	r.pid = getpid();
+	r.parent = BH_NONE;
+	const char *parent = getenv("BH_PARENT");
+	if (parent && *parent)
+		r.parent = (uint16_t)strtoul(parent, NULL, 10);
 	snprintf(r.service, sizeof(r.service), "%s", conf->service);
 	snprintf(r.name, sizeof(r.name), "%s", conf->name ? conf->name : conf->service);
 	snprintf(req.name, sizeof(req.name), "%s", BH_MP_REGISTER);
@@ -248,15 +257,28 @@ struct bh_nf *bh_nf_attach(const struct bh_nf_conf *conf)
 	}
 	nf->id = reply.slot;
 	nf->slot = &nf->st->nfs[reply.slot];
+	nf->poll_mode = reply.poll_mode;
+	nf->hi_mark = rte_ring_get_capacity(nf->slot->rx) * 3 / 4;
+	nf->lo_mark = rte_ring_get_capacity(nf->slot->rx) / 4;
+	if (reply.core >= 0) {
+		cpu_set_t set;
+		CPU_ZERO(&set);
+		CPU_SET(reply.core, &set);
+		if (sched_setaffinity(0, sizeof(set), &set) < 0)
+			fprintf(stderr, "nflib: cannot pin to CPU %d: %s\n", reply.core, strerror(errno));
+	}
 	nfl_current = nf;
 	struct sigaction sa = {.sa_handler = nfl_on_signal};
 	sigemptyset(&sa.sa_mask);
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);
+	char where[48] = "";
+	if (reply.core >= 0)
+		snprintf(where, sizeof(where), ", pinned to CPU %d", reply.core);
 	if (!nf->quiet)
-		printf("%s: attached as NF %u, service '%s' (id %u) instance %u\n",
+		printf("%s: attached as NF %u, service '%s' (id %u) instance %u%s%s\n",
 		       conf->name ? conf->name : conf->service, nf->id, conf->service,
-		       reply.service, reply.instance);
+		       reply.service, reply.instance, where, nf->poll_mode ? ", polling" : "");
 	fflush(stdout);
 	return nf;
 fail:
@@ -436,6 +458,43 @@ struct bh_app_counter *bh_nf_app_counters(struct bh_nf *nf, const char *const *n
 	return ac->c;
 }
 
+int bh_nf_spawn(struct bh_nf *nf)
+{
+	extern char **environ;
+	char parent[32], **envp;
+	size_t n = 0, k = 0;
+	pid_t pid;
+
+	if (!nfl_argv)
+		return -EINVAL;
+	while (environ[n])
+		n++;
+	envp = calloc(n + 2, sizeof(char *));
+	if (!envp)
+		return -ENOMEM;
+	snprintf(parent, sizeof(parent), "BH_PARENT=%u", nf->id);
+	for (size_t i = 0; i < n; i++)
+		if (strncmp(environ[i], "BH_PARENT=", 10))
+			envp[k++] = environ[i];
+	envp[k++] = parent;
+	/* Children are reaped by the kernel: they are siblings, not dependants. */
+	signal(SIGCHLD, SIG_IGN);
+	pid = fork();
+	if (pid == 0) {
+		/* Only async-signal-safe calls between fork and exec. */
+		execve("/proc/self/exe", nfl_argv, envp);
+		_exit(127);
+	}
+	free(envp);
+	if (pid < 0)
+		return -errno;
+	nf->slot->c.children++;
+	if (!nf->quiet)
+		printf("nflib: NF %u spawned child pid %d\n", nf->id, (int)pid);
+	fflush(stdout);
+	return pid;
+}
+
 static int nfl_manager_gone(struct bh_nf *nf)
 {
 	if (nf->mgr_pidfd < 0)
@@ -454,7 +513,11 @@ static void nfl_handle_msgs(struct bh_nf *nf, const struct bh_nf_ops *ops, void 
 			nf->drain = 1;
 			nf->stop++;
 		}
-		else if (msg.type >= BH_MSG_USER && ops->msg)
+		else if (msg.type == BH_MSG_SPAWN) {
+			for (uint32_t k = 0; k < msg.arg && k < 1024; k++)
+				if (bh_nf_spawn(nf) < 0)
+					break;
+		} else if (msg.type >= BH_MSG_USER && ops->msg)
 			ops->msg(nf, &msg, ctx);
 	}
 }
@@ -486,7 +549,16 @@ int bh_nf_run(struct bh_nf *nf, const struct bh_nf_ops *ops, void *ctx)
 
 		atomic_store_explicit(&s->epoch, s->epoch + 1, memory_order_release);
 		c->loops++;
-		unsigned n = rte_ring_dequeue_burst(s->rx, (void **)nf->rx, nf->burst, NULL);
+		unsigned left;
+		unsigned n = rte_ring_dequeue_burst(s->rx, (void **)nf->rx, nf->burst, &left);
+		if (left > nf->hi_mark && !atomic_load_explicit(&s->overloaded, memory_order_relaxed)) {
+			atomic_store(&s->overloaded, 1);
+			atomic_fetch_add(&nf->st->n_overloaded, 1);
+			c->overloads++;
+		} else if (left < nf->lo_mark && atomic_load_explicit(&s->overloaded, memory_order_relaxed)) {
+			atomic_store(&s->overloaded, 0);
+			atomic_fetch_sub(&nf->st->n_overloaded, 1);
+		}
 		if (n) {
 			/* Only the metadata's cache line is touched here: byte counts
 			 * would pull in a second line of every packet at every hop. */
@@ -525,7 +597,7 @@ int bh_nf_run(struct bh_nf *nf, const struct bh_nf_ops *ops, void *ctx)
 			}
 			next_check = now + NFL_MAX_SLEEP_NS;
 		}
-		if (work || nf->stop || wake <= now)
+		if (work || nf->stop || wake <= now || nf->poll_mode)
 			continue;
 		uint64_t deadline = RTE_MIN(RTE_MIN(wake, next_tick), next_check);
 		if (deadline - now < 20000)

@@ -10,16 +10,18 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
+#include <unistd.h>
 
 #include "bulkhead/nf.h"
 #include "monitor_core.h"
 
 #define MON_USAGE                                                                    \
 	"usage: bh-monitor [-P prefix] [-s service] [-n name] [-q] -- [--flows N] "  \
-	"[--interval SEC] [--top N]\n"                                               \
+	"[--interval SEC] [--top N] [--dump DIR]\n"                                  \
 	"  --flows N       flows tracked (default 65536, at most 16777216)\n"        \
 	"  --interval SEC  seconds between reports (default 1)\n"                    \
-	"  --top N         flows per report, by bytes (default 5; 0: no report)\n"
+	"  --top N         flows per report, by bytes (default 5; 0: no report)\n"  \
+	"  --dump DIR      at stop, write every flow to DIR/monitor-PID.flows\n"
 
 enum { MON_C_FLOWS, MON_C_UNTRACKED, MON_C_PKTS, MON_C_BYTES, MON_C_NONIP, MON_C_MAX };
 static const char *const mon_counter_names[MON_C_MAX] = {"flows", "untracked", "pkts", "bytes",
@@ -68,6 +70,7 @@ static int mon_parse_uint(const char *s, unsigned long lo, unsigned long hi, uns
 struct mon_opts {
 	unsigned long flows, top;
 	double interval;
+	const char *dump; /* directory for the flow table at stop */
 };
 
 /* 0 to run, 1 after --help, -EINVAL after printing one line. */
@@ -77,6 +80,7 @@ static int mon_parse_opts(int argc, char **argv, struct mon_opts *o)
 		{"flows", required_argument, NULL, 'f'},
 		{"interval", required_argument, NULL, 'i'},
 		{"top", required_argument, NULL, 't'},
+		{"dump", required_argument, NULL, 'd'},
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
 	};
@@ -105,6 +109,7 @@ static int mon_parse_opts(int argc, char **argv, struct mon_opts *o)
 			fprintf(stderr, "bh-monitor: --interval: expected 0.001..86400 seconds, "
 					"not '%s'\n", optarg);
 			return -EINVAL;
+		case 'd': o->dump = optarg; break;
 		case 'h': fputs(MON_USAGE, stdout); return 1;
 		case ':':
 			fprintf(stderr, "bh-monitor: option '%s' needs a value\n", argv[optind - 1]);
@@ -162,6 +167,18 @@ int main(int argc, char **argv)
 		.tick_ns = (uint64_t)(o.interval * 1e9 + 0.5),
 	};
 	rc = bh_nf_run(nf, &ops, &mc) == 0 ? 0 : 1;
+	if (o.dump) {
+		/* One file per process: instances of a service (children too) share options. */
+		char path[4096];
+		snprintf(path, sizeof(path), "%s/monitor-%d.flows", o.dump, (int)getpid());
+		FILE *f = fopen(path, "w");
+		if (!f || mon_dump(&mc.mon, f) < 0) {
+			fprintf(stderr, "bh-monitor: --dump: cannot write %s: %s\n", path, strerror(errno));
+			rc = 1;
+		}
+		if (f)
+			fclose(f);
+	}
 detach:
 	bh_nf_detach(nf);
 out:

@@ -176,3 +176,14 @@ void mon_report(const struct mon *m, FILE *out, struct mon_flow *scratch, unsign
 			scratch[i].pkts, scratch[i].bytes);
 	}
 }
+
+int mon_dump(const struct mon *m, FILE *out)
+{
+	char buf[96];
+	for (uint32_t i = 0; i < m->n; i++) {
+		mon_flow_str(&m->flow[i].key, buf, sizeof(buf));
+		fprintf(out, "%s %llu %llu\n", buf, (unsigned long long)m->flow[i].pkts,
+			(unsigned long long)m->flow[i].bytes);
+	}
+	return ferror(out) ? -EIO : 0;
+}

@@ -52,6 +52,9 @@ const struct mon_flow *mon_lookup(const struct mon *m, const struct bh_flow_key 
  */
 unsigned mon_top(const struct mon *m, struct mon_flow *out, unsigned n);
 
+/* Write every tracked flow, one a line: "<flow> <pkts> <bytes>". 0 or -EIO. */
+int mon_dump(const struct mon *m, FILE *out);
+
 /* "tcp 198.18.0.1:40000 -> 198.18.1.1:5001" (no ports unless TCP/UDP); snprintf's result. */
 int mon_flow_str(const struct bh_flow_key *k, char *buf, size_t len);
 

@@ -38,7 +38,7 @@ static void good(void)
 	CHECK_EQ(c.max_nfs, 300);
 	CHECK_EQ(c.n_ports, 2);
 	CHECK_EQ(c.n_services, 3); /* extra, fw, mon */
-	CHECK(!strcmp(c.services[0], "extra"));
+	CHECK(!strcmp(c.services[0].name, "extra"));
 	CHECK_EQ(c.n_chains, 2);
 	CHECK_EQ(c.chains[0].n_hops, 3);
 	CHECK_EQ(c.chains[0].hops[0], 1);

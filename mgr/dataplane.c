@@ -1,12 +1,26 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * The manager's data plane: ports -> flow director -> first NF of the chain,
- * and NFs' tx rings -> ports. One thread. When there is no traffic it backs off
- * into a futex wait on its own doorbell (NFs ring it when they queue packets
- * for a port), with a timeout that grows to BH_DP_MAX_SLEEP_NS so ports keep
- * being polled.
+ * and NFs' tx rings -> ports. One thread, polling while there is traffic.
+ *
+ * When idle it sleeps in poll() on real events, so an idle platform costs
+ * nothing and wakes within microseconds:
+ *   - its eventfd doorbell, which NFs write when they queue packets for a port;
+ *   - per port with a kernel interface (af_packet, tap, af_xdp), a raw packet
+ *     socket on that interface whose BPF filter drops everything while the
+ *     manager polls (no cost under load) and is switched to "accept" just
+ *     before it sleeps; the packet it wakes on is read by the port as usual.
+ * Ports without an interface (null, ring, memif) fall back to a timed sleep
+ * that grows to DP_MAX_SLEEP_NS.
  */
 #include <errno.h>
+#include <linux/filter.h>
+#include <linux/if_packet.h>
+#include <linux/if_ether.h>
+#include <net/if.h>
+#include <arpa/inet.h>
+#include <poll.h>
+#include <sys/socket.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -31,6 +45,9 @@ struct dp_bucket {
 
 struct dp {
 	struct mgr *m;
+	struct pollfd *pfd; /* [0]: the doorbell eventfd, then one per wake socket */
+	unsigned n_pfd;
+	int timed;          /* a port cannot wake us: bound the sleep */
 	unsigned burst;
 	struct rte_mbuf **rx;
 	struct dp_bucket *b; /* [burst] */
@@ -196,14 +213,63 @@ static unsigned dp_drain_nfs(struct dp *d)
 	return work;
 }
 
-static int dp_tx_rings_empty(struct bh_state *st)
+static struct sock_filter dp_bpf_drop[] = {{BPF_RET | BPF_K, 0, 0, 0}};
+static struct sock_filter dp_bpf_accept[] = {{BPF_RET | BPF_K, 0, 0, 1}};
+
+static int dp_filter(int fd, int accept)
 {
-	for (unsigned s = 0; s < st->max_nfs; s++) {
-		struct bh_nf_slot *slot = &st->nfs[s];
-		if (atomic_load(&slot->state) != BH_SLOT_FREE && slot->tx && !rte_ring_empty(slot->tx))
-			return 0;
+	struct sock_fprog prog = {.len = 1, .filter = accept ? dp_bpf_accept : dp_bpf_drop};
+	return setsockopt(fd, SOL_SOCKET, SO_ATTACH_FILTER, &prog, sizeof(prog));
+}
+
+/* A wake-up socket on the port's interface ("iface=NAME" in its spec), or -1. */
+static int dp_wake_socket(const char *dev)
+{
+	const char *p = strstr(dev, "iface=");
+	char ifname[IF_NAMESIZE];
+	size_t n;
+	if (!p)
+		return -1;
+	p += 6;
+	n = strcspn(p, ",");
+	if (n == 0 || n >= sizeof(ifname))
+		return -1;
+	memcpy(ifname, p, n);
+	ifname[n] = 0;
+	unsigned idx = if_nametoindex(ifname);
+	if (!idx)
+		return -1;
+	int fd = socket(AF_PACKET, SOCK_RAW | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -1;
+	int rcvbuf = 4096;
+	struct sockaddr_ll sll = {.sll_family = AF_PACKET, .sll_protocol = htons(ETH_P_ALL),
+				  .sll_ifindex = (int)idx};
+	if (dp_filter(fd, 0) < 0 ||
+	    setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof(rcvbuf)) < 0 ||
+	    bind(fd, (struct sockaddr *)&sll, sizeof(sll)) < 0) {
+		close(fd);
+		return -1;
 	}
-	return 1;
+	return fd;
+}
+
+static void dp_wake_arm(struct dp *d, int on)
+{
+	for (unsigned i = 1; i < d->n_pfd; i++)
+		dp_filter(d->pfd[i].fd, on);
+}
+
+static void dp_wake_drain(struct dp *d)
+{
+	char buf[64];
+	uint64_t v;
+	if (read(d->pfd[0].fd, &v, sizeof(v)) < 0) {
+		/* nothing pending */
+	}
+	for (unsigned i = 1; i < d->n_pfd; i++)
+		while (recv(d->pfd[i].fd, buf, sizeof(buf), MSG_DONTWAIT | MSG_TRUNC) >= 0)
+			;
 }
 
 static int dp_init(struct dp *d, struct mgr *m)
@@ -225,6 +291,18 @@ static int dp_init(struct dp *d, struct mgr *m)
 	for (unsigned i = 0; i < np; i++)
 		if (!(d->txq[i] = calloc(d->burst, sizeof(void *))))
 			return -ENOMEM;
+	d->pfd = calloc(np + 1, sizeof(*d->pfd));
+	if (!d->pfd)
+		return -ENOMEM;
+	d->pfd[0] = (struct pollfd){.fd = m->st->mgr_efd, .events = POLLIN};
+	d->n_pfd = 1;
+	for (unsigned i = 0; i < np; i++) {
+		int fd = dp_wake_socket(m->cfg.ports[i].dev);
+		if (fd < 0)
+			d->timed = 1;
+		else
+			d->pfd[d->n_pfd++] = (struct pollfd){.fd = fd, .events = POLLIN};
+	}
 	return 0;
 }
 
@@ -234,11 +312,39 @@ static void dp_fini(struct dp *d)
 		free(d->b[i].pkts);
 	for (unsigned i = 0; d->txq && i < d->m->st->n_ports; i++)
 		free(d->txq[i]);
+	for (unsigned i = 1; i < d->n_pfd; i++)
+		close(d->pfd[i].fd);
+	free(d->pfd);
 	free(d->rx);
 	free(d->drops);
 	free(d->b);
 	free(d->txq);
 	free(d->n_txq);
+}
+
+/* One pass over every port and every NF's tx ring. Returns the packets moved. */
+static unsigned dp_pass(struct dp *d)
+{
+	struct mgr *m = d->m;
+	struct bh_state *st = m->st;
+	unsigned work = 0;
+
+	atomic_store_explicit(&st->mgr_epoch, st->mgr_epoch + 1, memory_order_release);
+	m->dp.loops++;
+	for (uint16_t p = 0; p < st->n_ports; p++) {
+		uint16_t n = rte_eth_rx_burst(m->ports[p].eth_id, 0, d->rx, (uint16_t)d->burst);
+		if (n)
+			dp_classify(d, p, d->rx, n);
+		work += n;
+	}
+	work += dp_drain_nfs(d);
+	for (uint16_t p = 0; p < st->n_ports; p++)
+		dp_tx_flush(d, p);
+	if (d->n_drops) {
+		bh_free_bulk(d->drops, d->n_drops);
+		d->n_drops = 0;
+	}
+	return work;
 }
 
 int mgr_dataplane_run(struct mgr *m)
@@ -252,23 +358,7 @@ int mgr_dataplane_run(struct mgr *m)
 		goto out;
 
 	while (!m->stop) {
-		unsigned work = 0;
-		atomic_store_explicit(&st->mgr_epoch, st->mgr_epoch + 1, memory_order_release);
-		m->dp.loops++;
-		for (uint16_t p = 0; p < st->n_ports; p++) {
-			uint16_t n = rte_eth_rx_burst(m->ports[p].eth_id, 0, d.rx, (uint16_t)d.burst);
-			if (n)
-				dp_classify(&d, p, d.rx, n);
-			work += n;
-		}
-		work += dp_drain_nfs(&d);
-		for (uint16_t p = 0; p < st->n_ports; p++)
-			dp_tx_flush(&d, p);
-		if (d.n_drops) {
-			bh_free_bulk(d.drops, d.n_drops);
-			d.n_drops = 0;
-		}
-		if (work) {
+		if (dp_pass(&d)) {
 			idle = 0;
 			sleep_ns = DP_MIN_SLEEP_NS;
 			continue;
@@ -276,15 +366,28 @@ int mgr_dataplane_run(struct mgr *m)
 		m->dp.idle_loops++;
 		if (++idle < DP_SPIN_LOOPS)
 			continue;
+		/*
+		 * Sleep protocol: announce it (NFs then ring the eventfd), open the
+		 * wake sockets, look once more, and only then wait. Anything that
+		 * arrives after the last look wakes the poll().
+		 */
 		atomic_store(&st->mgr_sleeping, 1);
-		uint32_t seen = atomic_load(&st->mgr_doorbell);
-		if (dp_tx_rings_empty(st) && !m->stop) {
+		dp_wake_arm(&d, 1);
+		if (!dp_pass(&d) && !m->stop) {
+			struct timespec ts = {.tv_sec = d.timed ? 0 : 1,
+					      .tv_nsec = d.timed ? (long)sleep_ns : 0};
 			m->dp.sleeps++;
-			bh_doorbell_wait(&st->mgr_doorbell, seen, sleep_ns);
+			atomic_store(&st->mgr_parked, 1);
+			ppoll(d.pfd, d.n_pfd, &ts, NULL);
+			atomic_store(&st->mgr_parked, 0);
+			dp_wake_drain(&d);
+			if (sleep_ns < DP_MAX_SLEEP_NS)
+				sleep_ns *= 2;
+		} else {
+			idle = 0;
 		}
+		dp_wake_arm(&d, 0);
 		atomic_store(&st->mgr_sleeping, 0);
-		if (sleep_ns < DP_MAX_SLEEP_NS)
-			sleep_ns *= 2;
 	}
 out:
 	dp_fini(&d);

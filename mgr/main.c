@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/eventfd.h>
 #include <unistd.h>
 
 #include <rte_dev.h>
@@ -45,8 +46,11 @@ static void main_on_signal(int sig)
 {
 	(void)sig;
 	if (main_mgr) {
+		uint64_t one = 1;
 		main_mgr->stop = 1;
-		bh_doorbell_kick(&main_mgr->st->mgr_doorbell);
+		if (write(main_mgr->st->mgr_efd, &one, sizeof(one)) < 0) {
+			/* already signalled */
+		}
 	}
 }
 
@@ -120,6 +124,16 @@ static int main_ports(struct mgr *m)
 	return 0;
 }
 
+/* Hugepage memory to reserve at start: the pool, the rings, tables, and slack. */
+static unsigned main_memory_mb(const struct mgr_config *c)
+{
+	uint64_t b = (uint64_t)c->mbufs * (c->data_room + 128 + 64);
+	b += (uint64_t)c->max_nfs * ((uint64_t)c->nf_rx_ring + c->nf_tx_ring + 64) * 8;
+	b += (uint64_t)c->max_nfs * (sizeof(struct bh_nf_slot) + 4096);
+	b += (uint64_t)c->max_flows * 64 + (uint64_t)c->n_ports * 4 * 1024 * 1024;
+	return (unsigned)(b >> 20) + 64;
+}
+
 static size_t main_align(size_t x) { return RTE_ALIGN_CEIL(x, RTE_CACHE_LINE_SIZE); }
 
 /* Lay out the shared state memzone from the configured limits. */
@@ -168,6 +182,9 @@ static int main_state(struct mgr *m)
 			st->hops[next++] = c->chains[i].hops[h];
 		atomic_store(&ch->in_use, 1);
 	}
+	st->mgr_efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+	if (st->mgr_efd < 0)
+		return -errno;
 	m->st = st;
 	return 0;
 }
@@ -286,13 +303,19 @@ int main(int argc, char **argv)
 		return 0;
 	}
 
-	char prefix_arg[128], lcores_arg[64];
+	char prefix_arg[128], lcores_arg[64], mem_arg[32];
 	long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
 	snprintf(prefix_arg, sizeof(prefix_arg), "--file-prefix=%s", m->cfg.prefix);
+	/*
+	 * All hugepage memory is reserved up front: if the heap had to grow later,
+	 * every growth would be a synchronous round of messages through the primary
+	 * to every secondary, which stalls registration when many NFs start at once.
+	 */
+	snprintf(mem_arg, sizeof(mem_arg), "-m%u", main_memory_mb(&m->cfg));
 	snprintf(lcores_arg, sizeof(lcores_arg), "--lcores=0@(0-%ld)", ncpu > 1 ? ncpu - 1 : 0);
 	/* Never probe PCI: the machine's own NIC is not ours. Ports are virtual devices
 	 * attached below, one by one, so a bad one is reported by name. */
-	char *eal_argv[] = {argv[0], "--no-pci", "--proc-type=primary", prefix_arg, lcores_arg,
+	char *eal_argv[] = {argv[0], "--no-pci", "--proc-type=primary", prefix_arg, lcores_arg, mem_arg,
 			    "--log-level=lib.eal:warning", "--log-level=pmd:warning",
 			    "--no-telemetry", NULL};
 	if (rte_eal_init((int)(sizeof(eal_argv) / sizeof(eal_argv[0])) - 1, eal_argv) < 0) {

@@ -298,7 +298,7 @@ static void reg_quiesce(struct mgr *m, uint16_t dead)
 	for (unsigned i = 0; i < st->max_nfs; i++)
 		seen[i] = atomic_load(&st->nfs[i].epoch);
 	for (;;) {
-		int busy = !atomic_load(&st->mgr_sleeping) && atomic_load(&st->mgr_epoch) == mgr_seen;
+		int busy = !atomic_load(&st->mgr_parked) && atomic_load(&st->mgr_epoch) == mgr_seen;
 		for (unsigned i = 0; i < st->max_nfs && !busy; i++) {
 			struct bh_nf_slot *s = &st->nfs[i];
 			if (i == dead || atomic_load(&s->state) != BH_SLOT_RUNNING)

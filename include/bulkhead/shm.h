@@ -160,9 +160,12 @@ struct bh_state {
 	/* NFs currently overloaded: the data plane checks chains only when > 0. */
 	alignas(64) _Atomic uint32_t n_overloaded;
 
-	/* The manager's own doorbell: NFs ring it after filling their tx ring. */
-	alignas(64) _Atomic uint32_t mgr_sleeping;
-	_Atomic uint32_t mgr_doorbell;
+	/* The manager's own doorbell: an eventfd in the manager (NFs duplicate it
+	 * with pidfd_getfd) that they write after filling their tx ring while the
+	 * manager sleeps. The manager sleeps in poll() on it and on its ports. */
+	alignas(64) _Atomic uint32_t mgr_sleeping; /* set before its last look, until it wakes */
+	_Atomic uint32_t mgr_parked;              /* inside poll(): not touching any ring */
+	int32_t mgr_efd;
 	_Atomic uint64_t mgr_epoch;
 
 	alignas(64) struct bh_nf_slot *nfs;   /* [max_nfs] */

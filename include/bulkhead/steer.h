@@ -35,6 +35,17 @@ static inline void bh_doorbell_ring(_Atomic uint32_t *sleeping, _Atomic uint32_t
 	}
 }
 
+/* Ring the manager's eventfd doorbell (efd: this process's copy) if it sleeps. */
+static inline void bh_mgr_doorbell_ring(const struct bh_state *st, int efd)
+{
+	atomic_thread_fence(memory_order_seq_cst);
+	if (atomic_load_explicit(&st->mgr_sleeping, memory_order_relaxed)) {
+		uint64_t one = 1;
+		ssize_t rc = write(efd, &one, sizeof(one)); /* EAGAIN: already pending */
+		(void)rc;
+	}
+}
+
 /* Wake whoever waits on word, sleeping or not (stop requests). Async-signal-safe. */
 static inline void bh_doorbell_kick(_Atomic uint32_t *word)
 {

@@ -30,7 +30,7 @@
 int bh_meta_offset = -1;
 
 #define NFL_SPIN_LOOPS 256              /* empty polls before sleeping */
-#define NFL_MAX_SLEEP_NS 100000000ull   /* re-check the manager at least this often */
+#define NFL_MAX_SLEEP_NS 500000000ull   /* re-check the manager at least this often */
 
 struct nfl_bucket {
 	uint16_t slot;
@@ -46,6 +46,7 @@ struct bh_nf {
 	volatile sig_atomic_t stop;
 	int drain; /* stopped by the manager: finish what is in the ring first */
 	int mgr_pidfd;
+	int mgr_efd; /* our copy of the manager's doorbell eventfd */
 	int quiet;
 	int poll_mode; /* busy-poll: never sleep */
 	/* dispatch scratch, sized by burst */
@@ -212,6 +213,7 @@ struct bh_nf *bh_nf_attach(const struct bh_nf_conf *conf)
 	if (!nf)
 		return NULL;
 	nf->mgr_pidfd = -1;
+	nf->mgr_efd = -1;
 	nf->quiet = conf->quiet;
 	snprintf(prefix_arg, sizeof(prefix_arg), "--file-prefix=%s",
 		 conf->prefix ? conf->prefix : "bulkhead");
@@ -247,6 +249,13 @@ struct bh_nf *bh_nf_attach(const struct bh_nf_conf *conf)
 		goto fail;
 	}
 	nf->mgr_pidfd = (int)syscall(SYS_pidfd_open, nf->st->mgr_pid, 0);
+	if (nf->mgr_pidfd >= 0)
+		nf->mgr_efd = (int)syscall(SYS_pidfd_getfd, nf->mgr_pidfd, nf->st->mgr_efd, 0);
+	if (nf->mgr_efd < 0) {
+		fprintf(stderr, "nflib: cannot reach the manager's doorbell (pidfd_getfd): %s\n",
+			strerror(errno));
+		goto fail;
+	}
 	rc = nfl_register(nf, conf, &reply);
 	if (rc < 0) {
 		fprintf(stderr, "nflib: registration as '%s' refused: %s\n", conf->service,
@@ -282,6 +291,8 @@ struct bh_nf *bh_nf_attach(const struct bh_nf_conf *conf)
 	fflush(stdout);
 	return nf;
 fail:
+	if (nf->mgr_efd >= 0)
+		close(nf->mgr_efd);
 	if (nf->mgr_pidfd >= 0)
 		close(nf->mgr_pidfd);
 	nfl_free_scratch(nf);
@@ -320,7 +331,7 @@ static void nfl_flush(struct bh_nf *nf)
 		for (unsigned j = k; j < nf->n_tx; j++)
 			nfl_drop(nf, nf->tx[j], BH_DROP_tx_full);
 		if (k)
-			bh_doorbell_ring(&nf->st->mgr_sleeping, &nf->st->mgr_doorbell);
+			bh_mgr_doorbell_ring(nf->st, nf->mgr_efd);
 		nf->n_tx = 0;
 	}
 	if (nf->n_drops) {
@@ -625,6 +636,8 @@ void bh_nf_detach(struct bh_nf *nf)
 	 * rings and any packet still tagged with it. */
 	if (nf->mgr_pidfd >= 0)
 		close(nf->mgr_pidfd);
+	if (nf->mgr_efd >= 0)
+		close(nf->mgr_efd);
 	nfl_free_scratch(nf);
 	rte_eal_cleanup();
 	free(nf);

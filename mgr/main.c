@@ -235,6 +235,7 @@ static void *main_control(void *arg)
 		for (int i = 0; i < n; i++)
 			mgr_registry_reap(m, (uint16_t)ev[i].data.u32);
 		mgr_registry_expire(m);
+		mgr_autoscale_tick(m);
 		now = mgr_now_ns();
 		if (now < next)
 			continue;
@@ -366,7 +367,7 @@ int main(int argc, char **argv)
 	sigaction(SIGTERM, &sa, NULL);
 	signal(SIGPIPE, SIG_IGN);
 
-	if (mgr_api_start(m) < 0)
+	if (mgr_autoscale_init(m) < 0 || mgr_api_start(m) < 0)
 		goto fail;
 	pthread_t ctl;
 	if (pthread_create(&ctl, NULL, main_control, m) != 0) {
@@ -387,6 +388,7 @@ int main(int argc, char **argv)
 		rte_eth_dev_close(m->ports[i].eth_id);
 	}
 	mgr_registry_fini(m);
+	mgr_autoscale_fini(m);
 	mgr_flowdir_free(m->fd);
 	json_decref(m->stats_last);
 	rte_eal_cleanup();

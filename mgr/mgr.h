@@ -20,6 +20,7 @@
 #include "mgr/flow.h"
 
 struct MHD_Daemon;
+struct mgr_autoscale;
 
 struct mgr_port {
 	uint16_t eth_id;
@@ -49,6 +50,7 @@ struct mgr {
 	uint64_t start_ns;
 	uint64_t nf_started, nf_exited, mbufs_reclaimed;
 	struct MHD_Daemon *api;
+	struct mgr_autoscale *autoscale; /* per service */
 	char api_token[65];
 	char api_token_path[256];
 };
@@ -83,6 +85,11 @@ void mgr_stats_update(struct mgr *m);
 json_t *mgr_stats_json(struct mgr *m);
 /* Print a snapshot as a table of ports and NFs. */
 void mgr_stats_print(json_t *doc);
+
+/* autoscale.c: services' scale policies, evaluated on the control thread. */
+int mgr_autoscale_init(struct mgr *m);
+void mgr_autoscale_tick(struct mgr *m);
+void mgr_autoscale_fini(struct mgr *m);
 
 /* api.c: the REST API (docs/api.md), when api.port is not 0. 0 or -errno. */
 int mgr_api_start(struct mgr *m);

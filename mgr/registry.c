@@ -341,8 +341,7 @@ void mgr_registry_reap(struct mgr *m, uint16_t slot)
 
 	pthread_mutex_lock(&m->lock);
 	uint32_t was = atomic_exchange(&s->state, BH_SLOT_DEAD);
-	if (atomic_exchange(&s->overloaded, 0))
-		atomic_fetch_sub(&st->n_overloaded, 1);
+	bh_overload_set(st, s, 0);
 	/* A planned stop rebalances; a death moves only the dead instance's flows. */
 	reg_reta_rebuild(m, s->service, was == BH_SLOT_STOPPING ? MGR_RETA_BALANCE : MGR_RETA_KEEP);
 	if (m->pidfds[slot] >= 0) {

@@ -63,6 +63,15 @@ static inline int bh_doorbell_wait(_Atomic uint32_t *word, uint32_t seen, uint64
 	return 0;
 }
 
+/* Mark or clear an NF as overloaded, keeping the count of overloaded NFs. */
+static inline void bh_overload_set(struct bh_state *st, struct bh_nf_slot *s, int on)
+{
+	if (atomic_load_explicit(&s->overloaded, memory_order_relaxed) == (uint32_t)on)
+		return;
+	if (atomic_exchange(&s->overloaded, (uint32_t)on) != (uint32_t)on)
+		atomic_fetch_add(&st->n_overloaded, on ? 1u : (uint32_t)-1);
+}
+
 /* Slot id of the instance of `service` that owns this flow, or BH_NONE. */
 static inline uint16_t bh_steer_pick(const struct bh_state *st, uint16_t service, uint32_t hash)
 {
@@ -146,9 +155,14 @@ static inline unsigned bh_steer_to_slot(struct bh_state *st, uint16_t slot, stru
 					unsigned n)
 {
 	struct bh_nf_slot *s = &st->nfs[slot];
+	unsigned free_left;
 	for (unsigned i = 0; i < n; i++)
 		bh_meta(pkts[i])->owner = (uint16_t)(slot + 1);
-	unsigned k = rte_ring_enqueue_burst(s->rx, (void **)pkts, n, NULL);
+	unsigned k = rte_ring_enqueue_burst(s->rx, (void **)pkts, n, &free_left);
+	/* Producers mark a filling ring (the NF may be stalled and unable to);
+	 * the NF clears the mark once it has drained below a quarter. */
+	if (free_left < rte_ring_get_capacity(s->rx) / 4)
+		bh_overload_set(st, s, 1);
 	for (unsigned i = k; i < n; i++)
 		bh_meta(pkts[i])->owner = 0;
 	if (k)

@@ -563,12 +563,10 @@ int bh_nf_run(struct bh_nf *nf, const struct bh_nf_ops *ops, void *ctx)
 		unsigned left;
 		unsigned n = rte_ring_dequeue_burst(s->rx, (void **)nf->rx, nf->burst, &left);
 		if (left > nf->hi_mark && !atomic_load_explicit(&s->overloaded, memory_order_relaxed)) {
-			atomic_store(&s->overloaded, 1);
-			atomic_fetch_add(&nf->st->n_overloaded, 1);
+			bh_overload_set(nf->st, s, 1);
 			c->overloads++;
-		} else if (left < nf->lo_mark && atomic_load_explicit(&s->overloaded, memory_order_relaxed)) {
-			atomic_store(&s->overloaded, 0);
-			atomic_fetch_sub(&nf->st->n_overloaded, 1);
+		} else if (left < nf->lo_mark) {
+			bh_overload_set(nf->st, s, 0);
 		}
 		if (n) {
 			/* Only the metadata's cache line is touched here: byte counts

@@ -1,23 +1,31 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * forward: hands every packet to a service, a port, or the next hop.
- *   bh-forward [nflib options] -- [--to-service NAME | --to-port NAME]
+ *   bh-forward [nflib options] -- [--to-service NAME | --to-port NAME] [--work-us N]
  */
 #include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "bulkhead/nf.h"
 
 struct fwd {
 	int action; /* BH_ACT_NEXT, BH_ACT_TO_NF or BH_ACT_OUT */
 	uint16_t dest;
+	unsigned work_us; /* modelled cost per packet (sleeping, not spinning) */
 };
 
 static void fwd_handle(struct bh_nf *nf, struct rte_mbuf **pkts, uint16_t n, void *ctx)
 {
 	const struct fwd *f = ctx;
+	if (f->work_us) {
+		uint64_t ns = (uint64_t)f->work_us * 1000u * n;
+		struct timespec ts = {.tv_sec = (time_t)(ns / 1000000000u), .tv_nsec = (long)(ns % 1000000000u)};
+		nanosleep(&ts, NULL);
+	}
 	if (f->action == BH_ACT_NEXT)
 		return; /* packets arrive with NEXT already */
 	for (uint16_t i = 0; i < n; i++) {
@@ -40,6 +48,7 @@ int main(int argc, char **argv)
 	static const struct option opts[] = {
 		{"to-service", required_argument, NULL, 's'},
 		{"to-port", required_argument, NULL, 'p'},
+		{"work-us", required_argument, NULL, 'w'},
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
 	};
@@ -49,9 +58,20 @@ int main(int argc, char **argv)
 		switch (c) {
 		case 's': to_service = optarg; break;
 		case 'p': to_port = optarg; break;
+		case 'w': {
+			char *end;
+			unsigned long v = strtoul(optarg, &end, 10);
+			if (!*optarg || *end || v > 1000000) {
+				fprintf(stderr, "bh-forward: --work-us: expected 0..1000000, not '%s'\n", optarg);
+				return 2;
+			}
+			f.work_us = (unsigned)v;
+			break;
+		}
 		case 'h':
 			printf("usage: bh-forward [-P prefix] [-s service] [-n name] -- "
-			       "[--to-service NAME | --to-port NAME]\n");
+			       "[--to-service NAME | --to-port NAME] [--work-us N]\n"
+			       "  --work-us N  model a slow NF: N microseconds per packet (asleep)\n");
 			return 0;
 		default:
 			fprintf(stderr, "bh-forward: unknown option (see --help)\n");

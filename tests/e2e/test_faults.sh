@@ -2,8 +2,8 @@
 # Faults: an NF killed by SIGKILL mid-traffic (even one holding packets in a
 # delay queue) is detected, its packets reclaimed, its service stops receiving,
 # and a restarted instance takes over without restarting the manager. A stopped
-# (SIGSTOP) NF makes its ring overflow: counted drops, no crash, and traffic
-# resumes. Nothing leaks from the pool.
+# (SIGSTOP) NF fills its ring: backpressure drops the flow's packets at the
+# chain's entry, counted, and traffic resumes. Nothing leaks from the pool.
 source "$(dirname "$0")/lib.sh"
 NU="$BH_PY $(dirname "$0")/netutil.py"
 bh_topology || exit 1
@@ -55,6 +55,7 @@ check_cmp "those packets were counted as no_instance drops" "$(bh_nf_stat fwd .d
 
 # A restarted instance takes over.
 bh_start_nf imp2 impair -s impair -- --dir all delay=1ms || exit 1
+IMP2=$NF_PID
 check_cmp "traffic resumes through the restarted NF" "$(udp_round 7003 200)" -eq 200
 
 # Same for the first hop, killed under load.
@@ -67,14 +68,35 @@ check "forward's death detected" bh_wait_for 5 grep -q "(pid $FWD) exited" "$WOR
 bh_start_nf fwd2 forward -s forward || exit 1
 check_cmp "traffic resumes after the first hop restarts" "$(udp_round 7005 200)" -eq 200
 
-# SIGSTOP the forwarder: its ring (256) overflows, counted at the port.
+# SIGSTOP the forwarder (first hop): its ring (256) fills to the high-water mark,
+# then the entry drops the flow's packets as backpressure; all counted.
 kill -STOP "$NF_PID"
+bh_snap
+p0_before=$(bh_stat '.ports[0].drops_total')
 ip netns exec "$NS_A" $NU udp-send 198.18.0.2 7006 1000 >/dev/null
 bh_snap
-check_cmp "ring overflow counted as ring_full drops" "$(bh_stat '.ports[0].drops.ring_full')" -ge 500
-check_cmp "the ring holds what it can" "$(bh_nf_stat fwd2 .ring.rx_count)" -eq 256
+queued=$(bh_nf_stat fwd2 .ring.rx_count)
+dropped=$(( $(bh_stat '.ports[0].drops_total') - p0_before ))
+check_cmp "entry drops counted as backpressure" "$(bh_stat '.ports[0].drops.backpressure')" -ge 500
+check_cmp "the stalled NF's ring was filled to its high-water mark" "$queued" -ge 192
+check_cmp "every datagram queued or counted" "$((queued + dropped))" -ge 1000
 kill -CONT "$NF_PID"
 check_cmp "traffic flows again after the NF resumes" "$(udp_round 7007 200)" -eq 200
+
+# SIGSTOP the second hop: the first NF is not fed packets it would only drop;
+# the chain's entry drops them instead.
+kill -STOP "$IMP2"
+bh_snap
+bp_before=$(bh_stat '.ports[0].drops.backpressure')
+full_before=$(bh_nf_stat fwd2 .drops.ring_full)
+ip netns exec "$NS_A" $NU udp-send 198.18.0.2 7008 2000 >/dev/null
+bh_snap
+bp=$(( $(bh_stat '.ports[0].drops.backpressure') - bp_before ))
+full=$(( $(bh_nf_stat fwd2 .drops.ring_full) - full_before ))
+check_cmp "downstream stall: dropped at the entry" "$bp" -ge 1000
+check_cmp "downstream stall: few drops after the first NF did its work" "$full" -le 64
+kill -CONT "$IMP2"
+check_cmp "traffic flows again" "$(udp_round 7009 200)" -eq 200
 sleep 0.5
 bh_snap
 check_cmp "no packet buffer leaked at the end" "$(bh_stat .pool.available)" -eq "$(bh_stat .pool.size)"

@@ -58,6 +58,32 @@ static void good(void)
 	CHECK_EQ(c.default_chain, 0);
 	mgr_config_free(&c);
 
+	/* Services as objects: mode, cores, scale policy; nf_cores; api. */
+	rc = mgr_config_parse("{" PORTS ",\"nf_cores\":[1,0],"
+			      "\"services\":[\"plain\",{\"name\":\"fast\",\"mode\":\"poll\",\"cores\":[3]},"
+			      "{\"name\":\"elastic\",\"scale\":{\"min\":2,\"max\":6,\"in_idle_ms\":500}}],"
+			      "\"api\":{\"port\":9000,\"bind\":\"127.0.0.2\",\"token\":\"0123456789abcdef\"}}",
+			      &c, err, sizeof(err));
+	CHECK_EQ(rc, 0);
+	if (!rc) {
+		CHECK_EQ(c.n_nf_cores, 2);
+		CHECK_EQ(c.nf_cores[0], 1);
+		CHECK_EQ(c.n_services, 3);
+		CHECK(!c.services[0].poll && !c.services[0].scale.on && c.services[0].n_cores == 0);
+		CHECK(c.services[1].poll);
+		CHECK_EQ(c.services[1].n_cores, 1);
+		CHECK_EQ(c.services[1].cores[0], 3);
+		CHECK(c.services[2].scale.on);
+		CHECK_EQ(c.services[2].scale.min, 2);
+		CHECK_EQ(c.services[2].scale.max, 6);
+		CHECK_EQ(c.services[2].scale.out_occupancy_pct, 50); /* default */
+		CHECK_EQ(c.services[2].scale.in_idle_ms, 500);
+		CHECK_EQ(c.api_port, 9000);
+		CHECK(!strcmp(c.api_bind, "127.0.0.2"));
+		CHECK(!strcmp(c.api_token, "0123456789abcdef"));
+		mgr_config_free(&c);
+	}
+
 	/* Defaults. */
 	rc = mgr_config_parse("{" PORTS "}", &c, err, sizeof(err));
 	CHECK_EQ(rc, 0);
@@ -66,6 +92,9 @@ static void good(void)
 		CHECK_EQ(c.default_chain, BH_NONE);
 		CHECK_EQ(c.burst, 32);
 		CHECK(c.stats_print);
+		CHECK_EQ(c.api_port, 8470);
+		CHECK(!strcmp(c.api_bind, "127.0.0.1"));
+		CHECK(c.api_token == NULL);
 		mgr_config_free(&c);
 	}
 }
@@ -130,6 +159,17 @@ int main(void)
 	bad("{" PORTS ",\"default_chain\":\"nope\"}", "default_chain: no chain named 'nope'");
 	bad("{" PORTS ",\"stats\":{\"print\":1}}", "stats.print: must be true or false");
 	bad("{\"prefix\":\"a\",\"prefix\":\"b\"," PORTS "}", "duplicate");
+	bad("{" PORTS ",\"services\":[{\"name\":\"s\",\"mode\":\"fast\"}]}", "services[0].mode: must be");
+	bad("{" PORTS ",\"services\":[{\"name\":\"s\",\"cores\":[]}]}", "services[0].cores: must be a non-empty");
+	bad("{" PORTS ",\"services\":[{\"name\":\"s\",\"cores\":[-1]}]}", "services[0].cores[0]");
+	bad("{" PORTS ",\"services\":[{\"name\":\"s\",\"scale\":{\"min\":5,\"max\":2}}]}",
+	    "services[0].scale: min (5) is larger than max (2)");
+	bad("{" PORTS ",\"services\":[{\"name\":\"s\",\"scale\":{\"mni\":1}}]}", "services[0].scale.mni: unknown field");
+	bad("{" PORTS ",\"services\":[{\"nme\":\"s\"}]}", "services[0].nme: unknown field");
+	bad("{" PORTS ",\"nf_cores\":\"1\"}", "nf_cores: must be a non-empty array");
+	bad("{" PORTS ",\"api\":{\"port\":70000}}", "api.port: 70000 is out of range");
+	bad("{" PORTS ",\"api\":{\"bind\":\"localhost\"}}", "api.bind: 'localhost' is not an IPv4 address");
+	bad("{" PORTS ",\"api\":{\"token\":\"short\"}}", "api.token: at least 16 characters");
 
 	/* Files: a missing file names the path. */
 	struct mgr_config c;

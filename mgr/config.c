@@ -425,10 +425,69 @@ static int cfg_str_field(struct cfg_ctx *cx, json_t *r, const char *where, const
 	return 0;
 }
 
-static int cfg_rules(struct cfg_ctx *cx, json_t *root, struct mgr_config *c)
+int mgr_rule_parse(json_t *r, const char *where, mgr_name_lookup port, mgr_name_lookup chain,
+		   void *ctx, struct mgr_rule_conf *out, char *err, size_t errlen)
 {
 	static const char *const keys[] = {"in_port", "src", "dst", "proto", "sport", "dport",
 					   "chain", NULL};
+	struct cfg_ctx cx_ = {err, errlen}, *cx = &cx_;
+	const char *in_port, *src, *dst, *proto, *sport, *dport, *ch;
+	int rc;
+
+	memset(out, 0, sizeof(*out));
+	if (!json_is_object(r))
+		return cfg_fail(cx, "%s: must be an object", where);
+	if ((rc = cfg_known(cx, r, where, keys)) ||
+	    (rc = cfg_str_field(cx, r, where, "in_port", &in_port)) ||
+	    (rc = cfg_str_field(cx, r, where, "src", &src)) ||
+	    (rc = cfg_str_field(cx, r, where, "dst", &dst)) ||
+	    (rc = cfg_str_field(cx, r, where, "proto", &proto)) ||
+	    (rc = cfg_str_field(cx, r, where, "sport", &sport)) ||
+	    (rc = cfg_str_field(cx, r, where, "dport", &dport)) ||
+	    (rc = cfg_str_field(cx, r, where, "chain", &ch)))
+		return rc;
+	out->in_port = BH_NONE;
+	if (in_port && strcmp(in_port, "any")) {
+		int p = port(ctx, in_port);
+		if (p < 0)
+			return cfg_fail(cx, "%s.in_port: no port named '%s'", where, in_port);
+		out->in_port = (uint16_t)p;
+	}
+	if (bh_parse_prefix(src ? src : "any", &out->src, &out->src_len))
+		return cfg_fail(cx, "%s.src: '%s' is not an IPv4 prefix", where, src);
+	if (bh_parse_prefix(dst ? dst : "any", &out->dst, &out->dst_len))
+		return cfg_fail(cx, "%s.dst: '%s' is not an IPv4 prefix", where, dst);
+	if (bh_parse_proto(proto ? proto : "any", &out->proto))
+		return cfg_fail(cx, "%s.proto: '%s' is not tcp, udp, icmp, any or 0-255", where, proto);
+	if (bh_parse_port_range(sport ? sport : "any", &out->sport_lo, &out->sport_hi))
+		return cfg_fail(cx, "%s.sport: '%s' is not a port or range", where, sport);
+	if (bh_parse_port_range(dport ? dport : "any", &out->dport_lo, &out->dport_hi))
+		return cfg_fail(cx, "%s.dport: '%s' is not a port or range", where, dport);
+	if ((sport || dport) && out->proto != 6 && out->proto != 17)
+		return cfg_fail(cx, "%s: ports need proto tcp or udp", where);
+	if (!ch)
+		return cfg_fail(cx, "%s.chain: missing", where);
+	int id = chain(ctx, ch);
+	if (id < 0)
+		return cfg_fail(cx, "%s.chain: no chain named '%s'", where, ch);
+	out->chain = (uint16_t)id;
+	return 0;
+}
+
+static int cfg_port_lookup(void *ctx, const char *name)
+{
+	struct mgr_config *c = ctx;
+	return CFG_FIND(c->ports, c->n_ports, name);
+}
+
+static int cfg_chain_lookup(void *ctx, const char *name)
+{
+	struct mgr_config *c = ctx;
+	return CFG_FIND(c->chains, c->n_chains, name);
+}
+
+static int cfg_rules(struct cfg_ctx *cx, json_t *root, struct mgr_config *c)
+{
 	json_t *a = json_object_get(root, "rules"), *r;
 	size_t i;
 	char where[64];
@@ -442,46 +501,10 @@ static int cfg_rules(struct cfg_ctx *cx, json_t *root, struct mgr_config *c)
 	if (!c->rules)
 		return -ENOMEM;
 	json_array_foreach(a, i, r) {
-		struct mgr_rule_conf *rc_ = &c->rules[i];
-		const char *in_port, *src, *dst, *proto, *sport, *dport, *chain;
 		snprintf(where, sizeof(where), "rules[%zu]", i);
-		if (!json_is_object(r))
-			return cfg_fail(cx, "%s: must be an object", where);
-		if ((rc = cfg_known(cx, r, where, keys)) ||
-		    (rc = cfg_str_field(cx, r, where, "in_port", &in_port)) ||
-		    (rc = cfg_str_field(cx, r, where, "src", &src)) ||
-		    (rc = cfg_str_field(cx, r, where, "dst", &dst)) ||
-		    (rc = cfg_str_field(cx, r, where, "proto", &proto)) ||
-		    (rc = cfg_str_field(cx, r, where, "sport", &sport)) ||
-		    (rc = cfg_str_field(cx, r, where, "dport", &dport)) ||
-		    (rc = cfg_str_field(cx, r, where, "chain", &chain)))
+		if ((rc = mgr_rule_parse(r, where, cfg_port_lookup, cfg_chain_lookup, c, &c->rules[i],
+					 cx->err, cx->errlen)))
 			return rc;
-		rc_->in_port = BH_NONE;
-		if (in_port && strcmp(in_port, "any")) {
-			int p = CFG_FIND(c->ports, c->n_ports, in_port);
-			if (p < 0)
-				return cfg_fail(cx, "%s.in_port: no port named '%s'", where, in_port);
-			rc_->in_port = (uint16_t)p;
-		}
-		if (bh_parse_prefix(src ? src : "any", &rc_->src, &rc_->src_len))
-			return cfg_fail(cx, "%s.src: '%s' is not an IPv4 prefix", where, src);
-		if (bh_parse_prefix(dst ? dst : "any", &rc_->dst, &rc_->dst_len))
-			return cfg_fail(cx, "%s.dst: '%s' is not an IPv4 prefix", where, dst);
-		if (bh_parse_proto(proto ? proto : "any", &rc_->proto))
-			return cfg_fail(cx, "%s.proto: '%s' is not tcp, udp, icmp, any or 0-255",
-					where, proto);
-		if (bh_parse_port_range(sport ? sport : "any", &rc_->sport_lo, &rc_->sport_hi))
-			return cfg_fail(cx, "%s.sport: '%s' is not a port or range", where, sport);
-		if (bh_parse_port_range(dport ? dport : "any", &rc_->dport_lo, &rc_->dport_hi))
-			return cfg_fail(cx, "%s.dport: '%s' is not a port or range", where, dport);
-		if ((sport || dport) && rc_->proto != 6 && rc_->proto != 17)
-			return cfg_fail(cx, "%s: ports need proto tcp or udp", where);
-		if (!chain)
-			return cfg_fail(cx, "%s.chain: missing", where);
-		int ch = CFG_FIND(c->chains, c->n_chains, chain);
-		if (ch < 0)
-			return cfg_fail(cx, "%s.chain: no chain named '%s'", where, chain);
-		rc_->chain = (uint16_t)ch;
 		c->n_rules++;
 	}
 	return 0;

@@ -9,6 +9,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <jansson.h>
+
 #include "bulkhead/shm.h"
 
 struct mgr_port_conf {
@@ -80,5 +82,14 @@ struct mgr_config {
 int mgr_config_parse(const char *json, struct mgr_config *cfg, char *err, size_t errlen);
 int mgr_config_load(const char *path, struct mgr_config *cfg, char *err, size_t errlen);
 void mgr_config_free(struct mgr_config *cfg);
+
+/* Resolve a port or chain name to its index, or -1. */
+typedef int (*mgr_name_lookup)(void *ctx, const char *name);
+/*
+ * Parse one flow rule (a JSON object, as in the "rules" of the configuration)
+ * named `where` in messages. 0, or -EINVAL with the reason in err.
+ */
+int mgr_rule_parse(json_t *r, const char *where, mgr_name_lookup port, mgr_name_lookup chain,
+		   void *ctx, struct mgr_rule_conf *out, char *err, size_t errlen);
 
 #endif

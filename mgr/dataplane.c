@@ -146,6 +146,8 @@ static void dp_classify(struct dp *d, uint16_t port, struct rte_mbuf **pkts, uns
 	struct mgr *m = d->m;
 	struct bh_state *st = m->st;
 	struct mgr_port *p = &m->ports[port];
+	/* One load per burst: a rule change swaps the whole director. */
+	struct mgr_flowdir *fd = atomic_load_explicit(&m->fd, memory_order_acquire);
 
 	for (unsigned i = 0; i < n; i++) {
 		struct rte_mbuf *mb = pkts[i];
@@ -155,7 +157,7 @@ static void dp_classify(struct dp *d, uint16_t port, struct rte_mbuf **pkts, uns
 		p->rx_bytes += rte_pktmbuf_pkt_len(mb);
 		bh_flow_parse(rte_pktmbuf_mtod(mb, void *), rte_pktmbuf_data_len(mb), &k);
 		md->flow_hash = bh_flow_hash_sym(&k);
-		md->chain = mgr_flowdir_lookup(m->fd, &k, port);
+		md->chain = mgr_flowdir_lookup(fd, &k, port);
 		md->hop = 0;
 		md->dest = BH_NONE;
 		md->owner = 0;

@@ -141,3 +141,11 @@ const uint64_t *mgr_flowdir_hits(const struct mgr_flowdir *fd, unsigned *n, uint
 	*default_hits = fd->default_hits;
 	return fd->hits;
 }
+
+void mgr_flowdir_copy_hits(struct mgr_flowdir *fd, const struct mgr_flowdir *old, const int *from)
+{
+	fd->default_hits = old->default_hits;
+	for (unsigned i = 0; from && i < fd->n_rules; i++)
+		if (from[i] >= 0 && (unsigned)from[i] < old->n_rules)
+			fd->hits[i] = old->hits[from[i]];
+}

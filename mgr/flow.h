@@ -28,6 +28,9 @@ void mgr_flowdir_set_default(struct mgr_flowdir *fd, uint16_t chain);
 /* The chain for this packet, or BH_NONE. */
 uint16_t mgr_flowdir_lookup(struct mgr_flowdir *fd, const struct bh_flow_key *k, uint16_t in_port);
 
+/* Carry hit counters over: new rule i had index from[i] in old (-1: none; from NULL: none). */
+void mgr_flowdir_copy_hits(struct mgr_flowdir *fd, const struct mgr_flowdir *old, const int *from);
+
 /* Hits per rule, in the order added (exact and wildcard together); n = rules added. */
 const uint64_t *mgr_flowdir_hits(const struct mgr_flowdir *fd, unsigned *n, uint64_t *default_hits);
 

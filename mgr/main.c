@@ -13,6 +13,7 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <rte_dev.h>
@@ -180,33 +181,12 @@ static int main_state(struct mgr *m)
 		ch->first = next;
 		for (unsigned h = 0; h < ch->len; h++)
 			st->hops[next++] = c->chains[i].hops[h];
-		atomic_store(&ch->in_use, 1);
+		atomic_store(&ch->in_use, BH_CHAIN_ACTIVE);
 	}
 	st->mgr_efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
 	if (st->mgr_efd < 0)
 		return -errno;
 	m->st = st;
-	return 0;
-}
-
-static int main_flowdir(struct mgr *m)
-{
-	char name[64];
-	snprintf(name, sizeof(name), "bh_fd_%d", getpid());
-	m->fd = mgr_flowdir_create(name, m->cfg.max_flows, m->cfg.n_rules + 1);
-	if (!m->fd)
-		return -ENOMEM;
-	for (unsigned i = 0; i < m->cfg.n_rules; i++) {
-		int rc = mgr_flowdir_add(m->fd, &m->cfg.rules[i]);
-		if (rc < 0) {
-			fprintf(stderr, "bulkhead: rules[%u]: %s\n", i,
-				rc == -EEXIST ? "duplicate exact rule"
-				: rc == -ENOSPC ? "more exact rules than limits.flows"
-						: strerror(-rc));
-			return rc;
-		}
-	}
-	mgr_flowdir_set_default(m->fd, m->cfg.default_chain);
 	return 0;
 }
 
@@ -236,6 +216,14 @@ static void *main_control(void *arg)
 			mgr_registry_reap(m, (uint16_t)ev[i].data.u32);
 		mgr_registry_expire(m);
 		mgr_autoscale_tick(m);
+		/* NFs the manager started that died before registering. */
+		int status;
+		pid_t dead;
+		while ((dead = waitpid(-1, &status, WNOHANG)) > 0)
+			if (!mgr_registry_knows(m, dead))
+				bh_log(BH_LOG_WARN, "NF pid %d exited before registering (%s %d)", (int)dead,
+				       WIFSIGNALED(status) ? "signal" : "status",
+				       WIFSIGNALED(status) ? WTERMSIG(status) : WEXITSTATUS(status));
 		now = mgr_now_ns();
 		if (now < next)
 			continue;
@@ -326,6 +314,7 @@ int main(int argc, char **argv)
 	}
 	pthread_mutex_init(&m->lock, NULL);
 	pthread_mutex_init(&m->stats_lock, NULL);
+	mgr_event_init();
 	m->epfd = -1;
 	m->start_ns = mgr_now_ns();
 
@@ -353,7 +342,8 @@ int main(int argc, char **argv)
 		fprintf(stderr, "bulkhead: limits: cannot allocate the shared state\n");
 		goto fail;
 	}
-	if (main_flowdir(m) < 0)
+	pthread_mutex_init(&m->topo_lock, NULL);
+	if (mgr_topology_init(m) < 0)
 		goto fail;
 	if ((rc = mgr_registry_init(m)) < 0) {
 		fprintf(stderr, "bulkhead: registry: %s\n", strerror(-rc));
@@ -389,8 +379,8 @@ int main(int argc, char **argv)
 	}
 	mgr_registry_fini(m);
 	mgr_autoscale_fini(m);
-	mgr_flowdir_free(m->fd);
-	json_decref(m->stats_last);
+	mgr_topology_fini(m);
+	mgr_stats_fini(m);
 	rte_eal_cleanup();
 	main_unlink_hugepages(m->cfg.prefix);
 	mgr_config_free(&m->cfg);

@@ -10,6 +10,7 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/syscall.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <rte_eal.h>
@@ -184,6 +185,7 @@ static int reg_register(struct mgr *m, const struct bh_reg_req *req, struct bh_r
 	s->start_ns = mgr_now_ns();
 	memset(&s->c, 0, sizeof(s->c));
 	s->app_mz[0] = 0;
+	atomic_store(&s->exiting, 0);
 	atomic_store(&s->sleeping, 0);
 	m->pidfds[slot] = pidfd;
 	struct epoll_event ev = {.events = EPOLLIN, .data.u32 = (uint32_t)slot};
@@ -206,6 +208,7 @@ static int reg_register(struct mgr *m, const struct bh_reg_req *req, struct bh_r
 	rep->generation = s->generation;
 	rep->core = s->core;
 	rep->poll_mode = s->poll_mode;
+	mgr_event("started", s, service, "instance %u%s", inst, s->parent != BH_NONE ? ", child NF" : "");
 	bh_log(BH_LOG_INFO, "NF %d '%s' (pid %d) registered: service '%s' instance %u%s%s", slot,
 	       name, req->pid, service, inst, s->parent != BH_NONE ? ", child NF" : "",
 	       s->poll_mode ? ", polling" : "");
@@ -301,8 +304,9 @@ static void reg_quiesce(struct mgr *m, uint16_t dead)
 		int busy = !atomic_load(&st->mgr_parked) && atomic_load(&st->mgr_epoch) == mgr_seen;
 		for (unsigned i = 0; i < st->max_nfs && !busy; i++) {
 			struct bh_nf_slot *s = &st->nfs[i];
-			if (i == dead || atomic_load(&s->state) != BH_SLOT_RUNNING)
-				continue;
+			uint32_t state = atomic_load(&s->state);
+			if (i == dead || state == BH_SLOT_FREE || state == BH_SLOT_DEAD)
+				continue; /* every live NF may be a producer, paused or not */
 			if (!atomic_load(&s->sleeping) && atomic_load(&s->epoch) == seen[i])
 				busy = 1;
 		}
@@ -380,6 +384,15 @@ void mgr_registry_reap(struct mgr *m, uint16_t slot)
 	       st->services[s->service].n_instances);
 	m->nf_exited++;
 	m->mbufs_reclaimed += freed;
+	int status, clean = was == BH_SLOT_STOPPING || atomic_load(&s->exiting);
+	if (waitpid(s->pid, &status, WNOHANG) == s->pid) /* an NF the manager started */
+		clean = WIFEXITED(status) && WEXITSTATUS(status) == 0;
+	if (clean)
+		mgr_event("stopped", s, st->services[s->service].name, "reclaimed %lu packets",
+			  (unsigned long)freed);
+	else
+		mgr_event("crashed", s, st->services[s->service].name,
+			  "exited without stopping; reclaimed %lu packets", (unsigned long)freed);
 	s->pid = 0;
 	s->app_mz[0] = 0;
 	atomic_store(&s->state, BH_SLOT_FREE);
@@ -467,6 +480,7 @@ int mgr_service_scale(struct mgr *m, const char *service, unsigned want, char *e
 			m->pending_since[svc] = mgr_now_ns();
 			bh_log(BH_LOG_INFO, "scale '%s' %u -> %u: NF %d spawns %u child(ren)", service,
 			       cur, want, parent, want - have);
+			mgr_event("scaled", NULL, service, "%u -> %u instances", cur, want);
 		}
 		goto out;
 	}
@@ -480,10 +494,77 @@ int mgr_service_scale(struct mgr *m, const char *service, unsigned want, char *e
 	pthread_mutex_unlock(&m->lock);
 	reg_quiesce(m, BH_NONE);
 	bh_log(BH_LOG_INFO, "scale '%s' %u -> %u: stopping %u instance(s)", service, cur, want, n_stop);
+	mgr_event("scaled", NULL, service, "%u -> %u instances", cur, want);
 	for (unsigned k = 0; k < n_stop; k++)
 		reg_send(&st->nfs[stop[k]], BH_MSG_STOP, 0);
 	return 0;
 out:
 	pthread_mutex_unlock(&m->lock);
 	return rc;
+}
+
+int mgr_nf_control(struct mgr *m, unsigned id, enum mgr_nf_op op, char *err, size_t errlen)
+{
+	struct bh_state *st = m->st;
+	static const char *const names[] = {"stop", "pause", "resume"};
+	if (id >= st->max_nfs) {
+		snprintf(err, errlen, "no NF %u", id);
+		return -ENOENT;
+	}
+	struct bh_nf_slot *s = &st->nfs[id];
+	pthread_mutex_lock(&m->lock);
+	uint32_t state = atomic_load(&s->state);
+	if (state == BH_SLOT_FREE || state == BH_SLOT_DEAD) {
+		pthread_mutex_unlock(&m->lock);
+		snprintf(err, errlen, "no NF %u", id);
+		return -ENOENT;
+	}
+	uint32_t want = op == MGR_NF_STOP ? BH_SLOT_STOPPING : op == MGR_NF_PAUSE ? BH_SLOT_PAUSED : BH_SLOT_RUNNING;
+	int ok = op == MGR_NF_STOP ? state != BH_SLOT_STOPPING
+		 : op == MGR_NF_PAUSE ? state == BH_SLOT_RUNNING
+				      : state == BH_SLOT_PAUSED;
+	if (!ok) {
+		pthread_mutex_unlock(&m->lock);
+		snprintf(err, errlen, "NF %u is %s: cannot %s it", id,
+			 state == BH_SLOT_STOPPING ? "stopping" : state == BH_SLOT_PAUSED ? "paused"
+				 : state == BH_SLOT_STARTING ? "starting" : "running", names[op]);
+		return -EBUSY;
+	}
+	atomic_store(&s->state, want);
+	/* Pausing moves only this instance's flows; resuming (and stopping)
+	 * rebalances, and flows go back where they were when they can. */
+	reg_reta_rebuild(m, s->service, op == MGR_NF_PAUSE ? MGR_RETA_KEEP : MGR_RETA_BALANCE);
+	const char *svc = st->services[s->service].name;
+	pthread_mutex_unlock(&m->lock);
+	mgr_event(op == MGR_NF_STOP ? "stopping" : op == MGR_NF_PAUSE ? "paused" : "resumed", s, svc,
+		  "by request");
+	bh_log(BH_LOG_INFO, "NF %u '%s': %s", id, s->name, names[op]);
+	if (op == MGR_NF_STOP) {
+		reg_quiesce(m, BH_NONE);
+		return reg_send(s, BH_MSG_STOP, 0);
+	}
+	return 0;
+}
+
+int mgr_service_id(struct mgr *m, const char *name)
+{
+	size_t n = strlen(name);
+	if (n == 0 || n >= BH_NAME_LEN)
+		return -EINVAL;
+	for (size_t i = 0; i < n; i++)
+		if (!((name[i] >= 'a' && name[i] <= 'z') || (name[i] >= 'A' && name[i] <= 'Z') ||
+		      (name[i] >= '0' && name[i] <= '9') || name[i] == '_' || name[i] == '-' || name[i] == '.'))
+			return -EINVAL;
+	pthread_mutex_lock(&m->lock);
+	int id = reg_service(m, name);
+	pthread_mutex_unlock(&m->lock);
+	return id;
+}
+
+int mgr_registry_knows(struct mgr *m, int pid)
+{
+	for (unsigned i = 0; i < m->st->max_nfs; i++)
+		if (atomic_load(&m->st->nfs[i].state) != BH_SLOT_FREE && m->st->nfs[i].pid == pid)
+			return 1;
+	return 0;
 }

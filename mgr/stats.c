@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
+#include <stdlib.h>
 
 #include <rte_ethdev.h>
 #include <rte_mempool.h>
@@ -105,6 +106,10 @@ static json_t *st_nfs(struct mgr *m)
 			"loops", (json_int_t)c.loops, "idle_loops", (json_int_t)c.idle_loops,
 			"sleeps", (json_int_t)c.sleeps, "wakeups", (json_int_t)c.wakeups));
 		json_object_set_new(o, "app", st_app(s->app_mz));
+		json_object_set_new(o, "parent", s->parent < st->max_nfs ? json_integer(s->parent) : json_null());
+		json_object_set_new(o, "core", json_integer(s->core));
+		json_object_set_new(o, "mode", json_string(s->poll_mode ? "poll" : "shared"));
+		json_object_set_new(o, "overloaded", json_boolean(atomic_load(&s->overloaded)));
 		json_array_append_new(a, o);
 	}
 	return a;
@@ -113,14 +118,14 @@ static json_t *st_nfs(struct mgr *m)
 static json_t *st_topology(struct mgr *m, json_t *root)
 {
 	struct bh_state *st = m->st;
-	json_t *svcs = json_array(), *chains = json_array(), *rules = json_array();
+	json_t *svcs = json_array(), *chains = json_array(), *rules = NULL;
 	for (unsigned i = 0; i < st->max_services; i++)
 		if (st->services[i].name[0])
 			json_array_append_new(svcs, json_pack("{s:i, s:s, s:i}", "id", (int)i,
 				"name", st->services[i].name, "instances", (int)st->services[i].n_instances));
 	for (unsigned i = 0; i < st->max_chains; i++) {
 		const struct bh_chain *c = &st->chains[i];
-		if (!atomic_load(&c->in_use))
+		if (atomic_load(&c->in_use) != BH_CHAIN_ACTIVE)
 			continue;
 		json_t *hops = json_array();
 		for (unsigned h = 0; h < c->len; h++)
@@ -129,15 +134,13 @@ static json_t *st_topology(struct mgr *m, json_t *root)
 			"name", c->name, "hops", hops,
 			"out", c->out_port < st->n_ports ? st->ports[c->out_port].name : NULL));
 	}
-	unsigned n;
-	uint64_t dflt;
-	const uint64_t *hits = mgr_flowdir_hits(m->fd, &n, &dflt);
-	for (unsigned i = 0; i < n; i++)
-		json_array_append_new(rules, json_pack("{s:i, s:I}", "index", (int)i, "hits",
-						       (json_int_t)hits[i]));
+	const char *dchain;
+	uint64_t dflt = mgr_default_hits(m, &dchain);
+	json_decref(rules);
 	json_object_set_new(root, "services", svcs);
 	json_object_set_new(root, "chains", chains);
-	json_object_set_new(root, "rules", rules);
+	json_object_set_new(root, "rules", mgr_rules_json(m));
+	json_object_set_new(root, "default_chain", dchain ? json_string(dchain) : json_null());
 	json_object_set_new(root, "default_hits", json_integer((json_int_t)dflt));
 	return root;
 }
@@ -198,9 +201,10 @@ static void st_add_rates(json_t *o, json_t *p, double dt)
 	json_object_set_new(o, "drops_ps", json_real(st_rate(o, p, "drops_total", dt)));
 }
 
-void mgr_stats_update(struct mgr *m)
+/* A fresh document, with rates against an earlier one (or zeros). */
+static json_t *st_with_rates(struct mgr *m, json_t *prev)
 {
-	json_t *doc = st_collect(m), *prev = m->stats_last, *o;
+	json_t *doc = st_collect(m), *o;
 	double dt = prev ? (double)(json_integer_value(json_object_get(doc, "time_ns")) -
 				    json_integer_value(json_object_get(prev, "time_ns"))) / 1e9
 			 : 0;
@@ -209,10 +213,186 @@ void mgr_stats_update(struct mgr *m)
 		st_add_rates(o, prev ? json_array_get(json_object_get(prev, "ports"), i) : NULL, dt);
 	json_array_foreach(json_object_get(doc, "nfs"), i, o)
 		st_add_rates(o, st_find_nf(prev, o), dt);
+	return doc;
+}
+
+json_t *mgr_stats_live(struct mgr *m)
+{
+	json_t *prev = mgr_stats_json(m);
+	json_t *doc = st_with_rates(m, prev);
+	json_decref(prev);
+	return doc;
+}
+
+void mgr_stats_update(struct mgr *m)
+{
+	json_t *prev = m->stats_last;
+	json_t *doc = st_with_rates(m, prev);
 	pthread_mutex_lock(&m->stats_lock);
 	m->stats_last = doc; /* published documents are never modified */
+	json_t *old = m->hist[m->hist_head];
+	m->hist[m->hist_head] = json_incref(doc);
+	m->hist_head = (m->hist_head + 1) % MGR_HISTORY;
+	if (m->hist_n < MGR_HISTORY)
+		m->hist_n++;
 	pthread_mutex_unlock(&m->stats_lock);
+	json_decref(old);
 	json_decref(prev);
+}
+
+void mgr_stats_fini(struct mgr *m)
+{
+	for (unsigned i = 0; i < MGR_HISTORY; i++) {
+		json_decref(m->hist[i]);
+		m->hist[i] = NULL;
+	}
+	json_decref(m->stats_last);
+	m->stats_last = NULL;
+}
+
+/* Append v to series[name][key], creating what is missing. */
+static void st_series_add(json_t *series, const char *name, const char *key, json_t *v, size_t at)
+{
+	json_t *o = json_object_get(series, name);
+	if (!o) {
+		o = json_object();
+		json_object_set_new(series, name, o);
+	}
+	json_t *a = json_object_get(o, key);
+	if (!a) {
+		a = json_array();
+		json_object_set_new(o, key, a);
+	}
+	while (json_array_size(a) < at) /* appeared late: pad with nulls */
+		json_array_append_new(a, json_null());
+	json_array_append(a, v ? v : json_null());
+}
+
+json_t *mgr_stats_history(struct mgr *m)
+{
+	static const char *const port_keys[] = {"rx_pps", "tx_pps", "drops_ps"};
+	static const char *const nf_keys[] = {"rx_pps", "tx_pps", "drops_ps", "sleeping"};
+	json_t *docs[MGR_HISTORY];
+	unsigned n;
+	struct timespec rt;
+	clock_gettime(CLOCK_REALTIME, &rt);
+	uint64_t now_mono = mgr_now_ns();
+
+	pthread_mutex_lock(&m->stats_lock);
+	n = m->hist_n;
+	for (unsigned i = 0; i < n; i++)
+		docs[i] = json_incref(m->hist[(m->hist_head + MGR_HISTORY - n + i) % MGR_HISTORY]);
+	pthread_mutex_unlock(&m->stats_lock);
+
+	json_t *t = json_array(), *ports = json_object(), *nfs = json_object();
+	for (unsigned i = 0; i < n; i++) {
+		json_t *o;
+		size_t j;
+		uint64_t at_ns = (uint64_t)json_integer_value(json_object_get(docs[i], "time_ns"));
+		json_array_append_new(t, json_real((double)rt.tv_sec + rt.tv_nsec / 1e9 -
+						   (double)(now_mono - at_ns) / 1e9));
+		json_array_foreach(json_object_get(docs[i], "ports"), j, o)
+			for (unsigned k = 0; k < 3; k++)
+				st_series_add(ports, json_string_value(json_object_get(o, "name")),
+					      port_keys[k], json_object_get(o, port_keys[k]), i);
+		json_array_foreach(json_object_get(docs[i], "nfs"), j, o) {
+			char key[BH_NAME_LEN + 16];
+			snprintf(key, sizeof(key), "%s#%lld", json_string_value(json_object_get(o, "name")),
+				 json_integer_value(json_object_get(o, "id")));
+			for (unsigned k = 0; k < 4; k++)
+				st_series_add(nfs, key, nf_keys[k], json_object_get(o, nf_keys[k]), i);
+		}
+		json_decref(docs[i]);
+	}
+	return json_pack("{s:i, s:o, s:o, s:o}", "interval_ms", (int)m->cfg.stats_interval_ms, "t", t,
+			 "ports", ports, "nfs", nfs);
+}
+
+/* Prometheus label value: backslash, quote and newline escaped. */
+static void st_label(FILE *f, const char *v)
+{
+	for (; *v; v++) {
+		if (*v == '\\' || *v == '"')
+			fputc('\\', f);
+		if (*v == '\n')
+			fputs("\\n", f);
+		else
+			fputc(*v, f);
+	}
+}
+
+char *mgr_stats_metrics(struct mgr *m, size_t *len)
+{
+	char *buf = NULL;
+	FILE *f = open_memstream(&buf, len);
+	json_t *doc = mgr_stats_json(m), *o, *v;
+	size_t i;
+	const char *k;
+	if (!f)
+		return NULL;
+	if (!doc)
+		doc = json_object();
+#define ST_HELP(name, type, help) fprintf(f, "# HELP " name " " help "\n# TYPE " name " " type "\n")
+	ST_HELP("bulkhead_port_packets_total", "counter", "Packets received (dir=rx) or sent (dir=tx) on a port.");
+	json_array_foreach(json_object_get(doc, "ports"), i, o)
+		for (int d = 0; d < 2; d++) {
+			fputs("bulkhead_port_packets_total{port=\"", f);
+			st_label(f, json_string_value(json_object_get(o, "name")));
+			fprintf(f, "\",dir=\"%s\"} %lld\n", d ? "tx" : "rx",
+				json_integer_value(json_object_get(o, d ? "tx_pkts" : "rx_pkts")));
+		}
+	ST_HELP("bulkhead_port_drops_total", "counter", "Packets dropped at a port, by reason.");
+	json_array_foreach(json_object_get(doc, "ports"), i, o)
+		json_object_foreach(json_object_get(o, "drops"), k, v) {
+			fputs("bulkhead_port_drops_total{port=\"", f);
+			st_label(f, json_string_value(json_object_get(o, "name")));
+			fprintf(f, "\",reason=\"%s\"} %lld\n", k, json_integer_value(v));
+		}
+	static const struct { const char *metric, *type, *help, *key, *sub; } nf_metrics[] = {
+		{"bulkhead_nf_rx_packets_total", "counter", "Packets an NF received.", "rx_pkts", NULL},
+		{"bulkhead_nf_tx_packets_total", "counter", "Packets an NF handed on.", "tx_pkts", NULL},
+		{"bulkhead_nf_sleeping", "gauge", "1 while the NF sleeps on its doorbell.", "sleeping", NULL},
+		{"bulkhead_nf_ring_count", "gauge", "Packets waiting in the NF's receive ring.", "ring", "rx_count"},
+		{"bulkhead_nf_sleeps_total", "counter", "Times the NF went to sleep.", "loop", "sleeps"},
+	};
+	for (unsigned mi = 0; mi < sizeof(nf_metrics) / sizeof(nf_metrics[0]); mi++) {
+		fprintf(f, "# HELP %s %s\n# TYPE %s %s\n", nf_metrics[mi].metric, nf_metrics[mi].help,
+			nf_metrics[mi].metric, nf_metrics[mi].type);
+		json_array_foreach(json_object_get(doc, "nfs"), i, o) {
+			json_t *x = json_object_get(o, nf_metrics[mi].key);
+			if (nf_metrics[mi].sub)
+				x = json_object_get(x, nf_metrics[mi].sub);
+			fprintf(f, "%s{nf=\"", nf_metrics[mi].metric);
+			st_label(f, json_string_value(json_object_get(o, "name")));
+			fprintf(f, "\",id=\"%lld\",service=\"", json_integer_value(json_object_get(o, "id")));
+			st_label(f, json_string_value(json_object_get(o, "service")));
+			fprintf(f, "\"} %lld\n", json_is_boolean(x) ? (long long)json_is_true(x) : json_integer_value(x));
+		}
+	}
+	ST_HELP("bulkhead_nf_drops_total", "counter", "Packets an NF dropped, by reason.");
+	json_array_foreach(json_object_get(doc, "nfs"), i, o)
+		json_object_foreach(json_object_get(o, "drops"), k, v) {
+			fputs("bulkhead_nf_drops_total{nf=\"", f);
+			st_label(f, json_string_value(json_object_get(o, "name")));
+			fprintf(f, "\",id=\"%lld\",reason=\"%s\"} %lld\n",
+				json_integer_value(json_object_get(o, "id")), k, json_integer_value(v));
+		}
+	ST_HELP("bulkhead_service_instances", "gauge", "Running instances of a service.");
+	json_array_foreach(json_object_get(doc, "services"), i, o) {
+		fputs("bulkhead_service_instances{service=\"", f);
+		st_label(f, json_string_value(json_object_get(o, "name")));
+		fprintf(f, "\"} %lld\n", json_integer_value(json_object_get(o, "instances")));
+	}
+	ST_HELP("bulkhead_pool_available", "gauge", "Free packet buffers in the shared pool.");
+	fprintf(f, "bulkhead_pool_available %lld\n",
+		json_integer_value(json_object_get(json_object_get(doc, "pool"), "available")));
+	ST_HELP("bulkhead_nfs_started_total", "counter", "NF instances registered since start.");
+	fprintf(f, "bulkhead_nfs_started_total %lld\n",
+		json_integer_value(json_object_get(json_object_get(doc, "manager"), "nf_started")));
+#undef ST_HELP
+	json_decref(doc);
+	fclose(f);
+	return buf;
 }
 
 json_t *mgr_stats_json(struct mgr *m)

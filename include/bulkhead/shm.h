@@ -116,6 +116,7 @@ struct bh_nf_slot {
 	alignas(64) _Atomic uint32_t sleeping; /* 1 while in (or about to enter) futex wait */
 	_Atomic uint32_t doorbell;            /* futex word: producers bump it and wake */
 	_Atomic uint32_t overloaded;          /* rx ring above its high watermark */
+	_Atomic uint32_t exiting;             /* set by nflib on a clean stop: not a crash */
 
 	/* NF: written on every loop iteration. */
 	alignas(64) _Atomic uint64_t epoch;   /* bumped every loop iteration (quiescence) */
@@ -133,6 +134,9 @@ struct bh_service {
 	/* Manager only: the other instance each bucket's flows have been on. */
 	uint16_t reta_prev[BH_RETA_SIZE];
 };
+
+/* bh_chain.in_use */
+enum { BH_CHAIN_FREE = 0, BH_CHAIN_ACTIVE = 1, BH_CHAIN_RETIRED = 2 /* old version, still routes */ };
 
 struct bh_chain {
 	char name[BH_NAME_LEN];

@@ -438,7 +438,8 @@ int bh_nf_port_id(struct bh_nf *nf, const char *name)
 int bh_nf_chain_id(struct bh_nf *nf, const char *name)
 {
 	for (unsigned i = 0; i < nf->st->max_chains; i++)
-		if (atomic_load(&nf->st->chains[i].in_use) && !strcmp(nf->st->chains[i].name, name))
+		if (atomic_load(&nf->st->chains[i].in_use) == BH_CHAIN_ACTIVE &&
+		    !strcmp(nf->st->chains[i].name, name))
 			return (int)i;
 	return -ENOENT;
 }
@@ -631,7 +632,9 @@ void bh_nf_detach(struct bh_nf *nf)
 		return;
 	nfl_current = NULL;
 	/* The manager sees the exit through its pidfd and reclaims the slot, its
-	 * rings and any packet still tagged with it. */
+	 * rings and any packet still tagged with it; this says it was no crash. */
+	if (nf->slot)
+		atomic_store(&nf->slot->exiting, 1);
 	if (nf->mgr_pidfd >= 0)
 		close(nf->mgr_pidfd);
 	if (nf->mgr_efd >= 0)

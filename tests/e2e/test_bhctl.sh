@@ -288,7 +288,7 @@ run hj history --json
 check "history --json" [ "$(jqo hj '.interval_ms > 0 and (.t | length) > 0 and (.ports.p0.rx_pps | length) == (.t | length)')" = true ]
 run m metrics
 check "metrics: exit 0" [ "$RC" -eq 0 ]
-check "metrics: p0's received packets" grep -Eq '^bulkhead_port_rx_packets_total\{port="p0"\} [0-9]+' "$WORK/m.out"
+check "metrics: p0's received packets" grep -Eq '^bulkhead_port_packets_total\{port="p0",dir="rx"\} [0-9]+' "$WORK/m.out"
 run mj metrics --json
 check "metrics --json: the pool" [ "$(jqo mj '.[] | select(.name=="bulkhead_pool_available") | .value > 0')" = true ]
 

@@ -677,7 +677,7 @@ int mgr_api_start(struct mgr *m)
 			m->cfg.api_bind, m->cfg.api_port);
 		return -EADDRINUSE;
 	}
-	printf("bulkhead: api on http://%s:%u/api/v1/ (token: %s)%s%s\n", m->cfg.api_bind,
+	printf("bulkhead: api on http://%s:%u/api/v1/ (%s)%s%s\n", m->cfg.api_bind,
 	       m->cfg.api_port, m->api_token_path, m->web_dir[0] ? ", console from " : "", m->web_dir);
 	return 0;
 }

@@ -153,7 +153,7 @@ static int cfg_sizes(struct cfg_ctx *cx, json_t *root, struct mgr_config *c)
 
 static int cfg_ports(struct cfg_ctx *cx, json_t *root, struct mgr_config *c)
 {
-	static const char *const keys[] = {"name", "dev", NULL};
+	static const char *const keys[] = {"name", "dev", "netns", NULL};
 	json_t *a = json_object_get(root, "ports"), *p;
 	size_t i;
 	char where[64];
@@ -196,6 +196,19 @@ static int cfg_ports(struct cfg_ctx *cx, json_t *root, struct mgr_config *c)
 					    "(net_af_packet, net_af_xdp, net_tap, net_memif)", i, dev);
 		if (!(pc->dev = strdup(dev)))
 			return -ENOMEM;
+		json_t *ns = json_object_get(p, "netns");
+		if (ns) {
+			char nsname[BH_NAME_LEN];
+			snprintf(where, sizeof(where), "ports[%zu].netns", i);
+			int rc2 = cfg_name(cx, ns, where, nsname);
+			if (rc2) {
+				free(pc->dev);
+				pc->dev = NULL;
+				return rc2;
+			}
+			if (!(pc->netns = strdup(nsname)))
+				return -ENOMEM;
+		}
 		c->n_ports++;
 	}
 	return 0;
@@ -610,8 +623,10 @@ int mgr_config_load(const char *path, struct mgr_config *cfg, char *err, size_t 
 void mgr_config_free(struct mgr_config *c)
 {
 	if (c->ports)
-		for (unsigned i = 0; i < c->n_ports; i++)
+		for (unsigned i = 0; i < c->n_ports; i++) {
 			free(c->ports[i].dev);
+			free(c->ports[i].netns);
+		}
 	if (c->chains)
 		for (unsigned i = 0; c->chains[i].hops || i < c->n_chains; i++)
 			free(c->chains[i].hops);

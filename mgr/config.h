@@ -15,7 +15,8 @@
 
 struct mgr_port_conf {
 	char name[BH_NAME_LEN];
-	char *dev; /* DPDK virtual-device spec, e.g. "net_af_packet0,iface=veth0" */
+	char *dev;   /* DPDK virtual-device spec, e.g. "net_af_packet0,iface=veth0" */
+	char *netns; /* network namespace (ip netns name) the interface is in, or NULL */
 };
 
 /* Auto-scaling policy of a service (docs/config.md). */

@@ -224,8 +224,11 @@ static int dp_filter(int fd, int accept)
 	return setsockopt(fd, SOL_SOCKET, SO_ATTACH_FILTER, &prog, sizeof(prog));
 }
 
-/* A wake-up socket on the port's interface ("iface=NAME" in its spec), or -1. */
-static int dp_wake_socket(const char *dev)
+/*
+ * A wake-up socket on the port's interface ("iface=NAME" in its spec), or -1.
+ * Called in the interface's network namespace, when the port is attached.
+ */
+int mgr_wake_socket(const char *dev)
 {
 	const char *p = strstr(dev, "iface=");
 	char ifname[IF_NAMESIZE];
@@ -299,7 +302,7 @@ static int dp_init(struct dp *d, struct mgr *m)
 	d->pfd[0] = (struct pollfd){.fd = m->st->mgr_efd, .events = POLLIN};
 	d->n_pfd = 1;
 	for (unsigned i = 0; i < np; i++) {
-		int fd = dp_wake_socket(m->cfg.ports[i].dev);
+		int fd = m->ports[i].wake_fd;
 		if (fd < 0)
 			d->timed = 1;
 		else
@@ -314,9 +317,7 @@ static void dp_fini(struct dp *d)
 		free(d->b[i].pkts);
 	for (unsigned i = 0; d->txq && i < d->m->st->n_ports; i++)
 		free(d->txq[i]);
-	for (unsigned i = 1; i < d->n_pfd; i++)
-		close(d->pfd[i].fd);
-	free(d->pfd);
+	free(d->pfd); /* the wake sockets belong to the ports */
 	free(d->rx);
 	free(d->drops);
 	free(d->b);

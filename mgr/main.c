@@ -4,6 +4,8 @@
  * NF rings and registry, flow director, chains and statistics.
  */
 #include <errno.h>
+#include <fcntl.h>
+#include <sched.h>
 #include <getopt.h>
 #include <glob.h>
 #include <mntent.h>
@@ -77,12 +79,50 @@ static void main_unlink_hugepages(const char *prefix)
 	endmntent(f);
 }
 
+/*
+ * Enter the named network namespace (NULL: stay). Returns a descriptor of the
+ * namespace to come back to, -1 when nothing changed, -2 after an error line.
+ */
+static int main_netns_enter(const char *ns, unsigned port)
+{
+	char path[128];
+	if (!ns)
+		return -1;
+	snprintf(path, sizeof(path), "/var/run/netns/%s", ns);
+	int nsfd = open(path, O_RDONLY | O_CLOEXEC);
+	int home = open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC);
+	if (nsfd < 0 || home < 0 || setns(nsfd, CLONE_NEWNET) < 0) {
+		fprintf(stderr, "bulkhead: ports[%u].netns: cannot enter '%s': %s\n", port, ns,
+			strerror(errno));
+		if (home >= 0)
+			close(home);
+		home = -2;
+	}
+	if (nsfd >= 0)
+		close(nsfd);
+	return home;
+}
+
+static int main_netns_leave(int home)
+{
+	if (home < 0)
+		return 0;
+	int rc = setns(home, CLONE_NEWNET);
+	close(home);
+	if (rc < 0)
+		fprintf(stderr, "bulkhead: cannot return to the manager's network namespace: %s\n",
+			strerror(errno));
+	return rc;
+}
+
 static int main_ports(struct mgr *m)
 {
 	struct mgr_config *c = &m->cfg;
 	m->ports = calloc(c->n_ports, sizeof(*m->ports));
 	if (!m->ports)
 		return -ENOMEM;
+	for (unsigned i = 0; i < c->n_ports; i++)
+		m->ports[i].wake_fd = -1;
 	for (unsigned i = 0; i < c->n_ports; i++) {
 		char name[RTE_DEV_NAME_MAX_LEN];
 		const char *dev = c->ports[i].dev, *comma = strchr(dev, ',');
@@ -96,14 +136,23 @@ static int main_ports(struct mgr *m)
 		}
 		memcpy(name, dev, n);
 		name[n] = 0;
+		/* The port's interface may live in another network namespace: the
+		 * device, its wake socket and the interface calls made while starting
+		 * it happen there; the sockets stay bound to it afterwards. */
+		int home = main_netns_enter(c->ports[i].netns, i);
+		if (home == -2)
+			return -EINVAL;
 		rc = rte_eal_hotplug_add("vdev", name, comma ? comma + 1 : "");
+		m->ports[i].wake_fd = rc < 0 ? -1 : mgr_wake_socket(dev);
 		if (rc < 0) {
 			fprintf(stderr, "bulkhead: ports[%u].dev: cannot attach '%s': %s\n", i, dev,
 				strerror(-rc));
+			main_netns_leave(home);
 			return rc;
 		}
 		if (rte_eth_dev_get_port_by_name(name, &pid) != 0) {
 			fprintf(stderr, "bulkhead: ports[%u].dev: '%s' is not an ethernet device\n", i, name);
+			main_netns_leave(home);
 			return -ENODEV;
 		}
 		struct rte_eth_conf conf;
@@ -117,9 +166,12 @@ static int main_ports(struct mgr *m)
 		    (rc = rte_eth_dev_start(pid)) < 0) {
 			fprintf(stderr, "bulkhead: ports[%u] '%s': cannot start: %s\n", i,
 				c->ports[i].name, strerror(-rc));
+			main_netns_leave(home);
 			return rc;
 		}
 		rte_eth_promiscuous_enable(pid);
+		if (main_netns_leave(home) < 0)
+			return -EINVAL;
 		m->ports[i].eth_id = pid;
 	}
 	return 0;
@@ -374,8 +426,12 @@ int main(int argc, char **argv)
 	mgr_registry_stop_all(m, 2000);
 	printf("bulkhead: stopped\n");
 	for (unsigned i = 0; i < m->cfg.n_ports; i++) {
+		int home = main_netns_enter(m->cfg.ports[i].netns, i);
 		rte_eth_dev_stop(m->ports[i].eth_id);
 		rte_eth_dev_close(m->ports[i].eth_id);
+		main_netns_leave(home);
+		if (m->ports[i].wake_fd >= 0)
+			close(m->ports[i].wake_fd);
 	}
 	mgr_registry_fini(m);
 	mgr_autoscale_fini(m);

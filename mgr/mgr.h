@@ -26,6 +26,7 @@ struct mgr_autoscale;
 
 struct mgr_port {
 	uint16_t eth_id;
+	int wake_fd; /* packet socket on the port's interface, to wake the data plane; -1 */
 	uint64_t drops[BH_PORT_DROP_MAX]; /* written by the data plane only */
 	uint64_t rx_pkts, rx_bytes, tx_pkts, tx_bytes;
 };
@@ -93,6 +94,8 @@ void mgr_registry_expire(struct mgr *m);
 void mgr_registry_stop_all(struct mgr *m, unsigned timeout_ms);
 
 /* dataplane.c: runs until m->stop. */
+/* A socket on the port's interface that wakes the sleeping data plane, or -1. */
+int mgr_wake_socket(const char *dev);
 int mgr_dataplane_run(struct mgr *m);
 
 /* stats.c */

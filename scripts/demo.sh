@@ -2,9 +2,15 @@
 # make demo: the platform forwarding real traffic between two client namespaces
 # through a chain forward -> firewall -> monitor, with live statistics.
 #   DEMO_SECONDS=N  how long to keep the platform up after the traffic (default 5)
+#   DEMO_KEEP=1     keep it running (with its console) until Ctrl-C
+#   DEMO_API_PORT=N the console's port on 127.0.0.1 (default 8470)
 set -u
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 export BH_BUILD=${BH_BUILD:-$ROOT/build}
+# The manager runs in this (the host's) namespace and opens its ports in their
+# own, so its console on 127.0.0.1 is reachable from a browser here.
+export BH_MGR_NETNS=host
+API_PORT=${DEMO_API_PORT:-8470}
 source "$ROOT/tests/e2e/lib.sh"
 NU="$BH_PY $ROOT/tests/e2e/netutil.py"
 say() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
@@ -24,14 +30,21 @@ bh_config "$WORK/cfg.json" <<'J'
  "rules":[{"in_port":"p0","chain":"a2b"},{"in_port":"p1","chain":"b2a"}],
  "stats":{"interval_ms":1000,"print":true}}
 J
+jq --argjson port "$API_PORT" '.api = {port: $port}' "$WORK/cfg.json" >"$WORK/cfg.api.json" && mv "$WORK/cfg.api.json" "$WORK/cfg.json"
 say "starting the manager and three NFs (chain: forward -> firewall -> monitor -> out)"
 bh_start_mgr "$WORK/cfg.json" || exit 1
 bh_start_nf fwd forward -s forward || exit 1
 bh_start_nf fw firewall -s firewall -- --rules "$WORK/fw.rules" || exit 1
 bh_start_nf mon monitor -s monitor -- --interval 5 --top 3 || exit 1
-tail -n +1 -f "$WORK/mgr.log" &
+tail -n +1 -f "$WORK/mgr.log" | grep -v '^bulkhead: info' &
 TAILPID=$!
 BH_PIDS+=("$TAILPID")
+
+TOKEN=$(cat "/run/bulkhead/$PREFIX.token")
+CONSOLE="http://127.0.0.1:$API_PORT/#token=$TOKEN"
+say "console: $CONSOLE"
+echo "  API: http://127.0.0.1:$API_PORT/api/v1/  token: $TOKEN  (also in /run/bulkhead/$PREFIX.token)"
+echo "  CLI: $ROOT/ctl/bhctl --url http://127.0.0.1:$API_PORT --prefix $PREFIX status"
 
 say "client A pings B"
 ip netns exec "$NS_A" ping -c 5 -i 0.2 198.18.0.2 | tail -n 2
@@ -59,6 +72,18 @@ echo
 echo "  firewall rule counters: $(bh_nf_stat fw '.app | to_entries | map("\(.key)=\(.value)") | join(", ")')"
 echo "  monitor's last report:"
 grep -A4 'flows' "$WORK/mon.log" | tail -n 5 | sed 's/^/    /'
-say "statistics JSON: $WORK/snap.json (live file while running: $STATS)"
-echo "  the web console arrives with the control plane; for now: jq . $WORK/snap.json"
+say "the control plane: scale the monitor to 3 instances (child NFs), watch them sleep"
+BHCTL=("$ROOT/ctl/bhctl" --url "http://127.0.0.1:$API_PORT" --token "$TOKEN")
+"${BHCTL[@]}" scale monitor 3
+bh_wait_for 10 bash -c "[ \$($ROOT/ctl/bhctl --url http://127.0.0.1:$API_PORT --json services | jq '.[] | select(.name==\"monitor\") | .instances') = 3 ]"
+ip netns exec "$NS_A" ping -c 3 -i 0.2 198.18.0.2 >/dev/null
+sleep 1.5
+"${BHCTL[@]}" nfs
+echo
+"${BHCTL[@]}" events | tail -n 8
+say "statistics JSON: $WORK/snap.json"
+if [ -n "${DEMO_KEEP:-}" ]; then
+	say "running until Ctrl-C: open $CONSOLE"
+	while sleep 1; do :; done
+fi
 say "stopping (manager, NFs, namespaces and hugepages are cleaned up)"

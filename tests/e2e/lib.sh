@@ -90,17 +90,25 @@ bh_teardown() {
 
 # bh_config FILE: writes a config with ports p0/p1 and whatever JSON follows on stdin
 # merged in (chains, rules ...). Uses jq.
+# With BH_MGR_NETNS=host the manager runs in the host's namespace and opens its
+# ports in $NS_M ("netns" in the port config); its API is then off unless the
+# merged JSON turns it on (a fixed port on the host could collide).
 bh_config() {
-	local out=$1
-	jq -n --arg p0 "$PORT0" --arg p1 "$PORT1" --arg prefix "$PREFIX" --arg stats "$STATS" \
+	local out=$1 ns=""
+	[ "${BH_MGR_NETNS:-}" = host ] && ns=$NS_M
+	jq -n --arg p0 "$PORT0" --arg p1 "$PORT1" --arg prefix "$PREFIX" --arg stats "$STATS" --arg ns "$ns" \
 		'{prefix:$prefix, pool:{mbufs:8191}, ports:[{name:"p0",dev:$p0},{name:"p1",dev:$p1}],
-		  stats:{interval_ms:250, print:false, file:$stats}}' >"$out.base"
+		  stats:{interval_ms:250, print:false, file:$stats}}
+		 | if $ns != "" then (.ports[] |= . + {netns:$ns}) | .api = {port:0} else . end' >"$out.base"
 	jq -s '.[0] * .[1]' "$out.base" - >"$out"
 }
 
-# bh_start_mgr CONFIG: starts the manager in $NS_M, waits for it to accept NFs.
+# bh_start_mgr CONFIG: starts the manager (in $NS_M, or see bh_config), waits for
+# it to accept NFs.
 bh_start_mgr() {
-	ip netns exec "$NS_M" "$BH_BUILD/mgr/bulkhead" -c "$1" >"$WORK/mgr.log" 2>&1 &
+	local in_ns=(ip netns exec "$NS_M")
+	[ "${BH_MGR_NETNS:-}" = host ] && in_ns=()
+	"${in_ns[@]}" "$BH_BUILD/mgr/bulkhead" -c "$1" >"$WORK/mgr.log" 2>&1 &
 	MGR_PID=$!
 	BH_PIDS+=("$MGR_PID")
 	for _ in $(seq 1 100); do

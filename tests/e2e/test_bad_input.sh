@@ -37,6 +37,8 @@ check "--check accepts a good config" grep -q ': ok (1 ports, 1 services, 1 chai
 # A port whose interface does not exist: named, and DPDK cleaned up.
 expect_fail "missing interface" 1 "ports\[0\].dev: cannot attach 'net_af_packet0,iface=bhnope$T'" \
 	"$MGR" -c "$(cfg "{\"prefix\":\"$PREFIX\",\"ports\":[{\"name\":\"p0\",\"dev\":\"net_af_packet0,iface=bhnope$T\"}]}")"
+expect_fail "missing port namespace" 1 "ports\[0\].netns: cannot enter 'bhnons$T'" \
+	"$MGR" -c "$(cfg "{\"prefix\":\"$PREFIX\",\"ports\":[{\"name\":\"p0\",\"dev\":\"net_af_packet0,iface=x\",\"netns\":\"bhnons$T\"}]}")"
 check_cmp "no hugepage files left after a failed start" "$(ls /dev/hugepages/ | grep -c "^${PREFIX}map_")" -eq 0
 
 # NF arguments.

@@ -2,6 +2,9 @@
 # Ping, a TCP and a UDP transfer cross the platform through forward -> firewall
 # -> out, both ways; a firewall rule blocks a UDP port and its counter matches
 # the datagrams sent; every packet is accounted for and no buffer is leaked.
+# The manager runs in the host's namespace here and opens its ports in their own
+# (ports[].netns): the path the demo uses so its console is reachable.
+BH_MGR_NETNS=host
 source "$(dirname "$0")/lib.sh"
 NU="$BH_PY $(dirname "$0")/netutil.py"
 bh_topology || exit 1

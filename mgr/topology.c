@@ -82,6 +82,19 @@ static int topo_flowdir_swap(struct mgr *m, const int *hits_from)
 	return 0;
 }
 
+/* Swap in a director for the same rules in the same order (a chain or default moved). */
+static int topo_flowdir_swap_same(struct mgr *m)
+{
+	int *same = malloc((m->n_rules + 1) * sizeof(int));
+	if (!same)
+		return -ENOMEM;
+	for (unsigned r = 0; r < m->n_rules; r++)
+		same[r] = (int)r;
+	int rc = topo_flowdir_swap(m, same);
+	free(same);
+	return rc;
+}
+
 int mgr_topology_init(struct mgr *m)
 {
 	struct mgr_config *c = &m->cfg;
@@ -236,11 +249,18 @@ int mgr_chain_set(struct mgr *m, const char *name, json_t *body, int create, cha
 				m->rules[r].chain = (uint16_t)slot;
 		if (m->default_chain == old)
 			m->default_chain = (uint16_t)slot;
-		int *same = malloc((m->n_rules + 1) * sizeof(int));
-		for (unsigned r = 0; same && r < m->n_rules; r++)
-			same[r] = (int)r;
-		rc = topo_flowdir_swap(m, same);
-		free(same);
+		rc = topo_flowdir_swap_same(m);
+		if (rc < 0) {
+			/* The old director stays in force, so the old version must too. */
+			for (unsigned r = 0; r < m->n_rules; r++)
+				if (m->rules[r].chain == slot)
+					m->rules[r].chain = (uint16_t)old;
+			if (m->default_chain == slot)
+				m->default_chain = (uint16_t)old;
+			topo_retire(m, slot);
+			snprintf(err, errlen, "cannot rebuild the flow director");
+			goto out;
+		}
 		topo_retire(m, old);
 	}
 	rc = 0;
@@ -370,12 +390,14 @@ int mgr_default_chain_set(struct mgr *m, const char *name, char *err, size_t err
 		rc = -ENOENT;
 		goto out;
 	}
+	uint16_t was = m->default_chain;
 	m->default_chain = (uint16_t)id;
-	int *same = malloc((m->n_rules + 1) * sizeof(int));
-	for (unsigned r = 0; same && r < m->n_rules; r++)
-		same[r] = (int)r;
-	rc = topo_flowdir_swap(m, same);
-	free(same);
+	rc = topo_flowdir_swap_same(m);
+	if (rc < 0) {
+		m->default_chain = was;
+		snprintf(err, errlen, "cannot rebuild the flow director");
+		goto out;
+	}
 	mgr_event("rule", NULL, NULL, "default chain %s", name ? name : "none");
 out:
 	pthread_mutex_unlock(&m->topo_lock);

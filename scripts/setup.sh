@@ -7,7 +7,7 @@ set -euo pipefail
 PKGS=(build-essential meson ninja-build pkg-config clang
       libdpdk-dev dpdk libjansson-dev libmicrohttpd-dev curl
       iproute2 iputils-ping nftables socat netcat-openbsd python3 python3-scapy
-      procps jq bc ethtool bsdextrautils)
+      procps jq bc ethtool bsdextrautils chromium)
 HUGE_MB=${BH_HUGE_MB:-1024}
 
 need_root() { [ "$(id -u)" = 0 ] || { echo "setup: must run as root (packages, hugepages)" >&2; exit 1; }; }
@@ -38,6 +38,19 @@ setup_hugepages() {
 	fi
 }
 
+# The web console's npm packages (web/package-lock.json), from the npm registry,
+# again whenever the lockfile is newer than what is installed.
+install_web() {
+	local web
+	web="$(cd "$(dirname "$0")/.." && pwd)/web"
+	[ -d "$web/node_modules" ] && [ ! "$web/package-lock.json" -nt "$web/node_modules" ] && return 0
+	command -v npm >/dev/null || { echo "setup: npm (Node.js 20) is needed for $web" >&2; exit 1; }
+	echo "setup: npm ci in $web"
+	npm ci --prefix "$web" --no-audit --no-fund >/dev/null
+	touch "$web/node_modules"
+}
+
 need_root
 [ "${1:-}" = --hugepages ] || install_packages
 setup_hugepages
+[ "${1:-}" = --hugepages ] || install_web

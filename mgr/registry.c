@@ -180,6 +180,16 @@ static int reg_register(struct mgr *m, const struct bh_reg_req *req, struct bh_r
 	s->core = (int16_t)reg_place(m, svc);
 	s->poll_mode = (unsigned)svc < m->cfg.n_services && m->cfg.services[svc].poll;
 	atomic_store(&s->overloaded, 0);
+	if (s->core >= 0)
+		for (unsigned i = 0; i < st->max_nfs; i++)
+			if (i != (unsigned)slot && atomic_load(&st->nfs[i].state) != BH_SLOT_FREE &&
+			    st->nfs[i].core == s->core && (s->poll_mode || st->nfs[i].poll_mode)) {
+				bh_log(BH_LOG_WARN, "NF %d '%s' shares CPU %d with a polling NF (%u '%s'): "
+						    "a poller holds the CPU for whole time slices; use "
+						    "mode \"shared\" or give pollers their own cores",
+				       slot, name, s->core, i, st->nfs[i].name);
+				break;
+			}
 	s->generation++;
 	snprintf(s->name, sizeof(s->name), "%s", name);
 	s->start_ns = mgr_now_ns();

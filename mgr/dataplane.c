@@ -25,6 +25,7 @@
 #include <string.h>
 
 #include <rte_ethdev.h>
+#include <rte_mempool.h>
 #include <rte_ring.h>
 
 #include "bulkhead/log.h"
@@ -48,6 +49,7 @@ struct dp {
 	struct pollfd *pfd; /* [0]: the doorbell eventfd, then one per wake socket */
 	unsigned n_pfd;
 	int timed;          /* a port cannot wake us: bound the sleep */
+	int pool_was_empty;
 	unsigned burst;
 	struct rte_mbuf **rx;
 	struct dp_bucket *b; /* [burst] */
@@ -339,6 +341,14 @@ static unsigned dp_pass(struct dp *d)
 		if (n)
 			dp_classify(d, p, d->rx, n);
 		work += n;
+	}
+	if (!work) {
+		/* Ports cannot receive into an empty pool; af_packet leaves such packets
+		 * in the kernel and does not count what the kernel then drops. */
+		int empty = rte_mempool_avail_count(st->pool) == 0;
+		if (empty && !d->pool_was_empty)
+			m->dp.pool_empty++;
+		d->pool_was_empty = empty;
 	}
 	work += dp_drain_nfs(d);
 	for (uint16_t p = 0; p < st->n_ports; p++)

@@ -33,6 +33,7 @@ struct mgr_port {
 
 struct mgr_dp_counters {
 	uint64_t loops, idle_loops, sleeps;
+	uint64_t pool_empty; /* times the data plane found the packet pool empty */
 };
 
 struct mgr {

@@ -162,8 +162,9 @@ static json_t *st_collect(struct mgr *m)
 		"sleeps", (json_int_t)m->dp.sleeps, "nf_started", (json_int_t)m->nf_started,
 		"nf_exited", (json_int_t)m->nf_exited, "mbufs_reclaimed", (json_int_t)m->mbufs_reclaimed));
 	pthread_mutex_unlock(&m->lock);
-	json_object_set_new(root, "pool", json_pack("{s:i, s:i}",
-		"size", (int)m->pool->size, "available", (int)rte_mempool_avail_count(m->pool)));
+	json_object_set_new(root, "pool", json_pack("{s:i, s:i, s:I}",
+		"size", (int)m->pool->size, "available", (int)rte_mempool_avail_count(m->pool),
+		"empty_events", (json_int_t)m->dp.pool_empty));
 	return root;
 }
 

@@ -421,6 +421,7 @@ int main(int argc, char **argv)
 	fflush(stdout);
 	rc = mgr_dataplane_run(m);
 	m->stop = 1;
+	mgr_event("stopping", NULL, NULL, "the manager is stopping"); /* wakes event streams */
 	mgr_api_stop(m);
 	pthread_join(ctl, NULL);
 	mgr_registry_stop_all(m, 2000);

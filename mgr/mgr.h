@@ -5,6 +5,7 @@
  *   - the control thread: NF deaths (pidfds), reclaim, statistics;
  *   - DPDK's multi-process thread: NF registration (mgr_registry_on_register).
  * Registry changes take `lock`; the data plane reads slot states atomically.
+ * Lock order: topo_lock before lock before stats_lock.
  */
 #ifndef MGR_MGR_H
 #define MGR_MGR_H

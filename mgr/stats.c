@@ -134,14 +134,9 @@ static json_t *st_topology(struct mgr *m, json_t *root)
 			"name", c->name, "hops", hops,
 			"out", c->out_port < st->n_ports ? st->ports[c->out_port].name : NULL));
 	}
-	const char *dchain;
-	uint64_t dflt = mgr_default_hits(m, &dchain);
 	json_decref(rules);
 	json_object_set_new(root, "services", svcs);
 	json_object_set_new(root, "chains", chains);
-	json_object_set_new(root, "rules", mgr_rules_json(m));
-	json_object_set_new(root, "default_chain", dchain ? json_string(dchain) : json_null());
-	json_object_set_new(root, "default_hits", json_integer((json_int_t)dflt));
 	return root;
 }
 
@@ -162,6 +157,12 @@ static json_t *st_collect(struct mgr *m)
 		"sleeps", (json_int_t)m->dp.sleeps, "nf_started", (json_int_t)m->nf_started,
 		"nf_exited", (json_int_t)m->nf_exited, "mbufs_reclaimed", (json_int_t)m->mbufs_reclaimed));
 	pthread_mutex_unlock(&m->lock);
+	/* Rules take topo_lock, which is taken before m->lock elsewhere: not under m->lock. */
+	const char *dchain;
+	uint64_t dflt = mgr_default_hits(m, &dchain);
+	json_object_set_new(root, "rules", mgr_rules_json(m));
+	json_object_set_new(root, "default_chain", dchain ? json_string(dchain) : json_null());
+	json_object_set_new(root, "default_hits", json_integer((json_int_t)dflt));
 	json_object_set_new(root, "pool", json_pack("{s:i, s:i, s:I}",
 		"size", (int)m->pool->size, "available", (int)rte_mempool_avail_count(m->pool),
 		"empty_events", (json_int_t)m->dp.pool_empty));

@@ -69,44 +69,19 @@ NF_CPU=${NF_CPU:-$(($(nproc) - 1))}
 SPEED_CPU=${SPEED_CPU:-0}
 MODES=${MODES:-"shared poll"}
 
-die() { echo "shared_core.sh: $*" >&2; exit 1; }
+BENCH=shared_core.sh
+# shellcheck source=bench/lib.sh
+. "$ROOT/bench/lib.sh"
 say() { echo "shared_core.sh: $*"; }
 has_part() { [[ " $PARTS " == *" $1 "* ]]; }
 
-[ "$(id -u)" = 0 ] || die "must run as root (namespaces, hugepages)"
-for t in ip jq meson ninja awk taskset; do command -v "$t" >/dev/null || die "'$t' is missing (scripts/setup.sh installs it)"; done
 [ "$(nproc)" -ge 2 ] || die "needs 2 CPUs: one for bh-speed, one shared by the forwarders"
 [ "$NF_CPU" != "$SPEED_CPU" ] || die "NF_CPU and SPEED_CPU must differ"
 T0=$SECONDS
 LOAD0=$(cut -d' ' -f1-3 /proc/loadavg)
 
-# --- build (only what this benchmark runs; a no-op when up to date) ---------
-targets=(mgr/bulkhead nfs/forward/bh-forward nfs/speed/bh-speed)
-if [ ! -f "$BH_BUILD/build.ninja" ]; then
-	meson setup "$BH_BUILD" "$ROOT" >/dev/null || die "meson setup $BH_BUILD failed"
-fi
-if ! ninja -C "$BH_BUILD" "${targets[@]}" >"$BH_BUILD/shared-core-bench-build.log" 2>&1; then
-	for t in "${targets[@]}"; do [ -x "$BH_BUILD/$t" ] || { cat "$BH_BUILD/shared-core-bench-build.log"; die "build failed"; }; done
-	echo "shared_core.sh: warning: rebuild failed (see $BH_BUILD/shared-core-bench-build.log); using the existing binaries" >&2
-fi
-
-"$ROOT/scripts/setup.sh" --hugepages || die "hugepage setup failed"
-
-# --- plotting tool: matplotlib, else gnuplot (installed if neither is there) -
-PLOT=none
-if /usr/bin/python3 -c 'import matplotlib' 2>/dev/null; then
-	PLOT=matplotlib
-elif command -v gnuplot >/dev/null; then
-	PLOT=gnuplot
-else
-	say "installing gnuplot-nox for the plot"
-	if DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends gnuplot-nox >/dev/null 2>&1 ||
-		{ apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends gnuplot-nox >/dev/null 2>&1; }; then
-		PLOT=gnuplot
-	else
-		echo "shared_core.sh: warning: no matplotlib and no gnuplot: no plot" >&2
-	fi
-fi
+bench_prepare "ip jq meson ninja awk taskset" mgr/bulkhead nfs/forward/bh-forward nfs/speed/bh-speed
+bench_plot_tool
 
 # --- topology, manager and NFs: tests/e2e/lib.sh ----------------------------
 # shellcheck source=/dev/null

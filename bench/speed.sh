@@ -28,38 +28,13 @@ PP_SECS=${PP_SECS:-1.5}
 PP_REPS=${PP_REPS:-3}
 PP_BIN=$BH_BUILD/bench/bh-ring-pingpong
 
-die() { echo "speed.sh: $*" >&2; exit 1; }
+BENCH=speed.sh
+# shellcheck source=bench/lib.sh
+. "$ROOT/bench/lib.sh"
 
-[ "$(id -u)" = 0 ] || die "must run as root (namespaces, hugepages)"
-for t in ip jq meson ninja; do command -v "$t" >/dev/null || die "'$t' is missing (scripts/setup.sh installs it)"; done
 
-# --- build (only what this benchmark runs; a no-op when up to date) ---------
-targets=(mgr/bulkhead nfs/forward/bh-forward nfs/speed/bh-speed bench/bh-ring-pingpong)
-if [ ! -f "$BH_BUILD/build.ninja" ]; then
-	meson setup "$BH_BUILD" "$ROOT" >/dev/null || die "meson setup $BH_BUILD failed"
-fi
-if ! ninja -C "$BH_BUILD" "${targets[@]}" >"$BH_BUILD/speed-bench-build.log" 2>&1; then
-	for t in "${targets[@]}"; do [ -x "$BH_BUILD/$t" ] || { cat "$BH_BUILD/speed-bench-build.log"; die "build failed"; }; done
-	echo "speed.sh: warning: rebuild failed (see $BH_BUILD/speed-bench-build.log); using the existing binaries" >&2
-fi
-
-"$ROOT/scripts/setup.sh" --hugepages || die "hugepage setup failed"
-
-# --- plotting tool: matplotlib, else gnuplot (installed if neither is there) -
-PLOT=none
-if /usr/bin/python3 -c 'import matplotlib' 2>/dev/null; then
-	PLOT=matplotlib
-elif command -v gnuplot >/dev/null; then
-	PLOT=gnuplot
-else
-	echo "speed.sh: installing gnuplot-nox for the plot"
-	if DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends gnuplot-nox >/dev/null 2>&1 ||
-		{ apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends gnuplot-nox >/dev/null 2>&1; }; then
-		PLOT=gnuplot
-	else
-		echo "speed.sh: warning: no matplotlib and no gnuplot: no plot" >&2
-	fi
-fi
+bench_prepare "ip jq meson ninja" mgr/bulkhead nfs/forward/bh-forward nfs/speed/bh-speed bench/bh-ring-pingpong
+bench_plot_tool
 
 # --- topology, manager and NFs: tests/e2e/lib.sh ----------------------------
 # shellcheck source=/dev/null

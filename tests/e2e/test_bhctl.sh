@@ -95,7 +95,7 @@ check_cmp "status: p0 received the pings" "$(tcell "$WORK/status.out" PORT p0 RX
 check "status: fwd is a forward NF" [ "$(tcell "$WORK/status.out" NAME fwd SERVICE)" = forward ]
 check "status: fwd's pid" [ "$(tcell "$WORK/status.out" NAME fwd PID)" = "$FWD_PID" ]
 check "status: fwd running" [ "$(tcell "$WORK/status.out" NAME fwd STATE)" = running ]
-check "status: fwd asleep" [ "$(tcell "$WORK/status.out" NAME fwd CPU)" = asleep ]
+check "status: fwd asleep" [ "$(tcell "$WORK/status.out" NAME fwd SLEEP)" = asleep ]
 check "status: columns aligned (header and rows as wide)" bash -c \
 	"grep -A3 '^PORT' '$WORK/status.out' | grep -v '^$' | awk '{print length}' | sort -u | wc -l | grep -qx 1"
 run status --json status

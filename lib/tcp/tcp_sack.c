@@ -1,0 +1,263 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * SACK scoreboard (contracts in tcp_sack.h). Ranges are compared as offsets
+ * from SND.UNA: every live range is within (SND.UNA, SND.NXT], less than 2^31
+ * wide, so plain unsigned compares of offsets are correct across the wrap.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "tcp_sack.h"
+#include "tcp_seq.h"
+
+int tcp_sack_init(struct tcp_sack_sb *sb, uint32_t max_ranges, uint32_t smss, uint32_t snd_una)
+{
+	memset(sb, 0, sizeof(*sb));
+	if (max_ranges == 0 || max_ranges > 65536 || smss == 0)
+		return -EINVAL;
+	/* One spare slot: a new range goes in first, then one is forgotten. */
+	sb->r = calloc(max_ranges + 1, sizeof(*sb->r));
+	if (!sb->r)
+		return -ENOMEM;
+	sb->max = max_ranges;
+	sb->smss = smss;
+	sb->snd_una = sb->snd_nxt = sb->rxt_nxt = snd_una;
+	return 0;
+}
+
+void tcp_sack_fini(struct tcp_sack_sb *sb)
+{
+	free(sb->r);
+	sb->r = NULL;
+	sb->nr = 0;
+	sb->sacked_bytes = 0;
+}
+
+static inline uint32_t rel(const struct tcp_sack_sb *sb, uint32_t seq)
+{
+	return seq - sb->snd_una;
+}
+
+static void advance_una(struct tcp_sack_sb *sb, uint32_t ack)
+{
+	uint32_t adv = ack - sb->snd_una, k = 0;
+
+	for (uint32_t i = 0; i < sb->nr; i++) {
+		struct tcp_sack_block b = sb->r[i];
+		if (rel(sb, b.end) <= adv) {
+			sb->sacked_bytes -= b.end - b.start;
+			continue;
+		}
+		if (rel(sb, b.start) < adv) {
+			sb->sacked_bytes -= ack - b.start;
+			b.start = ack;
+		}
+		sb->r[k++] = b;
+	}
+	sb->nr = k;
+	sb->snd_una = ack;
+	if (tcp_seq_lt(sb->rxt_nxt, ack))
+		sb->rxt_nxt = ack;
+}
+
+/* Forget the smallest range below the highest (ties: the lowest). */
+static void forget_one(struct tcp_sack_sb *sb)
+{
+	uint32_t victim = 0;
+
+	for (uint32_t i = 1; i + 1 < sb->nr; i++)
+		if (sb->r[i].end - sb->r[i].start < sb->r[victim].end - sb->r[victim].start)
+			victim = i;
+	sb->sacked_bytes -= sb->r[victim].end - sb->r[victim].start;
+	memmove(&sb->r[victim], &sb->r[victim + 1], (sb->nr - victim - 1) * sizeof(*sb->r));
+	sb->nr--;
+	sb->nr_forgotten++;
+}
+
+/* Add [start, end) (already validated); returns bytes newly SACKed. */
+static uint32_t add_range(struct tcp_sack_sb *sb, uint32_t start, uint32_t end)
+{
+	uint32_t s = rel(sb, start), e = rel(sb, end), i, j, covered = 0;
+
+	for (i = 0; i < sb->nr && rel(sb, sb->r[i].end) < s; i++)
+		;
+	for (j = i; j < sb->nr && rel(sb, sb->r[j].start) <= e; j++) {
+		uint32_t os = rel(sb, sb->r[j].start), oe = rel(sb, sb->r[j].end);
+		uint32_t lo = os > s ? os : s, hi = oe < e ? oe : e;
+		if (hi > lo)
+			covered += hi - lo;
+	}
+	uint32_t ms = s, me = e;
+	if (j > i) {
+		uint32_t fs = rel(sb, sb->r[i].start), le = rel(sb, sb->r[j - 1].end);
+		ms = fs < ms ? fs : ms;
+		me = le > me ? le : me;
+		/* The merged range replaces i..j-1; their bytes are re-added. */
+		for (uint32_t k = i; k < j; k++)
+			sb->sacked_bytes -= sb->r[k].end - sb->r[k].start;
+		memmove(&sb->r[i + 1], &sb->r[j], (sb->nr - j) * sizeof(*sb->r));
+		sb->nr -= j - i - 1;
+	} else {
+		memmove(&sb->r[i + 1], &sb->r[i], (sb->nr - i) * sizeof(*sb->r));
+		sb->nr++;
+	}
+	sb->r[i].start = sb->snd_una + ms;
+	sb->r[i].end = sb->snd_una + me;
+	sb->sacked_bytes += me - ms;
+	if (sb->nr > sb->max)
+		forget_one(sb);
+	return (e - s) - covered;
+}
+
+int tcp_sack_update(struct tcp_sack_sb *sb, uint32_t ack, uint32_t snd_nxt,
+		    const struct tcp_sack_block *blocks, unsigned n,
+		    struct tcp_sack_ack_info *info)
+{
+	struct tcp_sack_ack_info res = {0, false};
+
+	if (tcp_seq_gt(ack, snd_nxt))
+		return -EINVAL;
+	sb->snd_nxt = snd_nxt;
+	if (tcp_seq_gt(ack, sb->snd_una))
+		advance_una(sb, ack);
+	for (unsigned k = 0; k < n; k++) {
+		uint32_t st = blocks[k].start, en = blocks[k].end;
+		if (!tcp_seq_lt(st, en)) {
+			sb->nr_ignored++;
+			continue;
+		}
+		if (k == 0 && (tcp_seq_lt(st, ack) ||
+			       (n > 1 && tcp_seq_geq(st, blocks[1].start) &&
+				tcp_seq_leq(en, blocks[1].end) &&
+				tcp_seq_lt(blocks[1].start, blocks[1].end)))) {
+			res.dsack = true;
+			sb->nr_dsack++;
+			continue;
+		}
+		if (tcp_seq_lt(st, sb->snd_una) || tcp_seq_gt(en, sb->snd_nxt)) {
+			sb->nr_ignored++;
+			continue;
+		}
+		res.newly_sacked += add_range(sb, st, en);
+	}
+	if (info)
+		*info = res;
+	return 0;
+}
+
+bool tcp_sack_is_sacked(const struct tcp_sack_sb *sb, uint32_t seq)
+{
+	for (uint32_t i = 0; i < sb->nr; i++)
+		if (tcp_seq_in_window(seq, sb->r[i].start, sb->r[i].end - sb->r[i].start))
+			return true;
+	return false;
+}
+
+/* Is the hole just below range k lost? Ranges k..nr-1 are above it. */
+static bool hole_lost(const struct tcp_sack_sb *sb, uint32_t k, uint32_t bytes_above)
+{
+	return sb->nr - k >= TCP_SACK_DUPTHRESH ||
+	       bytes_above > (TCP_SACK_DUPTHRESH - 1) * sb->smss;
+}
+
+bool tcp_sack_is_lost(const struct tcp_sack_sb *sb, uint32_t seq)
+{
+	uint32_t o = rel(sb, seq), above = sb->sacked_bytes;
+
+	if (o >= rel(sb, sb->snd_nxt))
+		return false;
+	for (uint32_t k = 0; k < sb->nr; k++) {
+		if (o < rel(sb, sb->r[k].start))
+			return hole_lost(sb, k, above);
+		if (o < rel(sb, sb->r[k].end))
+			return false; /* SACKed */
+		above -= sb->r[k].end - sb->r[k].start;
+	}
+	return false; /* above every SACK */
+}
+
+static uint32_t rxt_from(const struct tcp_sack_sb *sb)
+{
+	return tcp_seq_lt(sb->rxt_nxt, sb->snd_una) ? 0 : rel(sb, sb->rxt_nxt);
+}
+
+/* First un-SACKed byte >= rxt_nxt in holes below the highest SACK (only
+ * lost holes if lost_only) or, if !lost_only, in the tail up to SND.NXT. */
+static bool next_seg(const struct tcp_sack_sb *sb, bool lost_only, uint32_t *seq, uint32_t *len)
+{
+	uint32_t from = rxt_from(sb), lo = 0, above = sb->sacked_bytes;
+
+	for (uint32_t k = 0; k <= sb->nr; k++) {
+		uint32_t hi = k < sb->nr ? rel(sb, sb->r[k].start) : rel(sb, sb->snd_nxt);
+		if (k == sb->nr && lost_only)
+			break;
+		uint32_t c = lo > from ? lo : from;
+		if (c < hi && (!lost_only || hole_lost(sb, k, above))) {
+			uint32_t l = hi - c;
+			*seq = sb->snd_una + c;
+			*len = l < sb->smss ? l : sb->smss;
+			return true;
+		}
+		if (k < sb->nr) {
+			above -= sb->r[k].end - sb->r[k].start;
+			lo = rel(sb, sb->r[k].end);
+		}
+	}
+	return false;
+}
+
+bool tcp_sack_next_lost(const struct tcp_sack_sb *sb, uint32_t *seq, uint32_t *len)
+{
+	return next_seg(sb, true, seq, len);
+}
+
+bool tcp_sack_next_unsacked(const struct tcp_sack_sb *sb, uint32_t *seq, uint32_t *len)
+{
+	return next_seg(sb, false, seq, len);
+}
+
+void tcp_sack_mark_rxt(struct tcp_sack_sb *sb, uint32_t seq, uint32_t len)
+{
+	uint32_t end = seq + len;
+
+	if (tcp_seq_gt(end, sb->rxt_nxt))
+		sb->rxt_nxt = end;
+}
+
+uint32_t tcp_sack_pipe(const struct tcp_sack_sb *sb, uint32_t snd_nxt)
+{
+	uint32_t top = rel(sb, snd_nxt), rx = rxt_from(sb), lo = 0, pipe = 0;
+	uint32_t above = sb->sacked_bytes;
+
+	if (top > (1u << 31))
+		return 0; /* snd_nxt behind SND.UNA: nothing in flight */
+	for (uint32_t k = 0; k <= sb->nr; k++) {
+		uint32_t hi = k < sb->nr ? rel(sb, sb->r[k].start) : top;
+		if (hi > top)
+			hi = top;
+		if (hi > lo) {
+			if (k == sb->nr || !hole_lost(sb, k, above))
+				pipe += hi - lo;
+			if (rx > lo)
+				pipe += (rx < hi ? rx : hi) - lo;
+		}
+		if (k < sb->nr) {
+			above -= sb->r[k].end - sb->r[k].start;
+			lo = rel(sb, sb->r[k].end);
+		}
+	}
+	return pipe;
+}
+
+void tcp_sack_enter_recovery(struct tcp_sack_sb *sb)
+{
+	sb->rxt_nxt = sb->snd_una;
+}
+
+void tcp_sack_reset(struct tcp_sack_sb *sb)
+{
+	sb->nr = 0;
+	sb->sacked_bytes = 0;
+	sb->rxt_nxt = sb->snd_una;
+}

@@ -1,0 +1,137 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Sender-side SACK scoreboard (RFC 6675, with D-SACK detection of RFC 2883).
+ *
+ * Holds which bytes in (SND.UNA, SND.NXT) the peer reported with SACK, as a
+ * sorted array of disjoint [start, end) ranges, and answers the questions
+ * SACK-based loss recovery asks: IsLost(), NextSeg(), pipe. Bytes, not
+ * segments: the rules of RFC 6675 stated per segment are applied per byte.
+ *
+ * IsLost(seq), DupThresh = 3: an un-SACKed byte is lost when at least 3
+ * discontiguous SACKed ranges lie above it, or more than (3 - 1) * SMSS bytes
+ * above it are SACKed (RFC 6675 §4 wording; with full-sized segments this is
+ * "3 SACKed segments above"). Every byte of one hole has the same SACKed
+ * data above it, so a hole is lost or not as a whole.
+ *
+ * Bounded memory: at most max_ranges ranges, fixed at init. When a new block
+ * would need one more, the scoreboard forgets the smallest range other than
+ * the highest one (possibly the new block itself). It never merges across a
+ * hole: that would claim bytes the peer does not have, and recovery would
+ * never resend them (only the RTO would). Forgetting is the safe coarsening:
+ * those bytes count as un-SACKed again, in pipe and possibly resent for
+ * nothing; the highest range, which drives loss detection, is always kept.
+ * The peer repeats its most recent blocks in every ACK, so what matters comes
+ * back.
+ *
+ * Pure C, no clock, no globals. One scoreboard per connection; not
+ * thread-safe, called only by the core that owns the connection.
+ */
+#ifndef BH_TCP_SACK_H
+#define BH_TCP_SACK_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "tcp_opt.h" /* struct tcp_sack_block */
+
+#define TCP_SACK_DUPTHRESH 3
+
+struct tcp_sack_sb {
+	struct tcp_sack_block *r; /* sorted, disjoint, non-adjacent, in (una, nxt] */
+	uint32_t nr, max;
+	uint32_t snd_una, snd_nxt;
+	uint32_t rxt_nxt;      /* HighRxt + 1: everything below was retransmitted
+				* in this recovery (RFC 6675 "HighRxt") */
+	uint32_t smss;
+	uint32_t sacked_bytes; /* sum of the ranges */
+	uint64_t nr_dsack;     /* D-SACK notifications seen (RFC 2883) */
+	uint64_t nr_ignored;   /* blocks ignored as invalid / out of range */
+	uint64_t nr_forgotten; /* ranges dropped because the board was full */
+};
+
+/* What one ACK's SACK option told us (tcp_sack_update). */
+struct tcp_sack_ack_info {
+	uint32_t newly_sacked; /* bytes SACKed for the first time */
+	bool dsack;            /* the first block was a D-SACK */
+};
+
+/*
+ * Empty scoreboard for a connection whose SND.UNA = SND.NXT = snd_una.
+ * max_ranges >= 1 ranges (the memory bound), smss > 0 the sender MSS.
+ * Returns 0, -EINVAL, or -ENOMEM.
+ */
+int tcp_sack_init(struct tcp_sack_sb *sb, uint32_t max_ranges, uint32_t smss, uint32_t snd_una);
+
+/* Free the range table. */
+void tcp_sack_fini(struct tcp_sack_sb *sb);
+
+/*
+ * Process an acceptable ACK (tcp_seq_ack_check gave NEW or DUP): SEG.ACK =
+ * ack, the current SND.NXT = snd_nxt, and the n SACK blocks it carried (as
+ * parsed, in wire order; n may be 0). SND.UNA moves to ack if ack is ahead,
+ * and SACK state below it is dropped.
+ * The first block is a D-SACK (counted in nr_dsack, not recorded) when it
+ * starts below ack, or lies inside the second block (RFC 2883 §4).
+ * Other blocks are ignored (nr_ignored) when empty or reversed, starting
+ * below SND.UNA or ending beyond SND.NXT.
+ * Returns 0 and fills *info if info is non-NULL; -EINVAL if ack is beyond
+ * snd_nxt (nothing changed).
+ */
+int tcp_sack_update(struct tcp_sack_sb *sb, uint32_t ack, uint32_t snd_nxt,
+		    const struct tcp_sack_block *blocks, unsigned n,
+		    struct tcp_sack_ack_info *info);
+
+/* True if byte seq was SACKed. */
+bool tcp_sack_is_sacked(const struct tcp_sack_sb *sb, uint32_t seq);
+
+/* RFC 6675 IsLost(seq), DupThresh 3 (see above). False for SACKed bytes,
+ * bytes outside [SND.UNA, SND.NXT), and bytes above the highest SACK. */
+bool tcp_sack_is_lost(const struct tcp_sack_sb *sb, uint32_t seq);
+
+/*
+ * RFC 6675 NextSeg() rule (1): the first un-SACKed, lost byte not yet
+ * retransmitted in this recovery (>= rxt_nxt), as a segment of at most SMSS
+ * bytes that stops at the next SACKed range. Returns true and sets *seq,
+ * *len, or false (then rule (2), new data, is the caller's: it knows the
+ * window and the send buffer). Does not mark anything: after sending, call
+ * tcp_sack_mark_rxt().
+ */
+bool tcp_sack_next_lost(const struct tcp_sack_sb *sb, uint32_t *seq, uint32_t *len);
+
+/*
+ * RFC 6675 NextSeg() rule (3): the first un-SACKed byte >= rxt_nxt below
+ * SND.NXT, lost or not, at most SMSS bytes up to the next SACKed range.
+ * Returns true and sets *seq, *len, or false.
+ */
+bool tcp_sack_next_unsacked(const struct tcp_sack_sb *sb, uint32_t *seq, uint32_t *len);
+
+/* Record that [seq, seq + len) was retransmitted (advances HighRxt). */
+void tcp_sack_mark_rxt(struct tcp_sack_sb *sb, uint32_t seq, uint32_t len);
+
+/*
+ * RFC 6675 SetPipe(), in bytes, for data up to snd_nxt (pass the current
+ * SND.NXT: new data sent since the last ACK counts). Each un-SACKed byte in
+ * [SND.UNA, snd_nxt) counts once if not lost, and once more if retransmitted.
+ */
+uint32_t tcp_sack_pipe(const struct tcp_sack_sb *sb, uint32_t snd_nxt);
+
+/* Entering loss recovery: HighRxt = HighACK (nothing retransmitted yet). */
+void tcp_sack_enter_recovery(struct tcp_sack_sb *sb);
+
+/*
+ * After a retransmission timeout: forget every SACK (the peer may have
+ * reneged, RFC 2018 §8) and the retransmission mark.
+ */
+void tcp_sack_reset(struct tcp_sack_sb *sb);
+
+static inline uint32_t tcp_sack_sacked_bytes(const struct tcp_sack_sb *sb)
+{
+	return sb->sacked_bytes;
+}
+/* End of the highest SACKed range, or SND.UNA when nothing is SACKed. */
+static inline uint32_t tcp_sack_highest(const struct tcp_sack_sb *sb)
+{
+	return sb->nr ? sb->r[sb->nr - 1].end : sb->snd_una;
+}
+
+#endif

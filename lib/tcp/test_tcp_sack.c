@@ -1,0 +1,462 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * SACK scoreboard: recording blocks (validity, D-SACK, merging, ACK
+ * advance), IsLost by the DupThresh rule, NextSeg, pipe, reset, the memory
+ * bound, wrap-around, and a brute-force per-byte model on random blocks.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "tcp_sack.h"
+#include "tcp_seq.h"
+#include "tests/unit/bh_test.h"
+
+#define MSS 1000u
+
+/* Segment k (1-based) of a flight starting at base, MSS bytes each. */
+static struct tcp_sack_block sg(uint32_t base, uint32_t first, uint32_t last)
+{
+	struct tcp_sack_block b = {base + (first - 1) * MSS, base + last * MSS};
+	return b;
+}
+
+static int sack1(struct tcp_sack_sb *sb, uint32_t ack, uint32_t nxt, struct tcp_sack_block b,
+		 struct tcp_sack_ack_info *info)
+{
+	return tcp_sack_update(sb, ack, nxt, &b, 1, info);
+}
+
+/* Segments 2, 4, 5, 6 of 1..6 SACKed (RFC 6675-style): 1 and 3 are lost. */
+static void check_scenario_2456(uint32_t base)
+{
+	struct tcp_sack_sb sb;
+	struct tcp_sack_ack_info info;
+	struct tcp_sack_block blk[2];
+	uint32_t nxt = base + 6 * MSS, seq, len;
+
+	CHECK_EQ(tcp_sack_init(&sb, 8, MSS, base), 0);
+	/* Peer's ACKs as segments 2, 4, 5, 6 arrive (most recent block first). */
+	CHECK_EQ(sack1(&sb, base, nxt, sg(base, 2, 2), &info), 0);
+	CHECK_EQ(info.newly_sacked, MSS);
+	CHECK(!info.dsack);
+	CHECK(!tcp_sack_is_lost(&sb, base)); /* one segment above: not yet */
+	blk[0] = sg(base, 4, 4);
+	blk[1] = sg(base, 2, 2);
+	CHECK_EQ(tcp_sack_update(&sb, base, nxt, blk, 2, &info), 0);
+	CHECK_EQ(info.newly_sacked, MSS);
+	/* 2 ranges, 2000 bytes above seg 1: not more than 2 * SMSS, not lost. */
+	CHECK(!tcp_sack_is_lost(&sb, base));
+	CHECK(!tcp_sack_next_lost(&sb, &seq, &len));
+	blk[0] = sg(base, 4, 5);
+	CHECK_EQ(tcp_sack_update(&sb, base, nxt, blk, 2, &info), 0);
+	CHECK_EQ(info.newly_sacked, MSS);
+	/* Seg 1 has 3 segments above now (2, 4, 5): lost. Seg 3 has 2. */
+	CHECK(tcp_sack_is_lost(&sb, base));
+	CHECK(!tcp_sack_is_lost(&sb, base + 2 * MSS));
+	blk[0] = sg(base, 4, 6);
+	CHECK_EQ(tcp_sack_update(&sb, base, nxt, blk, 2, &info), 0);
+	CHECK_EQ(info.newly_sacked, MSS);
+	CHECK_EQ(sb.nr, 2);
+	CHECK_EQ(tcp_sack_sacked_bytes(&sb), 4 * MSS);
+	CHECK_EQ(tcp_sack_highest(&sb), nxt);
+
+	CHECK(tcp_sack_is_lost(&sb, base));              /* seg 1 */
+	CHECK(tcp_sack_is_lost(&sb, base + MSS - 1));
+	CHECK(!tcp_sack_is_lost(&sb, base + MSS));       /* seg 2: SACKed */
+	CHECK(tcp_sack_is_lost(&sb, base + 2 * MSS));    /* seg 3 */
+	CHECK(tcp_sack_is_lost(&sb, base + 3 * MSS - 1));
+	CHECK(!tcp_sack_is_lost(&sb, base + 3 * MSS));   /* seg 4 */
+	CHECK(!tcp_sack_is_lost(&sb, nxt));              /* not sent */
+	CHECK(tcp_sack_is_sacked(&sb, base + MSS));
+	CHECK(!tcp_sack_is_sacked(&sb, base + 2 * MSS));
+	CHECK(tcp_sack_is_sacked(&sb, nxt - 1));
+
+	/* Lost and not retransmitted: nothing in flight. */
+	CHECK_EQ(tcp_sack_pipe(&sb, nxt), 0);
+	tcp_sack_enter_recovery(&sb);
+	CHECK(tcp_sack_next_lost(&sb, &seq, &len));
+	CHECK_EQ(seq, base);
+	CHECK_EQ(len, MSS);
+	tcp_sack_mark_rxt(&sb, seq, len);
+	CHECK_EQ(tcp_sack_pipe(&sb, nxt), MSS);
+	CHECK(tcp_sack_next_lost(&sb, &seq, &len));
+	CHECK_EQ(seq, base + 2 * MSS);
+	CHECK_EQ(len, MSS);
+	tcp_sack_mark_rxt(&sb, seq, len);
+	CHECK_EQ(tcp_sack_pipe(&sb, nxt), 2 * MSS);
+	CHECK(!tcp_sack_next_lost(&sb, &seq, &len));
+	CHECK(!tcp_sack_next_unsacked(&sb, &seq, &len)); /* nothing left below nxt */
+	/* New data sent (rule 2, the caller's) is in flight. */
+	CHECK_EQ(tcp_sack_pipe(&sb, nxt + 2 * MSS), 4 * MSS);
+	CHECK(tcp_sack_next_unsacked(&sb, &seq, &len) == false);
+
+	/* The retransmission of seg 1 arrives: ACK to seg 3. */
+	CHECK_EQ(tcp_sack_update(&sb, base + 2 * MSS, nxt, blk, 1, &info), 0);
+	CHECK_EQ(sb.nr, 1);
+	CHECK_EQ(tcp_sack_sacked_bytes(&sb), 3 * MSS);
+	CHECK_EQ(tcp_sack_pipe(&sb, nxt), MSS); /* seg 3's retransmission */
+	/* ACK everything: empty. */
+	CHECK_EQ(tcp_sack_update(&sb, nxt, nxt, NULL, 0, &info), 0);
+	CHECK_EQ(sb.nr, 0);
+	CHECK_EQ(tcp_sack_sacked_bytes(&sb), 0);
+	CHECK_EQ(tcp_sack_pipe(&sb, nxt), 0);
+	tcp_sack_fini(&sb);
+}
+
+static void test_scenario(void)
+{
+	check_scenario_2456(1000);
+	check_scenario_2456(0xFFFFF000u); /* segments 5 and 6 past 2^32 */
+	check_scenario_2456(0xFFFFFFFFu - 2 * MSS);
+	check_scenario_2456(0x7FFFF000u);
+}
+
+/* The range-count rule alone: 3 small discontiguous SACKs above a hole. */
+static void test_dupthresh_count(void)
+{
+	struct tcp_sack_sb sb;
+	uint32_t seq, len;
+	struct tcp_sack_block b[3] = {{5100, 5200}, {5300, 5400}, {5500, 5600}};
+
+	tcp_sack_init(&sb, 8, MSS, 5000);
+	CHECK_EQ(tcp_sack_update(&sb, 5000, 6000, &b[0], 1, NULL), 0);
+	CHECK_EQ(tcp_sack_update(&sb, 5000, 6000, &b[1], 1, NULL), 0);
+	CHECK(!tcp_sack_is_lost(&sb, 5000)); /* 2 ranges, 200 bytes */
+	CHECK_EQ(tcp_sack_update(&sb, 5000, 6000, &b[2], 1, NULL), 0);
+	CHECK(tcp_sack_is_lost(&sb, 5000));   /* 3 ranges above */
+	CHECK(tcp_sack_is_lost(&sb, 5099));
+	CHECK(!tcp_sack_is_lost(&sb, 5200));  /* 2 ranges above */
+	CHECK(!tcp_sack_is_lost(&sb, 5650));  /* above every SACK */
+	CHECK(tcp_sack_next_lost(&sb, &seq, &len));
+	CHECK_EQ(seq, 5000);
+	CHECK_EQ(len, 100); /* stops at the SACKed range */
+	tcp_sack_mark_rxt(&sb, seq, len);
+	CHECK(!tcp_sack_next_lost(&sb, &seq, &len));
+	/* Rule 3: the next un-SACKed bytes, lost or not. */
+	CHECK(tcp_sack_next_unsacked(&sb, &seq, &len));
+	CHECK_EQ(seq, 5200);
+	CHECK_EQ(len, 100);
+	tcp_sack_mark_rxt(&sb, 5200, 100);
+	CHECK(tcp_sack_next_unsacked(&sb, &seq, &len));
+	CHECK_EQ(seq, 5400);
+	tcp_sack_mark_rxt(&sb, 5400, 100);
+	CHECK(tcp_sack_next_unsacked(&sb, &seq, &len));
+	CHECK_EQ(seq, 5600);
+	CHECK_EQ(len, MSS < 400 ? MSS : 400);
+	/* Pipe: [5000,5100) lost + rxt = 100; [5200,5300) not lost 100 + rxt 100;
+	 * [5400,5500) 100 + 100; [5600,6000) 400. */
+	CHECK_EQ(tcp_sack_pipe(&sb, 6000), 100 + 200 + 200 + 400);
+	tcp_sack_fini(&sb);
+}
+
+/* Bytes rule: "more than (DupThresh - 1) * SMSS" SACKed bytes above. */
+static void test_dupthresh_bytes(void)
+{
+	struct tcp_sack_sb sb;
+	struct tcp_sack_block b = {1100, 1100 + 2 * MSS};
+
+	tcp_sack_init(&sb, 8, MSS, 1000);
+	CHECK_EQ(tcp_sack_update(&sb, 1000, 10000, &b, 1, NULL), 0);
+	CHECK(!tcp_sack_is_lost(&sb, 1000)); /* exactly 2 * SMSS: not more */
+	b.end++;
+	CHECK_EQ(tcp_sack_update(&sb, 1000, 10000, &b, 1, NULL), 0);
+	CHECK(tcp_sack_is_lost(&sb, 1000));
+	tcp_sack_fini(&sb);
+}
+
+static void test_validation(void)
+{
+	struct tcp_sack_sb sb;
+	struct tcp_sack_ack_info info;
+	struct tcp_sack_block b[3];
+
+	CHECK_EQ(tcp_sack_init(&sb, 0, MSS, 0), -EINVAL);
+	CHECK_EQ(tcp_sack_init(&sb, 4, 0, 0), -EINVAL);
+	CHECK_EQ(tcp_sack_init(&sb, 4, MSS, 1000), 0);
+	CHECK_EQ(tcp_sack_update(&sb, 9000, 8000, NULL, 0, &info), -EINVAL);
+	CHECK_EQ(sb.snd_una, 1000);
+	/* Beyond SND.NXT, empty, reversed, below SND.UNA: ignored. */
+	b[0] = (struct tcp_sack_block){7000, 9000};
+	CHECK_EQ(tcp_sack_update(&sb, 1000, 8000, b, 1, &info), 0);
+	b[0] = (struct tcp_sack_block){3000, 3000};
+	CHECK_EQ(tcp_sack_update(&sb, 1000, 8000, b, 1, &info), 0);
+	b[0] = (struct tcp_sack_block){4000, 3000};
+	CHECK_EQ(tcp_sack_update(&sb, 1000, 8000, b, 1, &info), 0);
+	CHECK_EQ(sb.nr_ignored, 3);
+	CHECK_EQ(sb.nr, 0);
+	CHECK_EQ(tcp_sack_update(&sb, 2000, 8000, NULL, 0, &info), 0);
+	b[0] = (struct tcp_sack_block){3000, 4000};
+	b[1] = (struct tcp_sack_block){1500, 2500}; /* straddles SND.UNA */
+	b[2] = (struct tcp_sack_block){500, 900};   /* below SND.UNA */
+	CHECK_EQ(tcp_sack_update(&sb, 2000, 8000, b, 3, &info), 0);
+	CHECK_EQ(sb.nr_ignored, 5);
+	CHECK_EQ(sb.nr, 1);
+	CHECK_EQ(info.newly_sacked, 1000);
+	CHECK(!info.dsack);
+	/* Same block again: nothing new. Overlapping: only the new part. */
+	CHECK_EQ(tcp_sack_update(&sb, 2000, 8000, b, 1, &info), 0);
+	CHECK_EQ(info.newly_sacked, 0);
+	b[0] = (struct tcp_sack_block){3500, 4500};
+	CHECK_EQ(tcp_sack_update(&sb, 2000, 8000, b, 1, &info), 0);
+	CHECK_EQ(info.newly_sacked, 500);
+	CHECK_EQ(sb.nr, 1);
+	/* Adjacent: merges. */
+	b[0] = (struct tcp_sack_block){4500, 5000};
+	CHECK_EQ(tcp_sack_update(&sb, 2000, 8000, b, 1, &info), 0);
+	CHECK_EQ(sb.nr, 1);
+	CHECK_EQ(sb.r[0].start, 3000);
+	CHECK_EQ(sb.r[0].end, 5000);
+	/* Bridging two ranges and covering both. */
+	b[0] = (struct tcp_sack_block){6000, 7000};
+	CHECK_EQ(tcp_sack_update(&sb, 2000, 8000, b, 1, &info), 0);
+	CHECK_EQ(sb.nr, 2);
+	b[0] = (struct tcp_sack_block){2500, 7500};
+	CHECK_EQ(tcp_sack_update(&sb, 2000, 8000, b, 1, &info), 0);
+	CHECK_EQ(info.newly_sacked, 500 + 1000 + 500);
+	CHECK_EQ(sb.nr, 1);
+	CHECK_EQ(tcp_sack_sacked_bytes(&sb), 5000);
+	/* ACK into the middle of a range trims it. */
+	CHECK_EQ(tcp_sack_update(&sb, 3000, 8000, NULL, 0, &info), 0);
+	CHECK_EQ(sb.r[0].start, 3000);
+	CHECK_EQ(tcp_sack_sacked_bytes(&sb), 4500);
+	tcp_sack_fini(&sb);
+}
+
+static void test_dsack(void)
+{
+	struct tcp_sack_sb sb;
+	struct tcp_sack_ack_info info;
+	struct tcp_sack_block b[2];
+
+	tcp_sack_init(&sb, 4, MSS, 1000);
+	/* RFC 2883 §4.1.1: first block below the cumulative ACK. */
+	b[0] = (struct tcp_sack_block){1000, 2000};
+	CHECK_EQ(tcp_sack_update(&sb, 3000, 8000, b, 1, &info), 0);
+	CHECK(info.dsack);
+	CHECK_EQ(sb.nr_dsack, 1);
+	CHECK_EQ(sb.nr, 0);
+	CHECK_EQ(info.newly_sacked, 0);
+	/* RFC 2883 §4.1.3: first block inside the second, above the ACK. */
+	b[0] = (struct tcp_sack_block){5000, 6000};
+	b[1] = (struct tcp_sack_block){4000, 7000};
+	CHECK_EQ(tcp_sack_update(&sb, 3000, 8000, b, 2, &info), 0);
+	CHECK(info.dsack);
+	CHECK_EQ(sb.nr_dsack, 2);
+	CHECK_EQ(info.newly_sacked, 3000);
+	CHECK_EQ(sb.nr, 1);
+	/* A plain first block is no D-SACK; nor is a later block below the ACK. */
+	b[0] = (struct tcp_sack_block){7000, 8000};
+	b[1] = (struct tcp_sack_block){1000, 2000};
+	CHECK_EQ(tcp_sack_update(&sb, 3000, 8000, b, 2, &info), 0);
+	CHECK(!info.dsack);
+	CHECK_EQ(sb.nr_dsack, 2);
+	CHECK_EQ(sb.nr, 1); /* 4000..8000 merged */
+	tcp_sack_fini(&sb);
+}
+
+static void test_reset(void)
+{
+	struct tcp_sack_sb sb;
+	struct tcp_sack_block b = {3000, 6000};
+	uint32_t seq, len;
+
+	tcp_sack_init(&sb, 4, MSS, 1000);
+	CHECK_EQ(tcp_sack_update(&sb, 1000, 7000, &b, 1, NULL), 0);
+	CHECK(tcp_sack_is_lost(&sb, 1000));
+	tcp_sack_enter_recovery(&sb);
+	CHECK(tcp_sack_next_lost(&sb, &seq, &len));
+	tcp_sack_mark_rxt(&sb, seq, len);
+	CHECK_EQ(sb.rxt_nxt, 2000);
+	/* RTO: all forgotten; everything un-SACKed and in flight again. */
+	tcp_sack_reset(&sb);
+	CHECK_EQ(sb.nr, 0);
+	CHECK_EQ(tcp_sack_sacked_bytes(&sb), 0);
+	CHECK_EQ(sb.rxt_nxt, 1000);
+	CHECK(!tcp_sack_is_lost(&sb, 1000));
+	CHECK(!tcp_sack_is_sacked(&sb, 3000));
+	CHECK_EQ(tcp_sack_pipe(&sb, 7000), 6000);
+	CHECK(!tcp_sack_next_lost(&sb, &seq, &len));
+	CHECK(tcp_sack_next_unsacked(&sb, &seq, &len));
+	CHECK_EQ(seq, 1000);
+	CHECK_EQ(len, MSS);
+	/* The ACK from before the reset still advances it. */
+	CHECK_EQ(tcp_sack_update(&sb, 2000, 7000, NULL, 0, NULL), 0);
+	CHECK_EQ(tcp_sack_pipe(&sb, 7000), 5000);
+	tcp_sack_fini(&sb);
+}
+
+/* Full board: forgets the smallest non-highest range, never fills a hole. */
+static void test_bound(void)
+{
+	struct tcp_sack_sb sb;
+	struct tcp_sack_block b;
+
+	tcp_sack_init(&sb, 3, 100, 0);
+	b = (struct tcp_sack_block){100, 300}; /* 200 */
+	tcp_sack_update(&sb, 0, 100000, &b, 1, NULL);
+	b = (struct tcp_sack_block){400, 450}; /* 50 */
+	tcp_sack_update(&sb, 0, 100000, &b, 1, NULL);
+	b = (struct tcp_sack_block){500, 900}; /* 400 */
+	tcp_sack_update(&sb, 0, 100000, &b, 1, NULL);
+	CHECK_EQ(sb.nr, 3);
+	b = (struct tcp_sack_block){1000, 1010}; /* 10, highest */
+	tcp_sack_update(&sb, 0, 100000, &b, 1, NULL);
+	CHECK_EQ(sb.nr, 3);
+	CHECK_EQ(sb.nr_forgotten, 1);
+	CHECK(!tcp_sack_is_sacked(&sb, 420));  /* the 50-byte range went */
+	CHECK(tcp_sack_is_sacked(&sb, 1005));  /* the highest stays */
+	CHECK(!tcp_sack_is_sacked(&sb, 950));  /* holes stay holes */
+	CHECK(!tcp_sack_is_sacked(&sb, 350));
+	CHECK_EQ(tcp_sack_sacked_bytes(&sb), 200 + 400 + 10);
+	/* A small new block in the middle is the one forgotten. */
+	b = (struct tcp_sack_block){950, 960};
+	tcp_sack_update(&sb, 0, 100000, &b, 1, NULL);
+	CHECK_EQ(sb.nr, 3);
+	CHECK_EQ(sb.nr_forgotten, 2);
+	CHECK(!tcp_sack_is_sacked(&sb, 955));
+	CHECK_EQ(tcp_sack_sacked_bytes(&sb), 610);
+	/* Max 1: only the highest is ever kept. */
+	tcp_sack_fini(&sb);
+	tcp_sack_init(&sb, 1, 100, 0);
+	b = (struct tcp_sack_block){500, 900};
+	tcp_sack_update(&sb, 0, 100000, &b, 1, NULL);
+	b = (struct tcp_sack_block){1000, 1010};
+	tcp_sack_update(&sb, 0, 100000, &b, 1, NULL);
+	CHECK_EQ(sb.nr, 1);
+	CHECK_EQ(sb.r[0].start, 1000);
+	CHECK_EQ(tcp_sack_sacked_bytes(&sb), 10);
+	tcp_sack_fini(&sb);
+}
+
+/* ----------------------------------------- random blocks vs. byte model */
+
+static uint64_t rng_state;
+
+static uint32_t rnd(void)
+{
+	rng_state ^= rng_state >> 12;
+	rng_state ^= rng_state << 25;
+	rng_state ^= rng_state >> 27;
+	return (uint32_t)((rng_state * 2685821657736338717ull) >> 32);
+}
+
+enum { SPAN = 6000, SMSS = 300 };
+
+static void random_model(uint64_t seed, uint32_t base)
+{
+	struct tcp_sack_sb sb;
+	static uint8_t sacked[SPAN];
+	uint32_t una = 0, nxt = SPAN, rxt = 0;
+	unsigned bad = 0;
+
+	rng_state = seed;
+	memset(sacked, 0, sizeof(sacked));
+	tcp_sack_init(&sb, 1024, SMSS, base);
+	tcp_sack_enter_recovery(&sb);
+	for (int it = 0; it < 3000; it++) {
+		struct tcp_sack_block b[4];
+		unsigned n = rnd() % 4 + 1;
+		uint32_t ack = una;
+		if (rnd() % 10 == 0 && una < nxt)
+			ack = una + rnd() % ((nxt - una) / 4 + 1);
+		for (unsigned k = 0; k < n; k++) {
+			uint32_t s = ack + 1 + rnd() % (nxt - ack + 1);
+			uint32_t l = 1 + rnd() % 400;
+			if (s + l > nxt)
+				l = nxt > s ? nxt - s : 1;
+			b[k].start = base + s;
+			b[k].end = base + s + l;
+		}
+		struct tcp_sack_ack_info info;
+		if (tcp_sack_update(&sb, base + ack, base + nxt, b, n, &info))
+			bad++;
+		/* Model: first block D-SACK rule, then the valid blocks. */
+		for (uint32_t i = una; i < ack; i++)
+			sacked[i] = 0;
+		una = ack;
+		if (rxt < una)
+			rxt = una;
+		uint32_t newly = 0;
+		for (unsigned k = 0; k < n; k++) {
+			uint32_t s = b[k].start - base, e = b[k].end - base;
+			if (k == 0 && n > 1 && s >= b[1].start - base && e <= b[1].end - base &&
+			    b[1].start != b[1].end)
+				continue;
+			if (s >= e || e > nxt)
+				continue;
+			for (uint32_t i = s; i < e; i++) {
+				newly += !sacked[i];
+				sacked[i] = 1;
+			}
+		}
+		if (info.newly_sacked != newly)
+			bad++;
+		/* Compare every byte: sacked, lost, and sums. */
+		uint32_t total = 0;
+		for (uint32_t i = una; i < nxt; i++)
+			total += sacked[i];
+		if (total != tcp_sack_sacked_bytes(&sb))
+			bad++;
+		uint32_t above = 0, runs = 0, pipe = 0;
+		int first_lost = -1;
+		for (int32_t i = (int32_t)nxt - 1; i >= (int32_t)una; i--) {
+			bool lost = !sacked[i] && (runs >= 3 || above > 2 * SMSS);
+			if (sacked[i] != tcp_sack_is_sacked(&sb, base + (uint32_t)i))
+				bad++;
+			if (lost != tcp_sack_is_lost(&sb, base + (uint32_t)i))
+				bad++;
+			if (!sacked[i]) {
+				pipe += !lost;
+				pipe += (uint32_t)i < rxt;
+			}
+			if (lost && (uint32_t)i >= rxt)
+				first_lost = i;
+			if (sacked[i]) {
+				above++;
+				if ((uint32_t)i + 1 == nxt || !sacked[i + 1])
+					runs++;
+			}
+		}
+		if (pipe != tcp_sack_pipe(&sb, base + nxt))
+			bad++;
+		uint32_t seq, len;
+		bool got = tcp_sack_next_lost(&sb, &seq, &len);
+		if (got != (first_lost >= 0) || (got && seq != base + (uint32_t)first_lost))
+			bad++;
+		if (got && rnd() % 2) {
+			tcp_sack_mark_rxt(&sb, seq, len);
+			rxt = seq - base + len;
+		}
+		if (una >= nxt - 10) { /* start over */
+			tcp_sack_reset(&sb);
+			memset(sacked, 0, sizeof(sacked));
+			tcp_sack_fini(&sb);
+			tcp_sack_init(&sb, 1024, SMSS, base);
+			una = 0;
+			rxt = 0;
+		}
+	}
+	CHECK_EQ(bad, 0);
+	tcp_sack_fini(&sb);
+}
+
+static void test_random(void)
+{
+	random_model(11, 0);
+	random_model(12, 0xFFFFF000u);
+	random_model(13, 0x7FFFF800u);
+}
+
+int main(void)
+{
+	test_scenario();
+	test_dupthresh_count();
+	test_dupthresh_bytes();
+	test_validation();
+	test_dsack();
+	test_reset();
+	test_bound();
+	test_random();
+	return bh_test_summary("tcp_sack");
+}

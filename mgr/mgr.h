@@ -59,6 +59,7 @@ struct mgr {
 	int *pidfds;          /* per slot, -1 when none */
 	unsigned *pending_spawn; /* per service: children asked for, not yet registered */
 	uint64_t *pending_since; /* per service: when they were asked for */
+	unsigned *scale_target;  /* per service: instances last asked for + 1 (0: none yet) */
 	int epfd;             /* control thread: pidfds */
 	volatile int stop;
 	uint64_t start_ns;

@@ -43,12 +43,32 @@ static void reg_reta_rebuild(struct mgr *m, uint16_t svc, enum mgr_reta_mode mod
 	mgr_reta_rebuild(st->services[svc].reta, st->services[svc].reta_prev, live, n, mode);
 }
 
-/* Put a service's STARTING instances to work, and rebalance. Caller holds m->lock. */
+static int reg_send(struct bh_nf_slot *s, uint32_t type, uint32_t arg);
+
+/*
+ * Put a service's STARTING instances to work, up to its scale target, and
+ * rebalance. Child NFs beyond the target (it was lowered while they were
+ * starting) are told to stop: they were never in the table, so nobody can be
+ * sending to them. An instance started by hand always joins. Caller holds m->lock.
+ */
 static void reg_activate(struct mgr *m, uint16_t svc)
 {
-	for (unsigned i = 0; i < m->st->max_nfs; i++)
-		if (m->st->nfs[i].service == svc && atomic_load(&m->st->nfs[i].state) == BH_SLOT_STARTING)
-			atomic_store_explicit(&m->st->nfs[i].state, BH_SLOT_RUNNING, memory_order_release);
+	struct bh_state *st = m->st;
+	unsigned running = 0, target = m->scale_target[svc]; /* want + 1; 0: none */
+	for (unsigned i = 0; i < st->max_nfs; i++)
+		running += st->nfs[i].service == svc && atomic_load(&st->nfs[i].state) == BH_SLOT_RUNNING;
+	for (unsigned i = 0; i < st->max_nfs; i++) {
+		struct bh_nf_slot *s = &st->nfs[i];
+		if (s->service != svc || atomic_load(&s->state) != BH_SLOT_STARTING)
+			continue;
+		if (target && running >= target - 1 && s->parent != BH_NONE) {
+			atomic_store(&s->state, BH_SLOT_STOPPING);
+			reg_send(s, BH_MSG_STOP, 0);
+			continue;
+		}
+		atomic_store_explicit(&s->state, BH_SLOT_RUNNING, memory_order_release);
+		running++;
+	}
 	reg_reta_rebuild(m, svc, MGR_RETA_BALANCE);
 }
 
@@ -201,14 +221,13 @@ static int reg_register(struct mgr *m, const struct bh_reg_req *req, struct bh_r
 	struct epoll_event ev = {.events = EPOLLIN, .data.u32 = (uint32_t)slot};
 	epoll_ctl(m->epfd, EPOLL_CTL_ADD, pidfd, &ev);
 	m->nf_started++;
+	atomic_store_explicit(&s->state, BH_SLOT_STARTING, memory_order_release);
 	if (m->pending_spawn[svc] > 1) {
 		/* More children of this scale-out are coming: wait for all of them and
 		 * rebalance once, so a flow moves at most once for the whole change. */
 		m->pending_spawn[svc]--;
-		atomic_store_explicit(&s->state, BH_SLOT_STARTING, memory_order_release);
 	} else {
 		m->pending_spawn[svc] = 0;
-		atomic_store_explicit(&s->state, BH_SLOT_RUNNING, memory_order_release);
 		reg_activate(m, (uint16_t)svc);
 	}
 
@@ -258,7 +277,8 @@ int mgr_registry_init(struct mgr *m)
 	m->pidfds = malloc(st->max_nfs * sizeof(int));
 	m->pending_spawn = calloc(st->max_services, sizeof(*m->pending_spawn));
 	m->pending_since = calloc(st->max_services, sizeof(*m->pending_since));
-	if (!m->pidfds || !m->pending_spawn || !m->pending_since)
+	m->scale_target = calloc(st->max_services, sizeof(*m->scale_target));
+	if (!m->pidfds || !m->pending_spawn || !m->pending_since || !m->scale_target)
 		return -ENOMEM;
 	for (unsigned i = 0; i < st->max_nfs; i++) {
 		m->pidfds[i] = -1;
@@ -291,6 +311,7 @@ void mgr_registry_fini(struct mgr *m)
 	free(m->pidfds);
 	free(m->pending_spawn);
 	free(m->pending_since);
+	free(m->scale_target);
 	if (m->epfd >= 0)
 		close(m->epfd);
 }
@@ -477,7 +498,12 @@ int mgr_service_scale(struct mgr *m, const char *service, unsigned want, char *e
 			if (++cur > want)
 				stop[n_stop++] = (uint16_t)i;
 		}
-	unsigned have = cur + m->pending_spawn[svc];
+	/* Children of a scale-out under way: registered (waiting for their batch) or not yet. */
+	unsigned starting = 0;
+	for (unsigned i = 0; i < st->max_nfs; i++)
+		starting += st->nfs[i].service == svc && atomic_load(&st->nfs[i].state) == BH_SLOT_STARTING;
+	unsigned have = cur + starting + m->pending_spawn[svc];
+	m->scale_target[svc] = want + 1;
 	if (want > have) {
 		if (parent < 0) {
 			snprintf(err, errlen, "service '%s' has no running instance to spawn from", service);

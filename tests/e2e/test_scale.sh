@@ -98,4 +98,18 @@ recv=$(jq '[.[]] | add' "$WORK/recv2")
 reclaimed=$(sed -n "s/.*(pid $victim) exited; reclaimed \([0-9]*\) packets.*/\1/p" "$WORK/mgr.log")
 lost=$((sent - recv))
 check_cmp "packets lost with the killed child are the ones it held (reclaimed)" "$lost" -le "$((reclaimed + 64))"
+
+# --- scale calls racing a scale-out ---------------------------------------------
+bh_wait_for 5 bash -c "[ \"\$(ip netns exec $NS_M curl -s 127.0.0.1:8470/api/v1/stats | jq '.nfs | length')\" = 0 ]"
+bh_start_nf mon3 monitor -s monitor -- --top 0 || exit 1
+spawns0=$(grep -c 'spawns' "$WORK/mgr.log")
+scale 4
+scale 4 # again, while the children are starting: nothing more is spawned
+scale 2 # lowered while they are starting: the extra children stop
+check "scale-out then scale-in mid-spawn settles at 2 instances" bh_wait_for 8 bash -c \
+	"[ \"\$(ip netns exec $NS_M curl -s 127.0.0.1:8470/api/v1/stats | jq '.nfs | length')\" = 2 ]"
+check_cmp "a repeated scale call spawned nothing more" "$(( $(grep -c 'spawns' "$WORK/mgr.log") - spawns0 ))" -eq 1
+bh_start_nf mon4 monitor -s monitor -- --top 0 || exit 1
+check "an instance started by hand still joins" bh_wait_for 5 bash -c \
+	"[ \"\$(ip netns exec $NS_M curl -s 127.0.0.1:8470/api/v1/stats | jq '[.nfs[] | select(.state==\"running\")] | length')\" = 3 ]"
 bh_summary

@@ -1,0 +1,1384 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The connection core: see tcp_conn.h for the contract and the list of what
+ * is not implemented yet. Segment processing follows RFC 9293 §3.10.7 in
+ * order; the comments name the step.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "tcp_buf.h"
+#include "tcp_cc.h"
+#include "tcp_cksum.h"
+#include "tcp_conn.h"
+#include "tcp_isn.h"
+#include "tcp_opt.h"
+#include "tcp_rto.h"
+#include "tcp_seq.h"
+
+#define TH_FIN 0x01
+#define TH_SYN 0x02
+#define TH_RST 0x04
+#define TH_PSH 0x08
+#define TH_ACK 0x10
+
+#define NS_PER_US 1000ull
+#define EPH_LO 49152u
+#define EPH_N 16384u
+
+struct tcp_listener {
+	struct tcp_listener *next;
+	uint16_t port;
+	uint32_t backlog, nr_pending; /* SYN-RCVD + queued */
+	struct tcp_conn *q_head, *q_tail;
+};
+
+struct tcp_conn {
+	struct tcp_stack *st;
+	struct tcp_conn *hnext;       /* hash chain */
+	struct tcp_conn *qnext;       /* accept queue */
+	struct tcp_listener *lst;     /* listener until accepted */
+	struct tcp_tuple t;
+	enum tcp_state state;
+	bool hashed, in_queue, user_owned, user_closed;
+	bool fin_queued, fin_sent, fin_rcvd, rtt_active;
+	uint32_t fin_seq;             /* valid once fin_sent */
+	int err;
+
+	uint32_t iss, irs;
+	uint32_t snd_una, snd_nxt, snd_max, snd_wnd, snd_wl1, snd_wl2, max_snd_wnd;
+	uint32_t rcv_adv;             /* right edge of the window we advertised */
+	uint32_t rtt_seq;             /* Karn timing: sample when SND.UNA passes it */
+	uint64_t rtt_start;
+
+	struct tcp_syn_cfg syn;
+	struct tcp_opts peer_syn;     /* options of the peer's SYN (passive side) */
+	struct tcp_opt_neg neg;
+	uint32_t ts_recent;
+
+	struct tcp_sndbuf sb;
+	struct tcp_rcvbuf rb;
+	struct tcp_rto rto;
+	struct tcp_cc cc;
+	uint32_t retries;             /* RTO expiries in a row */
+	uint64_t rto_at, tw_at;       /* 0: not armed */
+};
+
+struct tcp_stack {
+	struct tcp_stack_cfg cfg;
+	struct tcp_net *net;
+	const struct tcp_cc_ops *cc_ops;
+	struct tcp_chunk_pool pool;
+	struct tcp_conn **tab;
+	uint32_t tab_mask, nr_conns;
+	struct tcp_listener *listeners;
+	uint32_t eph_next;
+	uint8_t *txbuf;
+	uint32_t txcap;
+	uint64_t ctr[TCP_C_MAX];
+};
+
+static const char *const ctr_names[] = {
+#define X(kind, name, desc) #name,
+	TCP_STACK_COUNTERS(X)
+#undef X
+};
+static const char *const ctr_descs[] = {
+#define X(kind, name, desc) desc,
+	TCP_STACK_COUNTERS(X)
+#undef X
+};
+
+static inline void count(struct tcp_stack *st, enum tcp_stack_ctr c)
+{
+	st->ctr[c]++;
+}
+
+static uint16_t rd16(const uint8_t *p)
+{
+	return (uint16_t)(p[0] << 8 | p[1]);
+}
+static uint32_t rd32(const uint8_t *p)
+{
+	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
+}
+static void wr16(uint8_t *p, uint32_t v)
+{
+	p[0] = (uint8_t)(v >> 8);
+	p[1] = (uint8_t)v;
+}
+static void wr32(uint8_t *p, uint32_t v)
+{
+	wr16(p, v >> 16);
+	wr16(p + 2, v);
+}
+
+static uint64_t us_of(uint64_t now)
+{
+	return now / NS_PER_US;
+}
+/* Timestamp clock: 1 ms ticks (RFC 7323 §5.4 allows 1 ms .. 1 s). */
+static uint32_t ts_now(uint64_t now)
+{
+	return (uint32_t)(now / 1000000ull);
+}
+
+/* ---------------------------------------------------------------------- */
+/* Connection table */
+
+static uint32_t tuple_hash(const struct tcp_stack *st, const struct tcp_tuple *t)
+{
+	uint32_t salt = 0x7461626cu; /* so the table hash is not the ISN offset */
+	return (uint32_t)tcp_siphash_tuple(&st->cfg.secret, t, &salt, 1);
+}
+
+static bool tuple_eq(const struct tcp_tuple *a, const struct tcp_tuple *b)
+{
+	return a->laddr == b->laddr && a->raddr == b->raddr && a->lport == b->lport &&
+	       a->rport == b->rport;
+}
+
+static struct tcp_conn *lookup(const struct tcp_stack *st, const struct tcp_tuple *t)
+{
+	for (struct tcp_conn *c = st->tab[tuple_hash(st, t) & st->tab_mask]; c; c = c->hnext)
+		if (tuple_eq(&c->t, t))
+			return c;
+	return NULL;
+}
+
+static void hash_insert(struct tcp_conn *c)
+{
+	struct tcp_stack *st = c->st;
+	struct tcp_conn **b = &st->tab[tuple_hash(st, &c->t) & st->tab_mask];
+	c->hnext = *b;
+	*b = c;
+	c->hashed = true;
+}
+
+static void hash_remove(struct tcp_conn *c)
+{
+	struct tcp_stack *st = c->st;
+	if (!c->hashed)
+		return;
+	struct tcp_conn **p = &st->tab[tuple_hash(st, &c->t) & st->tab_mask];
+	while (*p != c)
+		p = &(*p)->hnext;
+	*p = c->hnext;
+	c->hashed = false;
+}
+
+static struct tcp_listener *find_listener(const struct tcp_stack *st, uint16_t port)
+{
+	for (struct tcp_listener *l = st->listeners; l; l = l->next)
+		if (l->port == port)
+			return l;
+	return NULL;
+}
+
+static uint8_t pick_wscale(uint32_t rcvbuf)
+{
+	uint8_t s = 0;
+	while (s < TCP_WSCALE_MAX && (rcvbuf >> s) > 65535u)
+		s++;
+	return s;
+}
+
+static struct tcp_conn *conn_new(struct tcp_stack *st, const struct tcp_tuple *t, uint64_t now)
+{
+	if (st->nr_conns >= st->cfg.max_conns) {
+		errno = ENFILE;
+		return NULL;
+	}
+	struct tcp_conn *c = calloc(1, sizeof(*c));
+	if (!c) {
+		errno = ENOMEM;
+		return NULL;
+	}
+	c->st = st;
+	c->t = *t;
+	if (tcp_rcvbuf_init(&c->rb, &st->pool, 0, st->cfg.rcvbuf, st->cfg.max_ooo) < 0) {
+		free(c);
+		errno = ENOMEM;
+		return NULL;
+	}
+	tcp_sndbuf_init(&c->sb, &st->pool, st->cfg.sndbuf);
+	tcp_rto_init(&c->rto, st->cfg.rto_min_us, 0, 0);
+	c->syn.mss = (uint16_t)(st->cfg.ifc.mtu - 40);
+	c->syn.ws = !st->cfg.no_ws;
+	c->syn.sack = !st->cfg.no_sack;
+	c->syn.ts = !st->cfg.no_ts;
+	c->syn.wscale = c->syn.ws ? pick_wscale(st->cfg.rcvbuf) : 0;
+	c->iss = tcp_isn(&st->cfg.secret, t, us_of(now));
+	c->snd_una = c->snd_nxt = c->snd_max = c->iss;
+	st->nr_conns++;
+	hash_insert(c);
+	return c;
+}
+
+static void conn_free(struct tcp_conn *c)
+{
+	struct tcp_stack *st = c->st;
+	hash_remove(c);
+	if (c->lst && !c->in_queue)
+		c->lst->nr_pending--;
+	tcp_sndbuf_fini(&c->sb);
+	tcp_rcvbuf_fini(&c->rb);
+	st->nr_conns--;
+	count(st, TCP_C_conns_freed);
+	free(c);
+}
+
+/*
+ * The connection reached CLOSED. Free it unless someone still holds it: the
+ * user (until tcp_close) or the accept queue (until tcp_accept skips it).
+ */
+static void conn_closed(struct tcp_conn *c, int err)
+{
+	c->state = TCP_CLOSED;
+	if (err && !c->err)
+		c->err = err;
+	c->rto_at = c->tw_at = 0;
+	hash_remove(c);
+	/* Nothing will be sent or received again: give the memory back now. */
+	tcp_sndbuf_fini(&c->sb);
+	if (c->in_queue || (c->user_owned && !c->user_closed))
+		return;
+	conn_free(c);
+}
+
+/* ---------------------------------------------------------------------- */
+/* Output */
+
+static uint32_t rcv_nxt(const struct tcp_conn *c)
+{
+	return tcp_rcvbuf_rcv_nxt(&c->rb) + (c->fin_rcvd ? 1u : 0u);
+}
+
+/* Hand one TCP segment (header + options + payload from the send buffer at
+ * offset sb_off) to tcp_net and tcp_io. Returns 0 or -1 (counted). */
+static int xmit(struct tcp_stack *st, const struct tcp_tuple *t, uint32_t seq, uint32_t ack,
+		uint8_t flags, uint16_t wnd, const uint8_t *opt, unsigned optlen,
+		struct tcp_sndbuf *sb, uint32_t sb_off, uint32_t len, uint64_t now)
+{
+	uint32_t l4 = TCP_HDR_LEN + optlen + len;
+	struct tcp_net_arp arp;
+	int rc = tcp_net_output(st->net, t->raddr, 6, l4, now, st->txbuf, st->txcap, &arp);
+	if (rc == -EAGAIN) {
+		count(st, TCP_C_tx_arp_wait);
+		if (arp.len && st->cfg.io.tx(st->cfg.io.ctx, arp.frame, arp.len) < 0)
+			count(st, TCP_C_tx_fail);
+		return -1;
+	}
+	if (rc < 0) {
+		count(st, TCP_C_tx_no_route);
+		return -1;
+	}
+	uint8_t *h = st->txbuf + TCP_NET_HDR_LEN;
+	wr16(h, t->lport);
+	wr16(h + 2, t->rport);
+	wr32(h + 4, seq);
+	wr32(h + 8, ack);
+	h[12] = (uint8_t)(((TCP_HDR_LEN + optlen) / 4) << 4);
+	h[13] = flags;
+	wr16(h + 14, wnd);
+	wr16(h + 16, 0);
+	wr16(h + 18, 0);
+	if (optlen)
+		memcpy(h + TCP_HDR_LEN, opt, optlen);
+	if (len)
+		tcp_sndbuf_copy(sb, sb_off, h + TCP_HDR_LEN + optlen, len);
+	wr16(h + 16, tcp_cksum_ipv4(t->laddr, t->raddr, h, l4));
+	count(st, TCP_C_seg_out);
+	if (flags & TH_RST)
+		count(st, TCP_C_rst_sent);
+	if (st->cfg.io.tx(st->cfg.io.ctx, st->txbuf, TCP_NET_HDR_LEN + l4) < 0) {
+		count(st, TCP_C_tx_fail);
+		return -1;
+	}
+	return 0;
+}
+
+/* The window field for a non-SYN segment; records the advertised edge. */
+static uint16_t adv_window(struct tcp_conn *c)
+{
+	uint32_t w = tcp_rcvbuf_window(&c->rb);
+	uint32_t f = w >> c->neg.rcv_wscale;
+	if (f > 65535u)
+		f = 65535u;
+	uint32_t edge = rcv_nxt(c) + (f << c->neg.rcv_wscale);
+	if (tcp_seq_gt(edge, c->rcv_adv))
+		c->rcv_adv = edge;
+	return (uint16_t)f;
+}
+
+static uint16_t syn_window(const struct tcp_conn *c)
+{
+	uint32_t w = tcp_rcvbuf_window(&c->rb);
+	return (uint16_t)(w > 65535u ? 65535u : w);
+}
+
+static unsigned data_opts(struct tcp_conn *c, uint8_t *opt, bool with_sack, uint64_t now)
+{
+	struct tcp_sack_block blk[TCP_SACK_MAX_BLOCKS];
+	unsigned n = 0;
+	if (with_sack && c->neg.sack)
+		n = tcp_rcvbuf_sack(&c->rb, blk, tcp_opt_sack_max(c->neg.ts));
+	if (!c->neg.ts && !n)
+		return 0;
+	return (unsigned)tcp_opt_build_data(opt, c->neg.ts, ts_now(now), c->ts_recent, blk, n);
+}
+
+/* A bare ACK (with SACK blocks when something is out of order). */
+static void send_ack(struct tcp_conn *c, uint64_t now)
+{
+	uint8_t opt[TCP_OPT_MAX_LEN];
+	unsigned ol = data_opts(c, opt, true, now);
+	xmit(c->st, &c->t, c->snd_nxt, rcv_nxt(c), TH_ACK, adv_window(c), opt, ol, NULL, 0, 0,
+	     now);
+}
+
+static void send_challenge_ack(struct tcp_conn *c, uint64_t now)
+{
+	count(c->st, TCP_C_challenge_acks);
+	send_ack(c, now);
+}
+
+static void send_syn(struct tcp_conn *c, uint64_t now)
+{
+	uint8_t opt[TCP_OPT_MAX_LEN];
+	int ol;
+	uint8_t flags = TH_SYN;
+	uint32_t ack = 0;
+	if (c->state == TCP_SYN_RCVD) {
+		ol = tcp_opt_build_synack(opt, &c->syn, &c->peer_syn, ts_now(now));
+		flags |= TH_ACK;
+		ack = rcv_nxt(c);
+	} else {
+		ol = tcp_opt_build_syn(opt, &c->syn, ts_now(now));
+	}
+	xmit(c->st, &c->t, c->iss, ack, flags, syn_window(c), opt, (unsigned)ol, NULL, 0, 0, now);
+}
+
+/* RST in answer to a segment that has no connection (RFC 9293 §3.10.7.1). */
+static void send_rst_for(struct tcp_stack *st, const struct tcp_tuple *t, uint8_t flags,
+			 uint32_t seq, uint32_t ack, uint32_t seg_len, uint64_t now)
+{
+	if (flags & TH_RST)
+		return;
+	if (flags & TH_ACK)
+		xmit(st, t, ack, 0, TH_RST, 0, NULL, 0, NULL, 0, 0, now);
+	else
+		xmit(st, t, 0, seq + seg_len, TH_RST | TH_ACK, 0, NULL, 0, NULL, 0, 0, now);
+}
+
+static void arm_rto(struct tcp_conn *c, uint64_t now)
+{
+	c->rto_at = now + (uint64_t)tcp_rto_get(&c->rto) * NS_PER_US;
+}
+
+/* Payload bytes per segment: the peer's MSS less our per-segment options. */
+static uint32_t seg_payload_max(const struct tcp_conn *c)
+{
+	return c->neg.snd_mss - tcp_opt_data_len(c->neg.ts, 0);
+}
+
+/* Sequence number just past the last data byte queued. */
+static uint32_t data_end(const struct tcp_conn *c)
+{
+	return c->snd_una + tcp_sndbuf_queued(&c->sb);
+}
+
+/* Send (or resend) the segment starting at seq with up to max bytes; adds a
+ * FIN if the FIN is queued and the segment reaches the end of the data.
+ * Returns the sequence space used. */
+static uint32_t send_data_seg(struct tcp_conn *c, uint32_t seq, uint32_t max, bool allow_fin,
+			      uint64_t now)
+{
+	uint32_t end = data_end(c);
+	uint32_t avail = tcp_seq_lt(seq, end) ? end - seq : 0;
+	uint32_t len = avail < max ? avail : max;
+	uint8_t flags = TH_ACK;
+	/* A retransmission carries the FIN only if it was sent already. */
+	if (c->fin_queued && seq + len == end && (allow_fin || c->fin_sent) &&
+	    !(c->fin_sent && tcp_seq_gt(c->snd_una, c->fin_seq))) {
+		flags |= TH_FIN;
+		c->fin_sent = true;
+		c->fin_seq = end;
+	}
+	if (len)
+		flags |= TH_PSH;
+	uint8_t opt[TCP_OPT_MAX_LEN];
+	unsigned ol = data_opts(c, opt, false, now);
+	xmit(c->st, &c->t, seq, rcv_nxt(c), flags, adv_window(c), opt, ol, &c->sb,
+	     seq - c->snd_una, len, now);
+	return len + ((flags & TH_FIN) ? 1u : 0u);
+}
+
+static bool can_send_data(const struct tcp_conn *c)
+{
+	switch (c->state) {
+	case TCP_ESTABLISHED:
+	case TCP_CLOSE_WAIT:
+	case TCP_FIN_WAIT_1:
+	case TCP_CLOSING:
+	case TCP_LAST_ACK:
+		return true;
+	default:
+		return false;
+	}
+}
+
+/* Send new data as the windows allow (no Nagle, see the header). */
+static void output(struct tcp_conn *c, uint64_t now)
+{
+	if (!can_send_data(c))
+		return;
+	uint32_t mss = seg_payload_max(c);
+	for (;;) {
+		uint32_t end = data_end(c);
+		bool fin_pending = c->fin_queued &&
+				   (!c->fin_sent || tcp_seq_leq(c->snd_nxt, c->fin_seq));
+		uint32_t avail = tcp_seq_lt(c->snd_nxt, end) ? end - c->snd_nxt : 0;
+		if (!avail && !fin_pending)
+			break;
+		uint32_t in_flight = c->snd_nxt - c->snd_una;
+		uint32_t cwnd = tcp_cc_cwnd(&c->cc);
+		uint32_t win = c->snd_wnd < cwnd ? c->snd_wnd : cwnd;
+		uint32_t usable = win > in_flight ? win - in_flight : 0;
+		uint32_t len = avail < mss ? avail : mss;
+		if (len > usable)
+			len = usable;
+		/* Sender-side silly window avoidance (RFC 9293 §3.8.6.2.1). */
+		if (avail && len < avail && len < mss && in_flight)
+			break;
+		if (avail && !len)
+			break; /* zero window: the RTO timer probes */
+		uint32_t used = send_data_seg(c, c->snd_nxt, len, true, now);
+		if (!used)
+			break;
+		/* Karn: time only first transmissions. */
+		if (!c->rtt_active && !c->neg.ts && len && c->snd_nxt == c->snd_max) {
+			c->rtt_active = true;
+			c->rtt_seq = c->snd_nxt;
+			c->rtt_start = now;
+		}
+		c->snd_nxt += used;
+		if (tcp_seq_gt(c->snd_nxt, c->snd_max))
+			c->snd_max = c->snd_nxt;
+		if (!c->rto_at)
+			arm_rto(c, now);
+	}
+	/* Data waiting behind a zero window and nothing in flight: keep the timer
+	 * running so a probe goes out. */
+	if (!c->rto_at && tcp_seq_lt(c->snd_nxt, data_end(c)))
+		arm_rto(c, now);
+}
+
+/* ---------------------------------------------------------------------- */
+/* Establishment */
+
+static void conn_established(struct tcp_conn *c, const struct tcp_opts *peer, uint32_t wnd,
+			     uint32_t seq, uint32_t ack, bool syn_timed_out)
+{
+	struct tcp_stack *st = c->st;
+	tcp_opt_negotiate(&c->syn, peer, &c->neg);
+	c->state = TCP_ESTABLISHED;
+	c->snd_wnd = wnd << c->neg.snd_wscale;
+	c->max_snd_wnd = c->snd_wnd;
+	c->snd_wl1 = seq;
+	c->snd_wl2 = ack;
+	tcp_cc_init(&c->cc, st->cc_ops, seg_payload_max(c));
+	if (syn_timed_out)
+		tcp_rto_syn_timed_out(&c->rto);
+	c->retries = 0;
+	c->rto_at = 0;
+	count(st, TCP_C_established);
+}
+
+/* ---------------------------------------------------------------------- */
+/* Input */
+
+struct seg {
+	uint32_t seq, ack, len; /* len: payload bytes */
+	uint16_t wnd;
+	uint8_t flags;
+	const uint8_t *data;
+	struct tcp_opts opts;
+};
+
+static void take_ts(struct tcp_conn *c, const struct seg *s)
+{
+	/* RFC 7323 §4.3, simplified: remember TSval of segments at RCV.NXT. */
+	if (c->neg.ts && (s->opts.present & TCP_OPTF_TS) && tcp_seq_leq(s->seq, rcv_nxt(c)))
+		c->ts_recent = s->opts.tsval;
+}
+
+static void listen_input(struct tcp_stack *st, struct tcp_listener *l, const struct tcp_tuple *t,
+			 const struct seg *s, uint64_t now)
+{
+	if (s->flags & TH_RST)
+		{ count(st, TCP_C_listen_nosyn); return; }
+	if (s->flags & TH_ACK) {
+		count(st, TCP_C_listen_nosyn);
+		send_rst_for(st, t, s->flags, s->seq, s->ack, 0, now);
+		return;
+	}
+	if (!(s->flags & TH_SYN))
+		{ count(st, TCP_C_listen_nosyn); return; }
+	if (l->nr_pending >= l->backlog)
+		{ count(st, TCP_C_listen_full); return; }
+	struct tcp_conn *c = conn_new(st, t, now);
+	if (!c)
+		{ count(st, errno == ENFILE ? TCP_C_table_full : TCP_C_no_mem); return; }
+	count(st, TCP_C_passive_opens);
+	c->lst = l;
+	l->nr_pending++;
+	c->state = TCP_SYN_RCVD;
+	c->irs = s->seq;
+	tcp_rcvbuf_set_rcv_nxt(&c->rb, s->seq + 1);
+	c->peer_syn = s->opts;
+	if (s->opts.present & TCP_OPTF_TS)
+		c->ts_recent = s->opts.tsval;
+	/* What the SYN-ACK offers is what the peer offered too, so the
+	 * negotiation result is known already; the window we advertise in
+	 * the SYN-ACK is unscaled either way. */
+	tcp_opt_negotiate(&c->syn, &c->peer_syn, &c->neg);
+	c->snd_nxt = c->snd_max = c->iss + 1;
+	c->rcv_adv = s->seq + 1 + syn_window(c);
+	send_syn(c, now);
+	arm_rto(c, now);
+}
+
+static void synsent_input(struct tcp_conn *c, const struct seg *s, uint64_t now)
+{
+	struct tcp_stack *st = c->st;
+	bool ack_ok = false;
+	if (s->flags & TH_ACK) {
+		if (tcp_seq_leq(s->ack, c->iss) || tcp_seq_gt(s->ack, c->snd_max)) {
+			count(st, TCP_C_synsent_bad_ack);
+			send_rst_for(st, &c->t, s->flags, s->seq, s->ack, 0, now);
+			return;
+		}
+		ack_ok = true;
+	}
+	if (s->flags & TH_RST) {
+		if (ack_ok) {
+			count(st, TCP_C_rst_accepted);
+			conn_closed(c, ECONNREFUSED);
+		} else {
+			count(st, TCP_C_synsent_other);
+		}
+		return;
+	}
+	if (!(s->flags & TH_SYN) || !ack_ok) {
+		/* Simultaneous open (SYN without ACK) is not supported yet. */
+		count(st, TCP_C_synsent_other);
+		return;
+	}
+	c->irs = s->seq;
+	tcp_rcvbuf_set_rcv_nxt(&c->rb, s->seq + 1);
+	c->snd_una = s->ack;
+	if (s->opts.present & TCP_OPTF_TS)
+		c->ts_recent = s->opts.tsval;
+	bool timed_out = c->rto.backoff > 0;
+	tcp_opt_negotiate(&c->syn, &s->opts, &c->neg);
+	if (c->neg.ts && (s->opts.present & TCP_OPTF_TS) && s->opts.tsecr) {
+		int64_t r = tcp_rto_ts_rtt(ts_now(now), s->opts.tsecr, 1000);
+		if (r >= 0) {
+			tcp_rto_sample(&c->rto, (uint32_t)r);
+			count(st, TCP_C_rtt_samples);
+		}
+	} else if (!timed_out) {
+		tcp_rto_sample(&c->rto, (uint32_t)((now - c->rtt_start) / NS_PER_US));
+		count(st, TCP_C_rtt_samples);
+	}
+	/* The SYN-ACK's window is never scaled (RFC 7323 §2.2). */
+	conn_established(c, &s->opts, s->wnd, s->seq, s->ack, timed_out);
+	c->snd_wnd = s->wnd;
+	c->max_snd_wnd = s->wnd;
+	c->rcv_adv = s->seq + 1;
+	send_ack(c, now);
+	output(c, now);
+}
+
+/* ACK processing for synchronized states (RFC 9293 §3.10.7.4, fifth step).
+ * Returns false if the segment must be dropped. */
+static bool ack_input(struct tcp_conn *c, const struct seg *s, uint64_t now)
+{
+	struct tcp_stack *st = c->st;
+	switch (tcp_seq_ack_check(s->ack, c->snd_una, c->snd_max, c->max_snd_wnd)) {
+	case TCP_ACK_FUTURE:
+		count(st, TCP_C_ack_future);
+		send_ack(c, now);
+		return false;
+	case TCP_ACK_STALE:
+		count(st, TCP_C_ack_stale);
+		send_challenge_ack(c, now);
+		return false;
+	case TCP_ACK_DUP: {
+		uint32_t wnd = (uint32_t)s->wnd << c->neg.snd_wscale;
+		bool dup = s->ack == c->snd_una && !s->len && !(s->flags & (TH_SYN | TH_FIN)) &&
+			   wnd == c->snd_wnd && c->snd_una != c->snd_max;
+		if (tcp_seq_wnd_update_ok(s->seq, s->ack, c->snd_wl1, c->snd_wl2)) {
+			c->snd_wnd = wnd;
+			c->snd_wl1 = s->seq;
+			c->snd_wl2 = s->ack;
+			if (wnd > c->max_snd_wnd)
+				c->max_snd_wnd = wnd;
+		}
+		if (dup) {
+			count(st, TCP_C_dupacks_in);
+			unsigned r = tcp_cc_on_dupack(&c->cc, s->ack, c->snd_max,
+						      c->snd_max - c->snd_una);
+			if (r & TCP_CC_RETRANSMIT) {
+				count(st, TCP_C_fast_retrans);
+				c->rtt_active = false;
+				send_data_seg(c, c->snd_una, seg_payload_max(c), false, now);
+				arm_rto(c, now);
+			}
+		}
+		return true;
+	}
+	case TCP_ACK_NEW:
+		break;
+	}
+	uint32_t acked = s->ack - c->snd_una;
+	uint32_t data = acked;
+	uint32_t q = tcp_sndbuf_queued(&c->sb);
+	if (data > q)
+		data = q; /* the rest is our FIN */
+	tcp_sndbuf_release(&c->sb, data);
+	c->snd_una = s->ack;
+	if (tcp_seq_lt(c->snd_nxt, c->snd_una))
+		c->snd_nxt = c->snd_una;
+	c->retries = 0;
+
+	/* RTT sample: TSecr with timestamps, else the timed segment (Karn). */
+	if (c->neg.ts && (s->opts.present & TCP_OPTF_TS) && s->opts.tsecr) {
+		int64_t r = tcp_rto_ts_rtt(ts_now(now), s->opts.tsecr, 1000);
+		if (r >= 0) {
+			tcp_rto_sample(&c->rto, (uint32_t)r);
+			count(st, TCP_C_rtt_samples);
+		}
+	} else if (c->rtt_active && tcp_seq_gt(s->ack, c->rtt_seq)) {
+		c->rtt_active = false;
+		tcp_rto_sample(&c->rto, (uint32_t)((now - c->rtt_start) / NS_PER_US));
+		count(st, TCP_C_rtt_samples);
+	}
+
+	uint32_t wnd = (uint32_t)s->wnd << c->neg.snd_wscale;
+	if (tcp_seq_wnd_update_ok(s->seq, s->ack, c->snd_wl1, c->snd_wl2)) {
+		c->snd_wnd = wnd;
+		c->snd_wl1 = s->seq;
+		c->snd_wl2 = s->ack;
+		if (wnd > c->max_snd_wnd)
+			c->max_snd_wnd = wnd;
+	}
+
+	struct tcp_cc_ack a = {
+		.ack = s->ack,
+		.bytes_acked = data,
+		.flight_size = c->snd_max - c->snd_una,
+		.rtt_us = c->rto.srtt_us,
+		.now_us = us_of(now),
+	};
+	unsigned r = tcp_cc_on_ack(&c->cc, &a);
+	/* RFC 6298 §5.2-5.3: stop the timer when all is acked, else restart it. */
+	if (c->snd_una == c->snd_max)
+		c->rto_at = 0;
+	else
+		arm_rto(c, now);
+	if (r & TCP_CC_RETRANSMIT) {
+		count(st, TCP_C_partial_retrans);
+		c->rtt_active = false;
+		send_data_seg(c, c->snd_una, seg_payload_max(c), false, now);
+	}
+	return true;
+}
+
+static bool our_fin_acked(const struct tcp_conn *c)
+{
+	return c->fin_sent && tcp_seq_gt(c->snd_una, c->fin_seq);
+}
+
+static void enter_time_wait(struct tcp_conn *c, uint64_t now)
+{
+	c->state = TCP_TIME_WAIT;
+	c->rto_at = 0;
+	c->tw_at = now + 2 * c->st->cfg.msl_ns;
+	tcp_sndbuf_fini(&c->sb);
+}
+
+static void sync_input(struct tcp_conn *c, const struct seg *s, uint64_t now)
+{
+	struct tcp_stack *st = c->st;
+	uint32_t seg_len = s->len + ((s->flags & TH_SYN) ? 1u : 0u) + ((s->flags & TH_FIN) ? 1u : 0u);
+	uint32_t wnd = tcp_rcvbuf_window(&c->rb);
+	if (c->fin_rcvd)
+		wnd = 0;
+
+	/* First: RST (RFC 5961 §3.2). */
+	if (s->flags & TH_RST) {
+		switch (tcp_seq_rst_check(s->seq, rcv_nxt(c), wnd ? wnd : 1)) {
+		case TCP_RST_ACCEPT:
+			count(st, TCP_C_rst_accepted);
+			if (c->state == TCP_SYN_RCVD || c->state == TCP_TIME_WAIT ||
+			    c->state == TCP_LAST_ACK || c->state == TCP_CLOSING)
+				conn_closed(c, 0);
+			else
+				conn_closed(c, ECONNRESET);
+			return;
+		case TCP_RST_CHALLENGE:
+			count(st, TCP_C_rst_challenged);
+			send_challenge_ack(c, now);
+			return;
+		case TCP_RST_DROP:
+			count(st, TCP_C_rst_out_of_window);
+			return;
+		}
+	}
+	/* A retransmitted SYN in SYN-RCVD: our SYN-ACK was lost. */
+	if (c->state == TCP_SYN_RCVD && (s->flags & TH_SYN) && !(s->flags & TH_ACK) &&
+	    s->seq == c->irs) {
+		count(st, TCP_C_syn_challenged);
+		send_syn(c, now);
+		return;
+	}
+	/* Acceptability (RFC 9293 §3.10.7.4 first check). */
+	if (!tcp_seq_acceptable(s->seq, seg_len, rcv_nxt(c), wnd)) {
+		count(st, TCP_C_unacceptable);
+		send_ack(c, now);
+		if (c->state == TCP_TIME_WAIT && (s->flags & TH_FIN))
+			c->tw_at = now + 2 * st->cfg.msl_ns;
+		return;
+	}
+	/* SYN in a synchronized state: challenge ACK (RFC 5961 §4.2). */
+	if (s->flags & TH_SYN) {
+		count(st, TCP_C_syn_challenged);
+		send_challenge_ack(c, now);
+		return;
+	}
+	if (!(s->flags & TH_ACK))
+		{ count(st, TCP_C_no_ack); return; }
+
+	if (c->state == TCP_SYN_RCVD) {
+		if (!tcp_seq_gt(s->ack, c->snd_una) || tcp_seq_gt(s->ack, c->snd_max)) {
+			count(st, TCP_C_synrcvd_bad_ack);
+			send_rst_for(st, &c->t, s->flags, s->seq, s->ack, 0, now);
+			return;
+		}
+		bool timed_out = c->rto.backoff > 0;
+		if (c->neg.ts && (s->opts.present & TCP_OPTF_TS) && s->opts.tsecr) {
+			int64_t r = tcp_rto_ts_rtt(ts_now(now), s->opts.tsecr, 1000);
+			if (r >= 0) {
+				tcp_rto_sample(&c->rto, (uint32_t)r);
+				count(st, TCP_C_rtt_samples);
+			}
+		}
+		conn_established(c, &c->peer_syn, s->wnd, s->seq, s->ack, timed_out);
+		c->snd_una = s->ack;
+		/* The accept queue holds it until tcp_accept. */
+		struct tcp_listener *l = c->lst;
+		c->in_queue = true; /* still counted in l->nr_pending */
+		c->qnext = NULL;
+		if (l->q_tail)
+			l->q_tail->qnext = c;
+		else
+			l->q_head = c;
+		l->q_tail = c;
+		if (c->fin_queued)
+			c->state = TCP_FIN_WAIT_1;
+	} else if (!ack_input(c, s, now)) {
+		return;
+	}
+	take_ts(c, s);
+
+	switch (c->state) {
+	case TCP_FIN_WAIT_1:
+		if (our_fin_acked(c)) {
+			c->state = TCP_FIN_WAIT_2;
+			c->rto_at = 0;
+		}
+		break;
+	case TCP_CLOSING:
+		if (our_fin_acked(c))
+			enter_time_wait(c, now);
+		break;
+	case TCP_LAST_ACK:
+		if (our_fin_acked(c)) {
+			conn_closed(c, 0);
+			return;
+		}
+		break;
+	case TCP_TIME_WAIT:
+		if (s->flags & TH_FIN) {
+			send_ack(c, now);
+			c->tw_at = now + 2 * st->cfg.msl_ns;
+		}
+		return;
+	default:
+		break;
+	}
+
+	/* Data (sixth step, without URG). */
+	bool need_ack = false;
+	bool fin_ok = true;
+	if (s->len) {
+		if (c->state != TCP_ESTABLISHED && c->state != TCP_FIN_WAIT_1 &&
+		    c->state != TCP_FIN_WAIT_2) {
+			fin_ok = false; /* data after the peer's FIN: ignore */
+		} else if (c->user_closed) {
+			count(st, TCP_C_data_after_close);
+			xmit(st, &c->t, c->snd_nxt, 0, TH_RST, 0, NULL, 0, NULL, 0, 0, now);
+			conn_closed(c, ECONNRESET);
+			return;
+		} else {
+			uint32_t before = tcp_rcvbuf_rcv_nxt(&c->rb);
+			int r = tcp_rcvbuf_insert(&c->rb, s->seq, s->data, s->len);
+			if (r < 0) {
+				count(st, TCP_C_rcvbuf_full);
+				fin_ok = false;
+			} else if (r > 0) {
+				count(st, TCP_C_data_segs_in);
+			} else if (tcp_seq_gt(s->seq, before)) {
+				count(st, TCP_C_ooo_segs_in);
+			} else {
+				count(st, TCP_C_dup_segs_in);
+			}
+			need_ack = true;
+		}
+	}
+	/* FIN (eighth step): only once every byte before it is here. */
+	if ((s->flags & TH_FIN) && fin_ok && !c->fin_rcvd &&
+	    s->seq + s->len == tcp_rcvbuf_rcv_nxt(&c->rb)) {
+		c->fin_rcvd = true;
+		need_ack = true;
+		switch (c->state) {
+		case TCP_ESTABLISHED:
+			c->state = TCP_CLOSE_WAIT;
+			break;
+		case TCP_FIN_WAIT_1:
+			if (our_fin_acked(c))
+				enter_time_wait(c, now);
+			else
+				c->state = TCP_CLOSING;
+			break;
+		case TCP_FIN_WAIT_2:
+			enter_time_wait(c, now);
+			break;
+		default:
+			break;
+		}
+	} else if ((s->flags & TH_FIN) && c->fin_rcvd) {
+		need_ack = true; /* a retransmitted FIN: our ACK was lost */
+	}
+	if (need_ack)
+		send_ack(c, now);
+	output(c, now);
+}
+
+int tcp_stack_input(struct tcp_stack *st, const uint8_t *frame, uint32_t len, uint64_t now)
+{
+	struct tcp_net_result res;
+	res.out = st->txbuf;
+	res.out_cap = st->txcap;
+	enum tcp_net_verdict v = tcp_net_input(st->net, frame, len, now, &res);
+	if (v == TCP_NET_CONSUMED) {
+		if (res.out_len && st->cfg.io.tx(st->cfg.io.ctx, st->txbuf, res.out_len) < 0)
+			count(st, TCP_C_tx_fail);
+		return 0;
+	}
+	if (v != TCP_NET_L4 || res.proto != 6) {
+		count(st, TCP_C_not_tcp);
+		return 0;
+	}
+	const uint8_t *h = frame + res.l4_off;
+	if (!tcp_cksum_ipv4_ok(res.src, res.dst, h, res.l4_len)) {
+		count(st, TCP_C_bad_cksum);
+		return 0;
+	}
+	struct seg s;
+	int hl = tcp_opt_parse_hdr(h, res.l4_len, &s.opts);
+	if (hl < 0) {
+		count(st, TCP_C_bad_hdr);
+		return 0;
+	}
+	struct tcp_tuple t = {
+		.laddr = res.dst, .raddr = res.src, .lport = rd16(h + 2), .rport = rd16(h)};
+	s.seq = rd32(h + 4);
+	s.ack = rd32(h + 8);
+	s.flags = h[13];
+	s.wnd = rd16(h + 14);
+	s.data = h + hl;
+	s.len = res.l4_len - (uint32_t)hl;
+	uint32_t seg_len = s.len + ((s.flags & TH_SYN) ? 1u : 0u) + ((s.flags & TH_FIN) ? 1u : 0u);
+
+	struct tcp_conn *c = lookup(st, &t);
+	if (!c) {
+		struct tcp_listener *l = find_listener(st, t.lport);
+		if (l) {
+			count(st, TCP_C_seg_in);
+			listen_input(st, l, &t, &s, now);
+			return 0;
+		}
+		count(st, TCP_C_no_conn);
+		send_rst_for(st, &t, s.flags, s.seq, s.ack, seg_len, now);
+		return 0;
+	}
+	count(st, TCP_C_seg_in);
+	if (c->state == TCP_SYN_SENT)
+		synsent_input(c, &s, now);
+	else
+		sync_input(c, &s, now);
+	return 0;
+}
+
+/* ---------------------------------------------------------------------- */
+/* Timers */
+
+static void rto_fire(struct tcp_conn *c, uint64_t now)
+{
+	struct tcp_stack *st = c->st;
+	c->rto_at = 0;
+	if (c->state == TCP_SYN_SENT || c->state == TCP_SYN_RCVD) {
+		if (++c->retries > st->cfg.syn_retries) {
+			count(st, TCP_C_timeouts);
+			conn_closed(c, ETIMEDOUT);
+			return;
+		}
+		count(st, TCP_C_syn_retrans);
+		tcp_rto_backoff(&c->rto);
+		send_syn(c, now);
+		arm_rto(c, now);
+		return;
+	}
+	if (!can_send_data(c))
+		return;
+	if (++c->retries > st->cfg.data_retries) {
+		count(st, TCP_C_timeouts);
+		xmit(st, &c->t, c->snd_nxt, 0, TH_RST, 0, NULL, 0, NULL, 0, 0, now);
+		conn_closed(c, ETIMEDOUT);
+		return;
+	}
+	count(st, TCP_C_rto_expired);
+	tcp_rto_backoff(&c->rto);
+	c->rtt_active = false;
+	if (c->snd_una == c->snd_max) {
+		/* Zero-window probe: one byte past the window (RFC 9293 §3.8.6.1). */
+		uint32_t used = send_data_seg(c, c->snd_una, 1, true, now);
+		c->snd_nxt = c->snd_max = c->snd_una + used;
+		arm_rto(c, now);
+		return;
+	}
+	tcp_cc_on_rto(&c->cc, c->snd_max, c->snd_max - c->snd_una);
+	/* Go back N: resend from SND.UNA as cwnd (now 1 SMSS) allows. */
+	c->snd_nxt = c->snd_una;
+	arm_rto(c, now);
+	output(c, now);
+}
+
+static void conn_timer(struct tcp_conn *c, uint64_t now)
+{
+	if (c->tw_at && now >= c->tw_at) {
+		count(c->st, TCP_C_tw_expired);
+		conn_closed(c, 0);
+		return;
+	}
+	if (c->rto_at && now >= c->rto_at)
+		rto_fire(c, now);
+}
+
+void tcp_stack_timer(struct tcp_stack *st, uint64_t now)
+{
+	for (uint32_t b = 0; b <= st->tab_mask; b++) {
+		struct tcp_conn *c = st->tab[b], *next;
+		for (; c; c = next) {
+			next = c->hnext;
+			conn_timer(c, now);
+		}
+	}
+	struct tcp_net_arp arp;
+	for (int i = 0; i < 64; i++) {
+		enum tcp_net_tick k = tcp_net_timer(st->net, now, &arp);
+		if (k == TCP_NET_IDLE)
+			break;
+		if (k == TCP_NET_SEND_ARP && arp.len &&
+		    st->cfg.io.tx(st->cfg.io.ctx, arp.frame, arp.len) < 0)
+			count(st, TCP_C_tx_fail);
+	}
+}
+
+uint64_t tcp_stack_next_timer(const struct tcp_stack *st)
+{
+	uint64_t m = UINT64_MAX;
+	for (uint32_t b = 0; b <= st->tab_mask; b++)
+		for (const struct tcp_conn *c = st->tab[b]; c; c = c->hnext) {
+			if (c->rto_at && c->rto_at < m)
+				m = c->rto_at;
+			if (c->tw_at && c->tw_at < m)
+				m = c->tw_at;
+		}
+	return m;
+}
+
+/* ---------------------------------------------------------------------- */
+/* Stack */
+
+struct tcp_stack *tcp_stack_create(const struct tcp_stack_cfg *cfg)
+{
+	if (!cfg || !cfg->io.tx || cfg->max_conns == 0 || cfg->max_conns > (1u << 24)) {
+		errno = EINVAL;
+		return NULL;
+	}
+	struct tcp_stack *st = calloc(1, sizeof(*st));
+	if (!st) {
+		errno = ENOMEM;
+		return NULL;
+	}
+	st->cfg = *cfg;
+	if (!st->cfg.sndbuf)
+		st->cfg.sndbuf = 256u << 10;
+	if (!st->cfg.rcvbuf)
+		st->cfg.rcvbuf = 256u << 10;
+	if (!st->cfg.max_ooo)
+		st->cfg.max_ooo = 16;
+	if (!st->cfg.msl_ns)
+		st->cfg.msl_ns = 30ull * 1000000000ull;
+	if (!st->cfg.syn_retries)
+		st->cfg.syn_retries = 5;
+	if (!st->cfg.data_retries)
+		st->cfg.data_retries = 12;
+	st->cc_ops = tcp_cc_find(cfg->cc ? cfg->cc : "newreno");
+	if (!st->cc_ops || st->cfg.rcvbuf > (1u << 30) || cfg->ifc.mtu < 68 + 40) {
+		free(st);
+		errno = EINVAL;
+		return NULL;
+	}
+	st->net = tcp_net_create(&cfg->ifc, &cfg->arp);
+	if (!st->net) {
+		int e = errno;
+		free(st);
+		errno = e;
+		return NULL;
+	}
+	uint32_t nb = 1;
+	while (nb < cfg->max_conns)
+		nb <<= 1;
+	st->tab = calloc(nb, sizeof(*st->tab));
+	st->tab_mask = nb - 1;
+	st->txcap = 14u + cfg->ifc.mtu;
+	if (st->txcap < 128)
+		st->txcap = 128;
+	st->txbuf = malloc(st->txcap);
+	if (!st->tab || !st->txbuf) {
+		tcp_net_free(st->net);
+		free(st->tab);
+		free(st->txbuf);
+		free(st);
+		errno = ENOMEM;
+		return NULL;
+	}
+	tcp_chunk_pool_init(&st->pool, cfg->pool_max_chunks, 64);
+	return st;
+}
+
+size_t tcp_stack_destroy(struct tcp_stack *st)
+{
+	if (!st)
+		return 0;
+	for (struct tcp_listener *l = st->listeners; l;) {
+		struct tcp_listener *n = l->next;
+		for (struct tcp_conn *c = l->q_head, *cn; c; c = cn) {
+			cn = c->qnext;
+			c->in_queue = false;
+			c->lst = NULL;
+			if (c->state == TCP_CLOSED)
+				conn_free(c);
+			/* else still hashed: freed below */
+		}
+		free(l);
+		l = n;
+	}
+	st->listeners = NULL;
+	for (uint32_t b = 0; b <= st->tab_mask; b++) {
+		struct tcp_conn *c = st->tab[b], *next;
+		for (; c; c = next) {
+			next = c->hnext;
+			c->lst = NULL;
+			conn_free(c);
+		}
+	}
+	/* Handles the user kept after the connection closed are unhashed; they
+	 * are the user's to close first. */
+	size_t live = tcp_chunk_pool_fini(&st->pool);
+	tcp_net_free(st->net);
+	free(st->tab);
+	free(st->txbuf);
+	free(st);
+	return live;
+}
+
+const uint64_t *tcp_stack_counters(const struct tcp_stack *st)
+{
+	return st->ctr;
+}
+const char *tcp_stack_counter_name(unsigned c)
+{
+	return c < TCP_C_MAX ? ctr_names[c] : NULL;
+}
+const char *tcp_stack_counter_desc(unsigned c)
+{
+	return c < TCP_C_MAX ? ctr_descs[c] : NULL;
+}
+uint32_t tcp_stack_nr_conns(const struct tcp_stack *st)
+{
+	return st->nr_conns;
+}
+size_t tcp_stack_chunks_live(const struct tcp_stack *st)
+{
+	return st->pool.nr_live;
+}
+struct tcp_net *tcp_stack_net(struct tcp_stack *st)
+{
+	return st->net;
+}
+
+/* ---------------------------------------------------------------------- */
+/* API */
+
+int tcp_listen(struct tcp_stack *st, uint16_t port, uint32_t backlog)
+{
+	if (!port || !backlog)
+		return -EINVAL;
+	if (find_listener(st, port))
+		return -EADDRINUSE;
+	struct tcp_listener *l = calloc(1, sizeof(*l));
+	if (!l)
+		return -ENOMEM;
+	l->port = port;
+	l->backlog = backlog;
+	l->next = st->listeners;
+	st->listeners = l;
+	return 0;
+}
+
+int tcp_unlisten(struct tcp_stack *st, uint16_t port, uint64_t now)
+{
+	struct tcp_listener **p = &st->listeners;
+	while (*p && (*p)->port != port)
+		p = &(*p)->next;
+	struct tcp_listener *l = *p;
+	if (!l)
+		return -ENOENT;
+	*p = l->next;
+	for (struct tcp_conn *c = l->q_head, *cn; c; c = cn) {
+		cn = c->qnext;
+		c->in_queue = false;
+		c->lst = NULL;
+		if (c->state != TCP_CLOSED)
+			xmit(st, &c->t, c->snd_nxt, 0, TH_RST, 0, NULL, 0, NULL, 0, 0, now);
+		conn_free(c);
+	}
+	/* Connections still in SYN-RCVD point at l: reset them too. */
+	for (uint32_t b = 0; b <= st->tab_mask; b++) {
+		struct tcp_conn *c = st->tab[b], *next;
+		for (; c; c = next) {
+			next = c->hnext;
+			if (c->lst == l) {
+				c->lst = NULL;
+				xmit(st, &c->t, c->snd_nxt, 0, TH_RST, 0, NULL, 0, NULL, 0, 0, now);
+				conn_free(c);
+			}
+		}
+	}
+	free(l);
+	return 0;
+}
+
+struct tcp_conn *tcp_accept(struct tcp_stack *st, uint16_t port)
+{
+	struct tcp_listener *l = find_listener(st, port);
+	if (!l) {
+		errno = ENOENT;
+		return NULL;
+	}
+	while (l->q_head) {
+		struct tcp_conn *c = l->q_head;
+		l->q_head = c->qnext;
+		if (!l->q_head)
+			l->q_tail = NULL;
+		c->qnext = NULL;
+		c->in_queue = false;
+		l->nr_pending--;
+		c->lst = NULL;
+		if (c->state == TCP_CLOSED) {
+			conn_free(c); /* reset before it was accepted */
+			continue;
+		}
+		c->user_owned = true;
+		count(st, TCP_C_accepted);
+		return c;
+	}
+	errno = EAGAIN;
+	return NULL;
+}
+
+struct tcp_conn *tcp_connect(struct tcp_stack *st, uint32_t raddr, uint16_t rport,
+			     uint64_t now)
+{
+	struct tcp_tuple t = {.laddr = st->cfg.ifc.ip, .raddr = raddr, .rport = rport};
+	uint32_t i;
+	for (i = 0; i < EPH_N; i++) {
+		t.lport = (uint16_t)(EPH_LO + (st->eph_next++ % EPH_N));
+		if (!lookup(st, &t) && !find_listener(st, t.lport))
+			break;
+	}
+	if (i == EPH_N) {
+		errno = EADDRNOTAVAIL;
+		return NULL;
+	}
+	struct tcp_conn *c = conn_new(st, &t, now);
+	if (!c)
+		return NULL;
+	count(st, TCP_C_active_opens);
+	c->user_owned = true;
+	c->state = TCP_SYN_SENT;
+	c->snd_nxt = c->snd_max = c->iss + 1;
+	c->rtt_start = now;
+	send_syn(c, now);
+	arm_rto(c, now);
+	return c;
+}
+
+int tcp_send(struct tcp_conn *c, const void *data, uint32_t len, uint64_t now)
+{
+	if (c->state == TCP_CLOSED)
+		return c->err ? -c->err : -ENOTCONN;
+	if (c->fin_queued)
+		return -EPIPE;
+	if (c->state != TCP_ESTABLISHED && c->state != TCP_CLOSE_WAIT)
+		return -ENOTCONN;
+	int n = tcp_sndbuf_append(&c->sb, data, len);
+	if (n == -ENOMEM)
+		n = 0;
+	if (n > 0)
+		output(c, now);
+	return n;
+}
+
+int tcp_recv(struct tcp_conn *c, void *buf, uint32_t len, uint64_t now)
+{
+	if (c->state == TCP_CLOSED && c->err)
+		return -c->err;
+	uint32_t n = tcp_rcvbuf_read(&c->rb, buf, len);
+	if (n) {
+		/* Window update once reading opened at least min(half the
+		 * buffer, 2 MSS) beyond what we advertised (RFC 9293 §3.8.6.2.2). */
+		uint32_t edge = c->rb.rd_nxt + c->rb.limit;
+		uint32_t thresh = c->rb.limit / 2;
+		if (c->syn.mss * 2u < thresh)
+			thresh = c->syn.mss * 2u;
+		if (c->state != TCP_CLOSED && c->state != TCP_SYN_SENT &&
+		    c->state != TCP_SYN_RCVD && !c->fin_rcvd && edge - c->rcv_adv >= thresh &&
+		    tcp_seq_gt(edge, c->rcv_adv))
+			send_ack(c, now);
+		return (int)n;
+	}
+	if (c->fin_rcvd || c->state == TCP_CLOSED)
+		return 0;
+	return -EAGAIN;
+}
+
+int tcp_shutdown_write(struct tcp_conn *c, uint64_t now)
+{
+	switch (c->state) {
+	case TCP_ESTABLISHED:
+		c->fin_queued = true;
+		c->state = TCP_FIN_WAIT_1;
+		break;
+	case TCP_CLOSE_WAIT:
+		c->fin_queued = true;
+		c->state = TCP_LAST_ACK;
+		break;
+	case TCP_SYN_RCVD:
+		c->fin_queued = true; /* FIN-WAIT-1 once established */
+		return 0;
+	case TCP_FIN_WAIT_1:
+	case TCP_FIN_WAIT_2:
+	case TCP_CLOSING:
+	case TCP_TIME_WAIT:
+	case TCP_LAST_ACK:
+		return 0;
+	default:
+		return -ENOTCONN;
+	}
+	output(c, now);
+	return 0;
+}
+
+void tcp_close(struct tcp_conn *c, uint64_t now)
+{
+	c->user_closed = true;
+	switch (c->state) {
+	case TCP_CLOSED:
+	case TCP_SYN_SENT:
+		conn_closed(c, 0);
+		return;
+	default:
+		break;
+	}
+	if (tcp_rcvbuf_readable(&c->rb)) {
+		tcp_abort(c, now);
+		return;
+	}
+	tcp_shutdown_write(c, now);
+}
+
+void tcp_abort(struct tcp_conn *c, uint64_t now)
+{
+	c->user_closed = true;
+	if (c->state != TCP_CLOSED && c->state != TCP_SYN_SENT && c->state != TCP_TIME_WAIT)
+		xmit(c->st, &c->t, c->snd_nxt, 0, TH_RST, 0, NULL, 0, NULL, 0, 0, now);
+	conn_closed(c, 0);
+}
+
+enum tcp_state tcp_conn_state(const struct tcp_conn *c)
+{
+	return c->state;
+}
+
+const char *tcp_state_name(enum tcp_state s)
+{
+	static const char *const n[] = {"CLOSED",     "SYN-SENT",   "SYN-RCVD",  "ESTABLISHED",
+					"FIN-WAIT-1", "FIN-WAIT-2", "CLOSING",   "TIME-WAIT",
+					"CLOSE-WAIT", "LAST-ACK"};
+	return (unsigned)s < sizeof(n) / sizeof(n[0]) ? n[s] : "?";
+}
+
+int tcp_conn_error(const struct tcp_conn *c)
+{
+	return c->err;
+}
+
+uint32_t tcp_conn_unacked(const struct tcp_conn *c)
+{
+	return tcp_sndbuf_queued(&c->sb);
+}
+
+void tcp_conn_info(const struct tcp_conn *c, struct tcp_conn_info *o)
+{
+	memset(o, 0, sizeof(*o));
+	o->snd_mss = c->neg.snd_mss;
+	o->snd_wscale = c->neg.snd_wscale;
+	o->rcv_wscale = c->neg.rcv_wscale;
+	o->ws = c->neg.ws;
+	o->sack = c->neg.sack;
+	o->ts = c->neg.ts;
+	o->cwnd = c->cc.ops ? tcp_cc_cwnd(&c->cc) : 0;
+	o->ssthresh = c->cc.ops ? tcp_cc_ssthresh(&c->cc) : 0;
+	o->srtt_us = c->rto.srtt_us;
+	o->rto_us = tcp_rto_get(&c->rto);
+	o->lport = c->t.lport;
+	o->rport = c->t.rport;
+}

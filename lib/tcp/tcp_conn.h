@@ -1,0 +1,232 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The connection core of the TCP stack (RFC 9293): a stack instance with its
+ * connection table and listeners, the state machine, data transfer with
+ * retransmission and congestion control, and the close sequences.
+ *
+ * Pure C: no DPDK, no sockets, no globals, no clock reads. Time is passed in
+ * (`now`, nanoseconds of any monotonic clock, the same clock as tcp_net);
+ * frames go out through struct tcp_io as bytes. The stack owns a tcp_net
+ * (Ethernet/ARP/IPv4) and feeds it every received frame.
+ *
+ * Threads: a stack and every connection in it belong to the thread that
+ * created the stack; every call comes from that thread.
+ *
+ * What is here (and what is not yet):
+ *   - passive and active open with MSS / window scale / SACK-permitted /
+ *     timestamps negotiated (tcp_opt), SYN and SYN-ACK retransmission with
+ *     RTO backoff, an accept queue per listener bounded by a backlog;
+ *   - data: RFC 9293 acceptability (tcp_seq), in-order and out-of-order
+ *     receive (tcp_rcvbuf), SACK blocks sent, window scaling, sending limited
+ *     by min(peer window, cwnd), RTT sampling (TSecr, or Karn's rule),
+ *     RTO with backoff (go-back-N from SND.UNA), fast retransmit and NewReno
+ *     partial-ACK recovery (tcp_cc);
+ *   - FIN both ways, every close state, TIME-WAIT for 2 MSL;
+ *   - RST for segments to closed ports, RFC 5961 RST / SYN / ACK checks.
+ * NOT yet: delayed ACK (every data segment is ACKed at once), Nagle,
+ * SACK-based loss recovery (received SACK blocks are ignored: recovery is
+ * NewReno), PAWS, keep-alive, SYN cookies, zero-window probing beyond a
+ * 1-byte probe on RTO, FIN-WAIT-2 timeout for orphans, urgent data, ICMP
+ * errors, packets waiting on ARP (a segment whose next hop is unresolved is
+ * dropped and counted; retransmission sends it again). Timers are scanned
+ * per call of tcp_stack_timer (O(connections)), not a timer wheel.
+ */
+#ifndef BH_TCP_CONN_H
+#define BH_TCP_CONN_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "bulkhead/tcp_net.h"
+#include "tcp_siphash.h"
+
+/* Output: one Ethernet frame of len bytes. The buffer is the stack's and is
+ * valid only during the call (copy it). Returns 0, or a negative errno
+ * (counted as tx_fail; the segment counts as lost). */
+struct tcp_io {
+	void *ctx;
+	int (*tx)(void *ctx, const uint8_t *frame, uint32_t len);
+};
+
+/* Stack configuration; 0 in a field selects the default in brackets. */
+struct tcp_stack_cfg {
+	struct tcp_if ifc;
+	struct tcp_arp_cfg arp;
+	struct tcp_io io;
+	struct tcp_secret secret; /* ISN secret (RFC 6528); the caller draws it */
+	uint32_t max_conns;       /* connection table capacity (required) */
+	uint32_t sndbuf, rcvbuf;  /* per-connection buffer limits [256 KiB each] */
+	uint32_t max_ooo;         /* out-of-order ranges per receive buffer [16] */
+	size_t pool_max_chunks;   /* cap on chunks held by all buffers [none] */
+	bool no_ws, no_sack, no_ts; /* options NOT to offer */
+	const char *cc;           /* "newreno" or "cubic" ["newreno"] */
+	uint64_t msl_ns;          /* TIME-WAIT lasts 2 MSL [30 s] */
+	uint32_t rto_min_us;      /* [TCP_RTO_MIN_US] */
+	uint32_t syn_retries;     /* SYN / SYN-ACK retransmissions before giving up [5] */
+	uint32_t data_retries;    /* data RTOs in a row before aborting [12] */
+};
+
+/*
+ * Every counter of the stack, X(kind, name, description). Kinds:
+ *   DROP   a received segment that was dropped (each one counts once);
+ *   EVENT  anything else.
+ */
+#define TCP_STACK_COUNTERS(X)                                                       \
+	X(DROP, not_tcp, "frame dropped by tcp_net, or UDP: nothing for TCP")     \
+	X(DROP, bad_cksum, "TCP checksum wrong")                                  \
+	X(DROP, bad_hdr, "TCP data offset or options malformed")                  \
+	X(DROP, no_conn, "no connection or listener for the segment (RST sent unless RST)") \
+	X(DROP, listen_nosyn, "segment to a listener without SYN (RST sent if ACK)") \
+	X(DROP, listen_full, "SYN to a listener whose backlog is full")           \
+	X(DROP, table_full, "SYN dropped: connection table full")                 \
+	X(DROP, no_mem, "SYN dropped: no memory for a connection")                \
+	X(DROP, synsent_bad_ack, "SYN-SENT: ACK not for our SYN (RST sent unless RST)") \
+	X(DROP, synsent_other, "SYN-SENT: neither SYN nor acceptable RST")        \
+	X(DROP, unacceptable, "sequence number outside the window (ACK sent)")   \
+	X(DROP, rst_out_of_window, "RST outside the window (RFC 5961)")          \
+	X(DROP, rst_challenged, "RST in window but not exact: challenge ACK sent") \
+	X(DROP, syn_challenged, "SYN in a synchronized state: challenge ACK sent") \
+	X(DROP, no_ack, "segment without ACK in a synchronized state")            \
+	X(DROP, synrcvd_bad_ack, "SYN-RCVD: ACK not for our SYN-ACK (RST sent)")  \
+	X(DROP, ack_future, "ACK for data not sent yet (ACK sent)")               \
+	X(DROP, ack_stale, "ACK older than the window (challenge ACK sent)")      \
+	X(DROP, rcvbuf_full, "data not stored: out-of-order ranges or chunks exhausted") \
+	X(DROP, data_after_close, "data for a connection the user closed (RST sent)") \
+	X(EVENT, seg_in, "TCP segments processed by a connection or listener")    \
+	X(EVENT, seg_out, "TCP segments handed to tcp_io")                        \
+	X(EVENT, tx_fail, "tcp_io refused a frame")                               \
+	X(EVENT, tx_no_route, "segment not sent: tcp_net refused it (no route, ARP full, too big)") \
+	X(EVENT, tx_arp_wait, "segment not sent: next hop being resolved")        \
+	X(EVENT, active_opens, "connections opened by tcp_connect")               \
+	X(EVENT, passive_opens, "SYNs accepted by a listener")                    \
+	X(EVENT, established, "connections that reached ESTABLISHED")             \
+	X(EVENT, accepted, "connections taken by tcp_accept")                     \
+	X(EVENT, rst_sent, "RST segments sent")                                   \
+	X(EVENT, rst_accepted, "connections reset by a peer's RST")               \
+	X(EVENT, challenge_acks, "challenge ACKs sent (RFC 5961)")                \
+	X(EVENT, data_segs_in, "segments carrying data stored in order")          \
+	X(EVENT, ooo_segs_in, "segments carrying data stored out of order")       \
+	X(EVENT, dup_segs_in, "segments whose data was all held already")         \
+	X(EVENT, dupacks_in, "duplicate ACKs (RFC 5681) received")                \
+	X(EVENT, syn_retrans, "SYN or SYN-ACK retransmissions")                   \
+	X(EVENT, rto_expired, "retransmission timeouts in data states")           \
+	X(EVENT, fast_retrans, "fast retransmits (3 dupacks)")                    \
+	X(EVENT, partial_retrans, "retransmits on a NewReno partial ACK")         \
+	X(EVENT, rtt_samples, "RTT samples fed to the estimator")                 \
+	X(EVENT, timeouts, "connections given up after too many retransmissions") \
+	X(EVENT, tw_expired, "TIME-WAIT connections expired")                     \
+	X(EVENT, conns_freed, "connections freed")
+
+enum tcp_stack_kind { TCP_STACK_K_DROP, TCP_STACK_K_EVENT };
+#define TCP_STACK_X_ENUM(kind, name, desc) TCP_C_##name,
+enum tcp_stack_ctr { TCP_STACK_COUNTERS(TCP_STACK_X_ENUM) TCP_C_MAX };
+#undef TCP_STACK_X_ENUM
+
+enum tcp_state {
+	TCP_CLOSED,
+	TCP_SYN_SENT,
+	TCP_SYN_RCVD,
+	TCP_ESTABLISHED,
+	TCP_FIN_WAIT_1,
+	TCP_FIN_WAIT_2,
+	TCP_CLOSING,
+	TCP_TIME_WAIT,
+	TCP_CLOSE_WAIT,
+	TCP_LAST_ACK,
+};
+
+struct tcp_stack;
+struct tcp_conn; /* opaque handle */
+
+/* Create a stack; copies cfg. Returns NULL (errno EINVAL or ENOMEM). */
+struct tcp_stack *tcp_stack_create(const struct tcp_stack_cfg *cfg);
+
+/*
+ * Free the stack and every connection still in it (no segment is sent;
+ * handles the user still holds become invalid). Returns the chunks still
+ * live in the pool after everything was freed: 0 unless a buffer leaked.
+ */
+size_t tcp_stack_destroy(struct tcp_stack *st);
+
+/*
+ * One received Ethernet frame (the caller keeps it). ARP and ICMP echo are
+ * answered through tcp_io; TCP segments are processed. Returns 0.
+ */
+int tcp_stack_input(struct tcp_stack *st, const uint8_t *frame, uint32_t len, uint64_t now);
+
+/* Run every timer due at now (retransmission, TIME-WAIT, ARP). */
+void tcp_stack_timer(struct tcp_stack *st, uint64_t now);
+
+/* Earliest TCP timer deadline, or UINT64_MAX if none is armed. */
+uint64_t tcp_stack_next_timer(const struct tcp_stack *st);
+
+/* TCP_C_MAX counters indexed by enum tcp_stack_ctr; valid while st lives. */
+const uint64_t *tcp_stack_counters(const struct tcp_stack *st);
+const char *tcp_stack_counter_name(unsigned c);
+const char *tcp_stack_counter_desc(unsigned c);
+/* Connections allocated (any state, including TIME-WAIT and unaccepted). */
+uint32_t tcp_stack_nr_conns(const struct tcp_stack *st);
+/* Chunks held by all buffers of the stack. */
+size_t tcp_stack_chunks_live(const struct tcp_stack *st);
+/* The stack's network layer (for ARP priming, counters). */
+struct tcp_net *tcp_stack_net(struct tcp_stack *st);
+
+/* Listen on port with at most backlog connections waiting (SYN-RCVD or in
+ * the accept queue). Returns 0, -EADDRINUSE, -EINVAL, -ENOMEM. */
+int tcp_listen(struct tcp_stack *st, uint16_t port, uint32_t backlog);
+/* Stop listening: connections not yet accepted are reset and freed.
+ * Returns 0 or -ENOENT. */
+int tcp_unlisten(struct tcp_stack *st, uint16_t port, uint64_t now);
+
+/* The oldest established connection of the listener on port, or NULL
+ * (errno EAGAIN: none yet; ENOENT: no listener). The caller owns the handle
+ * until tcp_close / tcp_abort. */
+struct tcp_conn *tcp_accept(struct tcp_stack *st, uint16_t port);
+
+/* Open a connection to raddr:rport from an ephemeral port; sends the SYN.
+ * Returns the handle (owned by the caller until tcp_close / tcp_abort), or
+ * NULL (errno ENOMEM, ENFILE: table full, EADDRNOTAVAIL: no free port). */
+struct tcp_conn *tcp_connect(struct tcp_stack *st, uint32_t raddr, uint16_t rport,
+			     uint64_t now);
+
+/* Queue up to len bytes (copied). Returns the bytes taken (0 when the send
+ * buffer is full), -ENOTCONN before ESTABLISHED, -EPIPE after shutdown,
+ * -ECONNRESET / -ETIMEDOUT once the connection died. */
+int tcp_send(struct tcp_conn *c, const void *data, uint32_t len, uint64_t now);
+
+/* Read up to len bytes. Returns the count, 0 at end of stream (FIN read),
+ * -EAGAIN if nothing yet, -ECONNRESET / -ETIMEDOUT once it died. */
+int tcp_recv(struct tcp_conn *c, void *buf, uint32_t len, uint64_t now);
+
+/* Send a FIN after the queued data. Returns 0, -ENOTCONN. Idempotent. */
+int tcp_shutdown_write(struct tcp_conn *c, uint64_t now);
+
+/*
+ * Give up the handle. A graceful close (FIN after queued data) unless
+ * unread data remains, in which case the connection is reset (RFC 2525).
+ * The stack frees the connection when it reaches CLOSED (after TIME-WAIT).
+ * Data arriving afterwards is answered with RST.
+ */
+void tcp_close(struct tcp_conn *c, uint64_t now);
+
+/* Reset the connection (RST if synchronized) and free the handle. */
+void tcp_abort(struct tcp_conn *c, uint64_t now);
+
+enum tcp_state tcp_conn_state(const struct tcp_conn *c);
+const char *tcp_state_name(enum tcp_state s);
+/* Why the connection died: 0, ECONNRESET, ECONNREFUSED or ETIMEDOUT. */
+int tcp_conn_error(const struct tcp_conn *c);
+/* Bytes queued and not yet acknowledged by the peer. */
+uint32_t tcp_conn_unacked(const struct tcp_conn *c);
+
+/* What the handshake agreed on (valid once synchronized). */
+struct tcp_conn_info {
+	uint16_t snd_mss;
+	uint8_t snd_wscale, rcv_wscale;
+	bool ws, sack, ts;
+	uint32_t cwnd, ssthresh, srtt_us, rto_us;
+	uint16_t lport, rport;
+};
+void tcp_conn_info(const struct tcp_conn *c, struct tcp_conn_info *out);
+
+#endif

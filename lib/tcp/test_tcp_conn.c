@@ -1,0 +1,747 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The connection core: two stacks, A (10.0.0.1) and B (10.0.0.2), back to
+ * back through a fake link (a FIFO of frames that can drop, reorder and
+ * duplicate deterministically) with a virtual clock. Every test ends by
+ * checking that no connection and no chunk was left behind.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "tcp_cksum.h"
+#include "tcp_conn.h"
+#include "tests/unit/bh_test.h"
+
+#define MS 1000000ull
+#define SEC 1000000000ull
+#define IP4(a, b, c, d) ((uint32_t)(a) << 24 | (uint32_t)(b) << 16 | (uint32_t)(c) << 8 | (d))
+#define IP_A IP4(10, 0, 0, 1)
+#define IP_B IP4(10, 0, 0, 2)
+#define PORT 8080
+#define C(name) TCP_C_##name
+#define CTR(st, name) (tcp_stack_counters(st)[TCP_C_##name])
+
+struct frame {
+	struct frame *next;
+	int dst; /* 0: A, 1: B */
+	uint32_t len;
+	uint8_t data[];
+};
+
+struct world;
+struct end {
+	struct world *w;
+	int self;
+};
+
+/* Returns true to drop the frame (a test's own selective loss). */
+typedef bool (*filter_fn)(struct world *w, int dst, const uint8_t *f, uint32_t len);
+
+struct world {
+	struct tcp_stack *st[2];
+	struct end ends[2];
+	struct frame *head, *tail;
+	uint64_t now;
+	uint64_t rng;
+	unsigned loss_pm, reorder_pm, dup_pm; /* per mille, TCP frames only */
+	filter_fn filter;
+	unsigned filter_state;
+	uint64_t delivered, dropped;
+	bool capture;                   /* keep the next frame to A instead of delivering */
+	uint8_t captured[2048];
+	uint32_t captured_len;
+};
+
+static uint32_t rnd(struct world *w)
+{
+	w->rng = w->rng * 6364136223846793005ull + 1442695040888963407ull;
+	return (uint32_t)(w->rng >> 33);
+}
+
+static void enqueue(struct world *w, int dst, const uint8_t *f, uint32_t len)
+{
+	struct frame *fr = malloc(sizeof(*fr) + len);
+	fr->next = NULL;
+	fr->dst = dst;
+	fr->len = len;
+	memcpy(fr->data, f, len);
+	if (w->tail)
+		w->tail->next = fr;
+	else
+		w->head = fr;
+	w->tail = fr;
+}
+
+static int tx(void *ctx, const uint8_t *f, uint32_t len)
+{
+	struct end *e = ctx;
+	enqueue(e->w, !e->self, f, len);
+	return 0;
+}
+
+static bool is_tcp(const uint8_t *f, uint32_t len)
+{
+	return len >= 54 && f[12] == 0x08 && f[13] == 0x00 && f[23] == 6;
+}
+
+/* Deliver every queued frame (and those they cause). Returns how many. */
+static unsigned pump(struct world *w)
+{
+	unsigned n = 0;
+	while (w->head) {
+		struct frame *f = w->head;
+		w->head = f->next;
+		if (!w->head)
+			w->tail = NULL;
+		bool tcp = is_tcp(f->data, f->len);
+		if (tcp && w->reorder_pm && w->head && rnd(w) % 1000 < w->reorder_pm) {
+			/* Swap with the next frame. */
+			struct frame *g = w->head;
+			f->next = g->next;
+			g->next = f;
+			if (w->tail == g)
+				w->tail = f;
+			continue;
+		}
+		if (tcp && w->dup_pm && rnd(w) % 1000 < w->dup_pm)
+			enqueue(w, f->dst, f->data, f->len);
+		bool drop = tcp && w->loss_pm && rnd(w) % 1000 < w->loss_pm;
+		if (!drop && tcp && w->filter && w->filter(w, f->dst, f->data, f->len))
+			drop = true;
+		if (!drop && w->capture && f->dst == 0 && tcp) {
+			memcpy(w->captured, f->data, f->len);
+			w->captured_len = f->len;
+			w->capture = false;
+			drop = true;
+		}
+		if (drop) {
+			w->dropped++;
+		} else {
+			w->delivered++;
+			w->now += 10000; /* 10 us per frame: RTTs are not all zero */
+			tcp_stack_input(w->st[f->dst], f->data, f->len, w->now);
+		}
+		free(f);
+		n++;
+	}
+	return n;
+}
+
+/* Jump the clock to the next timer and run both stacks' timers. */
+static void tick(struct world *w)
+{
+	uint64_t a = tcp_stack_next_timer(w->st[0]), b = tcp_stack_next_timer(w->st[1]);
+	uint64_t t = a < b ? a : b;
+	if (t == UINT64_MAX || t < w->now)
+		t = w->now + MS;
+	w->now = t;
+	tcp_stack_timer(w->st[0], w->now);
+	tcp_stack_timer(w->st[1], w->now);
+}
+
+struct opts {
+	bool no_ws[2], no_sack[2], no_ts[2];
+	const char *cc;
+	uint32_t rcvbuf;
+};
+
+static void world_init(struct world *w, const struct opts *o)
+{
+	memset(w, 0, sizeof(*w));
+	w->now = 1 * SEC;
+	w->rng = 12345;
+	for (int i = 0; i < 2; i++) {
+		struct tcp_stack_cfg cfg = {0};
+		cfg.ifc.mac[0] = 2;
+		cfg.ifc.mac[5] = (uint8_t)(i + 1);
+		cfg.ifc.mtu = 1500;
+		cfg.ifc.ip = i ? IP_B : IP_A;
+		cfg.ifc.mask = 0xffffff00u;
+		cfg.arp.capacity = 16;
+		cfg.arp.ttl_ns = 3600 * SEC;
+		w->ends[i].w = w;
+		w->ends[i].self = i;
+		cfg.io.ctx = &w->ends[i];
+		cfg.io.tx = tx;
+		for (int k = 0; k < 16; k++)
+			cfg.secret.k[k] = (uint8_t)(k * 7 + i);
+		cfg.max_conns = 64;
+		cfg.msl_ns = 1 * SEC;
+		cfg.rcvbuf = o && o->rcvbuf ? o->rcvbuf : 0;
+		if (o) {
+			cfg.no_ws = o->no_ws[i];
+			cfg.no_sack = o->no_sack[i];
+			cfg.no_ts = o->no_ts[i];
+			cfg.cc = o->cc;
+		}
+		w->st[i] = tcp_stack_create(&cfg);
+		CHECK(w->st[i] != NULL);
+	}
+	/* Prime ARP both ways: A asks for B, B answers and learns A. */
+	uint8_t buf[128];
+	struct tcp_net_arp arp;
+	int rc = tcp_net_output(tcp_stack_net(w->st[0]), IP_B, 6, 20, w->now, buf, sizeof(buf), &arp);
+	CHECK_EQ(rc, -EAGAIN);
+	CHECK(arp.len > 0);
+	enqueue(w, 1, arp.frame, arp.len);
+	pump(w);
+	uint8_t mac[6];
+	CHECK_EQ(tcp_net_arp_lookup(tcp_stack_net(w->st[0]), IP_B, mac), 0);
+	CHECK_EQ(tcp_net_arp_lookup(tcp_stack_net(w->st[1]), IP_A, mac), 0);
+}
+
+/* Run until both stacks hold no connection; then free everything and check
+ * that nothing was left. */
+static void world_fini(struct world *w)
+{
+	for (int i = 0; i < 100000 && (tcp_stack_nr_conns(w->st[0]) || tcp_stack_nr_conns(w->st[1]));
+	     i++) {
+		pump(w);
+		if (tcp_stack_nr_conns(w->st[0]) || tcp_stack_nr_conns(w->st[1]))
+			tick(w);
+	}
+	pump(w);
+	CHECK_EQ(tcp_stack_nr_conns(w->st[0]), 0);
+	CHECK_EQ(tcp_stack_nr_conns(w->st[1]), 0);
+	CHECK_EQ(tcp_stack_chunks_live(w->st[0]), 0);
+	CHECK_EQ(tcp_stack_chunks_live(w->st[1]), 0);
+	CHECK_EQ(tcp_stack_destroy(w->st[0]), 0);
+	CHECK_EQ(tcp_stack_destroy(w->st[1]), 0);
+	while (w->head) {
+		struct frame *f = w->head;
+		w->head = f->next;
+		free(f);
+	}
+	w->tail = NULL;
+}
+
+/* Connect A to B's listener; returns both ends (A's in *a, B's in *b). */
+static bool handshake(struct world *w, struct tcp_conn **a, struct tcp_conn **b)
+{
+	CHECK_EQ(tcp_listen(w->st[1], PORT, 16), 0);
+	*a = tcp_connect(w->st[0], IP_B, PORT, w->now);
+	CHECK(*a != NULL);
+	*b = NULL;
+	for (int i = 0; i < 200 && !*b; i++) {
+		pump(w);
+		*b = tcp_accept(w->st[1], PORT);
+		if (!*b)
+			tick(w);
+	}
+	pump(w);
+	CHECK(*b != NULL);
+	if (!*a || !*b)
+		return false;
+	CHECK_EQ(tcp_conn_state(*a), TCP_ESTABLISHED);
+	CHECK_EQ(tcp_conn_state(*b), TCP_ESTABLISHED);
+	return tcp_conn_state(*a) == TCP_ESTABLISHED && tcp_conn_state(*b) == TCP_ESTABLISHED;
+}
+
+/* ---------------------------------------------------------------------- */
+
+static void test_handshake_options(void)
+{
+	static const struct {
+		struct opts o;
+		bool ws, sack, ts;
+	} cases[] = {
+		{{{0}}, true, true, true},
+		{{.no_ws = {true, false}}, false, true, true},
+		{{.no_ws = {false, true}}, false, true, true},
+		{{.no_sack = {false, true}}, true, false, true},
+		{{.no_ts = {true, false}}, true, true, false},
+		{{.no_ts = {false, true}}, true, true, false},
+		{{.no_ws = {true, true}, .no_sack = {true, true}, .no_ts = {true, true}}, false, false,
+		 false},
+	};
+	for (unsigned k = 0; k < sizeof(cases) / sizeof(cases[0]); k++) {
+		struct world w;
+		world_init(&w, &cases[k].o);
+		struct tcp_conn *a, *b;
+		if (handshake(&w, &a, &b)) {
+			struct tcp_conn_info ia, ib;
+			tcp_conn_info(a, &ia);
+			tcp_conn_info(b, &ib);
+			CHECK_EQ(ia.ws, cases[k].ws);
+			CHECK_EQ(ib.ws, cases[k].ws);
+			CHECK_EQ(ia.sack, cases[k].sack);
+			CHECK_EQ(ib.sack, cases[k].sack);
+			CHECK_EQ(ia.ts, cases[k].ts);
+			CHECK_EQ(ib.ts, cases[k].ts);
+			CHECK_EQ(ia.snd_mss, 1460);
+			CHECK_EQ(ib.snd_mss, 1460);
+			/* 256 KiB buffers need a shift of 3 when WS is on. */
+			CHECK_EQ(ia.rcv_wscale, cases[k].ws ? 3 : 0);
+			CHECK_EQ(ia.snd_wscale, ib.rcv_wscale);
+			CHECK_EQ(ib.snd_wscale, ia.rcv_wscale);
+			CHECK_EQ(ia.rport, PORT);
+			CHECK_EQ(ib.lport, PORT);
+			CHECK_EQ(CTR(w.st[0], active_opens), 1);
+			CHECK_EQ(CTR(w.st[1], passive_opens), 1);
+			CHECK_EQ(CTR(w.st[1], accepted), 1);
+			CHECK_EQ(CTR(w.st[0], syn_retrans), 0);
+			tcp_close(a, w.now);
+			tcp_close(b, w.now);
+		}
+		world_fini(&w);
+	}
+}
+
+/* Drop the first n SYN-ACKs (filter_state counts them down). */
+static bool drop_synack(struct world *w, int dst, const uint8_t *f, uint32_t len)
+{
+	(void)len;
+	if (dst == 0 && (f[34 + 13] & 0x12) == 0x12 && w->filter_state) {
+		w->filter_state--;
+		return true;
+	}
+	return false;
+}
+/* Drop the first n SYNs. */
+static bool drop_syn(struct world *w, int dst, const uint8_t *f, uint32_t len)
+{
+	(void)len;
+	if (dst == 1 && (f[34 + 13] & 0x12) == 0x02 && w->filter_state) {
+		w->filter_state--;
+		return true;
+	}
+	return false;
+}
+
+static void test_handshake_retransmit(void)
+{
+	struct world w;
+	struct tcp_conn *a, *b;
+
+	world_init(&w, NULL);
+	w.filter = drop_synack;
+	w.filter_state = 2;
+	uint64_t t0 = w.now;
+	if (handshake(&w, &a, &b)) {
+		/* B resent its SYN-ACK on its own timer (1 s, then 2 s), and A
+		 * answered A's retransmitted SYN with a re-sent SYN-ACK too. */
+		CHECK(CTR(w.st[1], syn_retrans) >= 1);
+		CHECK(w.now - t0 >= 1 * SEC);
+		tcp_close(a, w.now);
+		tcp_close(b, w.now);
+	}
+	world_fini(&w);
+
+	world_init(&w, NULL);
+	w.filter = drop_syn;
+	w.filter_state = 2;
+	t0 = w.now;
+	if (handshake(&w, &a, &b)) {
+		CHECK_EQ(CTR(w.st[0], syn_retrans), 2);
+		/* Backoff: 1 s + 2 s before the third SYN. */
+		CHECK(w.now - t0 >= 3 * SEC);
+		tcp_close(a, w.now);
+		tcp_close(b, w.now);
+	}
+	world_fini(&w);
+
+	/* All SYNs lost: gives up with ETIMEDOUT after syn_retries (5). */
+	world_init(&w, NULL);
+	w.filter = drop_syn;
+	w.filter_state = 1000;
+	a = tcp_connect(w.st[0], IP_B, PORT, w.now);
+	for (int i = 0; i < 100 && tcp_conn_state(a) != TCP_CLOSED; i++) {
+		pump(&w);
+		tick(&w);
+	}
+	CHECK_EQ(tcp_conn_state(a), TCP_CLOSED);
+	CHECK_EQ(tcp_conn_error(a), ETIMEDOUT);
+	CHECK_EQ(CTR(w.st[0], syn_retrans), 5);
+	CHECK_EQ(CTR(w.st[0], timeouts), 1);
+	CHECK_EQ(tcp_send(a, "x", 1, w.now), -ETIMEDOUT);
+	tcp_close(a, w.now);
+	world_fini(&w);
+}
+
+/* ---------------------------------------------------------------------- */
+/* Bulk transfer both ways */
+
+struct xfer {
+	struct tcp_conn *c;
+	uint8_t *tx;
+	uint8_t *rx;
+	size_t len, tx_off, rx_off;
+	bool shut, eof;
+};
+
+static void fill(uint8_t *p, size_t len, uint32_t seed)
+{
+	for (size_t i = 0; i < len; i++) {
+		seed = seed * 1103515245u + 12345u;
+		p[i] = (uint8_t)(seed >> 16);
+	}
+}
+
+static bool xfer_step(struct world *w, struct xfer *x)
+{
+	bool progress = false;
+	if (x->tx_off < x->len) {
+		size_t n = x->len - x->tx_off;
+		if (n > 65536)
+			n = 65536;
+		int r = tcp_send(x->c, x->tx + x->tx_off, (uint32_t)n, w->now);
+		if (r > 0) {
+			x->tx_off += (size_t)r;
+			progress = true;
+		}
+	} else if (!x->shut) {
+		CHECK_EQ(tcp_shutdown_write(x->c, w->now), 0);
+		x->shut = true;
+		progress = true;
+	}
+	while (!x->eof) {
+		/* Read in odd-sized pieces, at most one byte past what is due. */
+		uint32_t cap = (uint32_t)(x->len + 1 - x->rx_off);
+		if (cap > 7777)
+			cap = 7777;
+		int r = tcp_recv(x->c, x->rx + x->rx_off, cap, w->now);
+		if (r > 0) {
+			x->rx_off += (size_t)r;
+			progress = true;
+		} else if (r == 0) {
+			x->eof = true;
+			progress = true;
+		} else {
+			CHECK_EQ(r, -EAGAIN);
+			break;
+		}
+	}
+	return progress;
+}
+
+static void transfer(const char *cc, unsigned loss_pm, unsigned reorder_pm, unsigned dup_pm,
+		     size_t len, bool expect_rto, bool expect_fast)
+{
+	struct world w;
+	struct opts o = {.cc = cc};
+	world_init(&w, &o);
+	struct tcp_conn *a, *b;
+	w.loss_pm = loss_pm;
+	w.reorder_pm = reorder_pm;
+	w.dup_pm = dup_pm;
+	if (!handshake(&w, &a, &b)) {
+		world_fini(&w);
+		return;
+	}
+	struct xfer x[2] = {{.c = a, .len = len}, {.c = b, .len = len}};
+	for (int i = 0; i < 2; i++) {
+		x[i].tx = malloc(len);
+		x[i].rx = malloc(len + 1);
+		fill(x[i].tx, len, 77u + (uint32_t)i);
+	}
+	uint64_t steps = 0, t_start = w.now;
+	while (!(x[0].eof && x[1].eof && x[0].shut && x[1].shut) && steps < 2000000) {
+		bool p = xfer_step(&w, &x[0]);
+		p |= xfer_step(&w, &x[1]);
+		unsigned n = pump(&w);
+		if (!p && !n)
+			tick(&w);
+		steps++;
+	}
+	CHECK(x[0].eof && x[1].eof);
+	CHECK_EQ(x[0].rx_off, len);
+	CHECK_EQ(x[1].rx_off, len);
+	CHECK(memcmp(x[0].rx, x[1].tx, len) == 0);
+	CHECK(memcmp(x[1].rx, x[0].tx, len) == 0);
+	const uint64_t *ca = tcp_stack_counters(w.st[0]), *cb = tcp_stack_counters(w.st[1]);
+	printf("transfer %-7s loss %3u reorder %3u dup %3u /1000: %zu B each way in %.3f s "
+	       "virtual, %llu frames (%llu dropped), rto %llu, fast %llu, partial %llu, ooo %llu\n",
+	       cc, loss_pm, reorder_pm, dup_pm, len, (double)(w.now - t_start) / SEC,
+	       (unsigned long long)(w.delivered + w.dropped), (unsigned long long)w.dropped,
+	       (unsigned long long)(ca[C(rto_expired)] + cb[C(rto_expired)]),
+	       (unsigned long long)(ca[C(fast_retrans)] + cb[C(fast_retrans)]),
+	       (unsigned long long)(ca[C(partial_retrans)] + cb[C(partial_retrans)]),
+	       (unsigned long long)(ca[C(ooo_segs_in)] + cb[C(ooo_segs_in)]));
+	if (expect_rto)
+		CHECK(ca[C(rto_expired)] + cb[C(rto_expired)] > 0);
+	if (expect_fast)
+		CHECK(ca[C(fast_retrans)] + cb[C(fast_retrans)] > 0);
+	if (!loss_pm && !reorder_pm && !dup_pm) {
+		CHECK_EQ(ca[C(rto_expired)] + cb[C(rto_expired)], 0);
+		CHECK_EQ(ca[C(fast_retrans)] + cb[C(fast_retrans)], 0);
+		CHECK_EQ(ca[C(ooo_segs_in)] + cb[C(ooo_segs_in)], 0);
+	}
+	if (reorder_pm || loss_pm)
+		CHECK(ca[C(ooo_segs_in)] + cb[C(ooo_segs_in)] > 0);
+	if (dup_pm) /* a duplicate lies before RCV.NXT: unacceptable, ACKed */
+		CHECK(ca[C(unacceptable)] + cb[C(unacceptable)] > 0);
+	/* Both sides sent a FIN: one of them ends in TIME-WAIT (or both). */
+	tcp_close(a, w.now);
+	tcp_close(b, w.now);
+	for (int i = 0; i < 2; i++) {
+		free(x[i].tx);
+		free(x[i].rx);
+	}
+	w.loss_pm = w.reorder_pm = w.dup_pm = 0;
+	world_fini(&w);
+}
+
+static void test_transfer(void)
+{
+	const size_t MiB = 1u << 20;
+	transfer("newreno", 0, 0, 0, MiB, false, false);
+	transfer("cubic", 0, 0, 0, MiB, false, false);
+	transfer("newreno", 10, 0, 0, MiB, false, true);  /* 1% loss */
+	transfer("newreno", 100, 0, 0, MiB, true, true);  /* 10% loss */
+	transfer("cubic", 100, 0, 0, MiB, true, true);
+	transfer("newreno", 0, 50, 0, MiB, false, false); /* 5% reordering */
+	transfer("newreno", 0, 0, 20, MiB, false, false); /* 2% duplicates */
+	transfer("cubic", 20, 30, 10, MiB, false, false);  /* all three */
+}
+
+/* ---------------------------------------------------------------------- */
+/* Close sequences */
+
+static void test_close_active_half(void)
+{
+	struct world w;
+	world_init(&w, NULL);
+	struct tcp_conn *a, *b;
+	if (!handshake(&w, &a, &b)) {
+		world_fini(&w);
+		return;
+	}
+	char buf[64];
+	/* A closes its side: FIN-WAIT-1, then FIN-WAIT-2 once B ACKs; B is in
+	 * CLOSE-WAIT and reads end of stream. */
+	CHECK_EQ(tcp_shutdown_write(a, w.now), 0);
+	CHECK_EQ(tcp_conn_state(a), TCP_FIN_WAIT_1);
+	pump(&w);
+	CHECK_EQ(tcp_conn_state(a), TCP_FIN_WAIT_2);
+	CHECK_EQ(tcp_conn_state(b), TCP_CLOSE_WAIT);
+	CHECK_EQ(tcp_recv(b, buf, sizeof(buf), w.now), 0);
+	CHECK_EQ(tcp_send(a, "x", 1, w.now), -EPIPE);
+	/* Half-close: B still sends, A still receives. */
+	CHECK_EQ(tcp_send(b, "hello", 5, w.now), 5);
+	pump(&w);
+	CHECK_EQ(tcp_recv(a, buf, sizeof(buf), w.now), 5);
+	CHECK(memcmp(buf, "hello", 5) == 0);
+	CHECK_EQ(tcp_recv(a, buf, sizeof(buf), w.now), -EAGAIN);
+	/* B closes: LAST-ACK, then CLOSED (freed); A in TIME-WAIT. */
+	tcp_close(b, w.now);
+	CHECK_EQ(tcp_conn_state(b), TCP_LAST_ACK);
+	CHECK_EQ(tcp_stack_nr_conns(w.st[1]), 1);
+	pump(&w);
+	CHECK_EQ(tcp_stack_nr_conns(w.st[1]), 0);
+	CHECK_EQ(tcp_conn_state(a), TCP_TIME_WAIT);
+	CHECK_EQ(tcp_recv(a, buf, sizeof(buf), w.now), 0);
+	tcp_close(a, w.now); /* the stack keeps TIME-WAIT */
+	CHECK_EQ(tcp_stack_nr_conns(w.st[0]), 1);
+	/* TIME-WAIT lasts 2 MSL = 2 s. */
+	uint64_t due = tcp_stack_next_timer(w.st[0]);
+	CHECK(due <= w.now + 2 * SEC && due + MS >= w.now + 2 * SEC);
+	tcp_stack_timer(w.st[0], due - 1);
+	CHECK_EQ(tcp_stack_nr_conns(w.st[0]), 1);
+	w.now = due;
+	tcp_stack_timer(w.st[0], w.now);
+	CHECK_EQ(tcp_stack_nr_conns(w.st[0]), 0);
+	CHECK_EQ(CTR(w.st[0], tw_expired), 1);
+	world_fini(&w);
+}
+
+static void test_close_passive(void)
+{
+	/* B (the passive opener) closes first after sending data. */
+	struct world w;
+	world_init(&w, NULL);
+	struct tcp_conn *a, *b;
+	if (!handshake(&w, &a, &b)) {
+		world_fini(&w);
+		return;
+	}
+	char buf[64];
+	CHECK_EQ(tcp_send(b, "bye", 3, w.now), 3);
+	tcp_close(b, w.now);
+	CHECK_EQ(tcp_conn_state(b), TCP_FIN_WAIT_1);
+	pump(&w);
+	CHECK_EQ(tcp_conn_state(a), TCP_CLOSE_WAIT);
+	CHECK_EQ(tcp_recv(a, buf, sizeof(buf), w.now), 3);
+	CHECK_EQ(tcp_recv(a, buf, sizeof(buf), w.now), 0);
+	tcp_close(a, w.now);
+	pump(&w);
+	CHECK_EQ(tcp_stack_nr_conns(w.st[0]), 0);
+	CHECK_EQ(tcp_stack_nr_conns(w.st[1]), 1); /* TIME-WAIT */
+	world_fini(&w);
+}
+
+static void test_close_simultaneous(void)
+{
+	struct world w;
+	world_init(&w, NULL);
+	struct tcp_conn *a, *b;
+	if (!handshake(&w, &a, &b)) {
+		world_fini(&w);
+		return;
+	}
+	/* Both FINs cross: FIN-WAIT-1 -> CLOSING -> TIME-WAIT on both sides. */
+	tcp_shutdown_write(a, w.now);
+	tcp_shutdown_write(b, w.now);
+	/* Deliver the two FINs before any ACK: both enter CLOSING. */
+	struct frame *f1 = w.head;
+	CHECK(f1 && f1->next && !f1->next->next);
+	w.head = w.tail = NULL;
+	struct frame *f2 = f1->next;
+	w.now += 1000;
+	tcp_stack_input(w.st[f1->dst], f1->data, f1->len, w.now);
+	tcp_stack_input(w.st[f2->dst], f2->data, f2->len, w.now);
+	free(f1);
+	free(f2);
+	CHECK_EQ(tcp_conn_state(a), TCP_CLOSING);
+	CHECK_EQ(tcp_conn_state(b), TCP_CLOSING);
+	pump(&w);
+	CHECK_EQ(tcp_conn_state(a), TCP_TIME_WAIT);
+	CHECK_EQ(tcp_conn_state(b), TCP_TIME_WAIT);
+	tcp_close(a, w.now);
+	tcp_close(b, w.now);
+	uint64_t t0 = w.now;
+	w.now = t0 + 2 * SEC;
+	tcp_stack_timer(w.st[0], w.now);
+	tcp_stack_timer(w.st[1], w.now);
+	CHECK_EQ(CTR(w.st[0], tw_expired), 1);
+	CHECK_EQ(CTR(w.st[1], tw_expired), 1);
+	world_fini(&w);
+}
+
+static void test_close_with_unread_data(void)
+{
+	/* Closing with unread data resets (RFC 2525); the peer sees ECONNRESET. */
+	struct world w;
+	world_init(&w, NULL);
+	struct tcp_conn *a, *b;
+	if (!handshake(&w, &a, &b)) {
+		world_fini(&w);
+		return;
+	}
+	CHECK_EQ(tcp_send(a, "unread", 6, w.now), 6);
+	pump(&w);
+	tcp_close(b, w.now);
+	pump(&w);
+	CHECK_EQ(tcp_conn_state(a), TCP_CLOSED);
+	CHECK_EQ(tcp_conn_error(a), ECONNRESET);
+	char buf[8];
+	CHECK_EQ(tcp_recv(a, buf, sizeof(buf), w.now), -ECONNRESET);
+	CHECK_EQ(CTR(w.st[1], rst_sent), 1);
+	CHECK_EQ(CTR(w.st[0], rst_accepted), 1);
+	tcp_close(a, w.now);
+	world_fini(&w);
+}
+
+/* ---------------------------------------------------------------------- */
+/* RST */
+
+static void test_rst_closed_port(void)
+{
+	struct world w;
+	world_init(&w, NULL);
+	struct tcp_conn *a = tcp_connect(w.st[0], IP_B, 9999, w.now);
+	CHECK(a != NULL);
+	pump(&w);
+	CHECK_EQ(tcp_conn_state(a), TCP_CLOSED);
+	CHECK_EQ(tcp_conn_error(a), ECONNREFUSED);
+	CHECK_EQ(CTR(w.st[1], no_conn), 1);
+	CHECK_EQ(CTR(w.st[1], rst_sent), 1);
+	CHECK_EQ(CTR(w.st[0], rst_accepted), 1);
+	CHECK_EQ(tcp_send(a, "x", 1, w.now), -ECONNREFUSED);
+	tcp_close(a, w.now);
+	CHECK_EQ(tcp_stack_nr_conns(w.st[0]), 0);
+	world_fini(&w);
+}
+
+/* A copy of the captured B->A segment with new flags and sequence number. */
+static void inject(struct world *w, uint8_t flags, uint32_t seq_delta)
+{
+	uint8_t f[2048];
+	memcpy(f, w->captured, w->captured_len);
+	uint8_t *h = f + 34;
+	uint32_t l4 = w->captured_len - 34;
+	uint32_t seq = (uint32_t)h[4] << 24 | (uint32_t)h[5] << 16 | (uint32_t)h[6] << 8 | h[7];
+	seq += seq_delta;
+	h[4] = (uint8_t)(seq >> 24), h[5] = (uint8_t)(seq >> 16), h[6] = (uint8_t)(seq >> 8),
+	h[7] = (uint8_t)seq;
+	h[13] = flags;
+	h[16] = h[17] = 0;
+	uint16_t ck = tcp_cksum_ipv4(IP_B, IP_A, h, l4);
+	h[16] = (uint8_t)(ck >> 8), h[17] = (uint8_t)ck;
+	w->now += 1000;
+	tcp_stack_input(w->st[0], f, w->captured_len, w->now);
+}
+
+static void test_rst_rfc5961(void)
+{
+	struct world w;
+	world_init(&w, NULL);
+	struct tcp_conn *a, *b;
+	if (!handshake(&w, &a, &b)) {
+		world_fini(&w);
+		return;
+	}
+	/* Capture B's pure ACK of A's data: its seq is exactly A's RCV.NXT. */
+	CHECK_EQ(tcp_send(a, "ping", 4, w.now), 4);
+	w.capture = true;
+	pump(&w);
+	CHECK(w.captured_len >= 54);
+	CHECK_EQ(w.captured[34 + 13], 0x10);
+
+	/* In window, not exact: challenge ACK, the connection lives. */
+	uint64_t out0 = CTR(w.st[0], seg_out);
+	inject(&w, 0x04, 100);
+	CHECK_EQ(CTR(w.st[0], rst_challenged), 1);
+	CHECK_EQ(CTR(w.st[0], challenge_acks), 1);
+	CHECK_EQ(CTR(w.st[0], seg_out), out0 + 1);
+	CHECK_EQ(tcp_conn_state(a), TCP_ESTABLISHED);
+	pump(&w); /* B gets the challenge ACK: a duplicate, nothing happens */
+	CHECK_EQ(tcp_conn_state(b), TCP_ESTABLISHED);
+
+	/* Outside the window: silently dropped. */
+	inject(&w, 0x04, 0x40000000u);
+	CHECK_EQ(CTR(w.st[0], rst_out_of_window), 1);
+	CHECK_EQ(tcp_conn_state(a), TCP_ESTABLISHED);
+
+	/* A SYN in ESTABLISHED: challenge ACK (RFC 5961 §4). */
+	inject(&w, 0x02, 0);
+	CHECK_EQ(CTR(w.st[0], syn_challenged), 1);
+	CHECK_EQ(CTR(w.st[0], challenge_acks), 2);
+	CHECK_EQ(tcp_conn_state(a), TCP_ESTABLISHED);
+	pump(&w);
+
+	/* Exact: reset. */
+	inject(&w, 0x04, 0);
+	CHECK_EQ(tcp_conn_state(a), TCP_CLOSED);
+	CHECK_EQ(tcp_conn_error(a), ECONNRESET);
+	CHECK_EQ(CTR(w.st[0], rst_accepted), 1);
+	tcp_close(a, w.now);
+	tcp_abort(b, w.now); /* B's RST goes to a closed port: A answers nothing */
+	pump(&w);
+	CHECK_EQ(CTR(w.st[0], no_conn), 1);
+	CHECK_EQ(CTR(w.st[0], rst_sent), 0);
+	world_fini(&w);
+}
+
+static void test_counter_names(void)
+{
+	CHECK(strcmp(tcp_stack_counter_name(C(no_conn)), "no_conn") == 0);
+	CHECK(tcp_stack_counter_desc(C(no_conn)) != NULL);
+	CHECK(tcp_stack_counter_name(TCP_C_MAX) == NULL);
+	CHECK(strcmp(tcp_state_name(TCP_TIME_WAIT), "TIME-WAIT") == 0);
+}
+
+int main(void)
+{
+	test_counter_names();
+	test_handshake_options();
+	test_handshake_retransmit();
+	test_close_active_half();
+	test_close_passive();
+	test_close_simultaneous();
+	test_close_with_unread_data();
+	test_rst_closed_port();
+	test_rst_rfc5961();
+	test_transfer();
+	return bh_test_summary("tcp_conn");
+}

@@ -216,7 +216,10 @@ static void world_fini(struct world *w)
 	w->tail = NULL;
 }
 
-/* Connect A to B's listener; returns both ends (A's in *a, B's in *b). */
+/*
+ * Connect A to B's listener; returns both ends (A's in *a, B's in *b). On failure
+ * the world is released and false returned, so a test just returns.
+ */
 static bool handshake(struct world *w, struct tcp_conn **a, struct tcp_conn **b)
 {
 	CHECK_EQ(tcp_listen(w->st[1], PORT, 16), 0);
@@ -231,11 +234,22 @@ static bool handshake(struct world *w, struct tcp_conn **a, struct tcp_conn **b)
 	}
 	pump(w);
 	CHECK(*b != NULL);
-	if (!*a || !*b)
-		return false;
-	CHECK_EQ(tcp_conn_state(*a), TCP_ESTABLISHED);
-	CHECK_EQ(tcp_conn_state(*b), TCP_ESTABLISHED);
-	return tcp_conn_state(*a) == TCP_ESTABLISHED && tcp_conn_state(*b) == TCP_ESTABLISHED;
+	bool ok = *a && *b;
+	if (ok) {
+		CHECK_EQ(tcp_conn_state(*a), TCP_ESTABLISHED);
+		CHECK_EQ(tcp_conn_state(*b), TCP_ESTABLISHED);
+		ok = tcp_conn_state(*a) == TCP_ESTABLISHED && tcp_conn_state(*b) == TCP_ESTABLISHED;
+	}
+	if (!ok)
+		world_fini(w);
+	return ok;
+}
+
+/* A default world with A connected to B. */
+static bool connected(struct world *w, struct tcp_conn **a, struct tcp_conn **b)
+{
+	world_init(w, NULL);
+	return handshake(w, a, b);
 }
 
 /* ---------------------------------------------------------------------- */
@@ -283,8 +297,8 @@ static void test_handshake_options(void)
 			CHECK_EQ(CTR(w.st[0], syn_retrans), 0);
 			tcp_close(a, w.now);
 			tcp_close(b, w.now);
+			world_fini(&w);
 		}
-		world_fini(&w);
 	}
 }
 
@@ -325,8 +339,8 @@ static void test_handshake_retransmit(void)
 		CHECK(w.now - t0 >= 1 * SEC);
 		tcp_close(a, w.now);
 		tcp_close(b, w.now);
+		world_fini(&w);
 	}
-	world_fini(&w);
 
 	world_init(&w, NULL);
 	w.filter = drop_syn;
@@ -338,8 +352,8 @@ static void test_handshake_retransmit(void)
 		CHECK(w.now - t0 >= 3 * SEC);
 		tcp_close(a, w.now);
 		tcp_close(b, w.now);
+		world_fini(&w);
 	}
-	world_fini(&w);
 
 	/* All SYNs lost: gives up with ETIMEDOUT after syn_retries (5). */
 	world_init(&w, NULL);
@@ -425,10 +439,8 @@ static void transfer(const char *cc, unsigned loss_pm, unsigned reorder_pm, unsi
 	w.loss_pm = loss_pm;
 	w.reorder_pm = reorder_pm;
 	w.dup_pm = dup_pm;
-	if (!handshake(&w, &a, &b)) {
-		world_fini(&w);
+	if (!handshake(&w, &a, &b))
 		return;
-	}
 	struct xfer x[2] = {{.c = a, .len = len}, {.c = b, .len = len}};
 	for (int i = 0; i < 2; i++) {
 		x[i].tx = malloc(len);
@@ -501,12 +513,9 @@ static void test_transfer(void)
 static void test_close_active_half(void)
 {
 	struct world w;
-	world_init(&w, NULL);
 	struct tcp_conn *a, *b;
-	if (!handshake(&w, &a, &b)) {
-		world_fini(&w);
+	if (!connected(&w, &a, &b))
 		return;
-	}
 	char buf[64];
 	/* A closes its side: FIN-WAIT-1, then FIN-WAIT-2 once B ACKs; B is in
 	 * CLOSE-WAIT and reads end of stream. */
@@ -549,12 +558,9 @@ static void test_close_passive(void)
 {
 	/* B (the passive opener) closes first after sending data. */
 	struct world w;
-	world_init(&w, NULL);
 	struct tcp_conn *a, *b;
-	if (!handshake(&w, &a, &b)) {
-		world_fini(&w);
+	if (!connected(&w, &a, &b))
 		return;
-	}
 	char buf[64];
 	CHECK_EQ(tcp_send(b, "bye", 3, w.now), 3);
 	tcp_close(b, w.now);
@@ -573,12 +579,9 @@ static void test_close_passive(void)
 static void test_close_simultaneous(void)
 {
 	struct world w;
-	world_init(&w, NULL);
 	struct tcp_conn *a, *b;
-	if (!handshake(&w, &a, &b)) {
-		world_fini(&w);
+	if (!connected(&w, &a, &b))
 		return;
-	}
 	/* Both FINs cross: FIN-WAIT-1 -> CLOSING -> TIME-WAIT on both sides. */
 	tcp_shutdown_write(a, w.now);
 	tcp_shutdown_write(b, w.now);
@@ -612,12 +615,9 @@ static void test_close_with_unread_data(void)
 {
 	/* Closing with unread data resets (RFC 2525); the peer sees ECONNRESET. */
 	struct world w;
-	world_init(&w, NULL);
 	struct tcp_conn *a, *b;
-	if (!handshake(&w, &a, &b)) {
-		world_fini(&w);
+	if (!connected(&w, &a, &b))
 		return;
-	}
 	CHECK_EQ(tcp_send(a, "unread", 6, w.now), 6);
 	pump(&w);
 	tcp_close(b, w.now);
@@ -675,12 +675,9 @@ static void inject(struct world *w, uint8_t flags, uint32_t seq_delta)
 static void test_rst_rfc5961(void)
 {
 	struct world w;
-	world_init(&w, NULL);
 	struct tcp_conn *a, *b;
-	if (!handshake(&w, &a, &b)) {
-		world_fini(&w);
+	if (!connected(&w, &a, &b))
 		return;
-	}
 	/* Capture B's pure ACK of A's data: its seq is exactly A's RCV.NXT. */
 	CHECK_EQ(tcp_send(a, "ping", 4, w.now), 4);
 	w.capture = true;

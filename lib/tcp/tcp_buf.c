@@ -274,6 +274,36 @@ int tcp_rcvbuf_set_rcv_nxt(struct tcp_rcvbuf *rb, uint32_t rcv_nxt)
 	return 0;
 }
 
+int tcp_rcvbuf_set_limit(struct tcp_rcvbuf *rb, uint32_t limit)
+{
+	if (limit == 0 || limit > (1u << 30))
+		return -EINVAL;
+	uint32_t held = rb->rcv_nxt - rb->rd_nxt + rb->ooo_bytes;
+	if (rb->nr_ooo)
+		held = rb->ooo[rb->nr_ooo - 1].end - rb->rd_nxt;
+	if (limit < held)
+		limit = held; /* never below what is stored */
+	uint32_t nr_slots = pow2_at_least((limit >> TCP_CHUNK_SHIFT) + 2);
+	if (nr_slots > rb->slot_mask + 1) {
+		struct tcp_chunk **ns = calloc(nr_slots, sizeof(*ns));
+		if (!ns)
+			return -ENOMEM;
+		/* The old window never aliased: move each block to its new slot. */
+		uint32_t first = rb->rd_nxt >> TCP_CHUNK_SHIFT;
+		for (uint32_t i = 0; i <= rb->slot_mask; i++) {
+			uint32_t b = first + i;
+			struct tcp_chunk *ch = rb->slot[b & rb->slot_mask];
+			if (ch)
+				ns[b & (nr_slots - 1)] = ch;
+		}
+		free(rb->slot);
+		rb->slot = ns;
+		rb->slot_mask = nr_slots - 1;
+	}
+	rb->limit = limit;
+	return 0;
+}
+
 static inline struct tcp_chunk **rb_slot(const struct tcp_rcvbuf *rb, uint32_t seq)
 {
 	return &rb->slot[(seq >> TCP_CHUNK_SHIFT) & rb->slot_mask];

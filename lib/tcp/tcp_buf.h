@@ -192,6 +192,13 @@ int tcp_rcvbuf_set_rcv_nxt(struct tcp_rcvbuf *rb, uint32_t rcv_nxt);
  */
 int tcp_rcvbuf_insert(struct tcp_rcvbuf *rb, uint32_t seq, const void *data, uint32_t len);
 
+/*
+ * Change the cap on the buffer (the window it offers). Never lowers it below
+ * what is stored already (it becomes that instead); growing reallocates the
+ * slot table. Returns 0, -EINVAL, -ENOMEM (unchanged).
+ */
+int tcp_rcvbuf_set_limit(struct tcp_rcvbuf *rb, uint32_t limit);
+
 /* Copy up to len readable bytes into dst and consume them. Returns the count. */
 uint32_t tcp_rcvbuf_read(struct tcp_rcvbuf *rb, void *dst, uint32_t len);
 

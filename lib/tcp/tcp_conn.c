@@ -63,6 +63,20 @@ struct tcp_conn {
 	struct tcp_cc cc;
 	uint32_t retries;             /* RTO expiries in a row */
 	uint64_t rto_at, tw_at;       /* 0: not armed */
+
+	void *user;
+	bool nodelay, keepalive, linger0;
+	uint32_t keep_idle_s, keep_intvl_s, keep_cnt;
+	uint32_t keep_probes;         /* probes sent since the peer was last heard */
+	uint64_t keep_at;             /* next keep-alive deadline, 0: not armed */
+	uint64_t last_rx;             /* when a segment last arrived */
+};
+
+/* What a readiness notification compares: the state before a stack call. */
+struct conn_snap {
+	uint32_t readable, writable;
+	enum tcp_state state;
+	bool fin_rcvd, notify;
 };
 
 struct tcp_stack {
@@ -93,6 +107,45 @@ static const char *const ctr_descs[] = {
 static inline void count(struct tcp_stack *st, enum tcp_stack_ctr c)
 {
 	st->ctr[c]++;
+}
+
+static bool user_watches(const struct tcp_conn *c)
+{
+	return c->st->cfg.event && c->user_owned && !c->user_closed;
+}
+
+static void snap_take(const struct tcp_conn *c, struct conn_snap *s)
+{
+	s->notify = user_watches(c);
+	if (!s->notify)
+		return;
+	s->readable = tcp_rcvbuf_readable(&c->rb);
+	s->writable = tcp_conn_writable(c);
+	s->state = c->state;
+	s->fin_rcvd = c->fin_rcvd;
+}
+
+/* Report what changed since snap_take (the connection is alive: a user-owned
+ * connection is never freed by the stack). */
+static void snap_notify(const struct tcp_conn *c, const struct conn_snap *s)
+{
+	if (!s->notify)
+		return;
+	unsigned ev = 0;
+	if (tcp_rcvbuf_readable(&c->rb) > s->readable)
+		ev |= TCP_EV_IN;
+	if (tcp_conn_writable(c) > s->writable)
+		ev |= TCP_EV_OUT;
+	if (c->fin_rcvd && !s->fin_rcvd)
+		ev |= TCP_EV_IN | TCP_EV_RDHUP;
+	if (c->state != s->state) {
+		if (s->state == TCP_SYN_SENT)
+			ev |= TCP_EV_CONN | TCP_EV_OUT;
+		if (c->state == TCP_CLOSED)
+			ev |= TCP_EV_IN | TCP_EV_OUT | TCP_EV_HUP | (c->err ? TCP_EV_ERR : 0);
+	}
+	if (ev)
+		c->st->cfg.event(c->st->cfg.event_ctx, (struct tcp_conn *)c, c->t.lport, ev);
 }
 
 static uint16_t rd16(const uint8_t *p)
@@ -209,6 +262,10 @@ static struct tcp_conn *conn_new(struct tcp_stack *st, const struct tcp_tuple *t
 	c->syn.sack = !st->cfg.no_sack;
 	c->syn.ts = !st->cfg.no_ts;
 	c->syn.wscale = c->syn.ws ? pick_wscale(st->cfg.rcvbuf) : 0;
+	c->keep_idle_s = st->cfg.keep_idle_s;
+	c->keep_intvl_s = st->cfg.keep_intvl_s;
+	c->keep_cnt = st->cfg.keep_cnt;
+	c->last_rx = now;
 	c->iss = tcp_isn(&st->cfg.secret, t, us_of(now));
 	c->snd_una = c->snd_nxt = c->snd_max = c->iss;
 	st->nr_conns++;
@@ -238,7 +295,7 @@ static void conn_closed(struct tcp_conn *c, int err)
 	c->state = TCP_CLOSED;
 	if (err && !c->err)
 		c->err = err;
-	c->rto_at = c->tw_at = 0;
+	c->rto_at = c->tw_at = c->keep_at = 0;
 	hash_remove(c);
 	/* Nothing will be sent or received again: give the memory back now. */
 	tcp_sndbuf_fini(&c->sb);
@@ -478,8 +535,10 @@ static void output(struct tcp_conn *c, uint64_t now)
 /* ---------------------------------------------------------------------- */
 /* Establishment */
 
+static void keep_rearm(struct tcp_conn *c, uint64_t now);
+
 static void conn_established(struct tcp_conn *c, const struct tcp_opts *peer, uint32_t wnd,
-			     uint32_t seq, uint32_t ack, bool syn_timed_out)
+			     uint32_t seq, uint32_t ack, bool syn_timed_out, uint64_t now)
 {
 	struct tcp_stack *st = c->st;
 	tcp_opt_negotiate(&c->syn, peer, &c->neg);
@@ -493,6 +552,7 @@ static void conn_established(struct tcp_conn *c, const struct tcp_opts *peer, ui
 		tcp_rto_syn_timed_out(&c->rto);
 	c->retries = 0;
 	c->rto_at = 0;
+	keep_rearm(c, now);
 	count(st, TCP_C_established);
 }
 
@@ -594,7 +654,7 @@ static void synsent_input(struct tcp_conn *c, const struct seg *s, uint64_t now)
 		count(st, TCP_C_rtt_samples);
 	}
 	/* The SYN-ACK's window is never scaled (RFC 7323 §2.2). */
-	conn_established(c, &s->opts, s->wnd, s->seq, s->ack, timed_out);
+	conn_established(c, &s->opts, s->wnd, s->seq, s->ack, timed_out, now);
 	c->snd_wnd = s->wnd;
 	c->max_snd_wnd = s->wnd;
 	c->rcv_adv = s->seq + 1;
@@ -776,7 +836,7 @@ static void sync_input(struct tcp_conn *c, const struct seg *s, uint64_t now)
 				count(st, TCP_C_rtt_samples);
 			}
 		}
-		conn_established(c, &c->peer_syn, s->wnd, s->seq, s->ack, timed_out);
+		conn_established(c, &c->peer_syn, s->wnd, s->seq, s->ack, timed_out, now);
 		c->snd_una = s->ack;
 		/* The accept queue holds it until tcp_accept. */
 		struct tcp_listener *l = c->lst;
@@ -789,6 +849,8 @@ static void sync_input(struct tcp_conn *c, const struct seg *s, uint64_t now)
 		l->q_tail = c;
 		if (c->fin_queued)
 			c->state = TCP_FIN_WAIT_1;
+		if (st->cfg.event)
+			st->cfg.event(st->cfg.event_ctx, NULL, l->port, TCP_EV_IN);
 	} else if (!ack_input(c, s, now)) {
 		return;
 	}
@@ -927,15 +989,78 @@ int tcp_stack_input(struct tcp_stack *st, const uint8_t *frame, uint32_t len, ui
 		return 0;
 	}
 	count(st, TCP_C_seg_in);
+	struct conn_snap snap;
+	snap_take(c, &snap);
+	c->last_rx = now;
+	c->keep_probes = 0;
 	if (c->state == TCP_SYN_SENT)
 		synsent_input(c, &s, now);
 	else
 		sync_input(c, &s, now);
+	snap_notify(c, &snap);
 	return 0;
 }
 
 /* ---------------------------------------------------------------------- */
 /* Timers */
+
+/* Keep-alive (RFC 9293 §3.8.4): after keep_idle of silence, probe with a
+ * segment one below SND.UNA (which forces an ACK) every keep_intvl; after
+ * keep_cnt unanswered probes, reset. Only while synchronized and open. */
+static bool keep_applies(const struct tcp_conn *c)
+{
+	return c->keepalive && (c->state == TCP_ESTABLISHED || c->state == TCP_CLOSE_WAIT ||
+				c->state == TCP_FIN_WAIT_2);
+}
+
+static void keep_rearm(struct tcp_conn *c, uint64_t now)
+{
+	c->keep_probes = 0;
+	c->keep_at = keep_applies(c) ? now + (uint64_t)c->keep_idle_s * 1000000000ull : 0;
+}
+
+static void keep_fire(struct tcp_conn *c, uint64_t now)
+{
+	struct tcp_stack *st = c->st;
+	c->keep_at = 0;
+	if (!keep_applies(c))
+		return;
+	uint64_t idle_end = c->last_rx + (uint64_t)c->keep_idle_s * 1000000000ull;
+	if (!c->keep_probes && now < idle_end) {
+		c->keep_at = idle_end; /* heard from the peer since: wait again */
+		return;
+	}
+	if (c->keep_probes >= c->keep_cnt) {
+		count(st, TCP_C_keepalive_drops);
+		xmit(st, &c->t, c->snd_nxt, 0, TH_RST, 0, NULL, 0, NULL, 0, 0, now);
+		conn_closed(c, ETIMEDOUT);
+		return;
+	}
+	c->keep_probes++;
+	count(st, TCP_C_keepalive_probes);
+	uint8_t opt[TCP_OPT_MAX_LEN];
+	unsigned ol = data_opts(c, opt, false, now);
+	xmit(st, &c->t, c->snd_una - 1, rcv_nxt(c), TH_ACK, adv_window(c), opt, ol, NULL, 0, 0,
+	     now);
+	c->keep_at = now + (uint64_t)c->keep_intvl_s * 1000000000ull;
+}
+
+static int conn_set_rcvbuf(struct tcp_conn *c, uint32_t v)
+{
+	if (v < 536 || v > (1u << 30))
+		return -EINVAL;
+	if (c->state != TCP_CLOSED && c->state != TCP_SYN_SENT) {
+		/* The scale is fixed by the handshake; an advertised window
+		 * is never taken back (RFC 9293 §3.8.6.2.2). */
+		uint32_t cap = 65535u << c->neg.rcv_wscale;
+		if (v > cap)
+			v = cap;
+		uint32_t promised = c->rcv_adv - c->rb.rd_nxt;
+		if (v < promised && promised <= (1u << 30))
+			v = promised;
+	}
+	return tcp_rcvbuf_set_limit(&c->rb, v);
+}
 
 static void rto_fire(struct tcp_conn *c, uint64_t now)
 {
@@ -985,8 +1110,15 @@ static void conn_timer(struct tcp_conn *c, uint64_t now)
 		conn_closed(c, 0);
 		return;
 	}
-	if (c->rto_at && now >= c->rto_at)
-		rto_fire(c, now);
+	if ((c->rto_at && now >= c->rto_at) || (c->keep_at && now >= c->keep_at)) {
+		struct conn_snap snap;
+		snap_take(c, &snap);
+		if (c->rto_at && now >= c->rto_at)
+			rto_fire(c, now);
+		if (c->state != TCP_CLOSED && c->keep_at && now >= c->keep_at)
+			keep_fire(c, now);
+		snap_notify(c, &snap);
+	}
 }
 
 void tcp_stack_timer(struct tcp_stack *st, uint64_t now)
@@ -1018,6 +1150,8 @@ uint64_t tcp_stack_next_timer(const struct tcp_stack *st)
 				m = c->rto_at;
 			if (c->tw_at && c->tw_at < m)
 				m = c->tw_at;
+			if (c->keep_at && c->keep_at < m)
+				m = c->keep_at;
 		}
 	return m;
 }
@@ -1049,6 +1183,16 @@ struct tcp_stack *tcp_stack_create(const struct tcp_stack_cfg *cfg)
 		st->cfg.syn_retries = 5;
 	if (!st->cfg.data_retries)
 		st->cfg.data_retries = 12;
+	if (!st->cfg.delack_us)
+		st->cfg.delack_us = 40000;
+	if (!st->cfg.keep_idle_s)
+		st->cfg.keep_idle_s = 7200;
+	if (!st->cfg.keep_intvl_s)
+		st->cfg.keep_intvl_s = 75;
+	if (!st->cfg.keep_cnt)
+		st->cfg.keep_cnt = 9;
+	if (!st->cfg.fin_wait2_s)
+		st->cfg.fin_wait2_s = 60;
 	st->cc_ops = tcp_cc_find(cfg->cc ? cfg->cc : "newreno");
 	if (!st->cc_ops || st->cfg.rcvbuf > (1u << 30) || cfg->ifc.mtu < 68 + 40) {
 		free(st);
@@ -1225,18 +1369,30 @@ struct tcp_conn *tcp_accept(struct tcp_stack *st, uint16_t port)
 }
 
 struct tcp_conn *tcp_connect(struct tcp_stack *st, uint32_t raddr, uint16_t rport,
-			     uint64_t now)
+			     uint16_t lport, uint64_t now)
 {
 	struct tcp_tuple t = {.laddr = st->cfg.ifc.ip, .raddr = raddr, .rport = rport};
-	uint32_t i;
-	for (i = 0; i < EPH_N; i++) {
-		t.lport = (uint16_t)(EPH_LO + (st->eph_next++ % EPH_N));
-		if (!lookup(st, &t) && !find_listener(st, t.lport))
-			break;
-	}
-	if (i == EPH_N) {
-		errno = EADDRNOTAVAIL;
+	if (!raddr || !rport) {
+		errno = EINVAL;
 		return NULL;
+	}
+	if (lport) {
+		t.lport = lport;
+		if (lookup(st, &t)) {
+			errno = EADDRINUSE;
+			return NULL;
+		}
+	} else {
+		uint32_t i;
+		for (i = 0; i < EPH_N; i++) {
+			t.lport = (uint16_t)(EPH_LO + (st->eph_next++ % EPH_N));
+			if (!lookup(st, &t) && !find_listener(st, t.lport))
+				break;
+		}
+		if (i == EPH_N) {
+			errno = EADDRNOTAVAIL;
+			return NULL;
+		}
 	}
 	struct tcp_conn *c = conn_new(st, &t, now);
 	if (!c)
@@ -1341,6 +1497,121 @@ void tcp_abort(struct tcp_conn *c, uint64_t now)
 	if (c->state != TCP_CLOSED && c->state != TCP_SYN_SENT && c->state != TCP_TIME_WAIT)
 		xmit(c->st, &c->t, c->snd_nxt, 0, TH_RST, 0, NULL, 0, NULL, 0, 0, now);
 	conn_closed(c, 0);
+}
+
+uint32_t tcp_listen_pending(const struct tcp_stack *st, uint16_t port)
+{
+	const struct tcp_listener *l = find_listener(st, port);
+	uint32_t n = 0;
+	if (l)
+		for (const struct tcp_conn *c = l->q_head; c; c = c->qnext)
+			n++;
+	return n;
+}
+
+unsigned tcp_conn_poll(const struct tcp_conn *c)
+{
+	unsigned ev = 0;
+	if (tcp_rcvbuf_readable(&c->rb) || c->fin_rcvd)
+		ev |= TCP_EV_IN;
+	if (c->fin_rcvd)
+		ev |= TCP_EV_RDHUP;
+	if (tcp_conn_writable(c))
+		ev |= TCP_EV_OUT;
+	if (c->state == TCP_CLOSED) {
+		ev |= TCP_EV_IN | TCP_EV_HUP;
+		if (c->err)
+			ev |= TCP_EV_ERR;
+	} else if (c->fin_rcvd && c->fin_queued) {
+		ev |= TCP_EV_HUP;
+	}
+	return ev;
+}
+
+uint32_t tcp_conn_readable(const struct tcp_conn *c)
+{
+	return tcp_rcvbuf_readable(&c->rb);
+}
+
+uint32_t tcp_conn_writable(const struct tcp_conn *c)
+{
+	if ((c->state != TCP_ESTABLISHED && c->state != TCP_CLOSE_WAIT) || c->fin_queued)
+		return 0;
+	return tcp_sndbuf_space(&c->sb);
+}
+
+void tcp_conn_set_user(struct tcp_conn *c, void *p)
+{
+	c->user = p;
+}
+
+void *tcp_conn_user(const struct tcp_conn *c)
+{
+	return c->user;
+}
+
+void tcp_conn_tuple(const struct tcp_conn *c, struct tcp_tuple *out)
+{
+	*out = c->t;
+}
+
+int tcp_conn_setopt(struct tcp_conn *c, enum tcp_conn_opt o, uint32_t v, uint64_t now)
+{
+	switch (o) {
+	case TCP_O_NODELAY:
+		if (v > 1)
+			return -EINVAL;
+		c->nodelay = v;
+		if (v)
+			output(c, now);
+		return 0;
+	case TCP_O_SNDBUF:
+		if (v < 536 || v > (1u << 30))
+			return -EINVAL;
+		tcp_sndbuf_set_limit(&c->sb, v);
+		return 0;
+	case TCP_O_RCVBUF:
+		return conn_set_rcvbuf(c, v);
+	case TCP_O_KEEPALIVE:
+		if (v > 1)
+			return -EINVAL;
+		c->keepalive = v;
+		keep_rearm(c, now);
+		return 0;
+	case TCP_O_KEEPIDLE:
+	case TCP_O_KEEPINTVL:
+		if (v < 1 || v > 32767)
+			return -EINVAL;
+		*(o == TCP_O_KEEPIDLE ? &c->keep_idle_s : &c->keep_intvl_s) = v;
+		keep_rearm(c, now);
+		return 0;
+	case TCP_O_KEEPCNT:
+		if (v < 1 || v > 127)
+			return -EINVAL;
+		c->keep_cnt = v;
+		return 0;
+	case TCP_O_LINGER0:
+		if (v > 1)
+			return -EINVAL;
+		c->linger0 = v;
+		return 0;
+	}
+	return -EINVAL;
+}
+
+int tcp_conn_getopt(const struct tcp_conn *c, enum tcp_conn_opt o, uint32_t *v)
+{
+	switch (o) {
+	case TCP_O_NODELAY: *v = c->nodelay; return 0;
+	case TCP_O_SNDBUF: *v = c->sb.limit; return 0;
+	case TCP_O_RCVBUF: *v = c->rb.limit; return 0;
+	case TCP_O_KEEPALIVE: *v = c->keepalive; return 0;
+	case TCP_O_KEEPIDLE: *v = c->keep_idle_s; return 0;
+	case TCP_O_KEEPINTVL: *v = c->keep_intvl_s; return 0;
+	case TCP_O_KEEPCNT: *v = c->keep_cnt; return 0;
+	case TCP_O_LINGER0: *v = c->linger0; return 0;
+	}
+	return -EINVAL;
 }
 
 enum tcp_state tcp_conn_state(const struct tcp_conn *c)

@@ -40,6 +40,8 @@
 #include "bulkhead/tcp_net.h"
 #include "tcp_siphash.h"
 
+struct tcp_conn; /* opaque handle */
+
 /* Output: one Ethernet frame of len bytes. The buffer is the stack's and is
  * valid only during the call (copy it). Returns 0, or a negative errno
  * (counted as tx_fail; the segment counts as lost). */
@@ -64,7 +66,30 @@ struct tcp_stack_cfg {
 	uint32_t rto_min_us;      /* [TCP_RTO_MIN_US] */
 	uint32_t syn_retries;     /* SYN / SYN-ACK retransmissions before giving up [5] */
 	uint32_t data_retries;    /* data RTOs in a row before aborting [12] */
+	uint32_t delack_us;       /* delayed-ACK timeout; UINT32_MAX: ACK every segment [40 ms] */
+	uint32_t keep_idle_s;     /* keep-alive: idle time before the first probe [7200] */
+	uint32_t keep_intvl_s;    /* keep-alive: between probes [75] */
+	uint32_t keep_cnt;        /* keep-alive: unanswered probes before reset [9] */
+	uint32_t fin_wait2_s;     /* FIN-WAIT-2 limit for connections the user closed [60] */
+	bool no_syncookies;       /* never answer with SYN cookies when a backlog is full */
+	/*
+	 * Optional readiness notification: called whenever a connection may
+	 * have become readable, writable, closed or errored, or (c == NULL) a
+	 * listener on lport has a connection to accept. ev is a mask of
+	 * TCP_EV_*: what may have changed; read tcp_conn_poll() for the state.
+	 * Runs inside stack calls: it must only record, never call the stack.
+	 */
+	void (*event)(void *ctx, struct tcp_conn *c, uint16_t lport, unsigned ev);
+	void *event_ctx;
 };
+
+/* Readiness bits (tcp_conn_poll, cfg.event). */
+#define TCP_EV_IN 0x1u    /* data to read, or end of stream */
+#define TCP_EV_OUT 0x2u   /* room in the send buffer */
+#define TCP_EV_ERR 0x4u   /* the connection died (tcp_conn_error) */
+#define TCP_EV_HUP 0x8u   /* closed both ways, or died */
+#define TCP_EV_RDHUP 0x10u /* the peer's FIN arrived */
+#define TCP_EV_CONN 0x20u /* SYN-SENT became ESTABLISHED (or failed: ERR) */
 
 /*
  * Every counter of the stack, X(kind, name, description). Kinds:
@@ -115,6 +140,8 @@ struct tcp_stack_cfg {
 	X(EVENT, rtt_samples, "RTT samples fed to the estimator")                 \
 	X(EVENT, timeouts, "connections given up after too many retransmissions") \
 	X(EVENT, tw_expired, "TIME-WAIT connections expired")                     \
+	X(EVENT, keepalive_probes, "keep-alive probes sent")                      \
+	X(EVENT, keepalive_drops, "connections reset after unanswered keep-alive probes") \
 	X(EVENT, conns_freed, "connections freed")
 
 enum tcp_stack_kind { TCP_STACK_K_DROP, TCP_STACK_K_EVENT };
@@ -136,7 +163,6 @@ enum tcp_state {
 };
 
 struct tcp_stack;
-struct tcp_conn; /* opaque handle */
 
 /* Create a stack; copies cfg. Returns NULL (errno EINVAL or ENOMEM). */
 struct tcp_stack *tcp_stack_create(const struct tcp_stack_cfg *cfg);
@@ -183,11 +209,15 @@ int tcp_unlisten(struct tcp_stack *st, uint16_t port, uint64_t now);
  * until tcp_close / tcp_abort. */
 struct tcp_conn *tcp_accept(struct tcp_stack *st, uint16_t port);
 
-/* Open a connection to raddr:rport from an ephemeral port; sends the SYN.
- * Returns the handle (owned by the caller until tcp_close / tcp_abort), or
- * NULL (errno ENOMEM, ENFILE: table full, EADDRNOTAVAIL: no free port). */
+/* Open a connection to raddr:rport from lport (0: an ephemeral port); sends
+ * the SYN. Returns the handle (owned by the caller until tcp_close /
+ * tcp_abort), or NULL (errno ENOMEM, ENFILE: table full, EADDRNOTAVAIL: no
+ * free port, EADDRINUSE: lport taken for that peer). */
 struct tcp_conn *tcp_connect(struct tcp_stack *st, uint32_t raddr, uint16_t rport,
-			     uint64_t now);
+			     uint16_t lport, uint64_t now);
+
+/* Connections waiting in the accept queue of the listener on port. */
+uint32_t tcp_listen_pending(const struct tcp_stack *st, uint16_t port);
 
 /* Queue up to len bytes (copied). Returns the bytes taken (0 when the send
  * buffer is full), -ENOTCONN before ESTABLISHED, -EPIPE after shutdown,
@@ -211,6 +241,43 @@ void tcp_close(struct tcp_conn *c, uint64_t now);
 
 /* Reset the connection (RST if synchronized) and free the handle. */
 void tcp_abort(struct tcp_conn *c, uint64_t now);
+
+/* Level-triggered readiness of a connection: a mask of TCP_EV_*. */
+unsigned tcp_conn_poll(const struct tcp_conn *c);
+/* Bytes ready to read; room in the send buffer. */
+uint32_t tcp_conn_readable(const struct tcp_conn *c);
+uint32_t tcp_conn_writable(const struct tcp_conn *c);
+
+/* One pointer of the user's per connection (NULL until set). */
+void tcp_conn_set_user(struct tcp_conn *c, void *p);
+void *tcp_conn_user(const struct tcp_conn *c);
+
+/* Addresses and ports of the connection (host order). */
+void tcp_conn_tuple(const struct tcp_conn *c, struct tcp_tuple *out);
+
+/*
+ * Per-connection options, all with immediate effect:
+ *   NODELAY     0/1: Nagle off when 1
+ *   SNDBUF      bytes the send buffer may hold (>= 1 MSS)
+ *   RCVBUF      bytes the receive buffer may hold (capped by the window
+ *               scale agreed in the handshake; shrinking never reneges on an
+ *               advertised window)
+ *   KEEPALIVE   0/1; KEEPIDLE, KEEPINTVL seconds; KEEPCNT probes
+ *   LINGER0     1: tcp_close resets the connection instead of a FIN
+ * Return 0, or -EINVAL for an unknown option or a value out of range.
+ */
+enum tcp_conn_opt {
+	TCP_O_NODELAY,
+	TCP_O_SNDBUF,
+	TCP_O_RCVBUF,
+	TCP_O_KEEPALIVE,
+	TCP_O_KEEPIDLE,
+	TCP_O_KEEPINTVL,
+	TCP_O_KEEPCNT,
+	TCP_O_LINGER0,
+};
+int tcp_conn_setopt(struct tcp_conn *c, enum tcp_conn_opt o, uint32_t v, uint64_t now);
+int tcp_conn_getopt(const struct tcp_conn *c, enum tcp_conn_opt o, uint32_t *v);
 
 enum tcp_state tcp_conn_state(const struct tcp_conn *c);
 const char *tcp_state_name(enum tcp_state s);

@@ -223,7 +223,7 @@ static void world_fini(struct world *w)
 static bool handshake(struct world *w, struct tcp_conn **a, struct tcp_conn **b)
 {
 	CHECK_EQ(tcp_listen(w->st[1], PORT, 16), 0);
-	*a = tcp_connect(w->st[0], IP_B, PORT, w->now);
+	*a = tcp_connect(w->st[0], IP_B, PORT, 0, w->now);
 	CHECK(*a != NULL);
 	*b = NULL;
 	for (int i = 0; i < 200 && !*b; i++) {
@@ -359,7 +359,7 @@ static void test_handshake_retransmit(void)
 	world_init(&w, NULL);
 	w.filter = drop_syn;
 	w.filter_state = 1000;
-	a = tcp_connect(w.st[0], IP_B, PORT, w.now);
+	a = tcp_connect(w.st[0], IP_B, PORT, 0, w.now);
 	for (int i = 0; i < 100 && tcp_conn_state(a) != TCP_CLOSED; i++) {
 		pump(&w);
 		tick(&w);
@@ -639,7 +639,7 @@ static void test_rst_closed_port(void)
 {
 	struct world w;
 	world_init(&w, NULL);
-	struct tcp_conn *a = tcp_connect(w.st[0], IP_B, 9999, w.now);
+	struct tcp_conn *a = tcp_connect(w.st[0], IP_B, 9999, 0, w.now);
 	CHECK(a != NULL);
 	pump(&w);
 	CHECK_EQ(tcp_conn_state(a), TCP_CLOSED);

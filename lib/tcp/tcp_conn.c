@@ -12,6 +12,7 @@
 #include "tcp_cc.h"
 #include "tcp_cksum.h"
 #include "tcp_conn.h"
+#include "tcp_cookie.h"
 #include "tcp_isn.h"
 #include "tcp_opt.h"
 #include "tcp_rto.h"
@@ -69,6 +70,8 @@ struct tcp_conn {
 	uint32_t keep_idle_s, keep_intvl_s, keep_cnt;
 	uint32_t keep_probes;         /* probes sent since the peer was last heard */
 	uint64_t keep_at;             /* next keep-alive deadline, 0: not armed */
+	uint64_t delack_at;           /* delayed ACK due, 0: none pending */
+	uint32_t segs_unacked;        /* in-order data segments not ACKed yet */
 	uint64_t last_rx;             /* when a segment last arrived */
 };
 
@@ -90,6 +93,8 @@ struct tcp_stack {
 	uint32_t eph_next;
 	uint8_t *txbuf;
 	uint32_t txcap;
+	uint64_t timer_min;           /* no timer of any connection is due before */
+	uint64_t cookie_sent_at;      /* last SYN cookie sent, 0: never */
 	uint64_t ctr[TCP_C_MAX];
 };
 
@@ -107,6 +112,15 @@ static const char *const ctr_descs[] = {
 static inline void count(struct tcp_stack *st, enum tcp_stack_ctr c)
 {
 	st->ctr[c]++;
+}
+
+/* Arm one of a connection's deadlines; the stack scans connections only once
+ * the earliest deadline any of them asked for has come. */
+static void set_timer(struct tcp_conn *c, uint64_t *field, uint64_t at)
+{
+	*field = at;
+	if (at && at < c->st->timer_min)
+		c->st->timer_min = at;
 }
 
 static bool user_watches(const struct tcp_conn *c)
@@ -139,7 +153,8 @@ static void snap_notify(const struct tcp_conn *c, const struct conn_snap *s)
 	if (c->fin_rcvd && !s->fin_rcvd)
 		ev |= TCP_EV_IN | TCP_EV_RDHUP;
 	if (c->state != s->state) {
-		if (s->state == TCP_SYN_SENT)
+		if ((s->state == TCP_SYN_SENT || s->state == TCP_SYN_RCVD) &&
+		    c->state != TCP_SYN_RCVD)
 			ev |= TCP_EV_CONN | TCP_EV_OUT;
 		if (c->state == TCP_CLOSED)
 			ev |= TCP_EV_IN | TCP_EV_OUT | TCP_EV_HUP | (c->err ? TCP_EV_ERR : 0);
@@ -295,7 +310,7 @@ static void conn_closed(struct tcp_conn *c, int err)
 	c->state = TCP_CLOSED;
 	if (err && !c->err)
 		c->err = err;
-	c->rto_at = c->tw_at = c->keep_at = 0;
+	c->rto_at = c->tw_at = c->keep_at = c->delack_at = 0;
 	hash_remove(c);
 	/* Nothing will be sent or received again: give the memory back now. */
 	tcp_sndbuf_fini(&c->sb);
@@ -386,9 +401,17 @@ static unsigned data_opts(struct tcp_conn *c, uint8_t *opt, bool with_sack, uint
 	return (unsigned)tcp_opt_build_data(opt, c->neg.ts, ts_now(now), c->ts_recent, blk, n);
 }
 
+/* Every segment we send carries the current ACK: nothing is owed after it. */
+static void ack_sent(struct tcp_conn *c)
+{
+	c->delack_at = 0;
+	c->segs_unacked = 0;
+}
+
 /* A bare ACK (with SACK blocks when something is out of order). */
 static void send_ack(struct tcp_conn *c, uint64_t now)
 {
+	ack_sent(c);
 	uint8_t opt[TCP_OPT_MAX_LEN];
 	unsigned ol = data_opts(c, opt, true, now);
 	xmit(c->st, &c->t, c->snd_nxt, rcv_nxt(c), TH_ACK, adv_window(c), opt, ol, NULL, 0, 0,
@@ -431,7 +454,7 @@ static void send_rst_for(struct tcp_stack *st, const struct tcp_tuple *t, uint8_
 
 static void arm_rto(struct tcp_conn *c, uint64_t now)
 {
-	c->rto_at = now + (uint64_t)tcp_rto_get(&c->rto) * NS_PER_US;
+	set_timer(c, &c->rto_at, now + (uint64_t)tcp_rto_get(&c->rto) * NS_PER_US);
 }
 
 /* Payload bytes per segment: the peer's MSS less our per-segment options. */
@@ -466,7 +489,8 @@ static uint32_t send_data_seg(struct tcp_conn *c, uint32_t seq, uint32_t max, bo
 	if (len)
 		flags |= TH_PSH;
 	uint8_t opt[TCP_OPT_MAX_LEN];
-	unsigned ol = data_opts(c, opt, false, now);
+	unsigned ol = data_opts(c, opt, c->rb.nr_ooo > 0, now);
+	ack_sent(c);
 	xmit(c->st, &c->t, seq, rcv_nxt(c), flags, adv_window(c), opt, ol, &c->sb,
 	     seq - c->snd_una, len, now);
 	return len + ((flags & TH_FIN) ? 1u : 0u);
@@ -509,6 +533,13 @@ static void output(struct tcp_conn *c, uint64_t now)
 		/* Sender-side silly window avoidance (RFC 9293 §3.8.6.2.1). */
 		if (avail && len < avail && len < mss && in_flight)
 			break;
+		/* Nagle (RFC 896, RFC 9293 §3.7.4): while data is in flight,
+		 * hold back a short last segment unless it carries the FIN. */
+		if (!c->nodelay && avail && len == avail && len < mss && in_flight &&
+		    !c->fin_queued) {
+			count(c->st, TCP_C_nagle_held);
+			break;
+		}
 		if (avail && !len)
 			break; /* zero window: the RTO timer probes */
 		uint32_t used = send_data_seg(c, c->snd_nxt, len, true, now);
@@ -569,9 +600,96 @@ struct seg {
 
 static void take_ts(struct tcp_conn *c, const struct seg *s)
 {
-	/* RFC 7323 §4.3, simplified: remember TSval of segments at RCV.NXT. */
-	if (c->neg.ts && (s->opts.present & TCP_OPTF_TS) && tcp_seq_leq(s->seq, rcv_nxt(c)))
+	/* RFC 7323 §4.3: remember TSval of segments covering RCV.NXT; PAWS
+	 * already refused older ones. */
+	if (c->neg.ts && (s->opts.present & TCP_OPTF_TS) && tcp_seq_leq(s->seq, rcv_nxt(c)) &&
+	    tcp_seq_geq(s->opts.tsval, c->ts_recent))
 		c->ts_recent = s->opts.tsval;
+}
+
+static void sync_input(struct tcp_conn *c, const struct seg *s, uint64_t now);
+
+/* What the listener offers in its SYN-ACKs (the same for every connection). */
+static void listener_syn_cfg(const struct tcp_stack *st, struct tcp_syn_cfg *sc)
+{
+	sc->mss = (uint16_t)(st->cfg.ifc.mtu - 40);
+	sc->ws = !st->cfg.no_ws;
+	sc->sack = !st->cfg.no_sack;
+	sc->ts = !st->cfg.no_ts;
+	sc->wscale = sc->ws ? pick_wscale(st->cfg.rcvbuf) : 0;
+}
+
+/*
+ * SYN cookies (RFC 4987 §3.6): with the backlog full, answer a SYN without
+ * keeping any state; the ISN carries the MSS, the TSval the other options
+ * (tcp_cookie.h). Without timestamps the connection runs without WS and SACK.
+ */
+static void send_cookie_synack(struct tcp_stack *st, const struct tcp_tuple *t,
+			       const struct seg *s, uint64_t now)
+{
+	struct tcp_syn_cfg sc;
+	listener_syn_cfg(st, &sc);
+	struct tcp_opts peer = s->opts;
+	uint16_t peer_mss = (peer.present & TCP_OPTF_MSS) ? peer.mss : 536;
+	uint16_t mss_out;
+	uint32_t isn = tcp_cookie_make(&st->cfg.secret, t, s->seq,
+				       peer_mss < sc.mss ? peer_mss : sc.mss, us_of(now), &mss_out);
+	bool ts = sc.ts && (peer.present & TCP_OPTF_TS);
+	if (!ts)
+		peer.present &= (uint8_t) ~(TCP_OPTF_WSCALE | TCP_OPTF_SACK_PERM);
+	uint32_t tsval = ts_now(now);
+	if (ts)
+		tsval = tcp_cookie_ts_encode(tsval, sc.ws && (peer.present & TCP_OPTF_WSCALE),
+					     peer.wscale, sc.sack && (peer.present & TCP_OPTF_SACK_PERM));
+	uint8_t opt[TCP_OPT_MAX_LEN];
+	int ol = tcp_opt_build_synack(opt, &sc, &peer, tsval);
+	uint32_t wnd = st->cfg.rcvbuf > 65535u ? 65535u : st->cfg.rcvbuf;
+	count(st, TCP_C_syncookies_sent);
+	st->cookie_sent_at = now;
+	xmit(st, t, isn, s->seq + 1, TH_SYN | TH_ACK, (uint16_t)wnd, opt, (unsigned)ol, NULL, 0, 0,
+	     now);
+}
+
+/* The ACK completing a cookie handshake: rebuild the connection from it.
+ * Returns the connection in SYN-RCVD, ready for sync_input, or NULL. */
+static struct tcp_conn *cookie_conn(struct tcp_stack *st, struct tcp_listener *l,
+				    const struct tcp_tuple *t, const struct seg *s, uint64_t now)
+{
+	int mss = tcp_cookie_check(&st->cfg.secret, t, s->seq - 1, s->ack - 1, us_of(now));
+	if (mss <= 0)
+		return NULL;
+	struct tcp_conn *c = conn_new(st, t, now);
+	if (!c)
+		return NULL;
+	count(st, TCP_C_syncookies_ok);
+	count(st, TCP_C_passive_opens);
+	c->lst = l;
+	l->nr_pending++;
+	c->state = TCP_SYN_RCVD;
+	c->iss = s->ack - 1;
+	c->irs = s->seq - 1;
+	c->snd_una = c->iss;
+	c->snd_nxt = c->snd_max = c->iss + 1;
+	tcp_rcvbuf_set_rcv_nxt(&c->rb, s->seq);
+	memset(&c->peer_syn, 0, sizeof(c->peer_syn));
+	c->peer_syn.present = TCP_OPTF_MSS;
+	c->peer_syn.mss = (uint16_t)mss;
+	if (c->syn.ts && (s->opts.present & TCP_OPTF_TS)) {
+		struct tcp_cookie_opts co;
+		tcp_cookie_ts_decode(s->opts.tsecr, &co);
+		c->peer_syn.present |= TCP_OPTF_TS;
+		c->peer_syn.tsval = s->opts.tsval;
+		c->ts_recent = s->opts.tsval;
+		if (co.ws) {
+			c->peer_syn.present |= TCP_OPTF_WSCALE;
+			c->peer_syn.wscale = co.wscale;
+		}
+		if (co.sack)
+			c->peer_syn.present |= TCP_OPTF_SACK_PERM;
+	}
+	tcp_opt_negotiate(&c->syn, &c->peer_syn, &c->neg);
+	c->rcv_adv = s->seq + syn_window(c);
+	return c;
 }
 
 static void listen_input(struct tcp_stack *st, struct tcp_listener *l, const struct tcp_tuple *t,
@@ -580,14 +698,30 @@ static void listen_input(struct tcp_stack *st, struct tcp_listener *l, const str
 	if (s->flags & TH_RST)
 		{ count(st, TCP_C_listen_nosyn); return; }
 	if (s->flags & TH_ACK) {
-		count(st, TCP_C_listen_nosyn);
+		/* Cookies are only looked for while they may be in use. */
+		if (!(s->flags & TH_SYN) && st->cookie_sent_at &&
+		    now - st->cookie_sent_at < 2 * TCP_COOKIE_PERIOD_US * NS_PER_US) {
+			struct tcp_conn *c = cookie_conn(st, l, t, s, now);
+			if (c) {
+				sync_input(c, s, now);
+				return;
+			}
+			count(st, TCP_C_syncookies_bad);
+		} else {
+			count(st, TCP_C_listen_nosyn);
+		}
 		send_rst_for(st, t, s->flags, s->seq, s->ack, 0, now);
 		return;
 	}
 	if (!(s->flags & TH_SYN))
 		{ count(st, TCP_C_listen_nosyn); return; }
-	if (l->nr_pending >= l->backlog)
-		{ count(st, TCP_C_listen_full); return; }
+	if (l->nr_pending >= l->backlog) {
+		if (st->cfg.no_syncookies)
+			count(st, TCP_C_listen_full);
+		else
+			send_cookie_synack(st, t, s, now);
+		return;
+	}
 	struct tcp_conn *c = conn_new(st, t, now);
 	if (!c)
 		{ count(st, errno == ENFILE ? TCP_C_table_full : TCP_C_no_mem); return; }
@@ -631,8 +765,24 @@ static void synsent_input(struct tcp_conn *c, const struct seg *s, uint64_t now)
 		}
 		return;
 	}
-	if (!(s->flags & TH_SYN) || !ack_ok) {
-		/* Simultaneous open (SYN without ACK) is not supported yet. */
+	if ((s->flags & TH_SYN) && !ack_ok) {
+		/* Simultaneous open (RFC 9293 §3.5, figure 8): answer with a
+		 * SYN-ACK of our own ISS and wait in SYN-RCVD. */
+		count(st, TCP_C_simultaneous_opens);
+		c->state = TCP_SYN_RCVD;
+		c->irs = s->seq;
+		tcp_rcvbuf_set_rcv_nxt(&c->rb, s->seq + 1);
+		c->peer_syn = s->opts;
+		if (s->opts.present & TCP_OPTF_TS)
+			c->ts_recent = s->opts.tsval;
+		tcp_opt_negotiate(&c->syn, &c->peer_syn, &c->neg);
+		c->rcv_adv = s->seq + 1 + syn_window(c);
+		c->retries = 0;
+		send_syn(c, now);
+		arm_rto(c, now);
+		return;
+	}
+	if (!(s->flags & TH_SYN)) {
 		count(st, TCP_C_synsent_other);
 		return;
 	}
@@ -687,6 +837,8 @@ static bool ack_input(struct tcp_conn *c, const struct seg *s, uint64_t now)
 			if (wnd > c->max_snd_wnd)
 				c->max_snd_wnd = wnd;
 		}
+		if (c->snd_wnd == 0)
+			c->retries = 0; /* a persist probe was answered */
 		if (dup) {
 			count(st, TCP_C_dupacks_in);
 			unsigned r = tcp_cc_on_dupack(&c->cc, s->ack, c->snd_max,
@@ -762,11 +914,19 @@ static bool our_fin_acked(const struct tcp_conn *c)
 	return c->fin_sent && tcp_seq_gt(c->snd_una, c->fin_seq);
 }
 
+/* A connection the user closed cannot wait in FIN-WAIT-2 forever for a peer
+ * that never closes: give it fin_wait2_s (the tw_at deadline). */
+static void fw2_arm(struct tcp_conn *c, uint64_t now)
+{
+	if (c->state == TCP_FIN_WAIT_2 && c->user_closed)
+		set_timer(c, &c->tw_at, now + (uint64_t)c->st->cfg.fin_wait2_s * 1000000000ull);
+}
+
 static void enter_time_wait(struct tcp_conn *c, uint64_t now)
 {
 	c->state = TCP_TIME_WAIT;
-	c->rto_at = 0;
-	c->tw_at = now + 2 * c->st->cfg.msl_ns;
+	c->rto_at = c->keep_at = c->delack_at = 0;
+	set_timer(c, &c->tw_at, now + 2 * c->st->cfg.msl_ns);
 	tcp_sndbuf_fini(&c->sb);
 }
 
@@ -798,6 +958,17 @@ static void sync_input(struct tcp_conn *c, const struct seg *s, uint64_t now)
 			return;
 		}
 	}
+	/* Simultaneous open: in SYN-RCVD the peer's SYN-ACK repeats its SYN
+	 * and acknowledges ours; what counts is the ACK. */
+	struct seg synack_as_ack;
+	if (c->state == TCP_SYN_RCVD && (s->flags & (TH_SYN | TH_ACK)) == (TH_SYN | TH_ACK) &&
+	    s->seq == c->irs && s->ack == c->iss + 1 && !c->lst) {
+		synack_as_ack = *s;
+		synack_as_ack.seq = s->seq + 1;
+		synack_as_ack.flags &= (uint8_t)~TH_SYN;
+		s = &synack_as_ack;
+		seg_len = s->len + ((s->flags & TH_FIN) ? 1u : 0u);
+	}
 	/* A retransmitted SYN in SYN-RCVD: our SYN-ACK was lost. */
 	if (c->state == TCP_SYN_RCVD && (s->flags & TH_SYN) && !(s->flags & TH_ACK) &&
 	    s->seq == c->irs) {
@@ -805,12 +976,21 @@ static void sync_input(struct tcp_conn *c, const struct seg *s, uint64_t now)
 		send_syn(c, now);
 		return;
 	}
+	/* PAWS (RFC 7323 §5.3): a TSval older than TS.Recent marks an old
+	 * duplicate. (TS.Recent older than 24 days would be invalidated; our
+	 * idle connections do not live that long without keep-alive traffic.) */
+	if (c->neg.ts && (s->opts.present & TCP_OPTF_TS) && c->state != TCP_SYN_RCVD &&
+	    tcp_seq_lt(s->opts.tsval, c->ts_recent)) {
+		count(st, TCP_C_paws_rejected);
+		send_ack(c, now);
+		return;
+	}
 	/* Acceptability (RFC 9293 §3.10.7.4 first check). */
 	if (!tcp_seq_acceptable(s->seq, seg_len, rcv_nxt(c), wnd)) {
 		count(st, TCP_C_unacceptable);
 		send_ack(c, now);
 		if (c->state == TCP_TIME_WAIT && (s->flags & TH_FIN))
-			c->tw_at = now + 2 * st->cfg.msl_ns;
+			set_timer(c, &c->tw_at, now + 2 * st->cfg.msl_ns);
 		return;
 	}
 	/* SYN in a synchronized state: challenge ACK (RFC 5961 §4.2). */
@@ -838,19 +1018,22 @@ static void sync_input(struct tcp_conn *c, const struct seg *s, uint64_t now)
 		}
 		conn_established(c, &c->peer_syn, s->wnd, s->seq, s->ack, timed_out, now);
 		c->snd_una = s->ack;
-		/* The accept queue holds it until tcp_accept. */
-		struct tcp_listener *l = c->lst;
-		c->in_queue = true; /* still counted in l->nr_pending */
-		c->qnext = NULL;
-		if (l->q_tail)
-			l->q_tail->qnext = c;
-		else
-			l->q_head = c;
-		l->q_tail = c;
 		if (c->fin_queued)
 			c->state = TCP_FIN_WAIT_1;
-		if (st->cfg.event)
-			st->cfg.event(st->cfg.event_ctx, NULL, l->port, TCP_EV_IN);
+		/* The accept queue holds it until tcp_accept (a simultaneous
+		 * open has no listener: the user holds it already). */
+		struct tcp_listener *l = c->lst;
+		if (l) {
+			c->in_queue = true; /* still counted in l->nr_pending */
+			c->qnext = NULL;
+			if (l->q_tail)
+				l->q_tail->qnext = c;
+			else
+				l->q_head = c;
+			l->q_tail = c;
+			if (st->cfg.event)
+				st->cfg.event(st->cfg.event_ctx, NULL, l->port, TCP_EV_IN);
+		}
 	} else if (!ack_input(c, s, now)) {
 		return;
 	}
@@ -861,6 +1044,7 @@ static void sync_input(struct tcp_conn *c, const struct seg *s, uint64_t now)
 		if (our_fin_acked(c)) {
 			c->state = TCP_FIN_WAIT_2;
 			c->rto_at = 0;
+			fw2_arm(c, now);
 		}
 		break;
 	case TCP_CLOSING:
@@ -876,15 +1060,17 @@ static void sync_input(struct tcp_conn *c, const struct seg *s, uint64_t now)
 	case TCP_TIME_WAIT:
 		if (s->flags & TH_FIN) {
 			send_ack(c, now);
-			c->tw_at = now + 2 * st->cfg.msl_ns;
+			set_timer(c, &c->tw_at, now + 2 * st->cfg.msl_ns);
 		}
 		return;
 	default:
 		break;
 	}
 
-	/* Data (sixth step, without URG). */
-	bool need_ack = false;
+	/* Data (sixth step, without URG). In-order data may wait for a
+	 * delayed ACK (RFC 9293 §3.8.6.3: at most delack, and every second
+	 * segment); anything else is ACKed at once (RFC 5681 §4.2). */
+	bool need_ack = false, in_order = false;
 	bool fin_ok = true;
 	if (s->len) {
 		if (c->state != TCP_ESTABLISHED && c->state != TCP_FIN_WAIT_1 &&
@@ -897,18 +1083,20 @@ static void sync_input(struct tcp_conn *c, const struct seg *s, uint64_t now)
 			return;
 		} else {
 			uint32_t before = tcp_rcvbuf_rcv_nxt(&c->rb);
+			bool had_ooo = c->rb.nr_ooo > 0;
 			int r = tcp_rcvbuf_insert(&c->rb, s->seq, s->data, s->len);
 			if (r < 0) {
 				count(st, TCP_C_rcvbuf_full);
 				fin_ok = false;
 			} else if (r > 0) {
 				count(st, TCP_C_data_segs_in);
+				in_order = !had_ooo && c->rb.nr_ooo == 0;
 			} else if (tcp_seq_gt(s->seq, before)) {
 				count(st, TCP_C_ooo_segs_in);
 			} else {
 				count(st, TCP_C_dup_segs_in);
 			}
-			need_ack = true;
+			need_ack = !in_order;
 		}
 	}
 	/* FIN (eighth step): only once every byte before it is here. */
@@ -935,9 +1123,17 @@ static void sync_input(struct tcp_conn *c, const struct seg *s, uint64_t now)
 	} else if ((s->flags & TH_FIN) && c->fin_rcvd) {
 		need_ack = true; /* a retransmitted FIN: our ACK was lost */
 	}
-	if (need_ack)
-		send_ack(c, now);
+	if (in_order && !need_ack) {
+		if (++c->segs_unacked >= 2 || st->cfg.delack_us == UINT32_MAX)
+			need_ack = true;
+		else if (!c->delack_at)
+			set_timer(c, &c->delack_at, now + (uint64_t)st->cfg.delack_us * NS_PER_US);
+	}
+	/* Data going out now carries the ACK. */
+	uint64_t sent = st->ctr[TCP_C_seg_out];
 	output(c, now);
+	if (need_ack && st->ctr[TCP_C_seg_out] == sent)
+		send_ack(c, now);
 }
 
 int tcp_stack_input(struct tcp_stack *st, const uint8_t *frame, uint32_t len, uint64_t now)
@@ -1016,7 +1212,8 @@ static bool keep_applies(const struct tcp_conn *c)
 static void keep_rearm(struct tcp_conn *c, uint64_t now)
 {
 	c->keep_probes = 0;
-	c->keep_at = keep_applies(c) ? now + (uint64_t)c->keep_idle_s * 1000000000ull : 0;
+	set_timer(c, &c->keep_at,
+		  keep_applies(c) ? now + (uint64_t)c->keep_idle_s * 1000000000ull : 0);
 }
 
 static void keep_fire(struct tcp_conn *c, uint64_t now)
@@ -1027,7 +1224,7 @@ static void keep_fire(struct tcp_conn *c, uint64_t now)
 		return;
 	uint64_t idle_end = c->last_rx + (uint64_t)c->keep_idle_s * 1000000000ull;
 	if (!c->keep_probes && now < idle_end) {
-		c->keep_at = idle_end; /* heard from the peer since: wait again */
+		set_timer(c, &c->keep_at, idle_end); /* heard from the peer since */
 		return;
 	}
 	if (c->keep_probes >= c->keep_cnt) {
@@ -1042,7 +1239,7 @@ static void keep_fire(struct tcp_conn *c, uint64_t now)
 	unsigned ol = data_opts(c, opt, false, now);
 	xmit(st, &c->t, c->snd_una - 1, rcv_nxt(c), TH_ACK, adv_window(c), opt, ol, NULL, 0, 0,
 	     now);
-	c->keep_at = now + (uint64_t)c->keep_intvl_s * 1000000000ull;
+	set_timer(c, &c->keep_at, now + (uint64_t)c->keep_intvl_s * 1000000000ull);
 }
 
 static int conn_set_rcvbuf(struct tcp_conn *c, uint32_t v)
@@ -1086,16 +1283,21 @@ static void rto_fire(struct tcp_conn *c, uint64_t now)
 		conn_closed(c, ETIMEDOUT);
 		return;
 	}
-	count(st, TCP_C_rto_expired);
 	tcp_rto_backoff(&c->rto);
 	c->rtt_active = false;
-	if (c->snd_una == c->snd_max) {
-		/* Zero-window probe: one byte past the window (RFC 9293 §3.8.6.1). */
+	if (c->snd_wnd == 0 && tcp_seq_lt(c->snd_una, data_end(c) + (c->fin_queued ? 1u : 0u))) {
+		/* Persist: the peer's window is zero. Probe with one byte past it
+		 * (RFC 9293 §3.8.6.1); an answering ACK shows the peer is alive
+		 * (retries restart), so probing goes on as long as it answers. */
+		count(st, TCP_C_persist_probes);
 		uint32_t used = send_data_seg(c, c->snd_una, 1, true, now);
-		c->snd_nxt = c->snd_max = c->snd_una + used;
+		if (tcp_seq_gt(c->snd_una + used, c->snd_max))
+			c->snd_max = c->snd_una + used;
+		c->snd_nxt = c->snd_max;
 		arm_rto(c, now);
 		return;
 	}
+	count(st, TCP_C_rto_expired);
 	tcp_cc_on_rto(&c->cc, c->snd_max, c->snd_max - c->snd_una);
 	/* Go back N: resend from SND.UNA as cwnd (now 1 SMSS) allows. */
 	c->snd_nxt = c->snd_una;
@@ -1103,32 +1305,57 @@ static void rto_fire(struct tcp_conn *c, uint64_t now)
 	output(c, now);
 }
 
+static uint64_t conn_next_deadline(const struct tcp_conn *c)
+{
+	uint64_t m = UINT64_MAX;
+	const uint64_t at[] = {c->rto_at, c->tw_at, c->keep_at, c->delack_at};
+	for (unsigned i = 0; i < sizeof(at) / sizeof(at[0]); i++)
+		if (at[i] && at[i] < m)
+			m = at[i];
+	return m;
+}
+
 static void conn_timer(struct tcp_conn *c, uint64_t now)
 {
 	if (c->tw_at && now >= c->tw_at) {
-		count(c->st, TCP_C_tw_expired);
+		count(c->st, c->state == TCP_FIN_WAIT_2 ? TCP_C_fin_wait2_timeouts : TCP_C_tw_expired);
 		conn_closed(c, 0);
 		return;
 	}
-	if ((c->rto_at && now >= c->rto_at) || (c->keep_at && now >= c->keep_at)) {
+	if (conn_next_deadline(c) <= now) {
 		struct conn_snap snap;
 		snap_take(c, &snap);
 		if (c->rto_at && now >= c->rto_at)
 			rto_fire(c, now);
 		if (c->state != TCP_CLOSED && c->keep_at && now >= c->keep_at)
 			keep_fire(c, now);
+		if (c->state != TCP_CLOSED && c->delack_at && now >= c->delack_at) {
+			count(c->st, TCP_C_delayed_acks);
+			send_ack(c, now);
+		}
 		snap_notify(c, &snap);
 	}
 }
 
 void tcp_stack_timer(struct tcp_stack *st, uint64_t now)
 {
-	for (uint32_t b = 0; b <= st->tab_mask; b++) {
-		struct tcp_conn *c = st->tab[b], *next;
-		for (; c; c = next) {
-			next = c->hnext;
-			conn_timer(c, now);
+	if (now >= st->timer_min) {
+		/* Timers firing may arm new ones (set_timer lowers timer_min):
+		 * start from none and let both the scan and set_timer lower it. */
+		st->timer_min = UINT64_MAX;
+		for (uint32_t b = 0; b <= st->tab_mask; b++) {
+			struct tcp_conn *c = st->tab[b], *next;
+			for (; c; c = next) {
+				next = c->hnext;
+				conn_timer(c, now);
+			}
 		}
+		for (uint32_t b = 0; b <= st->tab_mask; b++)
+			for (const struct tcp_conn *c = st->tab[b]; c; c = c->hnext) {
+				uint64_t d = conn_next_deadline(c);
+				if (d < st->timer_min)
+					st->timer_min = d;
+			}
 	}
 	struct tcp_net_arp arp;
 	for (int i = 0; i < 64; i++) {
@@ -1143,17 +1370,9 @@ void tcp_stack_timer(struct tcp_stack *st, uint64_t now)
 
 uint64_t tcp_stack_next_timer(const struct tcp_stack *st)
 {
-	uint64_t m = UINT64_MAX;
-	for (uint32_t b = 0; b <= st->tab_mask; b++)
-		for (const struct tcp_conn *c = st->tab[b]; c; c = c->hnext) {
-			if (c->rto_at && c->rto_at < m)
-				m = c->rto_at;
-			if (c->tw_at && c->tw_at < m)
-				m = c->tw_at;
-			if (c->keep_at && c->keep_at < m)
-				m = c->keep_at;
-		}
-	return m;
+	/* A lower bound: a deadline that was disarmed since leaves a wake-up
+	 * that finds nothing to do and recomputes. */
+	return st->timer_min;
 }
 
 /* ---------------------------------------------------------------------- */
@@ -1224,6 +1443,7 @@ struct tcp_stack *tcp_stack_create(const struct tcp_stack_cfg *cfg)
 		return NULL;
 	}
 	tcp_chunk_pool_init(&st->pool, cfg->pool_max_chunks, 64);
+	st->timer_min = UINT64_MAX;
 	return st;
 }
 
@@ -1484,11 +1704,12 @@ void tcp_close(struct tcp_conn *c, uint64_t now)
 	default:
 		break;
 	}
-	if (tcp_rcvbuf_readable(&c->rb)) {
+	if (tcp_rcvbuf_readable(&c->rb) || c->linger0) {
 		tcp_abort(c, now);
 		return;
 	}
 	tcp_shutdown_write(c, now);
+	fw2_arm(c, now);
 }
 
 void tcp_abort(struct tcp_conn *c, uint64_t now)

@@ -23,13 +23,15 @@
  *     partial-ACK recovery (tcp_cc);
  *   - FIN both ways, every close state, TIME-WAIT for 2 MSL;
  *   - RST for segments to closed ports, RFC 5961 RST / SYN / ACK checks.
- * NOT yet: delayed ACK (every data segment is ACKed at once), Nagle,
- * SACK-based loss recovery (received SACK blocks are ignored: recovery is
- * NewReno), PAWS, keep-alive, SYN cookies, zero-window probing beyond a
- * 1-byte probe on RTO, FIN-WAIT-2 timeout for orphans, urgent data, ICMP
- * errors, packets waiting on ARP (a segment whose next hop is unresolved is
- * dropped and counted; retransmission sends it again). Timers are scanned
- * per call of tcp_stack_timer (O(connections)), not a timer wheel.
+ *   - delayed ACK (every second segment, or the delack timer; at once for
+ *     out-of-order data), Nagle unless NODELAY, persist (zero-window probes
+ *     for as long as the peer answers), keep-alive, FIN-WAIT-2 limit for
+ *     closed connections, PAWS, simultaneous open, SYN cookies when a
+ *     backlog is full.
+ * NOT here: urgent data (the urgent pointer is ignored), ICMP errors,
+ * segments waiting on ARP (a segment whose next hop is unresolved is dropped
+ * and counted; retransmission sends it again). Timers: the stack scans its
+ * connections only when the earliest deadline comes (tcp_stack_timer).
  */
 #ifndef BH_TCP_CONN_H
 #define BH_TCP_CONN_H
@@ -102,7 +104,8 @@ struct tcp_stack_cfg {
 	X(DROP, bad_hdr, "TCP data offset or options malformed")                  \
 	X(DROP, no_conn, "no connection or listener for the segment (RST sent unless RST)") \
 	X(DROP, listen_nosyn, "segment to a listener without SYN (RST sent if ACK)") \
-	X(DROP, listen_full, "SYN to a listener whose backlog is full")           \
+	X(DROP, listen_full, "SYN to a full backlog, SYN cookies off")            \
+	X(DROP, syncookies_bad, "ACK to a listener with no valid SYN cookie (RST sent)") \
 	X(DROP, table_full, "SYN dropped: connection table full")                 \
 	X(DROP, no_mem, "SYN dropped: no memory for a connection")                \
 	X(DROP, synsent_bad_ack, "SYN-SENT: ACK not for our SYN (RST sent unless RST)") \
@@ -115,6 +118,7 @@ struct tcp_stack_cfg {
 	X(DROP, synrcvd_bad_ack, "SYN-RCVD: ACK not for our SYN-ACK (RST sent)")  \
 	X(DROP, ack_future, "ACK for data not sent yet (ACK sent)")               \
 	X(DROP, ack_stale, "ACK older than the window (challenge ACK sent)")      \
+	X(DROP, paws_rejected, "timestamp older than TS.Recent (PAWS, ACK sent)") \
 	X(DROP, rcvbuf_full, "data not stored: out-of-order ranges or chunks exhausted") \
 	X(DROP, data_after_close, "data for a connection the user closed (RST sent)") \
 	X(EVENT, seg_in, "TCP segments processed by a connection or listener")    \
@@ -124,6 +128,9 @@ struct tcp_stack_cfg {
 	X(EVENT, tx_arp_wait, "segment not sent: next hop being resolved")        \
 	X(EVENT, active_opens, "connections opened by tcp_connect")               \
 	X(EVENT, passive_opens, "SYNs accepted by a listener")                    \
+	X(EVENT, simultaneous_opens, "SYNs crossing ours in SYN-SENT")            \
+	X(EVENT, syncookies_sent, "SYN-ACKs with a SYN cookie (backlog full)")    \
+	X(EVENT, syncookies_ok, "connections rebuilt from a valid SYN cookie")    \
 	X(EVENT, established, "connections that reached ESTABLISHED")             \
 	X(EVENT, accepted, "connections taken by tcp_accept")                     \
 	X(EVENT, rst_sent, "RST segments sent")                                   \
@@ -142,6 +149,10 @@ struct tcp_stack_cfg {
 	X(EVENT, tw_expired, "TIME-WAIT connections expired")                     \
 	X(EVENT, keepalive_probes, "keep-alive probes sent")                      \
 	X(EVENT, keepalive_drops, "connections reset after unanswered keep-alive probes") \
+	X(EVENT, delayed_acks, "ACKs sent when the delayed-ACK timer expired")     \
+	X(EVENT, nagle_held, "short segments held back by Nagle's algorithm")     \
+	X(EVENT, persist_probes, "zero-window probes sent")                       \
+	X(EVENT, fin_wait2_timeouts, "closed connections freed after the FIN-WAIT-2 limit") \
 	X(EVENT, conns_freed, "connections freed")
 
 enum tcp_stack_kind { TCP_STACK_K_DROP, TCP_STACK_K_EVENT };
@@ -183,7 +194,9 @@ int tcp_stack_input(struct tcp_stack *st, const uint8_t *frame, uint32_t len, ui
 /* Run every timer due at now (retransmission, TIME-WAIT, ARP). */
 void tcp_stack_timer(struct tcp_stack *st, uint64_t now);
 
-/* Earliest TCP timer deadline, or UINT64_MAX if none is armed. */
+/* When to call tcp_stack_timer next: no timer is due before it (UINT64_MAX:
+ * none armed). A lower bound: a deadline disarmed since may still show, and
+ * calling tcp_stack_timer then does nothing but refresh it. O(1). */
 uint64_t tcp_stack_next_timer(const struct tcp_stack *st);
 
 /* TCP_C_MAX counters indexed by enum tcp_stack_ctr; valid while st lives. */

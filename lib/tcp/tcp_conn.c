@@ -13,6 +13,7 @@
 #include "tcp_cksum.h"
 #include "tcp_conn.h"
 #include "tcp_cookie.h"
+#include "tcp_sack.h"
 #include "tcp_isn.h"
 #include "tcp_opt.h"
 #include "tcp_rto.h"
@@ -62,6 +63,8 @@ struct tcp_conn {
 	struct tcp_rcvbuf rb;
 	struct tcp_rto rto;
 	struct tcp_cc cc;
+	struct tcp_sack_sb sack;      /* what the peer SACKed (when sack_on) */
+	bool sack_on;
 	uint32_t retries;             /* RTO expiries in a row */
 	uint64_t rto_at, tw_at;       /* 0: not armed */
 
@@ -296,6 +299,7 @@ static void conn_free(struct tcp_conn *c)
 		c->lst->nr_pending--;
 	tcp_sndbuf_fini(&c->sb);
 	tcp_rcvbuf_fini(&c->rb);
+	tcp_sack_fini(&c->sack);
 	st->nr_conns--;
 	count(st, TCP_C_conns_freed);
 	free(c);
@@ -511,10 +515,16 @@ static bool can_send_data(const struct tcp_conn *c)
 }
 
 /* Send new data as the windows allow (no Nagle, see the header). */
+static void sack_output(struct tcp_conn *c, uint64_t now);
+
 static void output(struct tcp_conn *c, uint64_t now)
 {
 	if (!can_send_data(c))
 		return;
+	if (c->sack_on && tcp_cc_in_recovery(&c->cc)) {
+		sack_output(c, now);
+		return;
+	}
 	uint32_t mss = seg_payload_max(c);
 	for (;;) {
 		uint32_t end = data_end(c);
@@ -563,6 +573,54 @@ static void output(struct tcp_conn *c, uint64_t now)
 		arm_rto(c, now);
 }
 
+/* Retransmit [seq, seq + len) during SACK recovery and record it. */
+static void sack_rexmit(struct tcp_conn *c, uint32_t seq, uint32_t len, uint64_t now)
+{
+	count(c->st, TCP_C_sack_retrans);
+	c->rtt_active = false;
+	send_data_seg(c, seq, len, false, now);
+	tcp_sack_mark_rxt(&c->sack, seq, len);
+}
+
+/*
+ * Transmission during SACK-based loss recovery (RFC 6675 §5 steps (C)):
+ * while cwnd - pipe >= 1 SMSS, send by NextSeg(): a lost hole first, else
+ * new data the peer's window allows (rules 1 and 2). cwnd in
+ * recovery is ssthresh (§5 step 4.2); the NewReno inflation of tcp_cc does
+ * not apply here because pipe counts what is really in flight.
+ */
+static void sack_output(struct tcp_conn *c, uint64_t now)
+{
+	uint32_t mss = seg_payload_max(c);
+	uint32_t cwnd = tcp_cc_ssthresh(&c->cc);
+	for (unsigned guard = 0; guard < 256; guard++) {
+		uint32_t pipe = tcp_sack_pipe(&c->sack, c->snd_max);
+		if (pipe >= cwnd || cwnd - pipe < mss)
+			break;
+		uint32_t seq, len;
+		if (tcp_sack_next_lost(&c->sack, &seq, &len)) {
+			sack_rexmit(c, seq, len, now);
+			continue;
+		}
+		uint32_t end = data_end(c);
+		uint32_t avail = tcp_seq_lt(c->snd_max, end) ? end - c->snd_max : 0;
+		uint32_t wnd_room = c->snd_una + c->snd_wnd - c->snd_max;
+		if (tcp_seq_gt(c->snd_max, c->snd_una + c->snd_wnd))
+			wnd_room = 0;
+		if (avail && wnd_room >= (avail < mss ? avail : mss)) {
+			uint32_t used = send_data_seg(c, c->snd_max, avail < mss ? avail : mss, true, now);
+			c->snd_nxt = c->snd_max = c->snd_max + used;
+			if (!c->rto_at)
+				arm_rto(c, now);
+			continue;
+		}
+		/* Rule (3), resending holes not known lost, is left out: with
+		 * the peer's window full it resent data that was only in
+		 * flight. The retransmission timer covers what remains. */
+		break;
+	}
+}
+
 /* ---------------------------------------------------------------------- */
 /* Establishment */
 
@@ -579,6 +637,8 @@ static void conn_established(struct tcp_conn *c, const struct tcp_opts *peer, ui
 	c->snd_wl1 = seq;
 	c->snd_wl2 = ack;
 	tcp_cc_init(&c->cc, st->cc_ops, seg_payload_max(c));
+	/* Without memory for a scoreboard the connection recovers as NewReno. */
+	c->sack_on = c->neg.sack && tcp_sack_init(&c->sack, 16, seg_payload_max(c), ack) == 0;
 	if (syn_timed_out)
 		tcp_rto_syn_timed_out(&c->rto);
 	c->retries = 0;
@@ -817,7 +877,11 @@ static void synsent_input(struct tcp_conn *c, const struct seg *s, uint64_t now)
 static bool ack_input(struct tcp_conn *c, const struct seg *s, uint64_t now)
 {
 	struct tcp_stack *st = c->st;
-	switch (tcp_seq_ack_check(s->ack, c->snd_una, c->snd_max, c->max_snd_wnd)) {
+	enum tcp_ack_verdict chk = tcp_seq_ack_check(s->ack, c->snd_una, c->snd_max, c->max_snd_wnd);
+	if (c->sack_on && (chk == TCP_ACK_NEW || chk == TCP_ACK_DUP))
+		tcp_sack_update(&c->sack, s->ack, c->snd_max, s->opts.sack,
+				(s->opts.present & TCP_OPTF_SACK) ? s->opts.nr_sack : 0, NULL);
+	switch (chk) {
 	case TCP_ACK_FUTURE:
 		count(st, TCP_C_ack_future);
 		send_ack(c, now);
@@ -846,9 +910,19 @@ static bool ack_input(struct tcp_conn *c, const struct seg *s, uint64_t now)
 			if (r & TCP_CC_RETRANSMIT) {
 				count(st, TCP_C_fast_retrans);
 				c->rtt_active = false;
-				send_data_seg(c, c->snd_una, seg_payload_max(c), false, now);
+				uint32_t len = seg_payload_max(c);
+				if (c->sack_on) {
+					tcp_sack_enter_recovery(&c->sack);
+					uint32_t seq;
+					if (!tcp_sack_next_unsacked(&c->sack, &seq, &len))
+						len = seg_payload_max(c);
+					tcp_sack_mark_rxt(&c->sack, c->snd_una, len);
+				}
+				send_data_seg(c, c->snd_una, len, false, now);
 				arm_rto(c, now);
 			}
+			if (c->sack_on && tcp_cc_in_recovery(&c->cc))
+				sack_output(c, now);
 		}
 		return true;
 	}
@@ -902,9 +976,13 @@ static bool ack_input(struct tcp_conn *c, const struct seg *s, uint64_t now)
 	else
 		arm_rto(c, now);
 	if (r & TCP_CC_RETRANSMIT) {
-		count(st, TCP_C_partial_retrans);
 		c->rtt_active = false;
-		send_data_seg(c, c->snd_una, seg_payload_max(c), false, now);
+		if (c->sack_on) {
+			sack_output(c, now); /* the holes the scoreboard knows, not just one */
+		} else {
+			count(st, TCP_C_partial_retrans);
+			send_data_seg(c, c->snd_una, seg_payload_max(c), false, now);
+		}
 	}
 	return true;
 }
@@ -1299,6 +1377,8 @@ static void rto_fire(struct tcp_conn *c, uint64_t now)
 	}
 	count(st, TCP_C_rto_expired);
 	tcp_cc_on_rto(&c->cc, c->snd_max, c->snd_max - c->snd_una);
+	if (c->sack_on)
+		tcp_sack_reset(&c->sack); /* the peer may have reneged (RFC 2018 §8) */
 	/* Go back N: resend from SND.UNA as cwnd (now 1 SMSS) allows. */
 	c->snd_nxt = c->snd_una;
 	arm_rto(c, now);

@@ -19,8 +19,9 @@
  *   - data: RFC 9293 acceptability (tcp_seq), in-order and out-of-order
  *     receive (tcp_rcvbuf), SACK blocks sent, window scaling, sending limited
  *     by min(peer window, cwnd), RTT sampling (TSecr, or Karn's rule),
- *     RTO with backoff (go-back-N from SND.UNA), fast retransmit and NewReno
- *     partial-ACK recovery (tcp_cc);
+ *     RTO with backoff (go-back-N from SND.UNA), fast retransmit, then
+ *     SACK-based recovery (RFC 6675, tcp_sack) when SACK was agreed, else
+ *     NewReno partial-ACK recovery (tcp_cc);
  *   - FIN both ways, every close state, TIME-WAIT for 2 MSL;
  *   - RST for segments to closed ports, RFC 5961 RST / SYN / ACK checks.
  *   - delayed ACK (every second segment, or the delack timer; at once for
@@ -144,6 +145,7 @@ struct tcp_stack_cfg {
 	X(EVENT, rto_expired, "retransmission timeouts in data states")           \
 	X(EVENT, fast_retrans, "fast retransmits (3 dupacks)")                    \
 	X(EVENT, partial_retrans, "retransmits on a NewReno partial ACK")         \
+	X(EVENT, sack_retrans, "retransmissions chosen by the SACK scoreboard (RFC 6675)") \
 	X(EVENT, rtt_samples, "RTT samples fed to the estimator")                 \
 	X(EVENT, timeouts, "connections given up after too many retransmissions") \
 	X(EVENT, tw_expired, "TIME-WAIT connections expired")                     \

@@ -872,15 +872,34 @@ static void synsent_input(struct tcp_conn *c, const struct seg *s, uint64_t now)
 	output(c, now);
 }
 
+/* Limited transmit (RFC 3042): on the first dupacks, one new segment each
+ * (at most cwnd + 2 SMSS outstanding) keeps ACKs coming when the window is
+ * too small to produce three dupacks otherwise. */
+static void limited_transmit(struct tcp_conn *c, uint64_t now)
+{
+	uint32_t mss = seg_payload_max(c);
+	uint32_t end = data_end(c);
+	if (c->snd_nxt != c->snd_max || !tcp_seq_lt(c->snd_nxt, end))
+		return;
+	uint32_t avail = end - c->snd_nxt, len = avail < mss ? avail : mss;
+	if (c->snd_max - c->snd_una + len > tcp_cc_cwnd(&c->cc) + 2 * mss ||
+	    tcp_seq_gt(c->snd_nxt + len, c->snd_una + c->snd_wnd))
+		return;
+	count(c->st, TCP_C_limited_transmits);
+	uint32_t used = send_data_seg(c, c->snd_nxt, len, true, now);
+	c->snd_nxt = c->snd_max = c->snd_nxt + used;
+}
+
 /* ACK processing for synchronized states (RFC 9293 §3.10.7.4, fifth step).
  * Returns false if the segment must be dropped. */
 static bool ack_input(struct tcp_conn *c, const struct seg *s, uint64_t now)
 {
 	struct tcp_stack *st = c->st;
 	enum tcp_ack_verdict chk = tcp_seq_ack_check(s->ack, c->snd_una, c->snd_max, c->max_snd_wnd);
+	struct tcp_sack_ack_info sinfo = {0};
 	if (c->sack_on && (chk == TCP_ACK_NEW || chk == TCP_ACK_DUP))
 		tcp_sack_update(&c->sack, s->ack, c->snd_max, s->opts.sack,
-				(s->opts.present & TCP_OPTF_SACK) ? s->opts.nr_sack : 0, NULL);
+				(s->opts.present & TCP_OPTF_SACK) ? s->opts.nr_sack : 0, &sinfo);
 	switch (chk) {
 	case TCP_ACK_FUTURE:
 		count(st, TCP_C_ack_future);
@@ -894,6 +913,12 @@ static bool ack_input(struct tcp_conn *c, const struct seg *s, uint64_t now)
 		uint32_t wnd = (uint32_t)s->wnd << c->neg.snd_wscale;
 		bool dup = s->ack == c->snd_una && !s->len && !(s->flags & (TH_SYN | TH_FIN)) &&
 			   wnd == c->snd_wnd && c->snd_una != c->snd_max;
+		/* RFC 6675 §2: with SACK, an ACK that SACKs new data counts even
+		 * when it carries data or a window change (a two-way transfer
+		 * piggybacks every ACK). */
+		if (c->sack_on && s->ack == c->snd_una && sinfo.newly_sacked &&
+		    c->snd_una != c->snd_max)
+			dup = true;
 		if (tcp_seq_wnd_update_ok(s->seq, s->ack, c->snd_wl1, c->snd_wl2)) {
 			c->snd_wnd = wnd;
 			c->snd_wl1 = s->seq;
@@ -907,6 +932,15 @@ static bool ack_input(struct tcp_conn *c, const struct seg *s, uint64_t now)
 			count(st, TCP_C_dupacks_in);
 			unsigned r = tcp_cc_on_dupack(&c->cc, s->ack, c->snd_max,
 						      c->snd_max - c->snd_una);
+			/* RFC 6675 §5: once the scoreboard shows HighACK + 1 lost,
+			 * recovery starts without waiting for the third dupack. */
+			for (int k = 0; k < 2 && !(r & TCP_CC_RETRANSMIT) && c->sack_on &&
+					!tcp_cc_in_recovery(&c->cc) &&
+					tcp_sack_is_lost(&c->sack, c->snd_una); k++)
+				r = tcp_cc_on_dupack(&c->cc, s->ack, c->snd_max,
+						     c->snd_max - c->snd_una);
+			if (!(r & TCP_CC_RETRANSMIT) && !tcp_cc_in_recovery(&c->cc))
+				limited_transmit(c, now);
 			if (r & TCP_CC_RETRANSMIT) {
 				count(st, TCP_C_fast_retrans);
 				c->rtt_active = false;

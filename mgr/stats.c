@@ -99,6 +99,7 @@ static json_t *st_nfs(struct mgr *m)
 			"sleeping", (int)atomic_load(&s->sleeping),
 			"rx_pkts", (json_int_t)c.rx_pkts, "tx_pkts", (json_int_t)c.tx_pkts,
 			"drops", drops, "drops_total", (json_int_t)total);
+		json_object_set_new(o, "consumed", json_integer((json_int_t)c.consumed));
 		json_object_set_new(o, "ring", json_pack("{s:i, s:i, s:i, s:i}",
 			"rx_count", (int)rte_ring_count(s->rx), "rx_size", (int)rte_ring_get_size(s->rx),
 			"tx_count", (int)rte_ring_count(s->tx), "tx_size", (int)rte_ring_get_size(s->tx)));
@@ -353,6 +354,7 @@ char *mgr_stats_metrics(struct mgr *m, size_t *len)
 	static const struct { const char *metric, *type, *help, *key, *sub; } nf_metrics[] = {
 		{"bulkhead_nf_rx_packets_total", "counter", "Packets an NF received.", "rx_pkts", NULL},
 		{"bulkhead_nf_tx_packets_total", "counter", "Packets an NF handed on.", "tx_pkts", NULL},
+		{"bulkhead_nf_consumed_packets_total", "counter", "Packets an NF used up (a protocol stack's input).", "consumed", NULL},
 		{"bulkhead_nf_sleeping", "gauge", "1 while the NF sleeps on its doorbell.", "sleeping", NULL},
 		{"bulkhead_nf_ring_count", "gauge", "Packets waiting in the NF's receive ring.", "ring", "rx_count"},
 		{"bulkhead_nf_sleeps_total", "counter", "Times the NF went to sleep.", "loop", "sleeps"},
@@ -378,6 +380,15 @@ char *mgr_stats_metrics(struct mgr *m, size_t *len)
 			st_label(f, json_string_value(json_object_get(o, "name")));
 			fprintf(f, "\",id=\"%lld\",reason=\"%s\"} %lld\n",
 				json_integer_value(json_object_get(o, "id")), k, json_integer_value(v));
+		}
+	ST_HELP("bulkhead_nf_app", "untyped", "An NF's own counters (the app object of the statistics).");
+	json_array_foreach(json_object_get(doc, "nfs"), i, o)
+		json_object_foreach(json_object_get(o, "app"), k, v) {
+			fputs("bulkhead_nf_app{nf=\"", f);
+			st_label(f, json_string_value(json_object_get(o, "name")));
+			fprintf(f, "\",id=\"%lld\",counter=\"", json_integer_value(json_object_get(o, "id")));
+			st_label(f, k);
+			fprintf(f, "\"} %lld\n", json_integer_value(v));
 		}
 	ST_HELP("bulkhead_service_instances", "gauge", "Running instances of a service.");
 	json_array_foreach(json_object_get(doc, "services"), i, o) {

@@ -13,6 +13,10 @@
  *   bh_keep(m)        the NF keeps it (a delay queue, a reassembly buffer ...)
  *                     and later hands it on with bh_nf_send() or frees it with
  *                     bh_nf_free()
+ *   bh_consume(m)     the packet reached its destination: the NF used its
+ *                     contents (a protocol stack). Freed and counted as
+ *                     `consumed`, which is not a loss: rx = tx + drops + consumed
+ *                     for an NF that keeps nothing
  *
  * Packets are forwarded straight to the next NF's ring when the next hop is an
  * NF, and through the NF's tx ring to the manager when it is a port.
@@ -41,6 +45,7 @@ enum bh_action {
 	BH_ACT_TO_NF,
 	BH_ACT_OUT,
 	BH_ACT_KEEP,
+	BH_ACT_CONSUME,
 };
 
 /* Per-packet metadata, an mbuf dynamic field registered by the manager. */
@@ -64,6 +69,7 @@ static inline struct bh_meta *bh_meta(struct rte_mbuf *m)
 static inline void bh_next(struct rte_mbuf *m) { bh_meta(m)->action = BH_ACT_NEXT; }
 static inline void bh_drop(struct rte_mbuf *m) { bh_meta(m)->action = BH_ACT_DROP; }
 static inline void bh_keep(struct rte_mbuf *m) { bh_meta(m)->action = BH_ACT_KEEP; }
+static inline void bh_consume(struct rte_mbuf *m) { bh_meta(m)->action = BH_ACT_CONSUME; }
 static inline void bh_to_nf(struct rte_mbuf *m, uint16_t service)
 {
 	bh_meta(m)->action = BH_ACT_TO_NF;
@@ -154,7 +160,7 @@ void bh_nf_request_stop(struct bh_nf *nf);
 
 /*
  * Dispatch packets the NF generated or kept, according to the verdict set on
- * each (bh_next/bh_to_nf/bh_out/bh_drop). Takes ownership of all n packets.
+ * each (bh_next/bh_to_nf/bh_out/bh_drop/bh_consume). Takes ownership of all n packets.
  * Returns how many were handed on (the rest were dropped and counted).
  */
 uint16_t bh_nf_send(struct bh_nf *nf, struct rte_mbuf **pkts, uint16_t n);
@@ -165,7 +171,12 @@ void bh_nf_free(struct bh_nf *nf, struct rte_mbuf **pkts, uint16_t n);
 /* Allocate a packet from the shared pool, owned by this NF. NULL if exhausted. */
 struct rte_mbuf *bh_nf_alloc(struct bh_nf *nf);
 
-/* Set a packet's chain and hop (for packets an NF injects). */
+/* The hop of a packet injected at a chain's entry: NEXT sends it to hop 0. */
+#define BH_HOP_ENTRY 0xffffu
+
+/* Set a packet's chain and hop (for packets an NF injects): with hop
+ * BH_HOP_ENTRY, NEXT takes it to the chain's first hop; with hop h, to hop
+ * h + 1 (the NF acts as hop h). */
 static inline void bh_nf_set_chain(struct bh_nf *nf, struct rte_mbuf *m, uint16_t chain, uint16_t hop)
 {
 	(void)nf;

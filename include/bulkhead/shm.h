@@ -69,6 +69,7 @@ enum bh_port_drop { BH_PORT_DROPS(BH_X_ENUM) BH_PORT_DROP_MAX };
 struct bh_nf_counters {
 	uint64_t rx_pkts;
 	uint64_t tx_pkts; /* handed on: to another NF or a port (bytes: see the ports) */
+	uint64_t consumed; /* used up by the NF (CONSUME verdict, a protocol stack): freed, not a drop */
 	uint64_t drops[BH_NF_DROP_MAX];
 	uint64_t loops, idle_loops, sleeps, wakeups;
 	uint64_t overloads; /* times the rx ring crossed the high watermark */

@@ -85,7 +85,7 @@ static inline uint16_t bh_steer_pick(const struct bh_state *st, uint16_t service
 	return slot;
 }
 
-enum bh_route_kind { BH_ROUTE_NF, BH_ROUTE_PORT, BH_ROUTE_DROP, BH_ROUTE_KEEP };
+enum bh_route_kind { BH_ROUTE_NF, BH_ROUTE_PORT, BH_ROUTE_DROP, BH_ROUTE_KEEP, BH_ROUTE_CONSUME };
 
 /*
  * Where a packet goes after an NF's verdict. Returns the kind and sets *id to the
@@ -131,6 +131,8 @@ static inline enum bh_route_kind bh_route(const struct bh_state *st, struct bh_m
 		return BH_ROUTE_PORT;
 	case BH_ACT_KEEP:
 		return BH_ROUTE_KEEP;
+	case BH_ACT_CONSUME:
+		return BH_ROUTE_CONSUME;
 	case BH_ACT_DROP:
 		*id = BH_DROP_verdict;
 		return BH_ROUTE_DROP;

@@ -301,14 +301,20 @@ fail:
 	return NULL;
 }
 
-static void nfl_drop(struct bh_nf *nf, struct rte_mbuf *m, enum bh_nf_drop why)
+/* Free m with the next bulk free (drops and consumed packets alike). */
+static void nfl_release(struct bh_nf *nf, struct rte_mbuf *m)
 {
-	nf->slot->c.drops[why]++;
 	nf->drops[nf->n_drops++] = m;
 	if (nf->n_drops == nf->burst) {
 		bh_free_bulk(nf->drops, nf->n_drops);
 		nf->n_drops = 0;
 	}
+}
+
+static void nfl_drop(struct bh_nf *nf, struct rte_mbuf *m, enum bh_nf_drop why)
+{
+	nf->slot->c.drops[why]++;
+	nfl_release(nf, m);
 }
 
 static void nfl_flush(struct bh_nf *nf)
@@ -387,6 +393,10 @@ static uint16_t nfl_dispatch(struct bh_nf *nf, struct rte_mbuf **pkts, uint16_t 
 			nfl_drop(nf, pkts[i], (enum bh_nf_drop)id);
 			break;
 		case BH_ROUTE_KEEP:
+			break;
+		case BH_ROUTE_CONSUME:
+			nf->slot->c.consumed++;
+			nfl_release(nf, pkts[i]);
 			break;
 		}
 	}

@@ -90,7 +90,7 @@ int main(void)
 	hops[4] = 2;
 	CHECK_EQ(route(2, 0, BH_ACT_NEXT, 0, 0, &id, &hop), BH_ROUTE_DROP);
 	CHECK_EQ(id, BH_DROP_no_instance);
-	/* OUT, DROP, KEEP, garbage. */
+	/* OUT, DROP, KEEP, CONSUME, injection, garbage. */
 	CHECK_EQ(route(0, 0, BH_ACT_OUT, 1, 0, &id, &hop), BH_ROUTE_PORT);
 	CHECK_EQ(id, 1);
 	CHECK_EQ(route(0, 0, BH_ACT_OUT, 2, 0, &id, &hop), BH_ROUTE_DROP);
@@ -98,6 +98,11 @@ int main(void)
 	CHECK_EQ(route(0, 0, BH_ACT_DROP, 0, 0, &id, &hop), BH_ROUTE_DROP);
 	CHECK_EQ(id, BH_DROP_verdict);
 	CHECK_EQ(route(0, 0, BH_ACT_KEEP, 0, 0, &id, &hop), BH_ROUTE_KEEP);
+	CHECK_EQ(route(0, 0, BH_ACT_CONSUME, 0, 0, &id, &hop), BH_ROUTE_CONSUME);
+	/* A packet injected at a chain's entry goes to its first hop. */
+	CHECK_EQ(route(0, BH_HOP_ENTRY, BH_ACT_NEXT, 0, 0, &id, &hop), BH_ROUTE_NF);
+	CHECK_EQ(id, 0);
+	CHECK_EQ(hop, 0);
 	CHECK_EQ(route(0, 0, 77, 0, 0, &id, &hop), BH_ROUTE_DROP);
 	CHECK_EQ(id, BH_DROP_bad_verdict);
 	return bh_test_summary("test_route");

@@ -1987,4 +1987,6 @@ void tcp_conn_info(const struct tcp_conn *c, struct tcp_conn_info *o)
 	o->rto_us = tcp_rto_get(&c->rto);
 	o->lport = c->t.lport;
 	o->rport = c->t.rport;
+	o->iss = c->iss;
+	o->irs = c->irs;
 }

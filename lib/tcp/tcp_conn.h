@@ -309,6 +309,7 @@ struct tcp_conn_info {
 	bool ws, sack, ts;
 	uint32_t cwnd, ssthresh, srtt_us, rto_us;
 	uint16_t lport, rport;
+	uint32_t iss, irs; /* initial send / receive sequence numbers */
 };
 void tcp_conn_info(const struct tcp_conn *c, struct tcp_conn_info *out);
 

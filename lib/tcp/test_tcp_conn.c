@@ -11,6 +11,7 @@
 
 #include "tcp_cksum.h"
 #include "tcp_conn.h"
+#include "tcp_isn.h"
 #include "tests/unit/bh_test.h"
 
 #define MS 1000000ull
@@ -48,6 +49,8 @@ struct world {
 	filter_fn filter;
 	unsigned filter_state;
 	uint64_t delivered, dropped;
+	unsigned ev[2];                 /* readiness events seen per stack (OR) */
+	unsigned lst_ev[2];             /* listener events per stack */
 	bool capture;                   /* keep the next frame to A instead of delivering */
 	uint8_t captured[2048];
 	uint32_t captured_len;
@@ -144,7 +147,20 @@ struct opts {
 	bool no_ws[2], no_sack[2], no_ts[2];
 	const char *cc;
 	uint32_t rcvbuf;
+	uint32_t fin_wait2_s;
+	bool no_syncookies;
+	bool secret_set[2];
+	struct tcp_secret secret[2];
 };
+
+static void on_event(void *ctx, struct tcp_conn *c, uint16_t lport, unsigned ev)
+{
+	struct end *e = ctx;
+	if (c)
+		e->w->ev[e->self] |= ev;
+	else
+		e->w->lst_ev[e->self] |= ev;
+}
 
 static void world_init(struct world *w, const struct opts *o)
 {
@@ -169,7 +185,13 @@ static void world_init(struct world *w, const struct opts *o)
 		cfg.max_conns = 64;
 		cfg.msl_ns = 1 * SEC;
 		cfg.rcvbuf = o && o->rcvbuf ? o->rcvbuf : 0;
+		cfg.event = on_event;
+		cfg.event_ctx = &w->ends[i];
 		if (o) {
+			cfg.fin_wait2_s = o->fin_wait2_s;
+			cfg.no_syncookies = o->no_syncookies;
+			if (o->secret_set[i])
+				cfg.secret = o->secret[i];
 			cfg.no_ws = o->no_ws[i];
 			cfg.no_sack = o->no_sack[i];
 			cfg.no_ts = o->no_ts[i];
@@ -456,6 +478,14 @@ static uint64_t transfer_with(const struct opts *o, filter_fn filter, unsigned l
 	w.dup_pm = dup_pm;
 	if (!handshake(&w, &a, &b))
 		return 0;
+	if (o->secret_set[0] && o->secret_set[1]) {
+		/* Chosen secrets: both directions' sequence numbers wrap. */
+		struct tcp_conn_info ia, ib;
+		tcp_conn_info(a, &ia);
+		tcp_conn_info(b, &ib);
+		CHECK(ia.iss > 0u - (uint32_t)len && ib.iss > 0u - (uint32_t)len);
+		CHECK_EQ(ia.irs, ib.iss);
+	}
 	struct xfer x[2] = {{.c = a, .len = len}, {.c = b, .len = len}};
 	for (int i = 0; i < 2; i++) {
 		x[i].tx = malloc(len);
@@ -718,13 +748,30 @@ static void test_rst_closed_port(void)
 	world_fini(&w);
 }
 
-/* A copy of the captured B->A segment with new flags and sequence number. */
-static void inject(struct world *w, uint8_t flags, uint32_t seq_delta)
+/* A copy of the captured B->A segment with new flags, sequence number and
+ * (if it has one) timestamp value. */
+static void inject_ts(struct world *w, uint8_t flags, uint32_t seq_delta, uint32_t ts_delta)
 {
 	uint8_t f[2048];
 	memcpy(f, w->captured, w->captured_len);
 	uint8_t *h = f + 34;
 	uint32_t l4 = w->captured_len - 34;
+	for (unsigned i = 20; i + 10 <= (unsigned)(h[12] >> 4) * 4;) {
+		if (h[i] == 1) {
+			i++;
+			continue;
+		}
+		if (h[i] == 8 && h[i + 1] == 10) {
+			uint32_t v = ((uint32_t)h[i + 2] << 24 | (uint32_t)h[i + 3] << 16 |
+				      (uint32_t)h[i + 4] << 8 | h[i + 5]) + ts_delta;
+			h[i + 2] = (uint8_t)(v >> 24), h[i + 3] = (uint8_t)(v >> 16);
+			h[i + 4] = (uint8_t)(v >> 8), h[i + 5] = (uint8_t)v;
+			break;
+		}
+		if (h[i] < 2 || h[i + 1] < 2)
+			break;
+		i += h[i + 1];
+	}
 	uint32_t seq = (uint32_t)h[4] << 24 | (uint32_t)h[5] << 16 | (uint32_t)h[6] << 8 | h[7];
 	seq += seq_delta;
 	h[4] = (uint8_t)(seq >> 24), h[5] = (uint8_t)(seq >> 16), h[6] = (uint8_t)(seq >> 8),
@@ -735,6 +782,11 @@ static void inject(struct world *w, uint8_t flags, uint32_t seq_delta)
 	h[16] = (uint8_t)(ck >> 8), h[17] = (uint8_t)ck;
 	w->now += 1000;
 	tcp_stack_input(w->st[0], f, w->captured_len, w->now);
+}
+
+static void inject(struct world *w, uint8_t flags, uint32_t seq_delta)
+{
+	inject_ts(w, flags, seq_delta, 0);
 }
 
 static void test_rst_rfc5961(void)
@@ -793,6 +845,429 @@ static void test_rst_rfc5961(void)
 	world_fini(&w);
 }
 
+/* ---------------------------------------------------------------------- */
+/* Delayed ACK, Nagle, persist, keep-alive, FIN-WAIT-2, PAWS */
+
+static void test_delayed_ack(void)
+{
+	struct world w;
+	struct tcp_conn *a, *b;
+	if (!connected(&w, &a, &b))
+		return;
+	static uint8_t data[2 * 1448];
+	char buf[4096];
+	/* One segment: B holds its ACK until the delayed-ACK timer. */
+	uint64_t out = CTR(w.st[1], seg_out);
+	CHECK_EQ(tcp_send(a, data, 100, w.now), 100);
+	pump(&w);
+	CHECK_EQ(CTR(w.st[1], seg_out), out);
+	CHECK_EQ(tcp_conn_unacked(a), 100);
+	uint64_t due = tcp_stack_next_timer(w.st[1]);
+	CHECK(due > w.now && due <= w.now + 40 * MS);
+	tick(&w);
+	pump(&w);
+	CHECK_EQ(CTR(w.st[1], seg_out), out + 1);
+	CHECK_EQ(CTR(w.st[1], delayed_acks), 1);
+	CHECK_EQ(tcp_conn_unacked(a), 0);
+	/* Two full segments: the second is ACKed at once. */
+	out = CTR(w.st[1], seg_out);
+	CHECK_EQ(tcp_send(a, data, sizeof(data), w.now), (int)sizeof(data));
+	pump(&w);
+	CHECK_EQ(CTR(w.st[1], seg_out), out + 1);
+	CHECK_EQ(CTR(w.st[1], delayed_acks), 1);
+	CHECK_EQ(tcp_conn_unacked(a), 0);
+	/* An answer written before the timer carries the ACK: no bare ACK. */
+	CHECK_EQ(tcp_recv(b, buf, sizeof(buf), w.now), 100 + (int)sizeof(data));
+	pump(&w);
+	CHECK_EQ(tcp_send(a, data, 10, w.now), 10);
+	pump(&w);
+	out = CTR(w.st[1], seg_out);
+	CHECK(tcp_recv(b, buf, sizeof(buf), w.now) > 0);
+	CHECK_EQ(tcp_send(b, "pong", 4, w.now), 4);
+	CHECK_EQ(CTR(w.st[1], seg_out), out + 1);
+	pump(&w);
+	CHECK_EQ(tcp_conn_unacked(a), 0);
+	CHECK_EQ(CTR(w.st[1], delayed_acks), 1);
+	CHECK(w.ev[0] & TCP_EV_IN);
+	tcp_close(a, w.now);
+	tcp_close(b, w.now);
+	world_fini(&w);
+}
+
+static void test_nagle(void)
+{
+	struct world w;
+	struct tcp_conn *a, *b;
+	if (!connected(&w, &a, &b))
+		return;
+	char buf[64];
+	/* Nagle: with "a" in flight, "b" and "c" wait for its ACK, then go
+	 * together in one segment. */
+	uint64_t out = CTR(w.st[0], seg_out);
+	CHECK_EQ(tcp_send(a, "a", 1, w.now), 1);
+	CHECK_EQ(tcp_send(a, "b", 1, w.now), 1);
+	CHECK_EQ(tcp_send(a, "c", 1, w.now), 1);
+	CHECK_EQ(CTR(w.st[0], seg_out), out + 1);
+	CHECK(CTR(w.st[0], nagle_held) >= 2);
+	pump(&w); /* B delays its ACK */
+	tick(&w);
+	pump(&w);
+	CHECK_EQ(CTR(w.st[0], seg_out), out + 2);
+	CHECK_EQ(tcp_recv(b, buf, sizeof(buf), w.now), 3);
+	CHECK(memcmp(buf, "abc", 3) == 0);
+	/* TCP_NODELAY: each write goes at once. */
+	uint32_t v = 9;
+	CHECK_EQ(tcp_conn_setopt(a, TCP_O_NODELAY, 1, w.now), 0);
+	CHECK_EQ(tcp_conn_getopt(a, TCP_O_NODELAY, &v), 0);
+	CHECK_EQ(v, 1);
+	out = CTR(w.st[0], seg_out);
+	CHECK_EQ(tcp_send(a, "d", 1, w.now), 1);
+	CHECK_EQ(tcp_send(a, "e", 1, w.now), 1);
+	CHECK_EQ(tcp_send(a, "f", 1, w.now), 1);
+	CHECK_EQ(CTR(w.st[0], seg_out), out + 3);
+	pump(&w);
+	CHECK_EQ(tcp_recv(b, buf, sizeof(buf), w.now), 3);
+	CHECK_EQ(tcp_conn_setopt(a, TCP_O_NODELAY, 2, w.now), -EINVAL);
+	tcp_close(a, w.now);
+	tcp_close(b, w.now);
+	world_fini(&w);
+}
+
+static void test_persist(void)
+{
+	struct world w;
+	struct opts o = {.rcvbuf = 8192};
+	world_init(&w, &o);
+	struct tcp_conn *a, *b;
+	if (!handshake(&w, &a, &b))
+		return;
+	enum { LEN = 64 << 10 };
+	static uint8_t tx[LEN], rx[LEN];
+	fill(tx, LEN, 5);
+	CHECK_EQ(tcp_send(a, tx, LEN, w.now), LEN);
+	/* B does not read: its window closes; A probes far beyond the
+	 * retransmission limit because B answers every probe. */
+	for (int i = 0; i < 400 && CTR(w.st[0], persist_probes) < 16; i++) {
+		pump(&w);
+		tick(&w);
+	}
+	CHECK(CTR(w.st[0], persist_probes) >= 16);
+	CHECK_EQ(CTR(w.st[0], timeouts), 0);
+	CHECK_EQ(tcp_conn_state(a), TCP_ESTABLISHED);
+	CHECK_EQ(tcp_conn_readable(b), 8192);
+	/* B reads: the window opens and everything arrives intact. */
+	size_t got = 0;
+	for (int i = 0; i < 2000 && got < LEN; i++) {
+		int n = tcp_recv(b, rx + got, (uint32_t)(LEN - got), w.now);
+		if (n > 0)
+			got += (size_t)n;
+		if (!pump(&w))
+			tick(&w);
+	}
+	CHECK_EQ(got, LEN);
+	CHECK(memcmp(tx, rx, LEN) == 0);
+	tcp_close(a, w.now);
+	tcp_close(b, w.now);
+	world_fini(&w);
+}
+
+static bool drop_to_a(struct world *w, int dst, const uint8_t *f, uint32_t len)
+{
+	return dst == 0;
+}
+
+static void test_keepalive(void)
+{
+	struct world w;
+	struct tcp_conn *a, *b;
+	if (!connected(&w, &a, &b))
+		return;
+	CHECK_EQ(tcp_conn_setopt(a, TCP_O_KEEPIDLE, 10, w.now), 0);
+	CHECK_EQ(tcp_conn_setopt(a, TCP_O_KEEPINTVL, 2, w.now), 0);
+	CHECK_EQ(tcp_conn_setopt(a, TCP_O_KEEPCNT, 3, w.now), 0);
+	CHECK_EQ(tcp_conn_setopt(a, TCP_O_KEEPCNT, 0, w.now), -EINVAL);
+	CHECK_EQ(tcp_conn_setopt(a, TCP_O_KEEPALIVE, 1, w.now), 0);
+	uint64_t t0 = w.now;
+	/* B answers every probe: the connection stays up. */
+	while (CTR(w.st[0], keepalive_probes) < 3 && w.now < t0 + 100 * SEC) {
+		tick(&w);
+		pump(&w);
+	}
+	CHECK_EQ(CTR(w.st[0], keepalive_probes), 3);
+	CHECK(w.now >= t0 + 30 * SEC); /* one probe per idle period */
+	CHECK_EQ(tcp_conn_state(a), TCP_ESTABLISHED);
+	/* B goes silent: three unanswered probes, then the reset. */
+	w.filter = drop_to_a;
+	w.ev[0] = 0;
+	t0 = w.now;
+	while (tcp_conn_state(a) != TCP_CLOSED && w.now < t0 + 100 * SEC) {
+		tick(&w);
+		pump(&w);
+	}
+	CHECK_EQ(tcp_conn_state(a), TCP_CLOSED);
+	CHECK_EQ(tcp_conn_error(a), ETIMEDOUT);
+	CHECK_EQ(CTR(w.st[0], keepalive_drops), 1);
+	CHECK_EQ(CTR(w.st[0], keepalive_probes), 6);
+	CHECK(w.now <= t0 + 10 * SEC + 4 * 2 * SEC);
+	CHECK((w.ev[0] & (TCP_EV_ERR | TCP_EV_HUP)) == (TCP_EV_ERR | TCP_EV_HUP));
+	w.filter = NULL;
+	tcp_close(a, w.now);
+	tcp_abort(b, w.now);
+	world_fini(&w);
+}
+
+static void test_fin_wait2_limit(void)
+{
+	struct world w;
+	struct opts o = {.fin_wait2_s = 5};
+	world_init(&w, &o);
+	struct tcp_conn *a, *b;
+	if (!handshake(&w, &a, &b))
+		return;
+	/* A closes; B never does. A waits 5 s in FIN-WAIT-2, then goes. */
+	uint64_t t0 = w.now;
+	tcp_close(a, w.now);
+	pump(&w);
+	CHECK_EQ(tcp_conn_state(b), TCP_CLOSE_WAIT);
+	CHECK_EQ(tcp_stack_nr_conns(w.st[0]), 1);
+	while (tcp_stack_nr_conns(w.st[0]) && w.now < t0 + 20 * SEC)
+		tick(&w);
+	CHECK_EQ(tcp_stack_nr_conns(w.st[0]), 0);
+	CHECK_EQ(CTR(w.st[0], fin_wait2_timeouts), 1);
+	CHECK(w.now >= t0 + 5 * SEC && w.now < t0 + 6 * SEC);
+	/* B's late FIN finds nothing: RST. */
+	tcp_close(b, w.now);
+	pump(&w);
+	CHECK_EQ(CTR(w.st[0], no_conn), 1);
+	world_fini(&w);
+}
+
+static void test_paws(void)
+{
+	struct world w;
+	struct tcp_conn *a, *b;
+	if (!connected(&w, &a, &b))
+		return;
+	CHECK_EQ(tcp_send(b, "data", 4, w.now), 4);
+	w.capture = true;
+	pump(&w);
+	if (w.captured_len < 58)
+		{ CHECK(w.captured_len >= 58); world_fini(&w); return; }
+	char buf[16];
+	CHECK_EQ(tcp_recv(a, buf, sizeof(buf), w.now), -EAGAIN); /* captured, not delivered */
+	/* The same segment with an older timestamp: an old duplicate. */
+	inject_ts(&w, 0x18, 0, (uint32_t)-1000);
+	CHECK_EQ(CTR(w.st[0], paws_rejected), 1);
+	CHECK_EQ(tcp_recv(a, buf, sizeof(buf), w.now), -EAGAIN);
+	/* With its own timestamp it is accepted. */
+	inject_ts(&w, 0x18, 0, 0);
+	CHECK_EQ(tcp_recv(a, buf, sizeof(buf), w.now), 4);
+	pump(&w);
+	tcp_close(a, w.now);
+	tcp_close(b, w.now);
+	world_fini(&w);
+}
+
+static void test_simultaneous_open(void)
+{
+	struct world w;
+	world_init(&w, NULL);
+	/* Both connect to each other at once from fixed ports: the SYNs cross. */
+	struct tcp_conn *a = tcp_connect(w.st[0], IP_B, 7000, 6000, w.now);
+	struct tcp_conn *b = tcp_connect(w.st[1], IP_A, 6000, 7000, w.now);
+	CHECK(a && b);
+	if (!a || !b)
+		{ world_fini(&w); return; }
+	CHECK(tcp_connect(w.st[0], IP_B, 7000, 6000, w.now) == NULL && errno == EADDRINUSE);
+	for (int i = 0; i < 50 && (tcp_conn_state(a) != TCP_ESTABLISHED ||
+				   tcp_conn_state(b) != TCP_ESTABLISHED); i++)
+		if (!pump(&w))
+			tick(&w);
+	CHECK_EQ(tcp_conn_state(a), TCP_ESTABLISHED);
+	CHECK_EQ(tcp_conn_state(b), TCP_ESTABLISHED);
+	CHECK_EQ(CTR(w.st[0], simultaneous_opens), 1);
+	CHECK_EQ(CTR(w.st[1], simultaneous_opens), 1);
+	CHECK(w.ev[0] & TCP_EV_CONN);
+	CHECK(w.ev[1] & TCP_EV_CONN);
+	struct tcp_conn_info ia, ib;
+	tcp_conn_info(a, &ia);
+	tcp_conn_info(b, &ib);
+	CHECK(ia.ts && ia.sack && ia.ws && ib.ts && ib.sack && ib.ws);
+	char buf[16];
+	CHECK_EQ(tcp_send(a, "ab", 2, w.now), 2);
+	CHECK_EQ(tcp_send(b, "ba", 2, w.now), 2);
+	pump(&w);
+	CHECK_EQ(tcp_recv(a, buf, sizeof(buf), w.now), 2);
+	CHECK(memcmp(buf, "ba", 2) == 0);
+	CHECK_EQ(tcp_recv(b, buf, sizeof(buf), w.now), 2);
+	CHECK(memcmp(buf, "ab", 2) == 0);
+	tcp_close(a, w.now);
+	tcp_close(b, w.now);
+	world_fini(&w);
+}
+
+/* Three connections to a listener with a backlog of 1: the first is a
+ * normal handshake, the other two are answered with SYN cookies and rebuilt
+ * from their ACKs; all three carry data. */
+static void syncookies_case(bool ts)
+{
+	struct world w;
+	struct opts o = {0};
+	o.no_ts[0] = !ts;
+	world_init(&w, &o);
+	CHECK_EQ(tcp_listen(w.st[1], PORT, 1), 0);
+	struct tcp_conn *a[3], *b[3];
+	for (int i = 0; i < 3; i++)
+		a[i] = tcp_connect(w.st[0], IP_B, PORT, 0, w.now);
+	pump(&w);
+	CHECK_EQ(CTR(w.st[1], syncookies_sent), 2);
+	CHECK_EQ(CTR(w.st[1], syncookies_ok), 2);
+	CHECK(w.lst_ev[1] & TCP_EV_IN);
+	CHECK_EQ(tcp_listen_pending(w.st[1], PORT), 3);
+	for (int i = 0; i < 3; i++) {
+		b[i] = tcp_accept(w.st[1], PORT);
+		CHECK(a[i] && b[i]);
+		if (!a[i] || !b[i])
+			{ world_fini(&w); return; }
+		CHECK_EQ(tcp_conn_state(a[i]), TCP_ESTABLISHED);
+		struct tcp_conn_info ia, ib;
+		tcp_conn_info(a[i], &ia);
+		tcp_conn_info(b[i], &ib);
+		/* Both ends agree; cookies without timestamps lose WS and SACK. */
+		CHECK_EQ(ia.ts, ts);
+		CHECK_EQ(ib.ts, ts);
+		CHECK_EQ(ia.ws, ib.ws);
+		CHECK_EQ(ia.sack, ib.sack);
+		CHECK_EQ(ia.snd_wscale, ib.rcv_wscale);
+		CHECK_EQ(ia.rcv_wscale, ib.snd_wscale);
+		if (i > 0 && !ts)
+			CHECK(!ib.ws && !ib.sack);
+		if (ts)
+			CHECK(ib.ws && ib.sack);
+		CHECK(ib.snd_mss >= 1300);
+	}
+	static uint8_t tx[100000], rx[100000];
+	fill(tx, sizeof(tx), 9);
+	for (int i = 0; i < 3; i++) {
+		size_t sent = 0, got = 0;
+		for (int k = 0; k < 5000 && got < sizeof(tx); k++) {
+			if (sent < sizeof(tx)) {
+				int n = tcp_send(a[i], tx + sent, (uint32_t)(sizeof(tx) - sent), w.now);
+				if (n > 0)
+					sent += (size_t)n;
+			}
+			int n = tcp_recv(b[i], rx + got, (uint32_t)(sizeof(rx) - got), w.now);
+			if (n > 0)
+				got += (size_t)n;
+			if (!pump(&w))
+				tick(&w);
+		}
+		CHECK_EQ(got, sizeof(tx));
+		CHECK(memcmp(tx, rx, sizeof(tx)) == 0);
+		tcp_close(a[i], w.now);
+		tcp_close(b[i], w.now);
+	}
+	world_fini(&w);
+}
+
+static void test_syncookies(void)
+{
+	syncookies_case(true);
+	syncookies_case(false);
+	/* Cookies off: the extra SYNs are dropped and counted. */
+	struct world w;
+	struct opts o = {.no_syncookies = true};
+	world_init(&w, &o);
+	CHECK_EQ(tcp_listen(w.st[1], PORT, 1), 0);
+	struct tcp_conn *a1 = tcp_connect(w.st[0], IP_B, PORT, 0, w.now);
+	struct tcp_conn *a2 = tcp_connect(w.st[0], IP_B, PORT, 0, w.now);
+	pump(&w);
+	CHECK_EQ(CTR(w.st[1], syncookies_sent), 0);
+	CHECK_EQ(CTR(w.st[1], listen_full), 1);
+	CHECK_EQ(tcp_conn_state(a2), TCP_SYN_SENT);
+	tcp_abort(a1, w.now);
+	tcp_abort(a2, w.now);
+	CHECK_EQ(tcp_unlisten(w.st[1], PORT, w.now), 0);
+	world_fini(&w);
+}
+
+/* Sequence numbers that wrap: pick secrets whose ISNs lie half a MiB below
+ * 2^32, then move 1 MiB each way. */
+static bool isn_near_wrap(struct tcp_secret *sec, const struct tcp_tuple *t, uint64_t now_us,
+			  uint8_t tag)
+{
+	for (uint32_t k = 0; k < 10000000; k++) {
+		memset(sec, 0, sizeof(*sec));
+		sec->k[0] = tag;
+		memcpy(&sec->k[4], &k, sizeof(k));
+		uint32_t isn = tcp_isn(sec, t, now_us);
+		if (isn >= 0u - (600u << 10) && isn <= 0u - (400u << 10))
+			return true;
+	}
+	return false;
+}
+
+static void test_seq_wrap(void)
+{
+	struct opts o = {.cc = "cubic"};
+	/* The world's clock at the SYN: 1 s plus the ARP exchange. */
+	uint64_t now_us = (1 * SEC + 2 * 10000) / 1000;
+	struct tcp_tuple ta = {.laddr = IP_A, .raddr = IP_B, .lport = 49152, .rport = PORT};
+	struct tcp_tuple tb = {.laddr = IP_B, .raddr = IP_A, .lport = PORT, .rport = 49152};
+	CHECK(isn_near_wrap(&o.secret[0], &ta, now_us, 1));
+	CHECK(isn_near_wrap(&o.secret[1], &tb, now_us + 10, 2));
+	o.secret_set[0] = o.secret_set[1] = true;
+	uint64_t ctr[TCP_C_MAX];
+	transfer_with(&o, NULL, 20, 20, 0, 1u << 20, false, false, ctr);
+}
+
+static void test_conn_options(void)
+{
+	struct world w;
+	struct tcp_conn *a, *b;
+	if (!connected(&w, &a, &b))
+		return;
+	uint32_t v;
+	static uint8_t big[10000];
+	/* SO_SNDBUF: the send buffer takes no more than it allows. */
+	CHECK_EQ(tcp_conn_setopt(a, TCP_O_SNDBUF, 4096, w.now), 0);
+	CHECK_EQ(tcp_conn_getopt(a, TCP_O_SNDBUF, &v), 0);
+	CHECK_EQ(v, 4096);
+	CHECK_EQ(tcp_conn_writable(a), 4096);
+	CHECK_EQ(tcp_send(a, big, sizeof(big), w.now), 4096);
+	CHECK_EQ(tcp_conn_setopt(a, TCP_O_SNDBUF, 10, w.now), -EINVAL);
+	/* SO_RCVBUF: growing takes effect; shrinking never takes back the
+	 * window already advertised. */
+	CHECK_EQ(tcp_conn_setopt(b, TCP_O_RCVBUF, 300000, w.now), 0);
+	CHECK_EQ(tcp_conn_getopt(b, TCP_O_RCVBUF, &v), 0);
+	CHECK_EQ(v, 300000);
+	/* ... up to what the window scale agreed in the handshake can express. */
+	CHECK_EQ(tcp_conn_setopt(b, TCP_O_RCVBUF, 1u << 24, w.now), 0);
+	CHECK_EQ(tcp_conn_getopt(b, TCP_O_RCVBUF, &v), 0);
+	CHECK_EQ(v, 65535u << 3);
+	CHECK_EQ(tcp_conn_setopt(b, TCP_O_RCVBUF, 4096, w.now), 0);
+	CHECK_EQ(tcp_conn_getopt(b, TCP_O_RCVBUF, &v), 0);
+	CHECK(v >= 4096);
+	pump(&w);
+	char buf[8192];
+	CHECK_EQ(tcp_recv(b, buf, sizeof(buf), w.now), 4096);
+	CHECK_EQ(tcp_conn_setopt(a, (enum tcp_conn_opt)99, 1, w.now), -EINVAL);
+	/* LINGER0: close resets. */
+	CHECK_EQ(tcp_conn_setopt(a, TCP_O_LINGER0, 1, w.now), 0);
+	uint64_t rst = CTR(w.st[0], rst_sent);
+	tcp_close(a, w.now);
+	CHECK_EQ(CTR(w.st[0], rst_sent), rst + 1);
+	pump(&w);
+	CHECK_EQ(tcp_recv(b, buf, sizeof(buf), w.now), -ECONNRESET);
+	CHECK(tcp_conn_poll(b) & TCP_EV_ERR);
+	struct tcp_tuple t;
+	tcp_conn_tuple(b, &t);
+	CHECK_EQ(t.lport, PORT);
+	CHECK_EQ(t.raddr, IP_A);
+	tcp_close(b, w.now);
+	world_fini(&w);
+}
+
 static void test_counter_names(void)
 {
 	CHECK(strcmp(tcp_stack_counter_name(C(no_conn)), "no_conn") == 0);
@@ -813,5 +1288,15 @@ int main(void)
 	test_rst_closed_port();
 	test_rst_rfc5961();
 	test_transfer();
+	test_delayed_ack();
+	test_nagle();
+	test_persist();
+	test_keepalive();
+	test_fin_wait2_limit();
+	test_paws();
+	test_simultaneous_open();
+	test_syncookies();
+	test_seq_wrap();
+	test_conn_options();
 	return bh_test_summary("tcp_conn");
 }

@@ -189,6 +189,10 @@ enum tcp_net_tick {
  */
 enum tcp_net_tick tcp_net_timer(struct tcp_net *n, uint64_t now, struct tcp_net_arp *arp);
 
+/* No ARP timer is due before this time (a lower bound; UINT64_MAX: none).
+ * O(1): for sleeping until the next call of tcp_net_timer is needed. */
+uint64_t tcp_net_next_timer(const struct tcp_net *n);
+
 /*
  * The gratuitous ARP announcement (RFC 5227: request, sender = target = our IP)
  * to send when the interface starts. Returns TCP_NET_ARP_LEN, or -ENOSPC.

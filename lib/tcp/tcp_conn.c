@@ -1485,8 +1485,9 @@ void tcp_stack_timer(struct tcp_stack *st, uint64_t now)
 uint64_t tcp_stack_next_timer(const struct tcp_stack *st)
 {
 	/* A lower bound: a deadline that was disarmed since leaves a wake-up
-	 * that finds nothing to do and recomputes. */
-	return st->timer_min;
+	 * that finds nothing to do and recomputes. ARP's timers count too. */
+	uint64_t net = tcp_net_next_timer(st->net);
+	return net < st->timer_min ? net : st->timer_min;
 }
 
 /* ---------------------------------------------------------------------- */

@@ -197,8 +197,8 @@ int tcp_stack_input(struct tcp_stack *st, const uint8_t *frame, uint32_t len, ui
 /* Run every timer due at now (retransmission, TIME-WAIT, ARP). */
 void tcp_stack_timer(struct tcp_stack *st, uint64_t now);
 
-/* When to call tcp_stack_timer next: no timer is due before it (UINT64_MAX:
- * none armed). A lower bound: a deadline disarmed since may still show, and
+/* When to call tcp_stack_timer next: no timer (TCP or ARP) is due before it
+ * (UINT64_MAX: none armed). A lower bound: a deadline disarmed since may still show, and
  * calling tcp_stack_timer then does nothing but refresh it. O(1). */
 uint64_t tcp_stack_next_timer(const struct tcp_stack *st);
 

@@ -539,6 +539,11 @@ enum tcp_net_tick tcp_net_timer(struct tcp_net *n, uint64_t now, struct tcp_net_
 	}
 }
 
+uint64_t tcp_net_next_timer(const struct tcp_net *n)
+{
+	return n->scan ? 0 : n->next_due; /* a pass left unfinished: call again now */
+}
+
 int tcp_net_garp(struct tcp_net *n, uint8_t *buf, uint32_t cap)
 {
 	if (cap < TCP_NET_ARP_LEN)

@@ -372,7 +372,9 @@ static void test_retransmit(void)
 	struct tcp_net_arp arp;
 	uint8_t mac[6];
 
+	CHECK_EQ(tcp_net_next_timer(n), UINT64_MAX); /* nothing armed: sleep */
 	CHECK_EQ(out_hdr(n, IP_B, 10, 0, NULL, &arp), -EAGAIN);
+	CHECK_EQ(tcp_net_next_timer(n), SEC); /* the first retry */
 	uint32_t entry = arp.entry;
 	CHECK_EQ(tcp_net_timer(n, 0, &arp), TCP_NET_IDLE);
 	CHECK_EQ(tcp_net_timer(n, SEC - 1, &arp), TCP_NET_IDLE);

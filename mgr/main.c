@@ -380,8 +380,13 @@ int main(int argc, char **argv)
 		fprintf(stderr, "bulkhead: cannot register packet metadata: %s\n", rte_strerror(rte_errno));
 		goto fail;
 	}
-	m->pool = rte_pktmbuf_pool_create("bh_pool", m->cfg.mbufs, m->cfg.mbuf_cache, 0,
-					  (uint16_t)m->cfg.data_room, SOCKET_ID_ANY);
+	/* Relaxed tail sync (RTS): many processes share this pool on few CPUs,
+	 * and a producer preempted in the middle of a put must not make every
+	 * other process spin on the ring's tail until it runs again (the
+	 * default multi-producer ring does exactly that). */
+	m->pool = rte_pktmbuf_pool_create_by_ops("bh_pool", m->cfg.mbufs, m->cfg.mbuf_cache, 0,
+						 (uint16_t)m->cfg.data_room, SOCKET_ID_ANY,
+						 "ring_mt_rts");
 	if (!m->pool) {
 		fprintf(stderr, "bulkhead: pool.mbufs: cannot allocate %u packet buffers: %s "
 				"(are enough hugepages reserved?)\n",

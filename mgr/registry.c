@@ -112,8 +112,10 @@ static int reg_rings(struct mgr *m, struct bh_nf_slot *s)
 	char name[RTE_RING_NAMESIZE];
 	if (!s->rx) {
 		snprintf(name, sizeof(name), "bh_rx_%u", s->id);
+		/* Many producers (the manager, other NFs) on shared CPUs:
+		 * relaxed tail sync, as for the pool (main.c). */
 		s->rx = rte_ring_create(name, m->cfg.nf_rx_ring, SOCKET_ID_ANY,
-					RING_F_SC_DEQ | RING_F_EXACT_SZ);
+					RING_F_MP_RTS_ENQ | RING_F_SC_DEQ | RING_F_EXACT_SZ);
 	}
 	if (!s->tx) {
 		snprintf(name, sizeof(name), "bh_tx_%u", s->id);
@@ -123,7 +125,7 @@ static int reg_rings(struct mgr *m, struct bh_nf_slot *s)
 	if (!s->msg) {
 		snprintf(name, sizeof(name), "bh_msg_%u", s->id);
 		s->msg = rte_ring_create_elem(name, sizeof(struct bh_msg), 64, SOCKET_ID_ANY,
-					      RING_F_SC_DEQ);
+					      RING_F_MP_RTS_ENQ | RING_F_SC_DEQ);
 	}
 	return s->rx && s->tx && s->msg ? 0 : -ENOMEM;
 }

@@ -1,0 +1,81 @@
+#!/usr/bin/env bash
+# The TCP stack (tcp-echo) over a bad network: 100 MiB echoed byte-identical
+# through impair (placed on both ways: p0 -> impair -> tcp-echo, and
+# tcp-echo -> impair -> p0 with the stack's --chain) with 1% and 5% loss,
+# reordering, duplication, 10 ms delay and a 200 Mbit/s rate limit, then with
+# 2% random loss on the client's own output (nftables numgen). One impair
+# instance per case, replaced between cases; the echo NF stays. Both ways
+# arrive on p0, so one spec (--dir all) applies to both directions, and a rate
+# limit is shared by them. Each case prints its time.
+source "$(dirname "$0")/tcp_lib.sh"
+bh_topology || exit 1
+START=$(date +%s)
+BYTES=${TCP_IMPAIR_BYTES:-$((100 << 20))}
+LIMIT=${TCP_IMPAIR_LIMIT:-60} # seconds per case
+tcp_config "$WORK/cfg.json" '["impair","tcp-echo"]' '["impair"]'
+bh_start_mgr "$WORK/cfg.json" || exit 1
+bh_start_nf echo tcp-echo -s tcp-echo -- --ip $TCP_IP/24 --port p0 --chain out --listen 7 ${TCP_STACK_OPTS:-} || exit 1
+CASE=0
+TIMES=()
+
+# impaired LABEL SPEC COUNTER: echo BYTES through impair with SPEC (none: pass);
+# COUNTER is an impair counter that must have counted (dir0.lost ...), or "".
+impaired() {
+	local label=$1 spec=$2 counter=$3 ok=0 t0 r0 r1
+	CASE=$((CASE + 1))
+	if [ "$spec" = none ]; then
+		bh_start_nf "imp$CASE" impair -s impair || exit 1
+	else
+		bh_start_nf "imp$CASE" impair -s impair -- --dir all "$spec,seed=$((40 + CASE))" || exit 1
+	fi
+	local imp=$NF_PID
+	for _ in 1 2 3 4 5 6 7 8 9 10; do
+		ip netns exec "$NS_A" ping -c 1 -W 1 $TCP_IP >/dev/null && ok=1 && break
+	done
+	check "$label: ping through impair" [ $ok = 1 ]
+	bh_snap
+	r0=$(($(tcp_app echo tcp_rto_expired) + $(tcp_app echo tcp_fast_retrans)))
+	t0=$(date +%s.%N)
+	tcp_echo_check "$label" "$BYTES" "$CASE" "$LIMIT"
+	TIMES+=("$label: $(printf '%.1f' "$(echo "$(date +%s.%N) - $t0" | bc)")s")
+	sleep 0.3
+	bh_snap
+	r1=$(($(tcp_app echo tcp_rto_expired) + $(tcp_app echo tcp_fast_retrans)))
+	if [ -n "$counter" ]; then
+		check_cmp "$label: impair's $counter counted" "$(tcp_app "imp$CASE" "$counter")" -gt 0
+	fi
+	echo "# $label: retransmissions (RTO + fast) by the stack: $((r1 - r0))"
+	kill -TERM "$imp"
+	wait "$imp" 2>/dev/null
+}
+
+impaired "loss 1%" loss=1% dir0.lost
+impaired "loss 5%" loss=5% dir0.lost
+impaired "reordering 5% (2 ms delay)" delay=2ms,reorder=5% dir0.reordered
+impaired "duplication 5%" dup=5% dir0.dup
+impaired "delay 10 ms" delay=10ms dir0.delayed
+impaired "rate 200 Mbit/s" rate=200mbit,limit=2000 dir0.in
+
+# random loss on the client's own output, in its namespace
+ip netns exec "$NS_A" nft -f - <<'N'
+table inet bhloss {
+	chain out {
+		type filter hook output priority 0; policy accept;
+		ip daddr 198.18.0.3 numgen random mod 100 < 2 counter drop
+	}
+}
+N
+impaired "client-side 2% loss (nftables)" none ""
+dropped=$(ip netns exec "$NS_A" nft -j list table inet bhloss | jq '[.. | .counter? | objects | .packets] | add')
+check_cmp "client-side loss: nftables dropped packets" "$dropped" -gt 0
+ip netns exec "$NS_A" nft delete table inet bhloss
+
+sleep 0.5
+bh_snap
+check_cmp "no segment with a bad checksum" "$(tcp_app echo tcp_bad_cksum)" -eq 0
+check_cmp "echo connections all closed" "$(tcp_app echo echo.conns_open)" -eq 0
+check_cmp "no echo connection ended in an error" "$(tcp_app echo echo.conn_errors)" -eq 0
+check_cmp "no packet buffer held" "$(bh_stat .pool.available)" -eq "$(bh_stat .pool.size)"
+printf '# %s\n' "${TIMES[@]}"
+echo "# test_tcp_impair took $(($(date +%s) - START))s"
+bh_summary

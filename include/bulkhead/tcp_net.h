@@ -204,6 +204,8 @@ int tcp_net_garp(struct tcp_net *n, uint8_t *buf, uint32_t cap);
  * -ENOENT. Changes nothing.
  */
 int tcp_net_arp_lookup(const struct tcp_net *n, uint32_t ip, uint8_t mac[6]);
+/* The neighbor address of a cache entry (as in tcp_net_result.resolved), or 0. */
+uint32_t tcp_net_entry_ip(const struct tcp_net *n, uint32_t entry);
 
 /* TCP_NET_C_MAX counters indexed by enum tcp_net_ctr; valid while n lives. */
 const uint64_t *tcp_net_counters(const struct tcp_net *n);

@@ -33,6 +33,7 @@ struct tcp_listener {
 	struct tcp_listener *next;
 	uint16_t port;
 	uint32_t backlog, nr_pending; /* SYN-RCVD + queued */
+	uint32_t nr_ready;            /* queued and not closed since: what accept returns */
 	struct tcp_conn *q_head, *q_tail;
 };
 
@@ -69,6 +70,7 @@ struct tcp_conn {
 	uint64_t rto_at, tw_at;       /* 0: not armed */
 
 	void *user;
+	bool want_mem;                /* a send found the memory cap reached */
 	bool nodelay, keepalive, linger0;
 	uint32_t keep_idle_s, keep_intvl_s, keep_cnt;
 	uint32_t keep_probes;         /* probes sent since the peer was last heard */
@@ -98,6 +100,7 @@ struct tcp_stack {
 	uint32_t txcap;
 	uint64_t timer_min;           /* no timer of any connection is due before */
 	uint64_t cookie_sent_at;      /* last SYN cookie sent, 0: never */
+	uint32_t nr_want_mem;         /* connections with want_mem set */
 	uint64_t ctr[TCP_C_MAX];
 };
 
@@ -247,9 +250,15 @@ static struct tcp_listener *find_listener(const struct tcp_stack *st, uint16_t p
 	return NULL;
 }
 
+/* The shift we offer: enough for TCP_RCVBUF_SCALE_FOR, or the configured
+ * buffer if larger, so SO_RCVBUF can grow a connection after the handshake
+ * (the shift is fixed then). Granularity 2^shift bytes is the price. */
+#define TCP_RCVBUF_SCALE_FOR (16u << 20)
 static uint8_t pick_wscale(uint32_t rcvbuf)
 {
 	uint8_t s = 0;
+	if (rcvbuf < TCP_RCVBUF_SCALE_FOR)
+		rcvbuf = TCP_RCVBUF_SCALE_FOR;
 	while (s < TCP_WSCALE_MAX && (rcvbuf >> s) > 65535u)
 		s++;
 	return s;
@@ -294,6 +303,8 @@ static struct tcp_conn *conn_new(struct tcp_stack *st, const struct tcp_tuple *t
 static void conn_free(struct tcp_conn *c)
 {
 	struct tcp_stack *st = c->st;
+	if (c->want_mem)
+		st->nr_want_mem--;
 	hash_remove(c);
 	if (c->lst && !c->in_queue)
 		c->lst->nr_pending--;
@@ -311,6 +322,8 @@ static void conn_free(struct tcp_conn *c)
  */
 static void conn_closed(struct tcp_conn *c, int err)
 {
+	if (c->in_queue && c->lst && c->state != TCP_CLOSED)
+		c->lst->nr_ready--; /* reset before it was accepted */
 	c->state = TCP_CLOSED;
 	if (err && !c->err)
 		c->err = err;
@@ -1143,6 +1156,7 @@ static void sync_input(struct tcp_conn *c, const struct seg *s, uint64_t now)
 			else
 				l->q_head = c;
 			l->q_tail = c;
+			l->nr_ready++;
 			if (st->cfg.event)
 				st->cfg.event(st->cfg.event_ctx, NULL, l->port, TCP_EV_IN);
 		}
@@ -1248,12 +1262,51 @@ static void sync_input(struct tcp_conn *c, const struct seg *s, uint64_t now)
 		send_ack(c, now);
 }
 
+/* Chunks came back while senders waited on the memory cap: tell them. */
+static void mem_returned(struct tcp_stack *st)
+{
+	for (uint32_t b = 0; b <= st->tab_mask && st->nr_want_mem; b++)
+		for (struct tcp_conn *c = st->tab[b]; c; c = c->hnext)
+			if (c->want_mem) {
+				c->want_mem = false;
+				st->nr_want_mem--;
+				if (user_watches(c))
+					st->cfg.event(st->cfg.event_ctx, c, c->t.lport, TCP_EV_OUT);
+			}
+}
+
+/*
+ * A neighbor just resolved. Segments to it were not sent while it was
+ * unresolved (tx_arp_wait): send the handshake or the unacknowledged data
+ * again now instead of at the next retransmission timeout. Rare: a scan.
+ */
+static void arp_resolved(struct tcp_stack *st, uint32_t hop, uint64_t now)
+{
+	const struct tcp_if *ifc = &st->cfg.ifc;
+	if (!hop)
+		return;
+	for (uint32_t b = 0; b <= st->tab_mask; b++)
+		for (struct tcp_conn *c = st->tab[b]; c; c = c->hnext) {
+			bool local = ((c->t.raddr ^ ifc->ip) & ifc->mask) == 0;
+			if ((local ? c->t.raddr : ifc->gw) != hop)
+				continue;
+			if (c->state == TCP_SYN_SENT || c->state == TCP_SYN_RCVD) {
+				send_syn(c, now);
+			} else if (can_send_data(c) && c->snd_una != c->snd_nxt) {
+				c->snd_nxt = c->snd_una;
+				output(c, now);
+			}
+		}
+}
+
 int tcp_stack_input(struct tcp_stack *st, const uint8_t *frame, uint32_t len, uint64_t now)
 {
 	struct tcp_net_result res;
 	res.out = st->txbuf;
 	res.out_cap = st->txcap;
 	enum tcp_net_verdict v = tcp_net_input(st->net, frame, len, now, &res);
+	if (res.resolved != TCP_NET_NO_ENTRY)
+		arp_resolved(st, tcp_net_entry_ip(st->net, res.resolved), now);
 	if (v == TCP_NET_CONSUMED) {
 		if (res.out_len && st->cfg.io.tx(st->cfg.io.ctx, st->txbuf, res.out_len) < 0)
 			count(st, TCP_C_tx_fail);
@@ -1301,11 +1354,14 @@ int tcp_stack_input(struct tcp_stack *st, const uint8_t *frame, uint32_t len, ui
 	snap_take(c, &snap);
 	c->last_rx = now;
 	c->keep_probes = 0;
+	size_t live = st->pool.nr_live;
 	if (c->state == TCP_SYN_SENT)
 		synsent_input(c, &s, now);
 	else
 		sync_input(c, &s, now);
 	snap_notify(c, &snap);
+	if (st->nr_want_mem && st->pool.nr_live < live)
+		mem_returned(st);
 	return 0;
 }
 
@@ -1696,6 +1752,7 @@ struct tcp_conn *tcp_accept(struct tcp_stack *st, uint16_t port)
 			continue;
 		}
 		c->user_owned = true;
+		l->nr_ready--;
 		count(st, TCP_C_accepted);
 		return c;
 	}
@@ -1751,8 +1808,13 @@ int tcp_send(struct tcp_conn *c, const void *data, uint32_t len, uint64_t now)
 	if (c->state != TCP_ESTABLISHED && c->state != TCP_CLOSE_WAIT)
 		return -ENOTCONN;
 	int n = tcp_sndbuf_append(&c->sb, data, len);
-	if (n == -ENOMEM)
+	if (n == -ENOMEM) {
 		n = 0;
+		if (!c->want_mem) {
+			c->want_mem = true;
+			c->st->nr_want_mem++;
+		}
+	}
 	if (n > 0)
 		output(c, now);
 	return n;
@@ -1762,7 +1824,10 @@ int tcp_recv(struct tcp_conn *c, void *buf, uint32_t len, uint64_t now)
 {
 	if (c->state == TCP_CLOSED && c->err)
 		return -c->err;
+	size_t live = c->st->pool.nr_live;
 	uint32_t n = tcp_rcvbuf_read(&c->rb, buf, len);
+	if (c->st->nr_want_mem && c->st->pool.nr_live < live)
+		mem_returned(c->st);
 	if (n) {
 		/* Window update once reading opened at least min(half the
 		 * buffer, 2 MSS) beyond what we advertised (RFC 9293 §3.8.6.2.2). */
@@ -1838,11 +1903,7 @@ void tcp_abort(struct tcp_conn *c, uint64_t now)
 uint32_t tcp_listen_pending(const struct tcp_stack *st, uint16_t port)
 {
 	const struct tcp_listener *l = find_listener(st, port);
-	uint32_t n = 0;
-	if (l)
-		for (const struct tcp_conn *c = l->q_head; c; c = c->qnext)
-			n++;
-	return n;
+	return l ? l->nr_ready : 0;
 }
 
 unsigned tcp_conn_poll(const struct tcp_conn *c)
@@ -1873,6 +1934,9 @@ uint32_t tcp_conn_writable(const struct tcp_conn *c)
 {
 	if ((c->state != TCP_ESTABLISHED && c->state != TCP_CLOSE_WAIT) || c->fin_queued)
 		return 0;
+	const struct tcp_chunk_pool *p = &c->st->pool;
+	if (p->max_live && p->nr_live >= p->max_live)
+		return 0; /* the memory cap: nothing fits until chunks come back */
 	return tcp_sndbuf_space(&c->sb);
 }
 

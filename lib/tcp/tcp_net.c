@@ -553,6 +553,13 @@ int tcp_net_garp(struct tcp_net *n, uint8_t *buf, uint32_t cap)
 	return TCP_NET_ARP_LEN;
 }
 
+uint32_t tcp_net_entry_ip(const struct tcp_net *n, uint32_t entry)
+{
+	if (entry >= n->cap || n->ent[entry].state == ENT_FREE)
+		return 0;
+	return n->ent[entry].ip;
+}
+
 int tcp_net_arp_lookup(const struct tcp_net *n, uint32_t ip, uint8_t mac[6])
 {
 	uint32_t i = lookup(n, ip);

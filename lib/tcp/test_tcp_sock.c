@@ -131,6 +131,8 @@ static struct sockaddr_in sin_of(uint32_t ip, uint16_t port)
 
 #define SA(x) ((struct sockaddr *)(x))
 
+static uint64_t ctr(const struct bh_tcp *t, const char *name);
+
 static bool lab_init_fds(struct lab *l, uint32_t max_fds_b)
 {
 	memset(l, 0, sizeof(*l));
@@ -154,12 +156,20 @@ static bool lab_init_fds(struct lab *l, uint32_t max_fds_b)
 		if (!l->t[i])
 			return false;
 	}
-	/* Let the two resolve each other: A's first SYN waits on ARP (and is
-	 * dropped), A's request teaches B about A, B's reply teaches A. */
+	/* Let the two resolve each other: A's first SYN waits on ARP, A's
+	 * request teaches B about A, B's reply teaches A, and the SYN goes out
+	 * the moment it does (no retransmission timeout): refused at once. */
 	int fd = bh_socket(l->t[0], AF_INET, SOCK_STREAM, 0);
 	struct sockaddr_in b = sin_of(IP_B, 9);
+	uint64_t t0 = l->now;
 	CHECK_EQ(bh_connect(l->t[0], fd, SA(&b), sizeof(b)), -1);
 	settle(l);
+	int err = -1;
+	socklen_t el = sizeof(err);
+	CHECK_EQ(bh_getsockopt(l->t[0], fd, SOL_SOCKET, SO_ERROR, &err, &el), 0);
+	CHECK_EQ(err, ECONNREFUSED);
+	CHECK(l->now - t0 < 100 * MS);
+	CHECK_EQ(ctr(l->t[0], "tcp_tx_arp_wait"), 1);
 	CHECK_EQ(bh_close(l->t[0], fd), 0);
 	return true;
 }
@@ -479,8 +489,8 @@ static void test_refused(void)
 	CHECK_EQ(get_int(a, fd, SOL_SOCKET, SO_ERROR), ECONNREFUSED);
 	CHECK_EQ(get_int(a, fd, SOL_SOCKET, SO_ERROR), 0); /* read clears it */
 	CHECK_EQ(ep_events(a, ep, fd, NULL) & EPOLLERR, 0);
-	CHECK_EQ(ctr(a, "tcp_rst_accepted"), 1);
-	CHECK_EQ(ctr(l.t[1], "tcp_no_conn"), 1);
+	CHECK_EQ(ctr(a, "tcp_rst_accepted"), 2); /* this one and lab_init's */
+	CHECK_EQ(ctr(l.t[1], "tcp_no_conn"), 2);
 	/* The failed socket may connect again (Linux): first the reason... */
 	struct sockaddr_in to = sin_of(IP_B, 9999);
 	CHECK_ERR(bh_connect(a, fd, SA(&to), sizeof(to)), ECONNABORTED);

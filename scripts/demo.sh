@@ -17,8 +17,16 @@ say() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
 
 bh_topology || exit 1
 KEEP_WORK=1
+# A second link from client A, port p2, where a TCP stack runs inside an NF.
+ip link add "bh${T}c" netns "$NS_A" type veth peer name "bh${T}p2" netns "$NS_M"
+ip -n "$NS_A" addr add 198.18.1.1/24 dev "bh${T}c"
+ip -n "$NS_A" link set "bh${T}c" up
+ip -n "$NS_M" link set "bh${T}p2" up
+ip netns exec "$NS_A" ethtool -K "bh${T}c" tx off rx off tso off gso off gro off >/dev/null 2>&1
+ip netns exec "$NS_M" ethtool -K "bh${T}p2" tx off rx off tso off gso off gro off >/dev/null 2>&1
 say "topology (namespaces $NS_A, $NS_B, manager in $NS_M)"
 echo "  client A 198.18.0.1 --veth-- [p0  bulkhead  p1] --veth-- client B 198.18.0.2"
+echo "  client A 198.18.1.1 --veth-- [p2] tcp-echo: the platform's TCP stack, 198.18.1.3"
 
 cat >"$WORK/fw.rules" <<'R'
 deny proto udp dport 9999
@@ -30,6 +38,10 @@ bh_config "$WORK/cfg.json" <<'J'
  "rules":[{"in_port":"p0","chain":"a2b"},{"in_port":"p1","chain":"b2a"}],
  "stats":{"interval_ms":1000,"print":true}}
 J
+jq --arg dev "net_af_packet_${T}2,iface=bh${T}p2" --arg ns "$NS_M" \
+	'.ports += [{name: "p2", dev: $dev, netns: $ns}] | .chains += [{name: "tcp", hops: ["tcp-echo"]}]
+	 | .rules += [{in_port: "p2", chain: "tcp"}]' "$WORK/cfg.json" >"$WORK/cfg.tcp.json" &&
+	mv "$WORK/cfg.tcp.json" "$WORK/cfg.json"
 jq --argjson port "$API_PORT" '.api = {port: $port}' "$WORK/cfg.json" >"$WORK/cfg.api.json" && mv "$WORK/cfg.api.json" "$WORK/cfg.json"
 say "starting the manager and three NFs (chain: forward -> firewall -> monitor -> out)"
 bh_start_mgr "$WORK/cfg.json" || exit 1
@@ -59,6 +71,12 @@ echo "  sent     $sent"
 echo "  received $(cat "$WORK/tcp.recv")  ($(echo "scale=1; 32*8/($end-$start)" | bc) Mbit/s)"
 say "client A sends 200 UDP datagrams to B's port 9999 (the firewall denies it)"
 ip netns exec "$NS_A" $NU udp-send 198.18.0.2 9999 200 >/dev/null
+say "client A echoes 64 MiB through tcp-echo: the platform's own TCP stack in an NF"
+bh_start_nf echo tcp-echo -s tcp-echo -- --ip 198.18.1.3/24 --port p2 --listen 7 || exit 1
+ip netns exec "$NS_A" ping -c 2 -i 0.2 198.18.1.3 | tail -n 2
+out=$(ip netns exec "$NS_A" $NU tcp-echo 198.18.1.3 7 $((64 << 20)) 3 60)
+echo "  $(jq -r '"\(.received / 1048576) MiB back of \(.bytes / 1048576) MiB in \(.seconds) s: \(.mbit_s) Mbit/s each way, " +
+	(if .sent_sha == .recv_sha then "byte-identical" else "DIFFERENT" end)' <<<"$out")"
 sleep "${DEMO_SECONDS:-5}"
 kill "$TAILPID" 2>/dev/null
 
@@ -70,6 +88,7 @@ echo
 { echo "nf service rx_pkts tx_pkts drops state"
   bh_stat '.nfs[] | "\(.name) \(.service) \(.rx_pkts) \(.tx_pkts) \(.drops_total) \(if .sleeping then "asleep" else .state end)"'; } | column -t | sed 's/^/  /'
 echo "  firewall rule counters: $(bh_nf_stat fw '.app | to_entries | map("\(.key)=\(.value)") | join(", ")')"
+echo "  tcp-echo's stack: $(bh_nf_stat echo '.app | to_entries | map(select(.value > 0 and (.key | test("^(tcp_(established|seg_in|seg_out|rto_expired|fast_retrans|delayed_acks)|echo\\.bytes|tcp\\.|net_arp_replied|net_icmp_echo)")))) | map("\(.key)=\(.value)") | join(", ")')"
 echo "  monitor's last report:"
 grep -A4 'flows' "$WORK/mon.log" | tail -n 5 | sed 's/^/    /'
 say "the control plane: scale the monitor to 3 instances (child NFs), watch them sleep"

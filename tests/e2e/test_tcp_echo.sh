@@ -20,10 +20,8 @@ out=$(ip netns exec "$NS_A" ping -c 5 -i 0.1 -W 2 $TCP_IP)
 check "ping the stack's address" grep -q ' 0% packet loss' <<<"$out"
 check "A learned the stack's MAC (derived from its address)" \
 	bash -c "ip -n $NS_A neigh show $TCP_IP | grep -qi 'lladdr $TCP_MAC'"
-if command -v arping >/dev/null; then
-	out=$(ip netns exec "$NS_A" arping -c 2 -w 3 -I "bh${T}a" $TCP_IP 2>&1)
-	check "arping is answered" grep -qi "from $TCP_IP \[$TCP_MAC\]" <<<"$out"
-fi
+out=$(ip netns exec "$NS_A" arping -c 2 -w 3 -I "bh${T}a" $TCP_IP 2>&1) # iputils-arping
+check "arping is answered" grep -qi "from $TCP_IP \[$TCP_MAC\]" <<<"$out"
 check "a closed port refuses the connection (RST)" \
 	[ "$(ip netns exec "$NS_A" $NU tcp-try $TCP_IP 9 2)" = refused ]
 check "the echo port accepts" [ "$(ip netns exec "$NS_A" $NU tcp-try $TCP_IP 7 2)" = open ]

@@ -86,6 +86,14 @@ struct bh_tcp_app {
 	int (*step)(struct bh_tcp *t, void *ctx);
 
 	/*
+	 * Optional: when (monotonic ns, the clock of bh_now_ns) the application
+	 * wants step() called again even if nothing arrives, for its own
+	 * timeouts; UINT64_MAX for never. Asked after every step(); the NF
+	 * sleeps until the earliest of this and the stack's timers.
+	 */
+	uint64_t (*wake)(struct bh_tcp *t, void *ctx);
+
+	/*
 	 * Optional: called on every turn once a stop was requested (SIGTERM,
 	 * the manager's STOP); the NF exits when it returns 0 (a second stop
 	 * request ends it regardless). Without it the NF exits at once.

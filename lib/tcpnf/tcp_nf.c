@@ -167,33 +167,22 @@ static int tnf_counters_init(struct tnf *x)
 		TNF_COUNTERS(TNF_X_NAME)
 #undef TNF_X_NAME
 	};
-	const char **snames = calloc(TNF_MAX_STACK_COUNTERS, sizeof(char *));
-	uint64_t *svals = calloc(TNF_MAX_STACK_COUNTERS, sizeof(uint64_t));
-	if (!snames || !svals)
-		goto fail;
-	x->n_stack = bh_tcp_counters(x->t, snames, svals, TNF_MAX_STACK_COUNTERS);
+	x->n_stack = bh_tcp_counters(x->t, NULL, NULL, 0); /* how many */
 	x->n_pub = x->n_stack + TNF_C_MAX + 2 + x->app->n_counters;
 	x->names = calloc(x->n_pub, sizeof(char *));
 	x->vals = calloc(x->n_pub, sizeof(uint64_t));
 	if (!x->names || !x->vals)
-		goto fail;
-	unsigned n = 0;
-	for (unsigned i = 0; i < x->n_stack; i++)
-		x->names[n++] = snames[i];
+		return -ENOMEM;
+	unsigned n = bh_tcp_counters(x->t, x->names, x->vals, x->n_stack);
 	for (unsigned i = 0; i < TNF_C_MAX; i++)
 		x->names[n++] = own[i];
 	x->names[n++] = "tcp.fds";
 	x->names[n++] = "tcp.conns";
 	for (unsigned i = 0; i < x->app->n_counters; i++)
 		x->names[n++] = x->app->counter_names[i];
-	x->pub = bh_nf_app_counters(x->nf, x->names, x->n_pub);
-	free(snames);
-	free(svals);
+	x->pub = bh_nf_app_counters(x->nf, x->names, n);
+	x->n_pub = n;
 	return x->pub ? 0 : -ENOMEM;
-fail:
-	free(snames);
-	free(svals);
-	return -ENOMEM;
 }
 
 static void tnf_handle(struct bh_nf *nf, struct rte_mbuf **pkts, uint16_t n, void *ctx)

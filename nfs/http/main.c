@@ -1,0 +1,633 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * http: a static-file HTTP/1.1 server over the platform's TCP stack (the
+ * shared design: this one process parses every client's requests).
+ *
+ *   bh-http [nflib options] -- --ip A.B.C.D/LEN [stack options] --root DIR
+ *           [--listen PORT] [--max-conns N] [--header-timeout-ms MS]
+ *           [--idle-timeout-ms MS] [--send-timeout-ms MS] [--max-head-bytes N]
+ *           [--max-uri-bytes N] [--max-headers N] [--max-requests N]
+ *           [--log FILE|-] [--backlog N]
+ *
+ * What a request gets is decided by lib/http (bulkhead/http.h); this file
+ * moves bytes and keeps time. Per connection: bytes read go to the request
+ * reader; a complete request is answered (http_respond) by a head and, for
+ * GET, the bytes of an open file, streamed from the file in chunks as the
+ * send buffer takes them (never loaded whole). Pipelined requests are read
+ * one after another from what the client sent; nothing more is read from the
+ * socket while a response is being sent, so a client that does not read is
+ * held back by its own window. Timeouts: a request head must be complete
+ * within --header-timeout-ms of its first byte (else 408 and close); an idle
+ * keep-alive connection is closed after --idle-timeout-ms; a client that
+ * does not take a response for --send-timeout-ms is reset. Beyond
+ * --max-conns, a new connection is answered 503 and closed.
+ * docs/http.md describes it all as a user sees it.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <netinet/in.h>
+#include <arpa/inet.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "bulkhead/http.h"
+#include "bulkhead/tcp_nf.h"
+
+#define HTTP_PROG "bh-http"
+#define HTTP_READ_CHUNK 16384u
+#define HTTP_FILE_CHUNK 32768u
+#define HTTP_EVENTS 512
+#define HTTP_SCAN_NS 100000000ull /* timeout scan period */
+#define HTTP_BUDGET 8             /* responses per connection per step: fairness */
+
+#define HTTP_COUNTERS(X)                                                           \
+	X(conns_accepted, "connections accepted")                                  \
+	X(conns_open, "connections open now")                                      \
+	X(conns_refused, "connections answered 503 (over --max-conns) and closed") \
+	X(requests, "requests answered (any status)")                              \
+	X(status_2xx, "responses 200 and 206")                                     \
+	X(status_3xx, "responses 301 and 304")                                     \
+	X(status_4xx, "responses 400..499")                                        \
+	X(status_5xx, "responses 500..599")                                        \
+	X(bad_request, "requests refused by the reader (400, 405, 413, 414, 431, 501, 505)") \
+	X(header_timeouts, "request heads not complete in time (408)")             \
+	X(idle_timeouts, "idle keep-alive connections closed")                     \
+	X(send_timeouts, "connections reset: the client did not take its response") \
+	X(conn_errors, "connections ended by a reset or a stack error")            \
+	X(bytes_out, "content bytes sent (heads excluded)")                        \
+	X(file_errors, "responses cut short: the file could not be read")          \
+	X(log_errors, "access-log lines that could not be written")
+
+#define HTTP_X_ENUM(name, desc) HTTP_C_##name,
+enum { HTTP_COUNTERS(HTTP_X_ENUM) HTTP_C_MAX };
+#undef HTTP_X_ENUM
+
+struct hconn {
+	bool open;
+	bool close_after;       /* close once the pending output is sent */
+	bool watching_out;      /* registered for EPOLLOUT (else EPOLLIN) */
+	struct http_reader *rd;
+	uint8_t *in;            /* bytes read and not fed yet (pipelining) */
+	uint32_t in_off, in_len;
+	char *head;             /* response head still to send */
+	uint32_t head_off, head_len;
+	int file;               /* body still to send: file, offset, bytes */
+	uint64_t foff, fleft;
+	uint32_t requests;      /* answered on this connection */
+	uint64_t last_ns;       /* last byte in or out */
+	uint64_t req_start_ns;  /* first byte of the request being read, 0: none */
+	char client[INET_ADDRSTRLEN];
+};
+
+struct hsrv {
+	/* options */
+	uint16_t port;
+	int backlog;
+	const char *root;
+	uint32_t max_conns, max_requests;
+	uint64_t header_timeout_ns, idle_timeout_ns, send_timeout_ns;
+	struct http_limits lim;
+	const char *log_path;
+	/* state */
+	int ep, lfd, rootfd;
+	FILE *log;
+	bool log_dirty;     /* lines written since the last flush */
+	struct hconn *conns; /* by descriptor */
+	uint32_t n_conns, nr_open;
+	uint64_t next_scan;
+	size_t resp_cap;
+	char *resp;         /* response heads are built here */
+	uint8_t buf[HTTP_FILE_CHUNK > HTTP_READ_CHUNK ? HTTP_FILE_CHUNK : HTTP_READ_CHUNK];
+	uint64_t c[HTTP_C_MAX];
+};
+
+static uint64_t now_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+static int watch(struct bh_tcp *t, struct hsrv *s, int fd, int op, uint32_t events)
+{
+	struct epoll_event ev = {.events = events, .data.fd = fd};
+	return bh_epoll_ctl(t, s->ep, op, fd, &ev);
+}
+
+static void conn_close(struct bh_tcp *t, struct hsrv *s, int fd, bool reset)
+{
+	struct hconn *c = &s->conns[fd];
+	if (c->file >= 0)
+		close(c->file);
+	http_reader_free(c->rd);
+	free(c->in);
+	free(c->head);
+	*c = (struct hconn){.file = -1};
+	bh_epoll_ctl(t, s->ep, EPOLL_CTL_DEL, fd, NULL);
+	if (reset) {
+		struct linger l = {.l_onoff = 1, .l_linger = 0};
+		bh_setsockopt(t, fd, SOL_SOCKET, SO_LINGER, &l, sizeof(l));
+	}
+	bh_close(t, fd);
+	s->nr_open--;
+}
+
+static void log_line(struct hsrv *s, struct hconn *c, const struct http_request *req,
+		     const struct http_response *resp)
+{
+	if (!s->log)
+		return;
+	char line[2048];
+	int n = http_log_format(line, sizeof(line), c->client, req, resp->status,
+				resp->content_bytes, time(NULL));
+	if (n < 0)
+		n = (int)strlen(line); /* a prefix: still one line's worth */
+	if (fwrite(line, 1, (size_t)n, s->log) != (size_t)n)
+		s->c[HTTP_C_log_errors]++;
+	s->log_dirty = true;
+}
+
+static void count_status(struct hsrv *s, int status)
+{
+	s->c[HTTP_C_requests]++;
+	if (status < 300)
+		s->c[HTTP_C_status_2xx]++;
+	else if (status < 400)
+		s->c[HTTP_C_status_3xx]++;
+	else if (status < 500)
+		s->c[HTTP_C_status_4xx]++;
+	else
+		s->c[HTTP_C_status_5xx]++;
+}
+
+/* Queue a response head (copied) and its body. */
+static int queue_response(struct hsrv *s, struct hconn *c, const struct http_response *resp)
+{
+	c->head = malloc(resp->head_len);
+	if (!c->head) {
+		if (resp->body_fd >= 0)
+			close(resp->body_fd);
+		return -ENOMEM;
+	}
+	memcpy(c->head, s->resp, resp->head_len);
+	c->head_off = 0;
+	c->head_len = (uint32_t)resp->head_len;
+	c->file = resp->body_fd;
+	c->foff = resp->body_off;
+	c->fleft = resp->body_fd >= 0 ? resp->body_len : 0;
+	if (c->file >= 0 && !c->fleft) {
+		close(c->file);
+		c->file = -1;
+	}
+	if (!resp->keep_alive)
+		c->close_after = true;
+	count_status(s, resp->status);
+	return 0;
+}
+
+/* A status the server decides itself (408, 503), then close. */
+static void respond_status(struct hsrv *s, struct hconn *c, int status)
+{
+	struct http_response resp;
+	if (http_respond_status(status, false, false, time(NULL), s->resp, s->resp_cap, &resp) == 0 &&
+	    queue_response(s, c, &resp) == 0)
+		log_line(s, c, NULL, &resp);
+	c->close_after = true;
+}
+
+/* Send what is pending. Returns 1 when all of it went, 0 when the send
+ * buffer is full, -1 when the connection failed. */
+static int send_pending(struct bh_tcp *t, struct hsrv *s, int fd, uint64_t now)
+{
+	struct hconn *c = &s->conns[fd];
+	while (c->head_off < c->head_len) {
+		ssize_t w = bh_write(t, fd, c->head + c->head_off, c->head_len - c->head_off);
+		if (w < 0)
+			return errno == EAGAIN ? 0 : -1;
+		c->head_off += (uint32_t)w;
+		c->last_ns = now;
+	}
+	if (c->head) {
+		free(c->head);
+		c->head = NULL;
+		c->head_off = c->head_len = 0;
+	}
+	while (c->fleft) {
+		size_t want = c->fleft < HTTP_FILE_CHUNK ? (size_t)c->fleft : HTTP_FILE_CHUNK;
+		ssize_t r = pread(c->file, s->buf, want, (off_t)c->foff);
+		if (r <= 0) {
+			/* The file shrank or failed under us: the length is promised
+			 * already, so the connection cannot go on. */
+			s->c[HTTP_C_file_errors]++;
+			return -1;
+		}
+		ssize_t w = bh_write(t, fd, s->buf, (size_t)r);
+		if (w < 0)
+			return errno == EAGAIN ? 0 : -1;
+		c->foff += (uint64_t)w;
+		c->fleft -= (uint64_t)w;
+		s->c[HTTP_C_bytes_out] += (uint64_t)w;
+		c->last_ns = now;
+		if (w < r)
+			return 0;
+	}
+	if (c->file >= 0) {
+		close(c->file);
+		c->file = -1;
+	}
+	return 1;
+}
+
+/* Feed bytes to the reader; answer a complete request. Returns the bytes
+ * taken, or -1 when the connection must go (out of memory). */
+static ssize_t feed(struct hsrv *s, struct hconn *c, const uint8_t *data, size_t len, uint64_t now)
+{
+	const struct http_request *req;
+	size_t used = 0;
+	if (!c->req_start_ns && http_reader_idle(c->rd))
+		c->req_start_ns = now;
+	int rc = http_reader_feed(c->rd, data, len, &used, &req);
+	if (rc == -EAGAIN)
+		return (ssize_t)used;
+	struct http_response resp;
+	if (rc == -EBADMSG)
+		s->c[HTTP_C_bad_request]++;
+	if (http_respond(req, s->rootfd, time(NULL), s->resp, s->resp_cap, &resp) < 0 ||
+	    queue_response(s, c, &resp) < 0)
+		return -1;
+	log_line(s, c, req, &resp);
+	c->req_start_ns = 0;
+	if (++c->requests >= s->max_requests)
+		c->close_after = true;
+	return (ssize_t)used;
+}
+
+/* Keep the unfed rest of a read for after the current response. */
+static int keep_input(struct hconn *c, const uint8_t *rest, size_t len)
+{
+	uint8_t *in = malloc(len);
+	if (!in)
+		return -1;
+	memcpy(in, rest, len);
+	free(c->in);
+	c->in = in;
+	c->in_off = 0;
+	c->in_len = (uint32_t)len;
+	return 0;
+}
+
+static void set_interest(struct bh_tcp *t, struct hsrv *s, int fd, bool out)
+{
+	struct hconn *c = &s->conns[fd];
+	if (c->watching_out == out)
+		return;
+	c->watching_out = out;
+	watch(t, s, fd, EPOLL_CTL_MOD, out ? EPOLLOUT : EPOLLIN);
+}
+
+static void serve(struct bh_tcp *t, struct hsrv *s, int fd, uint64_t now)
+{
+	struct hconn *c = &s->conns[fd];
+	for (unsigned turn = 0; turn < HTTP_BUDGET * 2; turn++) {
+		if (c->head || c->fleft) {
+			int rc = send_pending(t, s, fd, now);
+			if (rc < 0) {
+				s->c[HTTP_C_conn_errors]++;
+				conn_close(t, s, fd, true);
+				return;
+			}
+			if (rc == 0) {
+				set_interest(t, s, fd, true);
+				return;
+			}
+		}
+		if (c->close_after) {
+			conn_close(t, s, fd, false);
+			return;
+		}
+		set_interest(t, s, fd, false);
+		if (c->in_len) { /* a pipelined request read earlier */
+			ssize_t used = feed(s, c, c->in + c->in_off, c->in_len, now);
+			if (used < 0) {
+				conn_close(t, s, fd, true);
+				return;
+			}
+			c->in_off += (uint32_t)used;
+			c->in_len -= (uint32_t)used;
+			if (!c->in_len) {
+				free(c->in);
+				c->in = NULL;
+				c->in_off = 0;
+			}
+			continue;
+		}
+		ssize_t r = bh_read(t, fd, s->buf, HTTP_READ_CHUNK);
+		if (r < 0) {
+			if (errno == EAGAIN)
+				return;
+			s->c[HTTP_C_conn_errors]++;
+			conn_close(t, s, fd, true);
+			return;
+		}
+		if (r == 0) { /* the client closed its side: nothing more to answer */
+			conn_close(t, s, fd, false);
+			return;
+		}
+		c->last_ns = now;
+		ssize_t used = feed(s, c, s->buf, (size_t)r, now);
+		if (used < 0 || (used < r && keep_input(c, s->buf + used, (size_t)(r - used)) < 0)) {
+			conn_close(t, s, fd, true);
+			return;
+		}
+	}
+}
+
+static void accept_all(struct bh_tcp *t, struct hsrv *s, uint64_t now)
+{
+	for (;;) {
+		struct sockaddr_in peer;
+		socklen_t plen = sizeof(peer);
+		int fd = bh_accept(t, s->lfd, (struct sockaddr *)&peer, &plen);
+		if (fd < 0)
+			break;
+		s->c[HTTP_C_conns_accepted]++;
+		if (bh_tcp_nf_table((void **)&s->conns, &s->n_conns, sizeof(*s->conns), fd) < 0) {
+			bh_close(t, fd);
+			s->c[HTTP_C_conn_errors]++;
+			continue;
+		}
+		struct hconn *c = &s->conns[fd];
+		*c = (struct hconn){.open = true, .file = -1, .last_ns = now};
+		inet_ntop(AF_INET, &peer.sin_addr, c->client, sizeof(c->client));
+		s->nr_open++;
+		if (watch(t, s, fd, EPOLL_CTL_ADD, EPOLLIN) < 0) {
+			conn_close(t, s, fd, true);
+			s->c[HTTP_C_conn_errors]++;
+			continue;
+		}
+		if (s->nr_open > s->max_conns) {
+			s->c[HTTP_C_conns_refused]++;
+			respond_status(s, c, 503);
+			serve(t, s, fd, now);
+			continue;
+		}
+		c->rd = http_reader_new(&s->lim);
+		if (!c->rd) {
+			conn_close(t, s, fd, true);
+			s->c[HTTP_C_conn_errors]++;
+		}
+	}
+}
+
+/* Timeouts, every HTTP_SCAN_NS. */
+static void scan(struct bh_tcp *t, struct hsrv *s, uint64_t now)
+{
+	for (uint32_t fd = 0; fd < s->n_conns; fd++) {
+		struct hconn *c = &s->conns[fd];
+		if (!c->open)
+			continue;
+		if (c->head || c->fleft) {
+			if (now - c->last_ns > s->send_timeout_ns) {
+				s->c[HTTP_C_send_timeouts]++;
+				conn_close(t, s, (int)fd, true);
+			}
+		} else if (c->req_start_ns && now - c->req_start_ns > s->header_timeout_ns) {
+			s->c[HTTP_C_header_timeouts]++;
+			respond_status(s, c, 408);
+			serve(t, s, (int)fd, now);
+		} else if (!c->req_start_ns && now - c->last_ns > s->idle_timeout_ns) {
+			s->c[HTTP_C_idle_timeouts]++;
+			conn_close(t, s, (int)fd, false);
+		}
+	}
+}
+
+static int http_step(struct bh_tcp *t, void *ctx)
+{
+	struct hsrv *s = ctx;
+	struct epoll_event ev[HTTP_EVENTS];
+	uint64_t now = now_ns();
+	int n = bh_epoll_wait(t, s->ep, ev, HTTP_EVENTS, 0);
+
+	for (int i = 0; i < n; i++) {
+		int fd = ev[i].data.fd;
+		if (fd == s->lfd)
+			accept_all(t, s, now);
+		else if ((uint32_t)fd < s->n_conns && s->conns[fd].open)
+			serve(t, s, fd, now);
+	}
+	if (now >= s->next_scan) {
+		s->next_scan = now + HTTP_SCAN_NS;
+		scan(t, s, now);
+		if (s->log_dirty) {
+			fflush(s->log);
+			s->log_dirty = false;
+		}
+	}
+	s->c[HTTP_C_conns_open] = s->nr_open;
+	return n > 0 ? n : 0;
+}
+
+/* The next time the timeouts need looking at: none while no connection is
+ * open, so an idle server sleeps. */
+static uint64_t http_wake(struct bh_tcp *t, void *ctx)
+{
+	struct hsrv *s = ctx;
+	return s->nr_open || s->log_dirty ? s->next_scan : UINT64_MAX;
+}
+
+static int opt_num(const char *name, const char *v, uint64_t lo, uint64_t hi, uint64_t *out)
+{
+	return bh_tcp_nf_num(HTTP_PROG, name, v, lo, hi, false, out) < 0 ? -EINVAL : 0;
+}
+
+static int http_init(struct bh_tcp *t, int argc, char **argv, void *ctx)
+{
+	enum { O_LISTEN = 1, O_ROOT, O_MAXC, O_HTO, O_ITO, O_STO, O_MHB, O_MUB, O_MH, O_MR, O_LOG, O_BL };
+	static const struct option opts[] = {
+		{"listen", required_argument, NULL, O_LISTEN},
+		{"root", required_argument, NULL, O_ROOT},
+		{"max-conns", required_argument, NULL, O_MAXC},
+		{"header-timeout-ms", required_argument, NULL, O_HTO},
+		{"idle-timeout-ms", required_argument, NULL, O_ITO},
+		{"send-timeout-ms", required_argument, NULL, O_STO},
+		{"max-head-bytes", required_argument, NULL, O_MHB},
+		{"max-uri-bytes", required_argument, NULL, O_MUB},
+		{"max-headers", required_argument, NULL, O_MH},
+		{"max-requests", required_argument, NULL, O_MR},
+		{"log", required_argument, NULL, O_LOG},
+		{"backlog", required_argument, NULL, O_BL},
+		{NULL, 0, NULL, 0},
+	};
+	struct hsrv *s = ctx;
+	uint64_t v;
+	int o;
+
+	s->port = 80;
+	s->backlog = 4096;
+	s->max_conns = 10000;
+	s->max_requests = UINT32_MAX;
+	s->header_timeout_ns = 10000ull * 1000000ull;
+	s->idle_timeout_ns = 60000ull * 1000000ull;
+	s->send_timeout_ns = 60000ull * 1000000ull;
+	s->lfd = s->ep = s->rootfd = -1;
+	optind = 1;
+	opterr = 0;
+	while ((o = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		switch (o) {
+		case O_LISTEN:
+			if (opt_num("listen", optarg, 1, 65535, &v) < 0)
+				return -EINVAL;
+			s->port = (uint16_t)v;
+			break;
+		case O_ROOT:
+			s->root = optarg;
+			break;
+		case O_MAXC:
+			if (opt_num("max-conns", optarg, 1, 10000000, &v) < 0)
+				return -EINVAL;
+			s->max_conns = (uint32_t)v;
+			break;
+		case O_HTO:
+		case O_ITO:
+		case O_STO:
+			if (opt_num(o == O_HTO ? "header-timeout-ms" : o == O_ITO ? "idle-timeout-ms" :
+				    "send-timeout-ms", optarg, 1, 86400000, &v) < 0)
+				return -EINVAL;
+			*(o == O_HTO ? &s->header_timeout_ns : o == O_ITO ? &s->idle_timeout_ns :
+			  &s->send_timeout_ns) = v * 1000000ull;
+			break;
+		case O_MHB:
+			if (opt_num("max-head-bytes", optarg, 64, HTTP_HEAD_BYTES_MAX, &v) < 0)
+				return -EINVAL;
+			s->lim.max_head_bytes = (uint32_t)v;
+			break;
+		case O_MUB:
+			if (opt_num("max-uri-bytes", optarg, 1, HTTP_HEAD_BYTES_MAX, &v) < 0)
+				return -EINVAL;
+			s->lim.max_uri_bytes = (uint32_t)v;
+			break;
+		case O_MH:
+			if (opt_num("max-headers", optarg, 1, 1024, &v) < 0)
+				return -EINVAL;
+			s->lim.max_headers = (uint32_t)v;
+			break;
+		case O_MR:
+			if (opt_num("max-requests", optarg, 1, UINT32_MAX, &v) < 0)
+				return -EINVAL;
+			s->max_requests = (uint32_t)v;
+			break;
+		case O_LOG:
+			s->log_path = optarg;
+			break;
+		case O_BL:
+			if (opt_num("backlog", optarg, 1, 65535, &v) < 0)
+				return -EINVAL;
+			s->backlog = (int)v;
+			break;
+		default:
+			fprintf(stderr, HTTP_PROG ": unknown option or missing value '%s' (see --help)\n",
+				argv[optind - 1]);
+			return -EINVAL;
+		}
+	}
+	if (optind < argc) {
+		fprintf(stderr, HTTP_PROG ": unexpected argument '%s'\n", argv[optind]);
+		return -EINVAL;
+	}
+	if (!s->root) {
+		fprintf(stderr, HTTP_PROG ": --root DIR is required\n");
+		return -EINVAL;
+	}
+	if (s->lim.max_uri_bytes && s->lim.max_head_bytes &&
+	    s->lim.max_uri_bytes > s->lim.max_head_bytes) {
+		fprintf(stderr, HTTP_PROG ": --max-uri-bytes must not exceed --max-head-bytes\n");
+		return -EINVAL;
+	}
+	/* Check the limits once, as every connection will use them. */
+	struct http_reader *probe = http_reader_new(&s->lim);
+	if (!probe) {
+		fprintf(stderr, HTTP_PROG ": invalid request limits\n");
+		return -EINVAL;
+	}
+	http_reader_free(probe);
+	s->rootfd = open(s->root, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (s->rootfd < 0) {
+		fprintf(stderr, HTTP_PROG ": --root: cannot open directory '%s': %s\n", s->root,
+			strerror(errno));
+		return -EINVAL;
+	}
+	if (s->log_path) {
+		s->log = strcmp(s->log_path, "-") ? fopen(s->log_path, "a") : stdout;
+		if (!s->log) {
+			fprintf(stderr, HTTP_PROG ": --log: cannot open '%s': %s\n", s->log_path,
+				strerror(errno));
+			return -EINVAL;
+		}
+	}
+	s->resp_cap = HTTP_RESP_BUF_SIZE(s->lim.max_uri_bytes ? s->lim.max_uri_bytes : 4096);
+	s->resp = malloc(s->resp_cap);
+	if (!s->resp)
+		return -ENOMEM;
+	s->ep = bh_epoll_create(t);
+	if (s->ep < 0) {
+		fprintf(stderr, HTTP_PROG ": epoll_create: %s\n", strerror(errno));
+		return -errno;
+	}
+	s->lfd = bh_tcp_nf_listen(t, s->ep, s->port, s->backlog, HTTP_PROG);
+	return s->lfd < 0 ? s->lfd : 0;
+}
+
+static void http_fini(struct bh_tcp *t, void *ctx)
+{
+	struct hsrv *s = ctx;
+	for (uint32_t fd = 0; fd < s->n_conns; fd++)
+		if (s->conns[fd].open)
+			conn_close(t, s, (int)fd, true);
+	free(s->conns);
+	free(s->resp);
+	if (s->log && s->log != stdout)
+		fclose(s->log);
+	else if (s->log)
+		fflush(s->log);
+	if (s->rootfd >= 0)
+		close(s->rootfd);
+}
+
+int main(int argc, char **argv)
+{
+	static const char *const names[] = {
+#define HTTP_X_NAME(name, desc) "http." #name,
+		HTTP_COUNTERS(HTTP_X_NAME)
+#undef HTTP_X_NAME
+	};
+	static struct hsrv s;
+	static const struct bh_tcp_app app = {
+		.prog = HTTP_PROG,
+		.service = "http",
+		.usage = "  --root DIR              document root (required)\n"
+			 "  --listen PORT           [80]\n"
+			 "  --max-conns N           open connections; beyond: 503 and close [10000]\n"
+			 "  --header-timeout-ms MS  a request head must arrive within [10000]\n"
+			 "  --idle-timeout-ms MS    idle keep-alive connections are closed after [60000]\n"
+			 "  --send-timeout-ms MS    a client not taking its response is reset after [60000]\n"
+			 "  --max-head-bytes N      request head limit, 431 beyond [8192]\n"
+			 "  --max-uri-bytes N       request-target limit, 414 beyond [4096]\n"
+			 "  --max-headers N         field lines, 431 beyond [100]\n"
+			 "  --max-requests N        requests per connection [unlimited]\n"
+			 "  --log FILE|-            access log, combined log format [none]\n"
+			 "  --backlog N             connections waiting to be accepted [4096]\n",
+		.counter_names = names,
+		.counter_values = s.c,
+		.n_counters = HTTP_C_MAX,
+		.init = http_init,
+		.step = http_step,
+		.wake = http_wake,
+		.fini = http_fini,
+	};
+	return bh_tcp_nf_main(argc, argv, &app, &s);
+}

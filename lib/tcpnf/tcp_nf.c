@@ -32,7 +32,6 @@
 #define TNF_FRAME_MAX 65536u
 #define TNF_TIMER_NS 1000000ull      /* timers at most this often when busy */
 #define TNF_PUBLISH_NS 100000000ull  /* counters at most this often */
-#define TNF_MAX_STACK_COUNTERS 256
 
 /* The glue's own counters, published as "nf.<name>". */
 #define TNF_COUNTERS(X)                                                          \
@@ -233,6 +232,11 @@ static int tnf_poll(struct bh_nf *nf, void *ctx, uint64_t *wake_ns)
 		tnf_publish(x, now);
 
 	wake = x->deadline;
+	if (x->app->wake) {
+		uint64_t a = x->app->wake(x->t, x->ctx);
+		if (a < wake)
+			wake = a;
+	}
 	if (x->busy && x->last_timer + TNF_TIMER_NS < wake)
 		wake = x->last_timer + TNF_TIMER_NS;
 	if (x->dirty && x->next_publish < wake)

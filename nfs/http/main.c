@@ -4,7 +4,7 @@
  * shared design: this one process parses every client's requests).
  *
  *   bh-http [nflib options] -- --ip A.B.C.D/LEN [stack options] --root DIR
- *           [--listen PORT] [--max-conns N] [--header-timeout-ms MS]
+ *           [--listen PORT] [--http-max-conns N] [--header-timeout-ms MS]
  *           [--idle-timeout-ms MS] [--send-timeout-ms MS] [--max-head-bytes N]
  *           [--max-uri-bytes N] [--max-headers N] [--max-requests N]
  *           [--log FILE|-] [--backlog N]
@@ -20,7 +20,9 @@
  * within --header-timeout-ms of its first byte (else 408 and close); an idle
  * keep-alive connection is closed after --idle-timeout-ms; a client that
  * does not take a response for --send-timeout-ms is reset. Beyond
- * --max-conns, a new connection is answered 503 and closed.
+ * --http-max-conns, a new connection is answered 503 and closed (the
+ * stack's own --max-conns bounds its connection table, TIME-WAIT included,
+ * and must be larger: a SYN beyond it gets no answer at all).
  * docs/http.md describes it all as a user sees it.
  */
 #include <errno.h>
@@ -47,7 +49,7 @@
 #define HTTP_COUNTERS(X)                                                           \
 	X(conns_accepted, "connections accepted")                                  \
 	X(conns_open, "connections open now")                                      \
-	X(conns_refused, "connections answered 503 (over --max-conns) and closed") \
+	X(conns_refused, "connections answered 503 (over --http-max-conns) and closed") \
 	X(requests, "requests answered (any status)")                              \
 	X(status_2xx, "responses 200 and 206")                                     \
 	X(status_3xx, "responses 301 and 304")                                     \
@@ -451,7 +453,7 @@ static int http_init(struct bh_tcp *t, int argc, char **argv, void *ctx)
 	static const struct option opts[] = {
 		{"listen", required_argument, NULL, O_LISTEN},
 		{"root", required_argument, NULL, O_ROOT},
-		{"max-conns", required_argument, NULL, O_MAXC},
+		{"http-max-conns", required_argument, NULL, O_MAXC},
 		{"header-timeout-ms", required_argument, NULL, O_HTO},
 		{"idle-timeout-ms", required_argument, NULL, O_ITO},
 		{"send-timeout-ms", required_argument, NULL, O_STO},
@@ -488,7 +490,7 @@ static int http_init(struct bh_tcp *t, int argc, char **argv, void *ctx)
 			s->root = optarg;
 			break;
 		case O_MAXC:
-			if (opt_num("max-conns", optarg, 1, 10000000, &v) < 0)
+			if (opt_num("http-max-conns", optarg, 1, 10000000, &v) < 0)
 				return -EINVAL;
 			s->max_conns = (uint32_t)v;
 			break;
@@ -611,7 +613,8 @@ int main(int argc, char **argv)
 		.service = "http",
 		.usage = "  --root DIR              document root (required)\n"
 			 "  --listen PORT           [80]\n"
-			 "  --max-conns N           open connections; beyond: 503 and close [10000]\n"
+			 "  --http-max-conns N      open connections; beyond: 503 and close [10000]\n"
+			 "                          (below the stack's --max-conns, which counts TIME-WAIT)\n"
 			 "  --header-timeout-ms MS  a request head must arrive within [10000]\n"
 			 "  --idle-timeout-ms MS    idle keep-alive connections are closed after [60000]\n"
 			 "  --send-timeout-ms MS    a client not taking its response is reset after [60000]\n"

@@ -346,6 +346,11 @@ static void serve(struct bh_tcp *t, struct hsrv *s, int fd, uint64_t now)
 			return;
 		}
 	}
+	/* Budget spent with a response queued or pipelined requests read
+	 * ahead: no new byte may come to call us again, so wait for the socket
+	 * to be writable, which it is at once unless the client stopped
+	 * reading. */
+	set_interest(t, s, fd, true);
 }
 
 static void accept_all(struct bh_tcp *t, struct hsrv *s, uint64_t now)

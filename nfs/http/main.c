@@ -98,6 +98,8 @@ struct hsrv {
 	int ep, lfd, rootfd;
 	FILE *log;
 	bool log_dirty;     /* lines written since the last flush */
+	char *log_line;     /* room for any line (see http_init) */
+	size_t log_cap;
 	struct hconn *conns; /* by descriptor */
 	uint32_t n_conns, nr_open;
 	uint64_t next_scan;
@@ -143,11 +145,13 @@ static void log_line(struct hsrv *s, struct hconn *c, const struct http_request 
 {
 	if (!s->log)
 		return;
-	char line[2048];
-	int n = http_log_format(line, sizeof(line), c->client, req, resp->status,
+	char *line = s->log_line;
+	int n = http_log_format(line, s->log_cap, c->client, req, resp->status,
 				resp->content_bytes, time(NULL));
-	if (n < 0)
-		n = (int)strlen(line); /* a prefix: still one line's worth */
+	if (n < 0) { /* cannot happen (see http_init); a prefix still ends its line */
+		n = (int)strlen(line);
+		line[n++] = '\n';
+	}
 	if (fwrite(line, 1, (size_t)n, s->log) != (size_t)n)
 		s->c[HTTP_C_log_errors]++;
 	s->log_dirty = true;
@@ -575,6 +579,13 @@ static int http_init(struct bh_tcp *t, int argc, char **argv, void *ctx)
 				strerror(errno));
 			return -EINVAL;
 		}
+		/* Everything a line quotes from the client comes from the request
+		 * head, and escaping makes a byte at most four: a line never
+		 * has to be cut. */
+		s->log_cap = 4 * (size_t)(s->lim.max_head_bytes ? s->lim.max_head_bytes : 8192) + 256;
+		s->log_line = malloc(s->log_cap);
+		if (!s->log_line)
+			return -ENOMEM;
 	}
 	s->resp_cap = HTTP_RESP_BUF_SIZE(s->lim.max_uri_bytes ? s->lim.max_uri_bytes : 4096);
 	s->resp = malloc(s->resp_cap);
@@ -597,6 +608,7 @@ static void http_fini(struct bh_tcp *t, void *ctx)
 			conn_close(t, s, (int)fd, true);
 	free(s->conns);
 	free(s->resp);
+	free(s->log_line);
 	if (s->log && s->log != stdout)
 		fclose(s->log);
 	else if (s->log)

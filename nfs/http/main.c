@@ -260,8 +260,15 @@ static ssize_t feed(struct hsrv *s, struct hconn *c, const uint8_t *data, size_t
 	if (rc == -EAGAIN)
 		return (ssize_t)used;
 	struct http_response resp;
+	struct http_request last;
 	if (rc == -EBADMSG)
 		s->c[HTTP_C_bad_request]++;
+	else if (c->requests + 1 >= s->max_requests && req->keep_alive) {
+		/* The last one this connection may make: say so in its response. */
+		last = *req;
+		last.keep_alive = false;
+		req = &last;
+	}
 	if (http_respond(req, s->rootfd, time(NULL), s->resp, s->resp_cap, &resp) < 0 ||
 	    queue_response(s, c, &resp) < 0)
 		return -1;

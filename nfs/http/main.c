@@ -28,6 +28,8 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
+#include <linux/capability.h>
+#include <sys/syscall.h>
 #include <netinet/in.h>
 #include <arpa/inet.h>
 #include <stdio.h>
@@ -458,6 +460,24 @@ static uint64_t http_wake(struct bh_tcp *t, void *ctx)
 	return s->nr_open || s->log_dirty ? s->next_scan : UINT64_MAX;
 }
 
+/* The NF runs as root (a DPDK process), and root reads a file whatever its
+ * permissions say: give up the two capabilities that override them, so a
+ * file its owner made unreadable is a 404 here as for a server running as
+ * a user. Root's own files stay readable by their owner bits. */
+static int drop_dac_override(void)
+{
+	struct __user_cap_header_struct h = {.version = _LINUX_CAPABILITY_VERSION_3};
+	struct __user_cap_data_struct d[_LINUX_CAPABILITY_U32S_3];
+	const uint32_t drop = 1u << CAP_DAC_OVERRIDE | 1u << CAP_DAC_READ_SEARCH;
+
+	if (syscall(SYS_capget, &h, d) < 0)
+		return -errno;
+	d[0].effective &= ~drop;
+	d[0].permitted &= ~drop;
+	d[0].inheritable &= ~drop;
+	return syscall(SYS_capset, &h, d) < 0 ? -errno : 0;
+}
+
 static int opt_num(const char *name, const char *v, uint64_t lo, uint64_t hi, uint64_t *out)
 {
 	return bh_tcp_nf_num(HTTP_PROG, name, v, lo, hi, false, out) < 0 ? -EINVAL : 0;
@@ -573,6 +593,11 @@ static int http_init(struct bh_tcp *t, int argc, char **argv, void *ctx)
 		return -EINVAL;
 	}
 	http_reader_free(probe);
+	int rc = drop_dac_override();
+	if (rc < 0) {
+		fprintf(stderr, HTTP_PROG ": cannot give up CAP_DAC_OVERRIDE: %s\n", strerror(-rc));
+		return rc;
+	}
 	s->rootfd = open(s->root, O_PATH | O_DIRECTORY | O_CLOEXEC);
 	if (s->rootfd < 0) {
 		fprintf(stderr, HTTP_PROG ": --root: cannot open directory '%s': %s\n", s->root,

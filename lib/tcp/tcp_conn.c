@@ -1305,13 +1305,15 @@ int tcp_stack_input(struct tcp_stack *st, const uint8_t *frame, uint32_t len, ui
 	res.out = st->txbuf;
 	res.out_cap = st->txcap;
 	enum tcp_net_verdict v = tcp_net_input(st->net, frame, len, now, &res);
+	/* The reply tcp_net built in txbuf goes first: what waited on ARP is
+	 * rebuilt in the same buffer. */
+	if (v == TCP_NET_CONSUMED && res.out_len &&
+	    st->cfg.io.tx(st->cfg.io.ctx, st->txbuf, res.out_len) < 0)
+		count(st, TCP_C_tx_fail);
 	if (res.resolved != TCP_NET_NO_ENTRY)
 		arp_resolved(st, tcp_net_entry_ip(st->net, res.resolved), now);
-	if (v == TCP_NET_CONSUMED) {
-		if (res.out_len && st->cfg.io.tx(st->cfg.io.ctx, st->txbuf, res.out_len) < 0)
-			count(st, TCP_C_tx_fail);
+	if (v == TCP_NET_CONSUMED)
 		return 0;
-	}
 	if (v != TCP_NET_L4 || res.proto != 6) {
 		count(st, TCP_C_not_tcp);
 		return 0;
@@ -1493,12 +1495,20 @@ static void conn_timer(struct tcp_conn *c, uint64_t now)
 		return;
 	}
 	if (conn_next_deadline(c) <= now) {
+		/* A timer may close a connection nobody holds, which frees it:
+		 * the freed counter tells, and c must not be touched then. */
+		const uint64_t *freed = &c->st->ctr[TCP_C_conns_freed];
+		uint64_t freed0 = *freed;
 		struct conn_snap snap;
 		snap_take(c, &snap);
 		if (c->rto_at && now >= c->rto_at)
 			rto_fire(c, now);
+		if (*freed != freed0)
+			return;
 		if (c->state != TCP_CLOSED && c->keep_at && now >= c->keep_at)
 			keep_fire(c, now);
+		if (*freed != freed0)
+			return;
 		if (c->state != TCP_CLOSED && c->delack_at && now >= c->delack_at) {
 			count(c->st, TCP_C_delayed_acks);
 			send_ack(c, now);

@@ -40,9 +40,19 @@ tcp_echo_check() {
 	ECHO_S=$(jq -r '.seconds // "?"' "$WORK/echo.json")
 	echo "# $label: $(jq -c '{bytes, received, seconds, mbit_s, errors}' "$WORK/echo.json" 2>/dev/null)"
 	check "$label: every byte came back" [ "$(jq -r .received "$WORK/echo.json")" = "$bytes" ]
-	check "$label: byte-identical (SHA-256 of sent = of received)" \
-		jq -e '.sent_sha == .recv_sha and (.errors | length) == 0' "$WORK/echo.json" >/dev/null
+	check "$label: byte-identical (SHA-256 of sent = of received)" tcp_echo_identical
 }
+
+tcp_echo_identical() { jq -e '.sent_sha == .recv_sha and (.errors | length) == 0' "$WORK/echo.json" >/dev/null; }
 
 # tcp_cpu_ticks PID: user + system CPU time of a process, in clock ticks.
 tcp_cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+
+# tcp_nf_stop NAME PID: stops a TCP NF, which must exit holding no packet and
+# having leaked no buffer chunk.
+tcp_nf_stop() {
+	kill -TERM "$2"
+	check "the NF exits cleanly, holding no packet" bh_wait_for 5 grep -q "'$1' (pid $2) exited; reclaimed 0 packets" "$WORK/mgr.log"
+	wait "$2" 2>/dev/null
+	check "  ... with no buffer chunk leaked" bash -c "! grep -q leaked $WORK/$1.log"
+}

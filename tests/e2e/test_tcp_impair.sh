@@ -24,7 +24,7 @@ TIMES=()
 # impaired LABEL SPEC COUNTER [BYTES]: echo BYTES through impair with SPEC (none:
 # pass); COUNTER is an impair counter that must have counted (dir0.lost ...), or "".
 impaired() {
-	local label=$1 spec=$2 counter=$3 bytes=${4:-$BYTES} ok=0 t0 r0 r1
+	local label=$1 spec=$2 counter=$3 bytes=${4:-$BYTES} ok=0 t0 r0 r1 n0
 	CASE=$((CASE + 1))
 	if [ "$spec" = none ]; then
 		bh_start_nf "imp$CASE" impair -s impair || exit 1
@@ -38,12 +38,15 @@ impaired() {
 	check "$label: ping through impair" [ $ok = 1 ]
 	bh_snap
 	r0=$(($(tcp_app echo tcp_rto_expired) + $(tcp_app echo tcp_fast_retrans)))
+	n0=$(tcp_app echo tcp_tx_no_route)
 	t0=$(date +%s.%N)
 	tcp_echo_check "$label" "$bytes" "$CASE" "$LIMIT"
 	TIMES+=("$label: $(printf '%.1f' "$(echo "$(date +%s.%N) - $t0" | bc)")s")
 	sleep 0.3
 	bh_snap
 	r1=$(($(tcp_app echo tcp_rto_expired) + $(tcp_app echo tcp_fast_retrans)))
+	check_cmp "$label: every segment the stack built was sent (none refused as too big: net_too_big)" \
+		$(($(tcp_app echo tcp_tx_no_route) - n0)) -eq 0
 	if [ -n "$counter" ]; then
 		check_cmp "$label: impair's $counter counted" "$(tcp_app "imp$CASE" "$counter")" -gt 0
 	fi

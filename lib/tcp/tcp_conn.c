@@ -492,6 +492,13 @@ static uint32_t data_end(const struct tcp_conn *c)
 static uint32_t send_data_seg(struct tcp_conn *c, uint32_t seq, uint32_t max, bool allow_fin,
 			      uint64_t now)
 {
+	uint8_t opt[TCP_OPT_MAX_LEN];
+	unsigned ol = data_opts(c, opt, c->rb.nr_ooo > 0, now);
+	/* Options count against the MSS (RFC 6691): while SACK blocks ride
+	 * along, segments carry that much less data. */
+	uint32_t room = c->neg.snd_mss > ol ? c->neg.snd_mss - ol : 1;
+	if (max > room)
+		max = room;
 	uint32_t end = data_end(c);
 	uint32_t avail = tcp_seq_lt(seq, end) ? end - seq : 0;
 	uint32_t len = avail < max ? avail : max;
@@ -505,8 +512,6 @@ static uint32_t send_data_seg(struct tcp_conn *c, uint32_t seq, uint32_t max, bo
 	}
 	if (len)
 		flags |= TH_PSH;
-	uint8_t opt[TCP_OPT_MAX_LEN];
-	unsigned ol = data_opts(c, opt, c->rb.nr_ooo > 0, now);
 	ack_sent(c);
 	xmit(c->st, &c->t, seq, rcv_nxt(c), flags, adv_window(c), opt, ol, &c->sb,
 	     seq - c->snd_una, len, now);
@@ -591,8 +596,8 @@ static void sack_rexmit(struct tcp_conn *c, uint32_t seq, uint32_t len, uint64_t
 {
 	count(c->st, TCP_C_sack_retrans);
 	c->rtt_active = false;
-	send_data_seg(c, seq, len, false, now);
-	tcp_sack_mark_rxt(&c->sack, seq, len);
+	uint32_t sent = send_data_seg(c, seq, len, false, now);
+	tcp_sack_mark_rxt(&c->sack, seq, sent < len ? sent : len);
 }
 
 /*
@@ -963,9 +968,10 @@ static bool ack_input(struct tcp_conn *c, const struct seg *s, uint64_t now)
 					uint32_t seq;
 					if (!tcp_sack_next_unsacked(&c->sack, &seq, &len))
 						len = seg_payload_max(c);
-					tcp_sack_mark_rxt(&c->sack, c->snd_una, len);
 				}
-				send_data_seg(c, c->snd_una, len, false, now);
+				uint32_t sent = send_data_seg(c, c->snd_una, len, false, now);
+				if (c->sack_on)
+					tcp_sack_mark_rxt(&c->sack, c->snd_una, sent < len ? sent : len);
 				arm_rto(c, now);
 			}
 			if (c->sack_on && tcp_cc_in_recovery(&c->cc))

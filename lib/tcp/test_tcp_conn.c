@@ -530,6 +530,10 @@ static uint64_t transfer_with(const struct opts *o, filter_fn filter, unsigned l
 		CHECK(ca[C(ooo_segs_in)] + cb[C(ooo_segs_in)] > 0);
 	if (dup_pm) /* a duplicate lies before RCV.NXT: unacceptable, ACKed */
 		CHECK(ca[C(unacceptable)] + cb[C(unacceptable)] > 0);
+	/* Every segment built was sent: none too big for the MTU (options,
+	 * SACK blocks included, count against the MSS). */
+	CHECK_EQ(ca[C(tx_no_route)], 0);
+	CHECK_EQ(cb[C(tx_no_route)], 0);
 	if (ctr_a)
 		memcpy(ctr_a, ca, sizeof(uint64_t) * TCP_C_MAX);
 	uint64_t took = w.now - t_start;

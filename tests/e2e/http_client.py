@@ -1,0 +1,289 @@
+#!/usr/bin/python3
+"""Raw HTTP/1.1 clients for the HTTP server tests (test_http*.sh), run with
+Debian's /usr/bin/python3. Every command prints one JSON object.
+
+REQ arguments are Python string escapes ('GET / HTTP/1.1\\r\\nHost: a\\r\\n\\r\\n'),
+sent as Latin-1 bytes.
+
+  http_client.py pipeline HOST PORT ROOT [HEAD:]PATH...
+      all the requests in one write on one connection, then the responses
+      read in order (framed by Content-Length); each must be 200 with the
+      bytes of ROOT/PATH (index.html for a PATH ending in '/'), no body for
+      HEAD. JSON: requests, responses, ok, errors, last_connection (the
+      last response's Connection), closed (how the stream ended, if it did)
+  http_client.py send HOST PORT REQ [MAX_S]
+      REQ in one write, then read until the server closes (or MAX_S). JSON:
+      status, headers, body (first response), more (bytes after it),
+      closed ("fin", "reset" or "open"), seconds (from the write to the close)
+  http_client.py slow HOST PORT REQ INTERVAL_S [MAX_S]
+      REQ one byte every INTERVAL_S until an answer comes. JSON as send,
+      plus sent (bytes written) and answered_s (first byte to the answer)
+  http_client.py idle HOST PORT PATH [MAX_S]
+      one keep-alive GET, then wait. JSON: status, closed, idle_s (from the
+      end of the response to the close), more (bytes after the response)
+  http_client.py conns HOST PORT N PATH AFTER
+      open N connections one after another; those answered at once with
+      503 and a close are refused, each of the others then GETs PATH; all
+      are closed, then AFTER new connections each GET PATH. JSON: refused,
+      refused_clean (503, Connection: close, FIN), served, after_served
+  http_client.py loop HOST PORT PATH FILE STOPFILE [MAX_S]
+      GET PATH on one keep-alive connection again and again until STOPFILE
+      exists, each response checked byte for byte against FILE. JSON:
+      fetches, bad, errors, connects
+"""
+import json
+import os
+import select
+import socket
+import sys
+import time
+
+
+def req_bytes(s):
+    return s.encode("latin-1").decode("unicode_escape").encode("latin-1")
+
+
+class Conn:
+    """One client connection and its unparsed input."""
+
+    def __init__(self, host, port, timeout=5.0):
+        self.s = socket.create_connection((host, port), timeout=timeout)
+        self.buf = b""
+        self.closed = "open"
+
+    def fill(self, timeout=None):
+        """Read once more; False at the end of the stream (self.closed says how)."""
+        if timeout is not None:
+            self.s.settimeout(timeout)
+        try:
+            b = self.s.recv(1 << 16)
+        except ConnectionResetError:
+            self.closed = "reset"
+            return False
+        if not b:
+            self.closed = "fin"
+            return False
+        self.buf += b
+        return True
+
+    def response(self, head=False, timeout=5.0):
+        """The next response: (status, {lower-case name: value}, body), or None
+        if the stream ended (or timed out) before a whole one came."""
+        try:
+            while b"\r\n\r\n" not in self.buf:
+                if not self.fill(timeout):
+                    return None
+            end = self.buf.index(b"\r\n\r\n")
+            lines = self.buf[:end].decode("latin-1").split("\r\n")
+            status = int(lines[0].split(" ")[1])
+            hdrs = {}
+            for line in lines[1:]:
+                name, _, value = line.partition(":")
+                hdrs[name.strip().lower()] = value.strip()
+            self.buf = self.buf[end + 4:]
+            if head or status == 304 or status < 200:
+                n = 0
+            elif "content-length" in hdrs:
+                n = int(hdrs["content-length"])
+            else:
+                while self.fill(timeout):
+                    pass
+                n = len(self.buf)
+            while len(self.buf) < n:
+                if not self.fill(timeout):
+                    return None
+            body, self.buf = self.buf[:n], self.buf[n:]
+            return status, hdrs, body
+        except socket.timeout:
+            return None
+
+    def drain(self, limit):
+        """Read until the server closes or limit seconds pass; the seconds taken."""
+        t0 = time.monotonic()
+        while time.monotonic() - t0 < limit:
+            try:
+                if not self.fill(max(0.01, limit - (time.monotonic() - t0))):
+                    break
+            except socket.timeout:
+                break
+        return time.monotonic() - t0
+
+
+def get(path, close=False):
+    return ("GET %s HTTP/1.1\r\nHost: bh\r\n%s\r\n" % (path, "Connection: close\r\n" if close else "")).encode()
+
+
+def file_for(root, path):
+    p = os.path.join(root, path.lstrip("/"))
+    return os.path.join(p, "index.html") if path.endswith("/") else p
+
+
+def pipeline(host, port, root, paths):
+    reqs = []
+    for p in paths:
+        method, path = ("HEAD", p[5:]) if p.startswith("HEAD:") else ("GET", p)
+        reqs.append((method, path))
+    c = Conn(host, port)
+    c.s.sendall(b"".join(("%s %s HTTP/1.1\r\nHost: bh\r\n\r\n" % r).encode() for r in reqs))
+    got, errors, last = 0, [], None
+    for i, (method, path) in enumerate(reqs):
+        r = c.response(head=method == "HEAD")
+        if r is None:
+            errors.append("#%d %s %s: no response (%s)" % (i, method, path, c.closed))
+            break
+        got += 1
+        status, hdrs, body = r
+        last = hdrs.get("connection")
+        want = open(file_for(root, path), "rb").read()
+        if status != 200:
+            errors.append("#%d %s %s: status %d" % (i, method, path, status))
+        elif int(hdrs.get("content-length", -1)) != len(want):
+            errors.append("#%d %s %s: Content-Length %s" % (i, method, path, hdrs.get("content-length")))
+        elif body != (b"" if method == "HEAD" else want):
+            errors.append("#%d %s %s: wrong body (%d bytes)" % (i, method, path, len(body)))
+    extra = len(c.buf)
+    if got == len(reqs):
+        c.drain(0.2)
+    print(json.dumps({"requests": len(reqs), "responses": got, "extra": extra, "last_connection": last,
+                      "closed": c.closed, "ok": got == len(reqs) and not errors and not extra,
+                      "errors": errors}))
+
+
+def report(c, r, t0, **more):
+    status, hdrs, body = r if r else (0, {}, b"")
+    out = {"status": status, "headers": hdrs, "body": body.decode("latin-1"), "more": len(c.buf),
+           "closed": c.closed, "seconds": round(time.monotonic() - t0, 3)}
+    out.update(more)
+    print(json.dumps(out))
+
+
+def send(host, port, req, limit=5.0):
+    c = Conn(host, port)
+    head = req.startswith("HEAD ")
+    t0 = time.monotonic()
+    c.s.sendall(req_bytes(req))
+    r = c.response(head=head, timeout=limit)
+    c.drain(limit - (time.monotonic() - t0))
+    report(c, r, t0)
+
+
+def slow(host, port, req, interval, limit=30.0):
+    c = Conn(host, port)
+    data = req_bytes(req)
+    t0 = time.monotonic()
+    sent = 0
+    while sent < len(data) and time.monotonic() - t0 < limit:
+        try:
+            c.s.send(data[sent:sent + 1])
+        except OSError:
+            break
+        sent += 1
+        ready, _, _ = select.select([c.s], [], [], interval)
+        if ready:
+            break
+    answered = round(time.monotonic() - t0, 3)
+    r = c.response(timeout=limit)
+    c.drain(2.0)
+    report(c, r, t0, sent=sent, answered_s=answered)
+
+
+def idle(host, port, path, limit=10.0):
+    c = Conn(host, port)
+    c.s.sendall(get(path))
+    r = c.response()
+    t0 = time.monotonic()
+    c.drain(limit)
+    print(json.dumps({"status": r[0] if r else 0, "closed": c.closed,
+                      "idle_s": round(time.monotonic() - t0, 3), "more": len(c.buf)}))
+
+
+def conns(host, port, n, path, after):
+    cs = [Conn(host, port) for _ in range(n)]
+    time.sleep(0.5)
+    refused, clean, served, after_served = [], 0, 0, 0
+    for c in cs:
+        c.s.setblocking(False)
+        try:
+            b = c.s.recv(1 << 16)
+            c.buf += b
+            if not b:
+                c.closed = "fin"
+        except BlockingIOError:
+            continue
+        except ConnectionResetError:
+            c.closed = "reset"
+        c.s.setblocking(True)
+        refused.append(c)
+    for c in refused:
+        r = c.response(timeout=2.0)
+        c.drain(2.0)
+        if r and r[0] == 503 and r[1].get("connection") == "close" and c.closed == "fin":
+            clean += 1
+    for c in cs:
+        if c in refused:
+            continue
+        c.s.setblocking(True)
+        c.s.sendall(get(path))
+        r = c.response()
+        served += bool(r and r[0] == 200)
+    for c in cs:
+        c.s.close()
+    time.sleep(0.5)
+    for _ in range(after):
+        c = Conn(host, port)
+        c.s.sendall(get(path, close=True))
+        r = c.response()
+        after_served += bool(r and r[0] == 200)
+        c.s.close()
+    print(json.dumps({"opened": n, "refused": len(refused), "refused_clean": clean, "served": served,
+                      "after_served": after_served}))
+
+
+def loop(host, port, path, fname, stopfile, limit=300.0):
+    want = open(fname, "rb").read()
+    fetches = bad = errors = connects = 0
+    c = None
+    t0 = time.monotonic()
+    while not os.path.exists(stopfile) and time.monotonic() - t0 < limit:
+        try:
+            if c is None:
+                c = Conn(host, port)
+                connects += 1
+            c.s.sendall(get(path))
+            r = c.response()
+            if r is None:
+                raise OSError("no response: " + c.closed)
+            fetches += 1
+            if r[0] != 200 or r[2] != want:
+                bad += 1
+        except OSError:
+            errors += 1
+            c = None
+            time.sleep(0.1)
+        time.sleep(0.005)
+    print(json.dumps({"fetches": fetches, "bad": bad, "errors": errors, "connects": connects,
+                      "seconds": round(time.monotonic() - t0, 1)}))
+
+
+def main(cmd, a):
+    if cmd == "pipeline":
+        pipeline(a[0], int(a[1]), a[2], a[3:])
+    elif cmd == "send":
+        send(a[0], int(a[1]), a[2], *(float(x) for x in a[3:]))
+    elif cmd == "slow":
+        slow(a[0], int(a[1]), a[2], float(a[3]), *(float(x) for x in a[4:]))
+    elif cmd == "idle":
+        idle(a[0], int(a[1]), a[2], *(float(x) for x in a[3:]))
+    elif cmd == "conns":
+        conns(a[0], int(a[1]), int(a[2]), a[3], int(a[4]))
+    elif cmd == "loop":
+        loop(a[0], int(a[1]), a[2], a[3], a[4], *(float(x) for x in a[5:]))
+    else:
+        sys.exit("unknown command " + cmd)
+
+
+if __name__ == "__main__":
+    try:
+        main(sys.argv[1], sys.argv[2:])
+    except OSError as e:  # no connection at all: still one JSON object
+        print(json.dumps({"status": 0, "closed": "open", "error": str(e)}))

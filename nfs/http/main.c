@@ -31,6 +31,7 @@
 #include <linux/capability.h>
 #include <sys/syscall.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <arpa/inet.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -207,41 +208,47 @@ static void respond_status(struct hsrv *s, struct hconn *c, int status)
 	c->close_after = true;
 }
 
-/* Send what is pending. Returns 1 when all of it went, 0 when the send
- * buffer is full, -1 when the connection failed. */
+/* Send what is pending. The rest of the head and the file's next bytes
+ * are copied into one buffer and written at once, so a small response is
+ * one segment (a head too large for that goes alone first). Returns 1
+ * when all of it went, 0 when the send buffer is full, -1 when the
+ * connection failed. */
 static int send_pending(struct bh_tcp *t, struct hsrv *s, int fd, uint64_t now)
 {
 	struct hconn *c = &s->conns[fd];
-	while (c->head_off < c->head_len) {
-		ssize_t w = bh_write(t, fd, c->head + c->head_off, c->head_len - c->head_off);
+	while (c->head_off < c->head_len || c->fleft) {
+		size_t hleft = c->head_len - c->head_off, n = hleft;
+		const uint8_t *p = (const uint8_t *)c->head + c->head_off;
+		if (c->fleft && hleft < sizeof(s->buf) / 2) {
+			size_t room = sizeof(s->buf) - hleft;
+			size_t chunk = c->fleft < room ? (size_t)c->fleft : room;
+			memcpy(s->buf, p, hleft);
+			ssize_t r = pread(c->file, s->buf + hleft, chunk, (off_t)c->foff);
+			if (r <= 0) {
+				/* The file shrank or failed under us: the length is
+				 * promised already, so the connection cannot go on. */
+				s->c[HTTP_C_file_errors]++;
+				return -1;
+			}
+			p = s->buf;
+			n = hleft + (size_t)r;
+		}
+		ssize_t w = bh_write(t, fd, p, n);
 		if (w < 0)
 			return errno == EAGAIN ? 0 : -1;
-		c->head_off += (uint32_t)w;
 		c->last_ns = now;
+		size_t h = (size_t)w < hleft ? (size_t)w : hleft;
+		c->head_off += (uint32_t)h;
+		c->foff += (uint64_t)w - h;
+		c->fleft -= (uint64_t)w - h;
+		s->c[HTTP_C_bytes_out] += (uint64_t)w - h;
+		if ((size_t)w < n)
+			return 0;
 	}
 	if (c->head) {
 		free(c->head);
 		c->head = NULL;
 		c->head_off = c->head_len = 0;
-	}
-	while (c->fleft) {
-		size_t want = c->fleft < HTTP_FILE_CHUNK ? (size_t)c->fleft : HTTP_FILE_CHUNK;
-		ssize_t r = pread(c->file, s->buf, want, (off_t)c->foff);
-		if (r <= 0) {
-			/* The file shrank or failed under us: the length is promised
-			 * already, so the connection cannot go on. */
-			s->c[HTTP_C_file_errors]++;
-			return -1;
-		}
-		ssize_t w = bh_write(t, fd, s->buf, (size_t)r);
-		if (w < 0)
-			return errno == EAGAIN ? 0 : -1;
-		c->foff += (uint64_t)w;
-		c->fleft -= (uint64_t)w;
-		s->c[HTTP_C_bytes_out] += (uint64_t)w;
-		c->last_ns = now;
-		if (w < r)
-			return 0;
 	}
 	if (c->file >= 0) {
 		close(c->file);
@@ -629,7 +636,17 @@ static int http_init(struct bh_tcp *t, int argc, char **argv, void *ctx)
 		return -errno;
 	}
 	s->lfd = bh_tcp_nf_listen(t, s->ep, s->port, s->backlog, HTTP_PROG);
-	return s->lfd < 0 ? s->lfd : 0;
+	if (s->lfd < 0)
+		return s->lfd;
+	/* No Nagle (inherited by every connection): the end of a response
+	 * would wait for the ACK of its start, which a client delays while it
+	 * waits for the rest: 40 ms per keep-alive request. */
+	int one = 1;
+	if (bh_setsockopt(t, s->lfd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one)) < 0) {
+		fprintf(stderr, HTTP_PROG ": TCP_NODELAY: %s\n", strerror(errno));
+		return -errno;
+	}
+	return 0;
 }
 
 static void http_fini(struct bh_tcp *t, void *ctx)

@@ -62,6 +62,18 @@ out=$(hcurl -o /dev/null -o /dev/null -o /dev/null -o /dev/null -w '%{num_connec
 check "keep-alive: four requests on one connection (curl's num_connects)" [ "$out" = "1200 0200 0200 0200 " ]
 http_counters_settled
 check_cmp "  ... the NF accepted one connection for them" $(($(http_app conns_accepted) - acc0)) -eq 1
+http_counters_settled
+seg0=$(tcp_app http tcp_seg_out)
+held0=$(tcp_app http tcp_nagle_held)
+urls=()
+for i in $(seq 1 50); do urls+=(-o /dev/null "$URL/ten.txt"); done
+t0=$(date +%s.%N)
+hcurl "${urls[@]}"
+ms=$(echo "($(date +%s.%N) - $t0) * 1000 / 1" | bc)
+http_counters_settled
+check_cmp "keep-alive: 50 small responses in one connection take well under 1 s (no Nagle wait)" "$ms" -lt 1000
+check_cmp "  ... none held back by Nagle" $(($(tcp_app http tcp_nagle_held) - held0)) -eq 0
+check_cmp "  ... each response one segment (50, + handshake and close)" $(($(tcp_app http tcp_seg_out) - seg0)) -le 56
 # pipe LABEL PATH...: the paths requested in one write; the responses in order
 pipe() {
 	local label=$1

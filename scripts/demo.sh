@@ -24,9 +24,17 @@ ip -n "$NS_A" link set "bh${T}c" up
 ip -n "$NS_M" link set "bh${T}p2" up
 ip netns exec "$NS_A" ethtool -K "bh${T}c" tx off rx off tso off gso off gro off >/dev/null 2>&1
 ip netns exec "$NS_M" ethtool -K "bh${T}p2" tx off rx off tso off gso off gro off >/dev/null 2>&1
+# A third link from client A, port p3, where the HTTP server NF serves a site.
+ip link add "bh${T}d" netns "$NS_A" type veth peer name "bh${T}p3" netns "$NS_M"
+ip -n "$NS_A" addr add 198.18.2.1/24 dev "bh${T}d"
+ip -n "$NS_A" link set "bh${T}d" up
+ip -n "$NS_M" link set "bh${T}p3" up
+ip netns exec "$NS_A" ethtool -K "bh${T}d" tx off rx off tso off gso off gro off >/dev/null 2>&1
+ip netns exec "$NS_M" ethtool -K "bh${T}p3" tx off rx off tso off gso off gro off >/dev/null 2>&1
 say "topology (namespaces $NS_A, $NS_B, manager in $NS_M)"
 echo "  client A 198.18.0.1 --veth-- [p0  bulkhead  p1] --veth-- client B 198.18.0.2"
 echo "  client A 198.18.1.1 --veth-- [p2] tcp-echo: the platform's TCP stack, 198.18.1.3"
+echo "  client A 198.18.2.1 --veth-- [p3] http: the static-file server NF, 198.18.2.3"
 
 cat >"$WORK/fw.rules" <<'R'
 deny proto udp dport 9999
@@ -40,7 +48,10 @@ bh_config "$WORK/cfg.json" <<'J'
 J
 jq --arg dev "net_af_packet_${T}2,iface=bh${T}p2" --arg ns "$NS_M" \
 	'.ports += [{name: "p2", dev: $dev, netns: $ns}] | .chains += [{name: "tcp", hops: ["tcp-echo"]}]
-	 | .rules += [{in_port: "p2", chain: "tcp"}]' "$WORK/cfg.json" >"$WORK/cfg.tcp.json" &&
+	 | .rules += [{in_port: "p2", chain: "tcp"}]
+	 | .ports += [{name: "p3", dev: $web, netns: $ns}] | .chains += [{name: "web", hops: ["http"]}]
+	 | .rules += [{in_port: "p3", chain: "web"}]' --arg web "net_af_packet_${T}3,iface=bh${T}p3" \
+	"$WORK/cfg.json" >"$WORK/cfg.tcp.json" &&
 	mv "$WORK/cfg.tcp.json" "$WORK/cfg.json"
 jq --argjson port "$API_PORT" '.api = {port: $port}' "$WORK/cfg.json" >"$WORK/cfg.api.json" && mv "$WORK/cfg.api.json" "$WORK/cfg.json"
 say "starting the manager and three NFs (chain: forward -> firewall -> monitor -> out)"
@@ -77,6 +88,27 @@ ip netns exec "$NS_A" ping -c 2 -i 0.2 198.18.1.3 | tail -n 2
 out=$(ip netns exec "$NS_A" $NU tcp-echo 198.18.1.3 7 $((64 << 20)) 3 60)
 echo "  $(jq -r '"\(.received / 1048576) MiB back of \(.bytes / 1048576) MiB in \(.seconds) s: \(.mbit_s) Mbit/s each way, " +
 	(if .sent_sha == .recv_sha then "byte-identical" else "DIFFERENT" end)' <<<"$out")"
+say "client A browses a site served by the HTTP server NF (on the platform's TCP stack)"
+mkdir -p "$WORK/site/docs"
+cat >"$WORK/site/index.html" <<'H'
+<!doctype html><title>Bulkhead</title><link rel="stylesheet" href="style.css">
+<h1>Served by an NF</h1><p>This page crossed the platform's own TCP stack.</p>
+H
+echo 'body { font-family: sans-serif; }' >"$WORK/site/style.css"
+echo 'the docs index' >"$WORK/site/docs/index.html"
+head -c $((8 << 20)) /dev/urandom >"$WORK/site/big.bin"
+bh_start_nf web http -s http -- --ip 198.18.2.3/24 --port p3 --root "$WORK/site" \
+	--log "$WORK/access.log" || exit 1
+CURL=(ip netns exec "$NS_A" curl -s -m 10)
+echo "  GET / :"
+"${CURL[@]}" -i http://198.18.2.3/ | sed 's/\r$//; s/^/    /'
+etag=$("${CURL[@]}" -I http://198.18.2.3/style.css | tr -d '\r' | sed -n 's/^ETag: //p')
+echo "  GET /style.css with If-None-Match: $etag -> $("${CURL[@]}" -o /dev/null -w '%{http_code}' -H "If-None-Match: $etag" http://198.18.2.3/style.css)"
+echo "  GET /docs (a directory) -> $("${CURL[@]}" -o /dev/null -w '%{http_code} %{redirect_url}' http://198.18.2.3/docs)"
+echo "  GET /big.bin, bytes 100-199 -> $("${CURL[@]}" -o /dev/null -w '%{http_code} %{size_download} bytes' -r 100-199 http://198.18.2.3/big.bin)"
+echo "  GET /../etc/passwd -> $("${CURL[@]}" -o /dev/null -w '%{http_code}' --path-as-is http://198.18.2.3/../etc/passwd)"
+"${CURL[@]}" -o "$WORK/big.got" -w '  GET /big.bin (8 MiB) -> %{http_code} in %{time_total} s, %{speed_download} B/s' http://198.18.2.3/big.bin
+cmp -s "$WORK/big.got" "$WORK/site/big.bin" && echo ", byte-identical" || echo ", DIFFERENT"
 sleep "${DEMO_SECONDS:-5}"
 kill "$TAILPID" 2>/dev/null
 
@@ -89,6 +121,9 @@ echo
   bh_stat '.nfs[] | "\(.name) \(.service) \(.rx_pkts) \(.tx_pkts) \(.drops_total) \(if .sleeping then "asleep" else .state end)"'; } | column -t | sed 's/^/  /'
 echo "  firewall rule counters: $(bh_nf_stat fw '.app | to_entries | map("\(.key)=\(.value)") | join(", ")')"
 echo "  tcp-echo's stack: $(bh_nf_stat echo '.app | to_entries | map(select(.value > 0 and (.key | test("^(tcp_(established|seg_in|seg_out|rto_expired|fast_retrans|delayed_acks)|echo\\.bytes|tcp\\.|net_arp_replied|net_icmp_echo)")))) | map("\(.key)=\(.value)") | join(", ")')"
+echo "  http server: $(bh_nf_stat web '.app | to_entries | map(select(.value > 0 and (.key | startswith("http.")))) | map("\(.key)=\(.value)") | join(", ")')"
+echo "  its access log:"
+sed 's/^/    /' "$WORK/access.log"
 echo "  monitor's last report:"
 grep -A4 'flows' "$WORK/mon.log" | tail -n 5 | sed 's/^/    /'
 say "the control plane: scale the monitor to 3 instances (child NFs), watch them sleep"

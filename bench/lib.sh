@@ -1,7 +1,14 @@
 # shellcheck shell=bash
 # What every benchmark script does first: check it may run, build only what it
 # runs, reserve hugepages, and pick a plotting tool. Set BENCH (the script's
-# name), ROOT and BH_BUILD before sourcing.
+# name) before sourcing; ROOT (the tree), BH_BUILD ($ROOT/build), OUT
+# ($ROOT/bench/out), CLIENT_CPU (0) and SERVER_CPU (1) keep what they are
+# set to, else get these defaults.
+ROOT=${ROOT:-$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)}
+BH_BUILD=${BH_BUILD:-$ROOT/build}
+OUT=${OUT:-$ROOT/bench/out}
+CLIENT_CPU=${CLIENT_CPU:-0}
+SERVER_CPU=${SERVER_CPU:-1}
 
 die() { echo "$BENCH: $*" >&2; exit 1; }
 
@@ -40,4 +47,35 @@ bench_plot_tool() {
 			echo "$BENCH: warning: no matplotlib and no gnuplot: no plot" >&2
 		fi
 	fi
+}
+
+# bench_topology: the namespaces and veth pairs of tests/e2e/lib.sh (the
+# client in $NS_A, the server side in $NS_M), removed on exit or interrupt.
+# Sets SIF (the server side of the client's veth, in $NS_M) and RES (an empty
+# results file in $WORK), and makes $OUT.
+bench_topology() {
+	# shellcheck source=/dev/null
+	. "$ROOT/tests/e2e/lib.sh"
+	bh_topology || die "cannot build the namespace topology"
+	trap bh_teardown EXIT
+	trap 'exit 130' INT TERM
+	mkdir -p "$OUT"
+	SIF=bh${T}p0
+	RES=$WORK/results.txt
+	: >"$RES"
+}
+
+# bench_ratio A B: A / B with two decimals, "-" when either is missing or B is 0.
+bench_ratio() { awk -v a="$1" -v b="$2" 'BEGIN {if (a == "" || b == "" || b + 0 == 0) print "-"; else printf "%.2f", a / b}'; }
+
+# bench_platform SERVICE: the manager on port p0 (the server side of the
+# client's veth) with every frame from p0 going to SERVICE and out of p0, the
+# service in shared-core mode on SERVER_CPU, and the manager pinned there too.
+bench_platform() {
+	jq -n --argjson c "$SERVER_CPU" --arg s "$1" \
+		'{services: [{name: $s, mode: "shared", cores: [$c]}],
+		  chains: [{name: $s, hops: [$s], out: "p0"}], rules: [{in_port: "p0", chain: $s}],
+		  stats: {interval_ms: 1000}}' | bh_config "$WORK/cfg.json"
+	bh_start_mgr "$WORK/cfg.json" || die "the manager did not start"
+	taskset -a -p -c "$SERVER_CPU" "$MGR_PID" >/dev/null
 }

@@ -45,16 +45,8 @@ bench_prepare "ip jq taskset" mgr/bulkhead nfs/tcp-echo/bh-tcp-echo nfs/tcp-sink
 	bench/bh-tcp-kserver bench/bh-tcp-load
 bench_plot_tool
 
-# shellcheck source=/dev/null
-. "$ROOT/tests/e2e/lib.sh"
-bh_topology || die "cannot build the namespace topology"
-trap bh_teardown EXIT
-trap 'exit 130' INT TERM
-mkdir -p "$OUT"
-SIF=bh${T}p0 # the server side of the client's veth, in $NS_M
+bench_topology
 LOAD=$BH_BUILD/bench/bh-tcp-load
-RES=$WORK/results.txt
-: >"$RES"
 
 # load STACK TEST IP PORT CONNS: one bh-tcp-load run from the client, pinned.
 load() {
@@ -99,12 +91,7 @@ run_tests kernel 198.18.0.4 "k_start echo 7" "k_start sink 9" k_stop
 ip -n "$NS_M" addr flush dev "$SIF"
 
 # --- Bulkhead -------------------------------------------------------------------
-jq -n --argjson c "$SERVER_CPU" \
-	'{services: [{name: "tcp", mode: "shared", cores: [$c]}],
-	  chains: [{name: "tcp", hops: ["tcp"], out: "p0"}], rules: [{in_port: "p0", chain: "tcp"}],
-	  stats: {interval_ms: 1000}}' | bh_config "$WORK/cfg.json"
-bh_start_mgr "$WORK/cfg.json" || die "the manager did not start"
-taskset -a -p -c "$SERVER_CPU" "$MGR_PID" >/dev/null
+bench_platform tcp
 NFP=
 b_start() { # b_start echo|sink PORT
 	bh_start_nf "$1" "tcp-$1" -s tcp -- --ip 198.18.0.3/24 --port p0 --listen "$2" \
@@ -125,14 +112,13 @@ run_tests bulkhead 198.18.0.3 "b_start echo 7" "b_start sink 9" b_stop
 metric() { # metric STACK TEST JQ
 	awk -v s="$1" -v t="$2" '$1 == s && $2 == t {$1 = ""; $2 = ""; print}' "$RES" | jq -r "$3 // empty" 2>/dev/null
 }
-ratio() { awk -v a="$1" -v b="$2" 'BEGIN {if (a == "" || b == "" || b + 0 == 0) print "-"; else printf "%.2f", a / b}'; }
 {
 	printf '%-44s %14s %14s %8s\n' "test ($SECS s each, client CPU $CLIENT_CPU, server CPU $SERVER_CPU)" kernel bulkhead ratio
 	row() { # row LABEL TEST JQ
 		local k b
 		k=$(metric kernel "$2" "$3")
 		b=$(metric bulkhead "$2" "$3")
-		printf '%-44s %14s %14s %8s\n' "$1" "${k:--}" "${b:--}" "$(ratio "$b" "$k")"
+		printf '%-44s %14s %14s %8s\n' "$1" "${k:--}" "${b:--}" "$(bench_ratio "$b" "$k")"
 	}
 	for t in $TESTS; do
 		case $t in

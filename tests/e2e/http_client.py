@@ -21,6 +21,9 @@ sent as Latin-1 bytes.
   http_client.py idle HOST PORT PATH [MAX_S]
       one keep-alive GET, then wait. JSON: status, closed, idle_s (from the
       end of the response to the close), more (bytes after the response)
+  http_client.py stall HOST PORT PATH WAIT_S
+      GET PATH, then read nothing for WAIT_S, then read to the end. JSON:
+      status, bytes (of the body read), closed ("fin", "reset")
   http_client.py conns HOST PORT N PATH AFTER
       open N connections one after another; those answered at once with
       503 and a close are refused, each of the others then GETs PATH; all
@@ -50,6 +53,7 @@ class Conn:
         self.s = socket.create_connection((host, port), timeout=timeout)
         self.buf = b""
         self.closed = "open"
+        self.status = 0  # of the latest head read, whole response or not
 
     def fill(self, timeout=None):
         """Read once more; False at the end of the stream (self.closed says how)."""
@@ -75,7 +79,7 @@ class Conn:
                     return None
             end = self.buf.index(b"\r\n\r\n")
             lines = self.buf[:end].decode("latin-1").split("\r\n")
-            status = int(lines[0].split(" ")[1])
+            status = self.status = int(lines[0].split(" ")[1])
             hdrs = {}
             for line in lines[1:]:
                 name, _, value = line.partition(":")
@@ -197,6 +201,15 @@ def idle(host, port, path, limit=10.0):
                       "idle_s": round(time.monotonic() - t0, 3), "more": len(c.buf)}))
 
 
+def stall(host, port, path, wait):
+    c = Conn(host, port)
+    c.s.sendall(get(path))
+    time.sleep(wait)
+    r = c.response(timeout=5.0)  # None: the stream ended within the body
+    c.drain(5.0)
+    print(json.dumps({"status": c.status, "bytes": len(r[2]) if r else len(c.buf), "closed": c.closed}))
+
+
 def conns(host, port, n, path, after):
     cs = [Conn(host, port) for _ in range(n)]
     time.sleep(0.5)
@@ -274,6 +287,8 @@ def main(cmd, a):
         slow(a[0], int(a[1]), a[2], float(a[3]), *(float(x) for x in a[4:]))
     elif cmd == "idle":
         idle(a[0], int(a[1]), a[2], *(float(x) for x in a[3:]))
+    elif cmd == "stall":
+        stall(a[0], int(a[1]), a[2], float(a[3]))
     elif cmd == "conns":
         conns(a[0], int(a[1]), int(a[2]), a[3], int(a[4]))
     elif cmd == "loop":

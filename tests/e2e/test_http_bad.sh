@@ -2,7 +2,8 @@
 # The static-file server (bh-http) against bad clients, from a raw client
 # (http_client.py) in client A: malformed requests, methods, oversized heads
 # and targets, versions, content on GET, paths out of the root, a slowloris
-# client, idle keep-alive connections, more connections than --http-max-conns.
+# client, idle keep-alive connections, a client that does not read, more
+# connections than --http-max-conns.
 # Each gets its exact status (then a close), an error page that shows nothing
 # of the file system, its line in the access log and its counter, while a
 # well-behaved client fetches a file on one keep-alive connection for the
@@ -11,9 +12,10 @@ source "$(dirname "$0")/http_lib.sh"
 bh_topology || exit 1
 START=$(date +%s)
 DOCROOT=$WORK/root
-http_docroot "$DOCROOT"
-HTO=2000 ITO=3000 MAXC=20
-http_start '["http"]' "" --header-timeout-ms $HTO --idle-timeout-ms $ITO --http-max-conns $MAXC || exit 1
+http_docroot "$DOCROOT" 32
+HTO=2000 ITO=3000 STO=2000 MAXC=20
+http_start '["http"]' "" --header-timeout-ms $HTO --idle-timeout-ms $ITO --send-timeout-ms $STO \
+	--http-max-conns $MAXC || exit 1
 
 # the well-behaved client, for the whole test
 ip netns exec "$NS_A" $HC loop $TCP_IP 80 /loop.bin "$DOCROOT/loop.bin" "$WORK/stop" 120 >"$WORK/loop.json" &
@@ -116,6 +118,15 @@ hc send $TCP_IP 80 '' 10 >"$WORK/bad.json"
 check_json "a connection that never sends a byte: closed quietly after $ITO ms" \
 	"$WORK/bad.json" ".status == 0 and .closed == \"fin\" and .seconds >= $ITO / 1000 - 0.05 and .seconds <= $ITO / 1000 + 1"
 
+# --- a client that does not read: reset after --send-timeout-ms ----------------
+hc stall $TCP_IP 80 /big.bin 5 >"$WORK/stall.json"
+echo 200 >>"$WORK/expect"
+# (the stack's reset goes out with the sequence number after its zero-window
+# probe, which the client's kernel ignores; it learns of the reset when it
+# reads again, and then sees only the end of the stream)
+check_json "a client not reading its 32 MiB for 5 s: 200, then the connection ends short of the body" \
+	"$WORK/stall.json" '.status == 200 and .bytes > 0 and .bytes < 33554432 and .closed != "open"'
+
 # --- more connections than --http-max-conns ----------------------------------------
 # 25 more besides the well-behaved client's: 19 fit under 20, 6 get 503
 hc conns $TCP_IP 80 25 /notes.txt 5 >"$WORK/conns.json"
@@ -143,12 +154,13 @@ check_cmp "http.bad_request counts each refused request" "$(http_app bad_request
 check_cmp "http.header_timeouts: the slowloris client" "$(http_app header_timeouts)" -eq 1
 check_cmp "http.idle_timeouts: the two idle connections" "$(http_app idle_timeouts)" -eq 2
 check_cmp "http.conns_refused: the 6 over the limit" "$(http_app conns_refused)" -eq 6
+check_cmp "http.send_timeouts: the client that did not read" "$(http_app send_timeouts)" -eq 1
 check_cmp "http.status_4xx = the 4xx answers" "$(http_app status_4xx)" -eq "$(grep -c '^4' "$WORK/expect")"
 check_cmp "http.status_5xx = 501, 505, 503 answers" "$(http_app status_5xx)" -eq "$(grep -c '^5' "$WORK/expect")"
 check_cmp "http.status_2xx = the 200s and the loop's" "$(http_app status_2xx)" -eq $(($(grep -c '^2' "$WORK/expect") + loop_n))
 check_cmp "http.requests = all of them" "$(http_app requests)" -eq $(($(wc -l <"$WORK/expect") + loop_n))
 check_cmp "http.conns_open = 0" "$(http_app conns_open)" -eq 0
-check_cmp "no connection ended in an error" "$(http_app conn_errors)" -eq 0
+check_cmp "no connection ended in an error (the reset one is a send timeout)" "$(http_app conn_errors)" -eq 0
 # the access log, in order, is the expected statuses with the loop's 200s among them
 grep -v '"GET /loop.bin HTTP/1.1" 200 ' "$WORK/access.log" | sed -E 's/^[^"]*"([^"\\]|\\.)*" ([0-9]{3}) .*/\2/' >"$WORK/got"
 check "the access log has each answer's status, in order" diff "$WORK/expect" "$WORK/got"

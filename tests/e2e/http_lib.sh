@@ -7,6 +7,7 @@
 # The access log goes to $WORK/access.log.
 source "$(dirname "${BASH_SOURCE[0]}")/tcp_lib.sh"
 HC="$BH_PY $(dirname "${BASH_SOURCE[0]}")/http_client.py"
+# shellcheck disable=SC2034 # URL and HTTP_PID are for the tests
 URL=http://$TCP_IP
 
 hc() { ip netns exec "$NS_A" $HC "$@"; }                # http_client.py from client A
@@ -52,6 +53,7 @@ http_start() {
 	bh_start_mgr "$WORK/cfg.json" || return 1
 	bh_start_nf http http -s http -- --ip $TCP_IP/24 --port p0 "${chain[@]}" --root "$DOCROOT" \
 		--log "$WORK/access.log" "$@" || return 1
+	# shellcheck disable=SC2034
 	HTTP_PID=$NF_PID
 }
 

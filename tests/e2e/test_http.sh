@@ -66,7 +66,7 @@ http_counters_settled
 seg0=$(tcp_app http tcp_seg_out)
 held0=$(tcp_app http tcp_nagle_held)
 urls=()
-for i in $(seq 1 50); do urls+=(-o /dev/null "$URL/ten.txt"); done
+for _ in $(seq 1 50); do urls+=(-o /dev/null "$URL/ten.txt"); done
 t0=$(date +%s.%N)
 hcurl "${urls[@]}"
 ms=$(echo "($(date +%s.%N) - $t0) * 1000 / 1" | bc)
@@ -83,13 +83,13 @@ pipe() {
 }
 pipe "5 requests in one write, 5 responses in order" /notes.txt /f.css HEAD:/f.js /sub/ /ten.txt
 paths=()
-for i in $(seq 1 8); do paths+=(/notes.txt /f.json HEAD:/f.svg /sub/page.html /ten.txt); done
+for _ in $(seq 1 8); do paths+=(/notes.txt /f.json HEAD:/f.svg /sub/page.html /ten.txt); done
 pipe "40 requests for small files in one write, all answered in order" "${paths[@]}"
 paths=()
-for i in $(seq 1 8); do paths+=(/notes.txt HEAD:/loop.bin /loop.bin /sub/); done
+for _ in $(seq 1 8); do paths+=(/notes.txt HEAD:/loop.bin /loop.bin /sub/); done
 pipe "32 requests in one write, 256 KiB bodies among them, all answered in order" "${paths[@]}"
 paths=()
-for i in $(seq 1 60); do paths+=(/ten.txt); done
+for _ in $(seq 1 60); do paths+=(/ten.txt); done
 hc pipeline $TCP_IP 80 "$DOCROOT" "${paths[@]}" >"$WORK/pipe.json"
 check_json "--max-requests 50: 60 pipelined, 50 answered, the last with Connection: close, then closed" \
 	"$WORK/pipe.json" '.responses == 50 and .last_connection == "close" and .closed == "fin"'

@@ -17,16 +17,12 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "tests/unit/bh_fds.h"
+
 /* Open descriptors of this process (the count includes the one reading). */
 static inline int http_test_count_fds(void)
 {
-	int n = 0;
-	DIR *d = opendir("/proc/self/fd");
-	while (d && readdir(d))
-		n++;
-	if (d)
-		closedir(d);
-	return n;
+	return bh_test_count_fds();
 }
 
 /* A normalised path: relative, no empty, "." or ".." segment, no trailing

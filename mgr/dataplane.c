@@ -14,6 +14,7 @@
  * that grows to DP_MAX_SLEEP_NS.
  */
 #include <errno.h>
+#include <sched.h>
 #include <linux/filter.h>
 #include <linux/if_packet.h>
 #include <linux/if_ether.h>
@@ -35,6 +36,7 @@
 #include "mgr/mgr.h"
 
 #define DP_SPIN_LOOPS 1024
+#define DP_YIELD_EVERY 64 /* empty passes between yields while spinning */
 #define DP_MIN_SLEEP_NS 10000ull
 #define DP_MAX_SLEEP_NS 1000000ull
 
@@ -377,8 +379,13 @@ int mgr_dataplane_run(struct mgr *m)
 			continue;
 		}
 		m->dp.idle_loops++;
-		if (++idle < DP_SPIN_LOOPS)
+		if (++idle < DP_SPIN_LOOPS) {
+			/* An NF sharing this CPU may be what we wait for: let it
+			 * run now and then instead of spinning through its slice. */
+			if (!(idle & (DP_YIELD_EVERY - 1)))
+				sched_yield();
 			continue;
+		}
 		/*
 		 * Sleep protocol: announce it (NFs then ring the eventfd), open the
 		 * wake sockets, look once more, and only then wait. Anything that

@@ -599,8 +599,12 @@ int bh_nf_run(struct bh_nf *nf, const struct bh_nf_ops *ops, void *ctx)
 				continue;
 		} else {
 			c->idle_loops++;
-			if (++idle < NFL_SPIN_LOOPS)
+			if (++idle < NFL_SPIN_LOOPS) {
+				/* Whoever we wait for may share this CPU: let it run. */
+				if (!(idle & 63))
+					sched_yield();
 				continue;
+			}
 		}
 
 		now = bh_now_ns();

@@ -78,6 +78,13 @@ struct tcp_conn {
 	uint64_t delack_at;           /* delayed ACK due, 0: none pending */
 	uint32_t segs_unacked;        /* in-order data segments not ACKed yet */
 	uint64_t last_rx;             /* when a segment last arrived */
+	/* Timer heap: position (HEAP_NONE: not in it) and the key it is filed
+	 * under, never later than its earliest armed deadline (it may be
+	 * earlier: disarming does not refile; the stack finds out when due). */
+	uint32_t heap_idx;
+	uint64_t heap_key;
+	struct tcp_conn *tw_prev, *tw_next; /* TIME-WAIT list, when on it */
+	bool on_tw;
 };
 
 /* What a readiness notification compares: the state before a stack call. */
@@ -98,7 +105,11 @@ struct tcp_stack {
 	uint32_t eph_next;
 	uint8_t *txbuf;
 	uint32_t txcap;
-	uint64_t timer_min;           /* no timer of any connection is due before */
+	/* Connections with a timer armed, in a binary min-heap on heap_key. */
+	struct tcp_conn **heap;
+	uint32_t heap_n;
+	/* TIME-WAIT connections, oldest first: recycled when the table is full. */
+	struct tcp_conn *tw_head, *tw_tail;
 	uint64_t cookie_sent_at;      /* last SYN cookie sent, 0: never */
 	uint32_t nr_want_mem;         /* connections with want_mem set */
 	uint64_t ctr[TCP_C_MAX];
@@ -120,13 +131,104 @@ static inline void count(struct tcp_stack *st, enum tcp_stack_ctr c)
 	st->ctr[c]++;
 }
 
-/* Arm one of a connection's deadlines; the stack scans connections only once
- * the earliest deadline any of them asked for has come. */
+/* ---------------------------------------------------------------------- */
+/* Timer heap: O(log n) to arm, O(1) to find the next deadline, and only
+ * connections whose deadline came are touched. */
+
+#define HEAP_NONE UINT32_MAX
+
+static void heap_place(struct tcp_stack *st, uint32_t i, struct tcp_conn *c)
+{
+	st->heap[i] = c;
+	c->heap_idx = i;
+}
+
+static void heap_up(struct tcp_stack *st, uint32_t i)
+{
+	struct tcp_conn *c = st->heap[i];
+	while (i) {
+		uint32_t p = (i - 1) / 2;
+		if (st->heap[p]->heap_key <= c->heap_key)
+			break;
+		heap_place(st, i, st->heap[p]);
+		i = p;
+	}
+	heap_place(st, i, c);
+}
+
+static void heap_down(struct tcp_stack *st, uint32_t i)
+{
+	struct tcp_conn *c = st->heap[i];
+	for (;;) {
+		uint32_t l = 2 * i + 1, m = i;
+		uint64_t key = c->heap_key;
+		if (l < st->heap_n && st->heap[l]->heap_key < key)
+			m = l, key = st->heap[l]->heap_key;
+		if (l + 1 < st->heap_n && st->heap[l + 1]->heap_key < key)
+			m = l + 1;
+		if (m == i)
+			break;
+		heap_place(st, i, st->heap[m]);
+		i = m;
+	}
+	heap_place(st, i, c);
+}
+
+static void heap_del(struct tcp_conn *c)
+{
+	struct tcp_stack *st = c->st;
+	uint32_t i = c->heap_idx;
+	if (i == HEAP_NONE)
+		return;
+	c->heap_idx = HEAP_NONE;
+	struct tcp_conn *last = st->heap[--st->heap_n];
+	if (i == st->heap_n)
+		return;
+	heap_place(st, i, last);
+	heap_down(st, i);
+	heap_up(st, last->heap_idx);
+}
+
+/* File c under key (UINT64_MAX: take it out). */
+static void heap_set(struct tcp_conn *c, uint64_t key)
+{
+	struct tcp_stack *st = c->st;
+	if (key == UINT64_MAX) {
+		heap_del(c);
+		return;
+	}
+	if (c->heap_idx == HEAP_NONE) {
+		c->heap_key = key;
+		heap_place(st, st->heap_n++, c);
+		heap_up(st, c->heap_idx);
+		return;
+	}
+	uint64_t old = c->heap_key;
+	c->heap_key = key;
+	if (key < old)
+		heap_up(st, c->heap_idx);
+	else
+		heap_down(st, c->heap_idx);
+}
+
+/* Arm one of a connection's deadlines. Arming later than it is filed keeps
+ * the filing (it comes up early and is refiled then): no heap work per ACK. */
 static void set_timer(struct tcp_conn *c, uint64_t *field, uint64_t at)
 {
 	*field = at;
-	if (at && at < c->st->timer_min)
-		c->st->timer_min = at;
+	if (at && (c->heap_idx == HEAP_NONE || at < c->heap_key))
+		heap_set(c, at);
+}
+
+static void tw_unlink(struct tcp_conn *c)
+{
+	struct tcp_stack *st = c->st;
+	if (!c->on_tw)
+		return;
+	*(c->tw_prev ? &c->tw_prev->tw_next : &st->tw_head) = c->tw_next;
+	*(c->tw_next ? &c->tw_next->tw_prev : &st->tw_tail) = c->tw_prev;
+	c->tw_prev = c->tw_next = NULL;
+	c->on_tw = false;
 }
 
 static bool user_watches(const struct tcp_conn *c)
@@ -264,8 +366,18 @@ static uint8_t pick_wscale(uint32_t rcvbuf)
 	return s;
 }
 
+static void conn_closed(struct tcp_conn *c, int err);
+
 static struct tcp_conn *conn_new(struct tcp_stack *st, const struct tcp_tuple *t, uint64_t now)
 {
+	/* A full table gives up its oldest TIME-WAIT connection nobody holds
+	 * (RFC 6191 lets a new connection take over one; we make room). */
+	for (struct tcp_conn *o = st->tw_head; o && st->nr_conns >= st->cfg.max_conns; o = o->tw_next)
+		if (!o->user_owned || o->user_closed) {
+			count(st, TCP_C_tw_recycled);
+			conn_closed(o, 0);
+			break;
+		}
 	if (st->nr_conns >= st->cfg.max_conns) {
 		errno = ENFILE;
 		return NULL;
@@ -277,6 +389,7 @@ static struct tcp_conn *conn_new(struct tcp_stack *st, const struct tcp_tuple *t
 	}
 	c->st = st;
 	c->t = *t;
+	c->heap_idx = HEAP_NONE;
 	if (tcp_rcvbuf_init(&c->rb, &st->pool, 0, st->cfg.rcvbuf, st->cfg.max_ooo) < 0) {
 		free(c);
 		errno = ENOMEM;
@@ -305,6 +418,8 @@ static void conn_free(struct tcp_conn *c)
 	struct tcp_stack *st = c->st;
 	if (c->want_mem)
 		st->nr_want_mem--;
+	heap_del(c);
+	tw_unlink(c);
 	hash_remove(c);
 	if (c->lst && !c->in_queue)
 		c->lst->nr_pending--;
@@ -328,6 +443,8 @@ static void conn_closed(struct tcp_conn *c, int err)
 	if (err && !c->err)
 		c->err = err;
 	c->rto_at = c->tw_at = c->keep_at = c->delack_at = 0;
+	heap_del(c);
+	tw_unlink(c);
 	hash_remove(c);
 	/* Nothing will be sent or received again: give the memory back now. */
 	tcp_sndbuf_fini(&c->sb);
@@ -467,6 +584,15 @@ static void send_rst_for(struct tcp_stack *st, const struct tcp_tuple *t, uint8_
 		xmit(st, t, ack, 0, TH_RST, 0, NULL, 0, NULL, 0, 0, now);
 	else
 		xmit(st, t, 0, seq + seg_len, TH_RST | TH_ACK, 0, NULL, 0, NULL, 0, 0, now);
+}
+
+/* The sequence number of a RST we send on our own (abort, timeout): SND.NXT,
+ * unless that lies past the peer's window (after a zero-window probe it is
+ * one beyond): then the window's right edge, which the peer accepts. */
+static uint32_t rst_seq(const struct tcp_conn *c)
+{
+	uint32_t edge = c->snd_una + c->snd_wnd;
+	return tcp_seq_gt(c->snd_nxt, edge) ? edge : c->snd_nxt;
 }
 
 static void arm_rto(struct tcp_conn *c, uint64_t now)
@@ -1055,10 +1181,18 @@ static void fw2_arm(struct tcp_conn *c, uint64_t now)
 
 static void enter_time_wait(struct tcp_conn *c, uint64_t now)
 {
+	struct tcp_stack *st = c->st;
 	c->state = TCP_TIME_WAIT;
 	c->rto_at = c->keep_at = c->delack_at = 0;
-	set_timer(c, &c->tw_at, now + 2 * c->st->cfg.msl_ns);
+	set_timer(c, &c->tw_at, now + 2 * st->cfg.msl_ns);
 	tcp_sndbuf_fini(&c->sb);
+	if (!c->on_tw) {
+		c->on_tw = true;
+		c->tw_prev = st->tw_tail;
+		c->tw_next = NULL;
+		*(st->tw_tail ? &st->tw_tail->tw_next : &st->tw_head) = c;
+		st->tw_tail = c;
+	}
 }
 
 static void sync_input(struct tcp_conn *c, const struct seg *s, uint64_t now)
@@ -1210,7 +1344,7 @@ static void sync_input(struct tcp_conn *c, const struct seg *s, uint64_t now)
 			fin_ok = false; /* data after the peer's FIN: ignore */
 		} else if (c->user_closed) {
 			count(st, TCP_C_data_after_close);
-			xmit(st, &c->t, c->snd_nxt, 0, TH_RST, 0, NULL, 0, NULL, 0, 0, now);
+			xmit(st, &c->t, rst_seq(c), 0, TH_RST, 0, NULL, 0, NULL, 0, 0, now);
 			conn_closed(c, ECONNRESET);
 			return;
 		} else {
@@ -1405,7 +1539,7 @@ static void keep_fire(struct tcp_conn *c, uint64_t now)
 	}
 	if (c->keep_probes >= c->keep_cnt) {
 		count(st, TCP_C_keepalive_drops);
-		xmit(st, &c->t, c->snd_nxt, 0, TH_RST, 0, NULL, 0, NULL, 0, 0, now);
+		xmit(st, &c->t, rst_seq(c), 0, TH_RST, 0, NULL, 0, NULL, 0, 0, now);
 		conn_closed(c, ETIMEDOUT);
 		return;
 	}
@@ -1455,7 +1589,7 @@ static void rto_fire(struct tcp_conn *c, uint64_t now)
 		return;
 	if (++c->retries > st->cfg.data_retries) {
 		count(st, TCP_C_timeouts);
-		xmit(st, &c->t, c->snd_nxt, 0, TH_RST, 0, NULL, 0, NULL, 0, 0, now);
+		xmit(st, &c->t, rst_seq(c), 0, TH_RST, 0, NULL, 0, NULL, 0, 0, now);
 		conn_closed(c, ETIMEDOUT);
 		return;
 	}
@@ -1525,23 +1659,17 @@ static void conn_timer(struct tcp_conn *c, uint64_t now)
 
 void tcp_stack_timer(struct tcp_stack *st, uint64_t now)
 {
-	if (now >= st->timer_min) {
-		/* Timers firing may arm new ones (set_timer lowers timer_min):
-		 * start from none and let both the scan and set_timer lower it. */
-		st->timer_min = UINT64_MAX;
-		for (uint32_t b = 0; b <= st->tab_mask; b++) {
-			struct tcp_conn *c = st->tab[b], *next;
-			for (; c; c = next) {
-				next = c->hnext;
-				conn_timer(c, now);
-			}
-		}
-		for (uint32_t b = 0; b <= st->tab_mask; b++)
-			for (const struct tcp_conn *c = st->tab[b]; c; c = c->hnext) {
-				uint64_t d = conn_next_deadline(c);
-				if (d < st->timer_min)
-					st->timer_min = d;
-			}
+	/* Every firing moves the connection's deadlines past now or frees it;
+	 * the bound only guards against a timer that would not move. */
+	for (uint32_t guard = 2 * st->heap_n + 16; st->heap_n && st->heap[0]->heap_key <= now && guard;
+	     guard--) {
+		struct tcp_conn *c = st->heap[0];
+		uint64_t freed = st->ctr[TCP_C_conns_freed];
+		conn_timer(c, now);
+		if (st->ctr[TCP_C_conns_freed] != freed)
+			continue; /* c is gone, and out of the heap */
+		uint64_t d = conn_next_deadline(c);
+		heap_set(c, d > now ? d : now + 1);
 	}
 	struct tcp_net_arp arp;
 	for (int i = 0; i < 64; i++) {
@@ -1559,7 +1687,8 @@ uint64_t tcp_stack_next_timer(const struct tcp_stack *st)
 	/* A lower bound: a deadline that was disarmed since leaves a wake-up
 	 * that finds nothing to do and recomputes. ARP's timers count too. */
 	uint64_t net = tcp_net_next_timer(st->net);
-	return net < st->timer_min ? net : st->timer_min;
+	uint64_t tcp = st->heap_n ? st->heap[0]->heap_key : UINT64_MAX;
+	return net < tcp ? net : tcp;
 }
 
 /* ---------------------------------------------------------------------- */
@@ -1617,12 +1746,14 @@ struct tcp_stack *tcp_stack_create(const struct tcp_stack_cfg *cfg)
 		nb <<= 1;
 	st->tab = calloc(nb, sizeof(*st->tab));
 	st->tab_mask = nb - 1;
+	st->heap = calloc(cfg->max_conns, sizeof(*st->heap));
 	st->txcap = 14u + cfg->ifc.mtu;
 	if (st->txcap < 128)
 		st->txcap = 128;
 	st->txbuf = malloc(st->txcap);
-	if (!st->tab || !st->txbuf) {
+	if (!st->tab || !st->txbuf || !st->heap) {
 		tcp_net_free(st->net);
+		free(st->heap);
 		free(st->tab);
 		free(st->txbuf);
 		free(st);
@@ -1630,7 +1761,6 @@ struct tcp_stack *tcp_stack_create(const struct tcp_stack_cfg *cfg)
 		return NULL;
 	}
 	tcp_chunk_pool_init(&st->pool, cfg->pool_max_chunks, 64);
-	st->timer_min = UINT64_MAX;
 	return st;
 }
 
@@ -1664,6 +1794,7 @@ size_t tcp_stack_destroy(struct tcp_stack *st)
 	 * are the user's to close first. */
 	size_t live = tcp_chunk_pool_fini(&st->pool);
 	tcp_net_free(st->net);
+	free(st->heap);
 	free(st->tab);
 	free(st->txbuf);
 	free(st);
@@ -1728,7 +1859,7 @@ int tcp_unlisten(struct tcp_stack *st, uint16_t port, uint64_t now)
 		c->in_queue = false;
 		c->lst = NULL;
 		if (c->state != TCP_CLOSED)
-			xmit(st, &c->t, c->snd_nxt, 0, TH_RST, 0, NULL, 0, NULL, 0, 0, now);
+			xmit(st, &c->t, rst_seq(c), 0, TH_RST, 0, NULL, 0, NULL, 0, 0, now);
 		conn_free(c);
 	}
 	/* Connections still in SYN-RCVD point at l: reset them too. */
@@ -1738,7 +1869,7 @@ int tcp_unlisten(struct tcp_stack *st, uint16_t port, uint64_t now)
 			next = c->hnext;
 			if (c->lst == l) {
 				c->lst = NULL;
-				xmit(st, &c->t, c->snd_nxt, 0, TH_RST, 0, NULL, 0, NULL, 0, 0, now);
+				xmit(st, &c->t, rst_seq(c), 0, TH_RST, 0, NULL, 0, NULL, 0, 0, now);
 				conn_free(c);
 			}
 		}
@@ -1815,7 +1946,7 @@ struct tcp_conn *tcp_connect(struct tcp_stack *st, uint32_t raddr, uint16_t rpor
 	return c;
 }
 
-int tcp_send(struct tcp_conn *c, const void *data, uint32_t len, uint64_t now)
+int tcp_send_more(struct tcp_conn *c, const void *data, uint32_t len, bool more, uint64_t now)
 {
 	if (c->state == TCP_CLOSED)
 		return c->err ? -c->err : -ENOTCONN;
@@ -1831,9 +1962,19 @@ int tcp_send(struct tcp_conn *c, const void *data, uint32_t len, uint64_t now)
 			c->st->nr_want_mem++;
 		}
 	}
-	if (n > 0)
+	if (n > 0 && !more)
 		output(c, now);
 	return n;
+}
+
+int tcp_send(struct tcp_conn *c, const void *data, uint32_t len, uint64_t now)
+{
+	return tcp_send_more(c, data, len, false, now);
+}
+
+void tcp_push(struct tcp_conn *c, uint64_t now)
+{
+	output(c, now);
 }
 
 int tcp_recv(struct tcp_conn *c, void *buf, uint32_t len, uint64_t now)
@@ -1912,7 +2053,7 @@ void tcp_abort(struct tcp_conn *c, uint64_t now)
 {
 	c->user_closed = true;
 	if (c->state != TCP_CLOSED && c->state != TCP_SYN_SENT && c->state != TCP_TIME_WAIT)
-		xmit(c->st, &c->t, c->snd_nxt, 0, TH_RST, 0, NULL, 0, NULL, 0, 0, now);
+		xmit(c->st, &c->t, rst_seq(c), 0, TH_RST, 0, NULL, 0, NULL, 0, 0, now);
 	conn_closed(c, 0);
 }
 

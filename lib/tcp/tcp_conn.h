@@ -31,8 +31,9 @@
  *     backlog is full.
  * NOT here: urgent data (the urgent pointer is ignored), ICMP errors,
  * segments waiting on ARP (a segment whose next hop is unresolved is dropped
- * and counted; retransmission sends it again). Timers: the stack scans its
- * connections only when the earliest deadline comes (tcp_stack_timer).
+ * and counted; retransmission sends it again). Timers: a min-heap of the
+ * connections with a deadline armed; a full table recycles the oldest
+ * TIME-WAIT connection.
  */
 #ifndef BH_TCP_CONN_H
 #define BH_TCP_CONN_H
@@ -150,6 +151,7 @@ struct tcp_stack_cfg {
 	X(EVENT, rtt_samples, "RTT samples fed to the estimator")                 \
 	X(EVENT, timeouts, "connections given up after too many retransmissions") \
 	X(EVENT, tw_expired, "TIME-WAIT connections expired")                     \
+	X(EVENT, tw_recycled, "TIME-WAIT connections freed early to make room (table full)") \
 	X(EVENT, keepalive_probes, "keep-alive probes sent")                      \
 	X(EVENT, keepalive_drops, "connections reset after unanswered keep-alive probes") \
 	X(EVENT, delayed_acks, "ACKs sent when the delayed-ACK timer expired")     \
@@ -239,6 +241,12 @@ uint32_t tcp_listen_pending(const struct tcp_stack *st, uint16_t port);
  * buffer is full), -ENOTCONN before ESTABLISHED, -EPIPE after shutdown,
  * -ECONNRESET / -ETIMEDOUT once the connection died. */
 int tcp_send(struct tcp_conn *c, const void *data, uint32_t len, uint64_t now);
+
+/* tcp_send, but with more set the data only queues (nothing is sent until
+ * a call without it, or tcp_push): a write of several pieces goes out in
+ * full segments even with NODELAY. */
+int tcp_send_more(struct tcp_conn *c, const void *data, uint32_t len, bool more, uint64_t now);
+void tcp_push(struct tcp_conn *c, uint64_t now);
 
 /* Read up to len bytes. Returns the count, 0 at end of stream (FIN read),
  * -EAGAIN if nothing yet, -ECONNRESET / -ETIMEDOUT once it died. */

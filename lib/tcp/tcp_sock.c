@@ -666,16 +666,21 @@ static int iov_move(struct bh_tcp *t, struct tcp_conn *c, const struct iovec *io
 		size_t left = iov[i].iov_len;
 		while (left) {
 			uint32_t n = left < IO_SLICE ? (uint32_t)left : IO_SLICE;
-			r = sending ? tcp_send(c, p, n, t->now) : tcp_recv(c, p, n, t->now);
+			/* Pieces only queue; one push sends them as full segments. */
+			r = sending ? tcp_send_more(c, p, n, true, t->now) : tcp_recv(c, p, n, t->now);
 			if (r <= 0)
-				return r;
+				break;
 			*moved += (size_t)r;
 			p += r;
 			left -= (size_t)r;
 			if ((uint32_t)r < n)
-				return r; /* nothing more now: buffer full, or empty */
+				break; /* nothing more now: buffer full, or empty */
 		}
+		if (left)
+			break;
 	}
+	if (sending && *moved)
+		tcp_push(c, t->now);
 	return r;
 }
 

@@ -979,6 +979,37 @@ static void test_persist(void)
 	world_fini(&w);
 }
 
+/* Aborting after a zero-window probe: the RST must be inside the peer's
+ * window (SND.NXT is one past it), or the peer would ignore it. */
+static void test_abort_after_probe(void)
+{
+	struct world w;
+	/* Without window scaling the window is exact: B refuses every probe. */
+	struct opts o = {.rcvbuf = 8192, .no_ws = {true, true}};
+	world_init(&w, &o);
+	struct tcp_conn *a, *b;
+	if (!handshake(&w, &a, &b))
+		return;
+	static uint8_t tx[32 << 10];
+	CHECK_EQ(tcp_send(a, tx, sizeof(tx), w.now), (int)sizeof(tx));
+	/* B's buffer fills to the byte; then A probes and B refuses. */
+	for (int i = 0; i < 100 && CTR(w.st[0], persist_probes) < 2; i++) {
+		pump(&w);
+		tick(&w);
+	}
+	pump(&w);
+	CHECK_EQ(tcp_conn_readable(b), 8192);
+	CHECK(CTR(w.st[0], persist_probes) >= 2);
+	CHECK(CTR(w.st[1], unacceptable) >= 2); /* the probes, refused */
+	tcp_abort(a, w.now);
+	pump(&w);
+	CHECK_EQ(CTR(w.st[1], rst_accepted), 1);
+	char buf[16];
+	CHECK_EQ(tcp_recv(b, buf, sizeof(buf), w.now) , -ECONNRESET);
+	tcp_close(b, w.now);
+	world_fini(&w);
+}
+
 static bool drop_to_a(struct world *w, int dst, const uint8_t *f, uint32_t len)
 {
 	return dst == 0;
@@ -1327,6 +1358,38 @@ static void test_accept_queue_reset(void)
 	world_fini(&w);
 }
 
+/* A full table makes room by freeing its oldest TIME-WAIT connection. */
+static void test_time_wait_recycling(void)
+{
+	struct world w;
+	world_init(&w, NULL); /* 64 connections per stack */
+	CHECK_EQ(tcp_listen(w.st[1], PORT, 16), 0);
+	unsigned ok = 0;
+	for (int i = 0; i < 80; i++) {
+		struct tcp_conn *a = tcp_connect(w.st[0], IP_B, PORT, 0, w.now);
+		if (!a)
+			break;
+		pump(&w);
+		struct tcp_conn *b = tcp_accept(w.st[1], PORT);
+		if (!b || tcp_conn_state(a) != TCP_ESTABLISHED) {
+			tcp_abort(a, w.now);
+			if (b)
+				tcp_abort(b, w.now);
+			break;
+		}
+		tcp_close(a, w.now); /* A closes first: A keeps TIME-WAIT */
+		pump(&w);
+		tcp_close(b, w.now);
+		pump(&w);
+		ok++;
+	}
+	CHECK_EQ(ok, 80);
+	CHECK_EQ(tcp_stack_nr_conns(w.st[0]), 64);
+	CHECK_EQ(CTR(w.st[0], tw_recycled), 80 - 64);
+	CHECK_EQ(tcp_unlisten(w.st[1], PORT, w.now), 0);
+	world_fini(&w);
+}
+
 static void test_counter_names(void)
 {
 	CHECK(strcmp(tcp_stack_counter_name(C(no_conn)), "no_conn") == 0);
@@ -1359,5 +1422,7 @@ int main(void)
 	test_conn_options();
 	test_memory_cap();
 	test_accept_queue_reset();
+	test_time_wait_recycling();
+	test_abort_after_probe();
 	return bh_test_summary("tcp_conn");
 }

@@ -954,6 +954,27 @@ static void test_nodelay_and_others(void)
 	duo_down(&d);
 }
 
+/* writev with TCP_NODELAY: the pieces of one call leave as one segment. */
+static void test_writev_one_segment(void)
+{
+	struct duo d;
+	if (!duo_up(&d))
+		return;
+	CHECK_EQ(set_int(d.a, d.cfd, IPPROTO_TCP, TCP_NODELAY, 1), 0);
+	char head[261], body[10];
+	memset(head, 'h', sizeof(head));
+	memset(body, 'b', sizeof(body));
+	struct iovec iov[2] = {{head, sizeof(head)}, {body, sizeof(body)}};
+	uint64_t out = ctr(d.a, "tcp_seg_out");
+	CHECK_EQ(bh_writev(d.a, d.cfd, iov, 2), (ssize_t)(sizeof(head) + sizeof(body)));
+	CHECK_EQ(ctr(d.a, "tcp_seg_out"), out + 1);
+	settle(&d.l);
+	char buf[512];
+	CHECK_EQ(bh_read(d.b, d.sfd, buf, sizeof(buf)), (ssize_t)(sizeof(head) + sizeof(body)));
+	CHECK(memcmp(buf + sizeof(head), body, sizeof(body)) == 0);
+	duo_down(&d);
+}
+
 static void test_keepalive(void)
 {
 	struct duo d;
@@ -1460,6 +1481,7 @@ int main(void)
 	test_rcvbuf();
 	test_nodelay_and_others();
 	test_keepalive();
+	test_writev_one_segment();
 	test_names();
 	test_epoll_level();
 	test_epoll_edge_oneshot();

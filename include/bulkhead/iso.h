@@ -127,7 +127,8 @@ bool iso_chan_peer_done(struct iso_chan *ch);
  * peer that writes, reads or shuts down in between is never missed.
  * Returns the events that hold (0 on timeout, or when woken by
  * iso_chan_wake() or a signal with nothing ready: callers loop), or
- * -EPROTO if the channel is broken.
+ * -EPROTO if the channel is broken. The trusted side never waits without a
+ * timeout: a worker decides whether, and when, it rings.
  */
 int iso_chan_wait(struct iso_chan *ch, unsigned events, int timeout_ms);
 

@@ -183,4 +183,63 @@ int iso_fd_send(int sock, int fd, const void *payload, size_t len);
  */
 ssize_t iso_fd_recv(int sock, int *fd, void *buf, size_t cap, unsigned flags);
 
+/* ====================================================================== */
+/* Sandbox                                                                */
+/* ====================================================================== */
+/*
+ * The confinement a worker enters after fork and before it reads a single client
+ * byte (docs/isolation.md, "Sandbox", gives each step and why). All or nothing:
+ * iso_sandbox_enter() either returns 0 with every layer in force, or returns a
+ * negative errno and the caller must _exit() at once - the process is then in an
+ * unspecified, partly confined state and must never go on to read client data.
+ */
+
+/* Where the document root appears inside the sandbox; it is also the cwd. */
+#define ISO_SANDBOX_DOCROOT "/www"
+
+/* struct iso_policy.flags */
+enum {
+	/* No seccomp filter: only for tests that show the other layers hold on
+	 * their own (defense in depth). Never set this for a real worker. */
+	ISO_SANDBOX_NO_SECCOMP = 1u << 0,
+};
+
+struct iso_policy {
+	const char *docroot;   /* directory bound read-only at ISO_SANDBOX_DOCROOT */
+	uid_t uid;             /* from the service's reserved range; never 0 */
+	gid_t gid;             /* never 0 */
+	int netns_fd;          /* iso_netns_create() result to join, or -1 to
+	                          unshare a fresh empty network namespace */
+	uint64_t mem_bytes;    /* RLIMIT_AS; 0 = leave unlimited */
+	uint64_t cpu_seconds;  /* RLIMIT_CPU (SIGXCPU, then SIGKILL at +1 s); 0 = none */
+	uint64_t max_fds;      /* RLIMIT_NOFILE; 0 = 64 */
+	const int *keep_fds;   /* descriptors the worker keeps (channel, stdio...); */
+	unsigned n_keep_fds;   /*   every other one is closed */
+	unsigned flags;        /* ISO_SANDBOX_* */
+};
+
+/*
+ * Confines the calling process. Call it as root (CAP_SYS_ADMIN, CAP_SETUID,
+ * CAP_SETGID, CAP_SETPCAP) in a freshly forked, single-threaded child, before any
+ * untrusted input. p->netns_fd, if any, is closed in the caller (it stays open in
+ * the parent). Returns 0 when every layer is in force; a negative errno otherwise,
+ * with iso_sandbox_failed_step() naming the step that failed: the caller must then
+ * _exit() without touching client data.
+ */
+int iso_sandbox_enter(const struct iso_policy *p);
+
+/* The step the last failed iso_sandbox_enter() stopped at ("setns", "pivot_root",
+ * "seccomp_load", ...), or "" if none failed. Static storage. */
+const char *iso_sandbox_failed_step(void);
+
+/*
+ * Creates a network namespace with no interface but a loopback that stays down,
+ * for all workers of a service to join. The calling thread switches into it and
+ * back. Needs CAP_SYS_ADMIN. Returns an O_CLOEXEC fd the caller owns and keeps
+ * for as long as workers are spawned, or a negative errno (the calling thread is
+ * back in its own namespace in every case but a failed switch back, which returns
+ * -ENOTRECOVERABLE: the caller must then exit).
+ */
+int iso_netns_create(void);
+
 #endif

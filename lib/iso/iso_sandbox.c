@@ -1,0 +1,429 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The worker sandbox: namespaces, rlimits, uid, capabilities, no-new-privs,
+ * non-dumpable, then a seccomp allow-list. docs/isolation.md ("Sandbox") explains
+ * each step; the comments here say why the order is what it is.
+ *
+ * Ordering constraints, in short:
+ *  - everything needing privilege (setns, mounts, bounding set) happens while we
+ *    are still root; setrlimit lowers hard limits, which also needs no privilege
+ *    but is done before the uid change so nothing can race it;
+ *  - PR_SET_DUMPABLE and PR_SET_PDEATHSIG are reset by a credential change, so
+ *    they come after setresuid;
+ *  - the seccomp filter is last, so none of the calls above need to be allowed.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/capability.h>
+#include <sched.h>
+#include <seccomp.h>
+#include <signal.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/mount.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+#include <grp.h>
+
+#include "bulkhead/iso.h"
+
+static const char *failed_step = "";
+
+const char *iso_sandbox_failed_step(void)
+{
+	return failed_step;
+}
+
+/* Records the failing step and turns errno into the return value. */
+static int fail_at(const char *step, int err)
+{
+	failed_step = step;
+	return err > 0 ? -err : (err < 0 ? err : -EINVAL);
+}
+
+static int cmp_int(const void *a, const void *b)
+{
+	int x = *(const int *)a, y = *(const int *)b;
+
+	return (x > y) - (x < y);
+}
+
+/* Closes every descriptor but the kept ones, so nothing the trusted side had open
+ * (hugepage files, other channels, sockets) survives into the worker. */
+static int close_other_fds(const int *keep, unsigned n)
+{
+	int sorted[64];
+	unsigned i;
+	unsigned lo = 0;
+
+	if (n > 64)
+		return -E2BIG;
+	memcpy(sorted, keep, n * sizeof(*keep));
+	qsort(sorted, n, sizeof(*sorted), cmp_int);
+	for (i = 0; i < n; i++) {
+		if (sorted[i] < 0)
+			return -EBADF;
+		if ((unsigned)sorted[i] > lo &&
+		    syscall(SYS_close_range, lo, (unsigned)sorted[i] - 1, 0) < 0)
+			return -errno;
+		lo = (unsigned)sorted[i] + 1;
+	}
+	if (syscall(SYS_close_range, lo, ~0u, 0) < 0)
+		return -errno;
+	return 0;
+}
+
+static int join_netns(int fd)
+{
+	if (fd >= 0) {
+		if (setns(fd, CLONE_NEWNET) < 0)
+			return -errno;
+		close(fd);
+		return 0;
+	}
+	return unshare(CLONE_NEWNET) < 0 ? -errno : 0;
+}
+
+/*
+ * A private mount namespace whose root is a small read-only tmpfs holding only
+ * the document root, bound read-only at ISO_SANDBOX_DOCROOT. No /proc, no /dev,
+ * no /tmp: a worker reads files and talks over descriptors it was given.
+ */
+static int enter_mount_view(const char *docroot)
+{
+	const unsigned long lock = MS_NOSUID | MS_NODEV | MS_NOEXEC;
+	char src[64];
+	int dfd = -1, rc;
+
+	if (unshare(CLONE_NEWNS) < 0)
+		return fail_at("unshare(CLONE_NEWNS)", errno);
+	/* Our mounts and unmounts must not propagate back to the host. */
+	if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0)
+		return fail_at("make / private", errno);
+	/* Held by descriptor so a docroot under /tmp survives the tmpfs put there. */
+	dfd = open(docroot, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (dfd < 0)
+		return fail_at("open docroot", errno);
+	snprintf(src, sizeof(src), "/proc/self/fd/%d", dfd);
+	if (mount("iso-root", "/tmp", "tmpfs", lock, "size=16k,nr_inodes=16,mode=0755") < 0) {
+		rc = fail_at("mount tmpfs", errno);
+		goto fail;
+	}
+	if (mkdir("/tmp" ISO_SANDBOX_DOCROOT, 0755) < 0) {
+		rc = fail_at("mkdir docroot", errno);
+		goto fail;
+	}
+	/* Not MS_REC: mounts below the docroot on the host stay out of view. */
+	if (mount(src, "/tmp" ISO_SANDBOX_DOCROOT, NULL, MS_BIND, NULL) < 0) {
+		rc = fail_at("bind docroot", errno);
+		goto fail;
+	}
+	close(dfd);
+	dfd = -1;
+	/* A bind mount takes its own flags only on remount. */
+	if (mount(NULL, "/tmp" ISO_SANDBOX_DOCROOT, NULL,
+		  MS_REMOUNT | MS_BIND | MS_RDONLY | lock, NULL) < 0)
+		return fail_at("remount docroot read-only", errno);
+	/* pivot_root(".", "."): the old root ends up stacked on the new one and is
+	 * detached at once, so no path leads back to the host's tree. */
+	if (chdir("/tmp") < 0)
+		return fail_at("chdir new root", errno);
+	if (syscall(SYS_pivot_root, ".", ".") < 0)
+		return fail_at("pivot_root", errno);
+	if (umount2(".", MNT_DETACH) < 0)
+		return fail_at("detach old root", errno);
+	if (chdir("/") < 0)
+		return fail_at("chdir /", errno);
+	if (mount(NULL, "/", NULL, MS_REMOUNT | MS_RDONLY | lock, NULL) < 0)
+		return fail_at("remount root read-only", errno);
+	if (chdir(ISO_SANDBOX_DOCROOT) < 0)
+		return fail_at("chdir docroot", errno);
+	return 0;
+fail:
+	if (dfd >= 0)
+		close(dfd);
+	return rc;
+}
+
+static int set_limit(int res, uint64_t v)
+{
+	struct rlimit rl = {.rlim_cur = v, .rlim_max = v};
+
+	if (res == RLIMIT_CPU && v) /* SIGXCPU at the soft limit, SIGKILL a second on */
+		rl.rlim_max = v + 1;
+	return setrlimit(res, &rl) < 0 ? -errno : 0;
+}
+
+static int set_limits(const struct iso_policy *p)
+{
+	struct {
+		int res;
+		uint64_t v;
+		const char *name;
+	} lim[] = {
+		{RLIMIT_AS, p->mem_bytes ? p->mem_bytes : RLIM_INFINITY, "RLIMIT_AS"},
+		{RLIMIT_CPU, p->cpu_seconds ? p->cpu_seconds : RLIM_INFINITY, "RLIMIT_CPU"},
+		{RLIMIT_NOFILE, p->max_fds ? p->max_fds : 64, "RLIMIT_NOFILE"},
+		{RLIMIT_CORE, 0, "RLIMIT_CORE"},
+		{RLIMIT_NPROC, 0, "RLIMIT_NPROC"},
+		{RLIMIT_MEMLOCK, 0, "RLIMIT_MEMLOCK"},
+		{RLIMIT_MSGQUEUE, 0, "RLIMIT_MSGQUEUE"},
+	};
+	unsigned i;
+	int rc;
+
+	for (i = 0; i < sizeof(lim) / sizeof(lim[0]); i++) {
+		if (lim[i].v == RLIM_INFINITY && lim[i].res != RLIMIT_NOFILE)
+			continue; /* leave as inherited */
+		rc = set_limit(lim[i].res, lim[i].v);
+		if (rc < 0)
+			return fail_at(lim[i].name, -rc);
+	}
+	return 0;
+}
+
+/* Empties the bounding and ambient sets while we still hold CAP_SETPCAP; the
+ * uid change below then clears permitted/effective/inheritable. */
+static int drop_bounding_caps(void)
+{
+	int cap;
+
+	if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) < 0)
+		return fail_at("clear ambient caps", errno);
+	for (cap = 0; cap <= 63; cap++) {
+		if (prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) < 0) {
+			if (errno == EINVAL)
+				break; /* past the kernel's last capability */
+			return fail_at("PR_CAPBSET_DROP", errno);
+		}
+	}
+	return 0;
+}
+
+static int change_ids(uid_t uid, gid_t gid)
+{
+	uid_t r, e, s;
+	gid_t rg, eg, sg;
+
+	if (setgroups(0, NULL) < 0)
+		return fail_at("setgroups", errno);
+	if (setresgid(gid, gid, gid) < 0)
+		return fail_at("setresgid", errno);
+	if (setresuid(uid, uid, uid) < 0)
+		return fail_at("setresuid", errno);
+	if (getresuid(&r, &e, &s) < 0 || r != uid || e != uid || s != uid)
+		return fail_at("verify uid", EPERM);
+	if (getresgid(&rg, &eg, &sg) < 0 || rg != gid || eg != gid || sg != gid)
+		return fail_at("verify gid", EPERM);
+	if (getgroups(0, NULL) != 0)
+		return fail_at("verify groups", EPERM);
+	return 0;
+}
+
+/* After the uid change the kernel has emptied permitted and effective; set them
+ * to empty explicitly anyway and verify, so a SECBIT_KEEP_CAPS inherited from
+ * somewhere cannot leave anything behind. */
+static int clear_caps(void)
+{
+	struct __user_cap_header_struct h = {.version = _LINUX_CAPABILITY_VERSION_3};
+	struct __user_cap_data_struct d[2];
+	int cap;
+
+	memset(d, 0, sizeof(d));
+	if (syscall(SYS_capset, &h, d) < 0)
+		return fail_at("capset", errno);
+	memset(d, 0xff, sizeof(d));
+	if (syscall(SYS_capget, &h, d) < 0)
+		return fail_at("capget", errno);
+	if (d[0].effective | d[0].permitted | d[0].inheritable | d[1].effective |
+	    d[1].permitted | d[1].inheritable)
+		return fail_at("verify caps empty", EPERM);
+	for (cap = 0; cap <= 63; cap++) {
+		int in = prctl(PR_CAPBSET_READ, cap, 0, 0, 0);
+
+		if (in < 0)
+			break;
+		if (in)
+			return fail_at("verify bounding set empty", EPERM);
+	}
+	return 0;
+}
+
+static int rule(scmp_filter_ctx ctx, int nr)
+{
+	return seccomp_rule_add(ctx, SCMP_ACT_ALLOW, nr, 0);
+}
+
+/*
+ * The allow-list. Default: kill the whole process (SIGSYS), so a forbidden call
+ * is never a silent error the worker can probe around, and the trusted side sees
+ * it and counts it. Anything not named here is forbidden - socket, connect,
+ * execve, fork/clone, ptrace, process_vm_*, mount, set*id, kill of others, ...
+ */
+static int load_filter(void)
+{
+	static const int plain[] = {
+		/* I/O on descriptors it already holds (channel, files it opened) */
+		SCMP_SYS(read), SCMP_SYS(write), SCMP_SYS(readv), SCMP_SYS(writev),
+		SCMP_SYS(pread64), SCMP_SYS(close), SCMP_SYS(lseek), SCMP_SYS(fstat),
+		SCMP_SYS(newfstatat), SCMP_SYS(statx), SCMP_SYS(getdents64),
+		/* fd passing over the inherited channel socket */
+		SCMP_SYS(sendmsg), SCMP_SYS(recvmsg),
+		/* waiting: futex doorbells, poll/epoll over its own descriptors */
+		SCMP_SYS(futex), SCMP_SYS(ppoll), SCMP_SYS(poll), SCMP_SYS(epoll_wait),
+		SCMP_SYS(epoll_pwait), SCMP_SYS(epoll_ctl), SCMP_SYS(epoll_create1),
+		/* malloc */
+		SCMP_SYS(brk), SCMP_SYS(munmap), SCMP_SYS(mremap), SCMP_SYS(madvise),
+		/* time, identity of self, signals to self */
+		SCMP_SYS(clock_gettime), SCMP_SYS(gettimeofday), SCMP_SYS(clock_nanosleep),
+		SCMP_SYS(nanosleep), SCMP_SYS(getpid), SCMP_SYS(gettid),
+		SCMP_SYS(rt_sigreturn), SCMP_SYS(rt_sigprocmask), SCMP_SYS(rt_sigaction),
+		SCMP_SYS(restart_syscall), SCMP_SYS(sched_yield), SCMP_SYS(getrandom),
+		SCMP_SYS(exit), SCMP_SYS(exit_group),
+	};
+	pid_t self = getpid();
+	scmp_filter_ctx ctx;
+	unsigned i;
+	int rc = 0;
+
+	ctx = seccomp_init(SCMP_ACT_KILL_PROCESS);
+	if (!ctx)
+		return fail_at("seccomp_init", ENOMEM);
+	for (i = 0; i < sizeof(plain) / sizeof(plain[0]) && !rc; i++)
+		rc = rule(ctx, plain[i]);
+	/* Memory, but never executable: no new code can be mapped or made runnable. */
+	if (!rc)
+		rc = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(mmap), 1,
+				      SCMP_A2(SCMP_CMP_MASKED_EQ, PROT_EXEC, 0));
+	if (!rc)
+		rc = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(mprotect), 1,
+				      SCMP_A2(SCMP_CMP_MASKED_EQ, PROT_EXEC, 0));
+	/* Read-only opens only: any access mode but O_RDONLY, or O_CREAT, O_TRUNC,
+	 * O_APPEND, O_TMPFILE is a violation (the mount is read-only anyway). */
+	if (!rc)
+		rc = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(openat), 1,
+				      SCMP_A2(SCMP_CMP_MASKED_EQ,
+					      O_ACCMODE | O_CREAT | O_TRUNC | O_APPEND |
+						      (O_TMPFILE & ~O_DIRECTORY),
+					      0));
+	/* openat2 hides its flags in a struct seccomp cannot read: answer ENOSYS so
+	 * a library falls back to openat, which is checked above. */
+	if (!rc)
+		rc = seccomp_rule_add(ctx, SCMP_ACT_ERRNO(ENOSYS), SCMP_SYS(openat2), 0);
+	/* fcntl for descriptor flags and reading seals (iso_chan_attach) only:
+	 * F_SETOWN/F_SETSIG would aim signals at other processes. */
+	for (i = 0; !rc && i < 5; i++) {
+		static const int cmds[] = {F_GETFL, F_SETFL, F_GETFD, F_SETFD, F_GET_SEALS};
+
+		rc = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(fcntl), 1,
+				      SCMP_A1(SCMP_CMP_EQ, cmds[i]));
+	}
+	/* Signals only to itself (abort() uses tgkill on its own pid). */
+	if (!rc)
+		rc = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(kill), 1,
+				      SCMP_A0(SCMP_CMP_EQ, (scmp_datum_t)self));
+	if (!rc)
+		rc = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(tgkill), 1,
+				      SCMP_A0(SCMP_CMP_EQ, (scmp_datum_t)self));
+	if (rc) {
+		seccomp_release(ctx);
+		return fail_at("seccomp_rule_add", -rc);
+	}
+	/* Other architectures (int 0x80, x32) hit the bad-arch action: kill. */
+	rc = seccomp_attr_set(ctx, SCMP_FLTATR_ACT_BADARCH, SCMP_ACT_KILL_PROCESS);
+	if (!rc)
+		rc = seccomp_load(ctx);
+	seccomp_release(ctx);
+	return rc ? fail_at("seccomp_load", -rc) : 0;
+}
+
+int iso_sandbox_enter(const struct iso_policy *p)
+{
+	pid_t parent = getppid();
+	int keep[65];
+	unsigned n;
+	int rc;
+
+	failed_step = "";
+	if (!p || !p->docroot || p->uid == 0 || p->gid == 0 || p->n_keep_fds > 63)
+		return fail_at("policy", EINVAL);
+	n = p->n_keep_fds;
+	if (n)
+		memcpy(keep, p->keep_fds, n * sizeof(int));
+	if (p->netns_fd >= 0)
+		keep[n++] = p->netns_fd;
+
+	/* 1. Descriptors: nothing of the trusted side's survives. */
+	rc = close_other_fds(keep, n);
+	if (rc < 0)
+		return fail_at("close descriptors", -rc);
+	/* 2. Network: a namespace with no interface up. */
+	rc = join_netns(p->netns_fd);
+	if (rc < 0)
+		return fail_at(p->netns_fd >= 0 ? "setns(CLONE_NEWNET)" : "unshare(CLONE_NEWNET)", -rc);
+	/* 3. Files: the read-only document root and nothing else. */
+	rc = enter_mount_view(p->docroot);
+	if (rc < 0)
+		return rc;
+	/* 4. Limits, hard = soft so they cannot be raised again. */
+	rc = set_limits(p);
+	if (rc < 0)
+		return rc;
+	/* 5. Capabilities the uid change does not clear by itself. */
+	rc = drop_bounding_caps();
+	if (rc < 0)
+		return rc;
+	/* 6. Identity. */
+	rc = change_ids(p->uid, p->gid);
+	if (rc < 0)
+		return rc;
+	rc = clear_caps();
+	if (rc < 0)
+		return rc;
+	/* 7. Reset by the credential change above, hence here. Not dumpable: no core,
+	 *    /proc/PID/mem and ptrace refused even to a process of the same uid. */
+	if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0)
+		return fail_at("PR_SET_DUMPABLE", errno);
+	if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) < 0)
+		return fail_at("PR_SET_PDEATHSIG", errno);
+	if (getppid() != parent) /* it died before the line above took effect */
+		return fail_at("parent exited", ESRCH);
+	/* 8. No setuid/file-capability gain ever again, and seccomp without root. */
+	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
+		return fail_at("PR_SET_NO_NEW_PRIVS", errno);
+	if (p->flags & ISO_SANDBOX_NO_SECCOMP)
+		return 0;
+	/* 9. Last: the system call allow-list. */
+	return load_filter();
+}
+
+int iso_netns_create(void)
+{
+	int old, fd;
+
+	old = open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC);
+	if (old < 0)
+		return -errno;
+	if (unshare(CLONE_NEWNET) < 0) {
+		fd = -errno;
+		close(old);
+		return fd;
+	}
+	fd = open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		fd = -errno;
+	if (setns(old, CLONE_NEWNET) < 0) {
+		close(old);
+		if (fd >= 0)
+			close(fd);
+		return -ENOTRECOVERABLE;
+	}
+	close(old);
+	return fd;
+}

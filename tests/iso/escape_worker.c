@@ -1,0 +1,350 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * A hostile worker: enters the sandbox like any worker, then tries one escape and
+ * reports on stdout whether it got anywhere. One attempt per process, so an
+ * attempt that seccomp answers with SIGSYS kills only that attempt; the caller
+ * (tests/iso/test_iso_sandbox.c) forks and execs this program once per attempt
+ * and reads the exit status.
+ *
+ *   iso_escape_worker DOCROOT UID GID NETNS_FD FLAGS attempt NAME
+ *   iso_escape_worker DOCROOT UID GID NETNS_FD FLAGS hold      (prints "ready",
+ *                                                   stays confined until stdin EOF)
+ *   iso_escape_worker DOCROOT UID GID NETNS_FD FLAGS bench N   (fork + enter timing)
+ *   iso_escape_worker peer PID UID GID     (unconfined process of the same uid as
+ *                                           a worker, trying to read its memory)
+ *
+ * The docroot is expected to hold index.html (DOC_CONTENT), a mode 0666 file
+ * "writable" and a symlink "passwd" -> /etc/passwd.
+ *
+ * Output lines: "NAME refused ERRNO", "NAME ok DETAIL", "NAME ESCAPED DETAIL".
+ * Built without sanitizers: ASan's shadow reservation needs more address space
+ * than RLIMIT_AS allows and its runtime makes calls the filter forbids.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <net/if.h>
+#include <sched.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <sys/mount.h>
+#include <sys/prctl.h>
+#include <sys/ptrace.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/uio.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+#include <grp.h>
+
+#include "bulkhead/iso.h"
+
+#define DOC_CONTENT "hello from the docroot\n"
+
+static pid_t parent;
+static int leaked_fd = -1;
+static char secret[] = "parent-secret";
+
+static int say(const char *name, const char *verdict, const char *detail)
+{
+	char line[256];
+	int n = snprintf(line, sizeof(line), "%s %s %s\n", name, verdict, detail);
+
+	return write(1, line, (size_t)n) == n ? 0 : 1;
+}
+
+/* For a call that should fail: "refused ERRNO" if it did, "ESCAPED" if not. */
+static int refused_if(const char *name, long rc, const char *what)
+{
+	if (rc < 0)
+		return say(name, "refused", strerrorname_np(errno));
+	return say(name, "ESCAPED", what);
+}
+
+static int try_read_file(const char *name, const char *path)
+{
+	char buf[64];
+	int fd = open(path, O_RDONLY);
+
+	if (fd < 0)
+		return say(name, "refused", strerrorname_np(errno));
+	if (read(fd, buf, sizeof(buf)) < 0) {
+		close(fd);
+		return say(name, "refused", strerrorname_np(errno));
+	}
+	close(fd);
+	return say(name, "ESCAPED", path);
+}
+
+static int attempt(const char *name)
+{
+	char path[64];
+	char buf[64];
+	long rc;
+
+	if (!strcmp(name, "proc_parent_mem")) {
+		snprintf(path, sizeof(path), "/proc/%d/mem", (int)parent);
+		return try_read_file(name, path);
+	}
+	if (!strcmp(name, "process_vm_readv")) {
+		struct iovec l = {buf, sizeof(secret)}, r = {secret, sizeof(secret)};
+
+		return refused_if(name, process_vm_readv(parent, &l, 1, &r, 1, 0), "read parent");
+	}
+	if (!strcmp(name, "ptrace_attach"))
+		return refused_if(name, ptrace(PTRACE_ATTACH, parent, 0, 0), "attached");
+	if (!strcmp(name, "kill_parent"))
+		return refused_if(name, kill(parent, SIGTERM), "signalled parent");
+	if (!strcmp(name, "etc_passwd"))
+		return try_read_file(name, "/etc/passwd");
+	if (!strcmp(name, "dotdot"))
+		return try_read_file(name, "../../../../etc/passwd");
+	if (!strcmp(name, "symlink_out")) /* docroot/passwd -> /etc/passwd */
+		return try_read_file(name, "passwd");
+	if (!strcmp(name, "hugepages")) {
+		rc = open("/dev/hugepages", O_RDONLY | O_DIRECTORY);
+		return refused_if(name, rc, "opened /dev/hugepages");
+	}
+	if (!strcmp(name, "inherited_fd"))
+		return refused_if(name, read(leaked_fd, buf, sizeof(buf)), "read leaked fd");
+	if (!strcmp(name, "write_root"))
+		return refused_if(name, open("writable", O_WRONLY), "opened for write");
+	if (!strcmp(name, "create_file"))
+		return refused_if(name, open("/new", O_WRONLY | O_CREAT, 0644), "created /new");
+	if (!strcmp(name, "mkdir"))
+		return refused_if(name, mkdir("/www/d", 0755), "made a directory");
+	if (!strcmp(name, "socket_inet"))
+		return refused_if(name, socket(AF_INET, SOCK_STREAM, 0), "socket");
+	if (!strcmp(name, "socket_unix"))
+		return refused_if(name, socket(AF_UNIX, SOCK_STREAM, 0), "socket");
+	if (!strcmp(name, "connect_out")) {
+		/* Only meaningful without the filter: the network namespace alone. */
+		struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons(80),
+					.sin_addr.s_addr = htonl(0xc6120001)}; /* 198.18.0.1 */
+		int s = socket(AF_INET, SOCK_DGRAM, 0);
+
+		if (s < 0)
+			return say(name, "refused", strerrorname_np(errno));
+		rc = connect(s, (struct sockaddr *)&a, sizeof(a));
+		return refused_if(name, rc, "route to 198.18.0.1");
+	}
+	if (!strcmp(name, "execve_sh")) {
+		char *argv[] = {"sh", "-c", "echo execve_sh ESCAPED shell", NULL};
+
+		execve("/bin/sh", argv, NULL);
+		return say(name, "refused", strerrorname_np(errno));
+	}
+	if (!strcmp(name, "fork")) {
+		pid_t c = fork();
+
+		if (c == 0)
+			_exit(0);
+		if (c > 0)
+			waitpid(c, NULL, 0);
+		return refused_if(name, c, "forked");
+	}
+	if (!strcmp(name, "setuid0"))
+		return refused_if(name, setuid(0), "uid 0");
+	if (!strcmp(name, "mount"))
+		return refused_if(name, mount("none", "/www", "tmpfs", 0, NULL), "mounted");
+	if (!strcmp(name, "unshare_user"))
+		return refused_if(name, unshare(CLONE_NEWUSER), "new user namespace");
+	if (!strcmp(name, "mmap_exec")) {
+		void *m = mmap(NULL, 4096, PROT_READ | PROT_EXEC, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+
+		return refused_if(name, m == MAP_FAILED ? -1 : 0, "executable mapping");
+	}
+	if (!strcmp(name, "make_dumpable"))
+		return refused_if(name, prctl(PR_SET_DUMPABLE, 1, 0, 0, 0), "dumpable again");
+	if (!strcmp(name, "int80")) {
+		/* The i386 entry point from a 64-bit process: getpid (20) there. */
+		long ret = 20;
+
+		__asm__ volatile("int $0x80" : "+a"(ret) : : "memory");
+		return refused_if(name, ret < 0 ? (errno = (int)-ret, -1) : 0, "i386 syscall");
+	}
+	if (!strcmp(name, "alloc_over_limit")) {
+		void *m = mmap(NULL, 1ul << 30, PROT_READ | PROT_WRITE,
+			       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+
+		return refused_if(name, m == MAP_FAILED ? -1 : 0, "mapped 1 GiB");
+	}
+	if (!strcmp(name, "cpu_spin")) {
+		/* Run with BH_ISO_CPU_SECONDS=1: the CPU limit must end this. */
+		volatile uint64_t x = 0;
+
+		for (;;)
+			x++;
+	}
+	if (!strcmp(name, "read_inside")) {
+		ssize_t n;
+		int fd = open("index.html", O_RDONLY);
+
+		if (fd < 0)
+			return say(name, "FAILED", strerrorname_np(errno));
+		n = read(fd, buf, sizeof(buf));
+		close(fd);
+		if (n != (ssize_t)strlen(DOC_CONTENT) || memcmp(buf, DOC_CONTENT, (size_t)n))
+			return say(name, "FAILED", "wrong content");
+		return say(name, "ok", "index.html");
+	}
+	if (!strcmp(name, "list_root")) {
+		/* The whole file view: "/" must hold nothing but the docroot. */
+		char names[128] = "";
+		struct dirent *de;
+		DIR *d = opendir("/");
+
+		if (!d)
+			return say(name, "FAILED", strerrorname_np(errno));
+		while ((de = readdir(d)))
+			if (strcmp(de->d_name, ".") && strcmp(de->d_name, "..")) {
+				strncat(names, de->d_name, sizeof(names) - strlen(names) - 2);
+				strcat(names, ",");
+			}
+		closedir(d);
+		return say(name, "ok", names[0] ? names : "(empty)");
+	}
+	if (!strcmp(name, "net_ifaces")) {
+		/* Only meaningful without the filter: which interfaces exist, and up? */
+		struct if_nameindex *ifs = if_nameindex(), *i;
+		char names[128] = "";
+		struct ifreq ifr;
+		int s = socket(AF_INET, SOCK_DGRAM, 0);
+
+		if (!ifs || s < 0)
+			return say(name, "FAILED", strerrorname_np(errno));
+		for (i = ifs; i->if_index; i++) {
+			memset(&ifr, 0, sizeof(ifr));
+			snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "%s", i->if_name);
+			if (ioctl(s, SIOCGIFFLAGS, &ifr) < 0)
+				return say(name, "FAILED", strerrorname_np(errno));
+			strncat(names, i->if_name, sizeof(names) - strlen(names) - 8);
+			strcat(names, ifr.ifr_flags & IFF_UP ? ":up," : ":down,");
+		}
+		if_freenameindex(ifs);
+		return say(name, "ok", names[0] ? names : "(none)");
+	}
+	return say(name, "FAILED", "unknown attempt");
+}
+
+static int run_peer(pid_t pid, uid_t uid, gid_t gid)
+{
+	char path[64], buf[16];
+	struct iovec l = {buf, sizeof(buf)}, r = {(void *)0x400000, sizeof(buf)};
+	int fails = 0;
+
+	if (setgroups(0, NULL) || setresgid(gid, gid, gid) || setresuid(uid, uid, uid))
+		return say("peer", "FAILED", "cannot take the worker's uid");
+	snprintf(path, sizeof(path), "/proc/%d/mem", (int)pid);
+	fails += try_read_file("peer_proc_mem", path);
+	fails += refused_if("peer_process_vm_readv", process_vm_readv(pid, &l, 1, &r, 1, 0),
+			    "read worker");
+	fails += refused_if("peer_ptrace_attach", ptrace(PTRACE_ATTACH, pid, 0, 0), "attached");
+	return fails;
+}
+
+static double now_us(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1e6 + ts.tv_nsec / 1e3;
+}
+
+/* Mean microseconds from fork to a confined child's exit seen by waitpid. */
+static double bench(const struct iso_policy *p, int n, int enter)
+{
+	double t0 = now_us();
+	int i, st;
+
+	for (i = 0; i < n; i++) {
+		pid_t c = fork();
+
+		if (c < 0)
+			return -1;
+		if (c == 0)
+			_exit(enter && iso_sandbox_enter(p) < 0 ? 1 : 0);
+		if (waitpid(c, &st, 0) < 0 || !WIFEXITED(st) || WEXITSTATUS(st))
+			return -1;
+	}
+	return (now_us() - t0) / n;
+}
+
+int main(int argc, char **argv)
+{
+	static const int keep[] = {0, 1, 2};
+	struct iso_policy p = {0};
+	const char *mode, *cpu;
+	char line[256];
+	int rc;
+
+	if (argc == 5 && !strcmp(argv[1], "peer"))
+		return run_peer(atoi(argv[2]), (uid_t)atoi(argv[3]), (gid_t)atoi(argv[4]));
+	if (argc < 7) {
+		fprintf(stderr, "usage: %s DOCROOT UID GID NETNS_FD FLAGS MODE [ARG]\n", argv[0]);
+		return 2;
+	}
+	p.docroot = argv[1];
+	p.uid = (uid_t)atoi(argv[2]);
+	p.gid = (gid_t)atoi(argv[3]);
+	p.netns_fd = atoi(argv[4]);
+	p.flags = (unsigned)atoi(argv[5]);
+	p.mem_bytes = 256u << 20;
+	cpu = getenv("BH_ISO_CPU_SECONDS");
+	p.cpu_seconds = cpu ? strtoull(cpu, NULL, 10) : 5;
+	p.max_fds = 32;
+	p.keep_fds = keep;
+	p.n_keep_fds = 3;
+	mode = argv[6];
+
+	if (!strcmp(mode, "bench")) {
+		int n = argc > 7 ? atoi(argv[7]) : 50;
+		double base = bench(&p, n, 0), join = bench(&p, n, 1), nofilter, fresh;
+
+		p.flags |= ISO_SANDBOX_NO_SECCOMP;
+		nofilter = bench(&p, n, 1);
+		p.flags &= ~ISO_SANDBOX_NO_SECCOMP;
+		p.netns_fd = -1;
+		fresh = bench(&p, n, 1);
+		snprintf(line, sizeof(line),
+			 "fork + enter + exit + wait, mean of %d: plain fork %.0f us; "
+			 "sandbox joining the netns %.0f us (without the filter %.0f us); "
+			 "sandbox with a netns of its own %.0f us\n",
+			 n, base, join, nofilter, fresh);
+		if (write(1, line, strlen(line)) < 0)
+			return 1;
+		return base > 0 && join > 0 && nofilter > 0 && fresh > 0 ? 0 : 1;
+	}
+
+	parent = getppid();
+	/* Stands for a descriptor the trusted side forgot to mark close-on-exec. */
+	leaked_fd = open("/etc/passwd", O_RDONLY);
+	rc = iso_sandbox_enter(&p);
+	if (rc < 0) {
+		snprintf(line, sizeof(line), "enter FAILED %s: %s\n", iso_sandbox_failed_step(),
+			 strerror(-rc));
+		if (write(1, line, strlen(line)) < 0)
+			return 3;
+		return 3;
+	}
+	if (!strcmp(mode, "hold")) {
+		char c;
+
+		if (write(1, "ready\n", 6) != 6)
+			return 1;
+		while (read(0, &c, 1) > 0)
+			;
+		return 0;
+	}
+	if (!strcmp(mode, "attempt") && argc > 7)
+		return attempt(argv[7]);
+	return 2;
+}

@@ -10,6 +10,10 @@
  *   iso_escape_worker DOCROOT UID GID NETNS_FD FLAGS hold      (prints "ready",
  *                                                   stays confined until stdin EOF)
  *   iso_escape_worker DOCROOT UID GID NETNS_FD FLAGS bench N   (fork + enter timing)
+ *   iso_escape_worker DOCROOT UID GID NETNS_FD FLAGS serve     (an honest worker:
+ *                         channel memfd on fd 3, fd-passing socket on fd 4; reads a
+ *                         file name from the channel, passes that file's descriptor
+ *                         back and answers "sent" - the calls a real worker makes)
  *   iso_escape_worker peer PID UID GID     (unconfined process of the same uid as
  *                                           a worker, trying to read its memory)
  *
@@ -251,6 +255,47 @@ static int run_peer(pid_t pid, uid_t uid, gid_t gid)
 	return fails;
 }
 
+/* What a real worker does, under the filter: attach its channel, sleep on the
+ * doorbell, read a request, open a file inside its view and pass the descriptor
+ * back, answer over the channel, end the stream. */
+static int serve(void)
+{
+	char name[128];
+	size_t len = 0;
+	ssize_t n;
+	int fd, rc;
+	struct iso_chan *ch = iso_chan_attach(3, ISO_SIDE_WORKER);
+
+	if (!ch)
+		return 10;
+	close(3);
+	while (!memchr(name, '\n', len)) {
+		if (len == sizeof(name) - 1)
+			return 11;
+		n = iso_chan_read(ch, name + len, sizeof(name) - 1 - len);
+		if (n == -EAGAIN) {
+			if (iso_chan_wait(ch, ISO_CHAN_IN, 5000) < 0)
+				return 12;
+			continue;
+		}
+		if (n <= 0)
+			return 13;
+		len += (size_t)n;
+	}
+	name[strcspn(name, "\n")] = 0;
+	fd = open(name, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return 14;
+	rc = iso_fd_send(4, fd, "file", 4);
+	close(fd);
+	if (rc < 0)
+		return 15;
+	if (iso_chan_write(ch, "sent\n", 5) != 5 || iso_chan_shutdown(ch) < 0)
+		return 16;
+	iso_chan_close(ch);
+	return 0;
+}
+
 static double now_us(void)
 {
 	struct timespec ts;
@@ -280,7 +325,7 @@ static double bench(const struct iso_policy *p, int n, int enter)
 
 int main(int argc, char **argv)
 {
-	static const int keep[] = {0, 1, 2};
+	static const int keep[] = {0, 1, 2, 3, 4};
 	struct iso_policy p = {0};
 	const char *mode, *cpu;
 	char line[256];
@@ -304,6 +349,8 @@ int main(int argc, char **argv)
 	p.keep_fds = keep;
 	p.n_keep_fds = 3;
 	mode = argv[6];
+	if (!strcmp(mode, "serve"))
+		p.n_keep_fds = 5; /* the channel and the fd-passing socket */
 
 	if (!strcmp(mode, "bench")) {
 		int n = argc > 7 ? atoi(argv[7]) : 50;
@@ -344,6 +391,8 @@ int main(int argc, char **argv)
 			;
 		return 0;
 	}
+	if (!strcmp(mode, "serve"))
+		return serve();
 	if (!strcmp(mode, "attempt") && argc > 7)
 		return attempt(argv[7]);
 	return 2;

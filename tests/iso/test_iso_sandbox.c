@@ -21,6 +21,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -64,24 +65,37 @@ static void write_file(const char *name, const char *s, mode_t mode)
 /* Starts the escape worker with the given mode; stdout (and stdin for "hold")
  * come back as pipes. The worker's netns is our iso_netns_create() fd, passed
  * as an inherited descriptor like a zygote would. */
-static int start(struct run *r, unsigned flags, const char *mode, const char *arg,
-		 const char *cpu_seconds)
+static int start_with(struct run *r, unsigned flags, const char *mode, const char *arg,
+		      const char *cpu_seconds, int fd3, int fd4)
 {
 	int op[2], ip[2];
 	char uid[16], gid[16], nsfd[16], fl[16];
 
 	memset(r, 0, sizeof(*r));
 	r->in = -1;
-	if (pipe2(op, O_CLOEXEC) < 0 || pipe2(ip, O_CLOEXEC) < 0)
+	if (pipe2(op, O_CLOEXEC) < 0)
 		return -errno;
+	if (pipe2(ip, O_CLOEXEC) < 0) {
+		close(op[0]);
+		close(op[1]);
+		return -errno;
+	}
 	r->pid = fork();
 	if (r->pid < 0)
 		return -errno;
 	if (r->pid == 0) {
-		int ns = dup(netns_fd); /* not close-on-exec: the worker joins it */
+		/* Out of the way of 0..4 first, then into place (dup2 clears
+		 * close-on-exec); the netns descriptor is inherited, not kept. */
+		int ns = fcntl(netns_fd, F_DUPFD, 20);
+		int a = fd3 >= 0 ? fcntl(fd3, F_DUPFD_CLOEXEC, 20) : -1;
+		int b = fd4 >= 0 ? fcntl(fd4, F_DUPFD_CLOEXEC, 20) : -1;
 
 		dup2(op[1], 1);
 		dup2(ip[0], 0);
+		if (a >= 0)
+			dup2(a, 3);
+		if (b >= 0)
+			dup2(b, 4);
 		snprintf(uid, sizeof(uid), "%d", UID);
 		snprintf(gid, sizeof(gid), "%d", GID);
 		snprintf(nsfd, sizeof(nsfd), "%d", ns);
@@ -98,6 +112,12 @@ static int start(struct run *r, unsigned flags, const char *mode, const char *ar
 	r->out = op[0];
 	r->in = ip[1];
 	return 0;
+}
+
+static int start(struct run *r, unsigned flags, const char *mode, const char *arg,
+		 const char *cpu_seconds)
+{
+	return start_with(r, flags, mode, arg, cpu_seconds, -1, -1);
 }
 
 /* Reads what the worker printed up to n bytes or EOF. */
@@ -429,6 +449,62 @@ static void test_failures(void)
 	memcpy(docroot, saved, sizeof(saved));
 }
 
+/* An honest worker does its job under the filter: the channel (mapping, futex
+ * sleep and wake) and descriptor passing need nothing the allow-list forbids. */
+static void test_serve(void)
+{
+	struct iso_chan *ch;
+	char buf[64], payload[16];
+	int memfd = -1, sp[2], fd = -1;
+	ssize_t n;
+	size_t len = 0;
+	struct run r;
+
+	ch = iso_chan_create(0, 0, &memfd);
+	CHECK(ch != NULL);
+	CHECK_EQ(socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sp), 0);
+	if (!ch)
+		return;
+	if (start_with(&r, 0, "serve", NULL, NULL, memfd, sp[1]) < 0) {
+		CHECK(!"fork/exec of the escape worker");
+		close(memfd);
+		close(sp[0]);
+		close(sp[1]);
+		iso_chan_close(ch);
+		return;
+	}
+	close(memfd);
+	close(sp[1]);
+	usleep(50 * 1000); /* let it go to sleep on its doorbell first */
+	CHECK_EQ(iso_chan_write(ch, "index.html\n", 11), 11);
+	while (len < sizeof(buf) - 1) {
+		n = iso_chan_read(ch, buf + len, sizeof(buf) - 1 - len);
+		if (n == -EAGAIN) {
+			if (iso_chan_wait(ch, ISO_CHAN_IN, 5000) <= 0)
+				break;
+			continue;
+		}
+		if (n <= 0)
+			break;
+		len += (size_t)n;
+	}
+	buf[len] = 0;
+	CHECK(!strcmp(buf, "sent\n"));
+	n = iso_fd_recv(sp[0], &fd, payload, sizeof(payload), ISO_FD_REGULAR);
+	CHECK_EQ(n, 4);
+	CHECK(fd >= 0);
+	if (fd >= 0) {
+		n = pread(fd, buf, sizeof(buf) - 1, 0);
+		CHECK(n == 23 && !memcmp(buf, "hello from the docroot\n", 23));
+		close(fd);
+	}
+	finish(&r);
+	printf("honest worker over its channel, passing a file back: %s\n", describe(r.status));
+	CHECK(WIFEXITED(r.status) && WEXITSTATUS(r.status) == 0);
+	close(sp[0]);
+	iso_chan_close(ch);
+}
+
 /* The CPU limit ends a spinning worker (SIGXCPU at the soft limit). */
 static void test_cpu_limit(void)
 {
@@ -486,6 +562,7 @@ int main(void)
 		test_escapes();
 		test_held_worker();
 		test_failures();
+		test_serve();
 		test_cpu_limit();
 		bench();
 		close(netns_fd);

@@ -12,6 +12,7 @@
  *    they come after setresuid;
  *  - the seccomp filter is last, so none of the calls above need to be allowed.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/capability.h>
@@ -77,6 +78,21 @@ static int close_other_fds(const int *keep, unsigned n)
 	if (syscall(SYS_close_range, lo, ~0u, 0) < 0)
 		return -errno;
 	return 0;
+}
+
+/* Threads of this process, from /proc/self/task (still in view at this point). */
+static int count_threads(void)
+{
+	struct dirent *de;
+	DIR *d = opendir("/proc/self/task");
+	int n = 0;
+
+	if (!d)
+		return -errno;
+	while ((de = readdir(d)))
+		n += de->d_name[0] != '.';
+	closedir(d);
+	return n;
 }
 
 static int join_netns(int fd)
@@ -337,6 +353,9 @@ static int load_filter(void)
 	}
 	/* Other architectures (int 0x80, x32) hit the bad-arch action: kill. */
 	rc = seccomp_attr_set(ctx, SCMP_FLTATR_ACT_BADARCH, SCMP_ACT_KILL_PROCESS);
+	/* Should a thread exist after all, it gets the filter too or the load fails. */
+	if (!rc)
+		rc = seccomp_attr_set(ctx, SCMP_FLTATR_CTL_TSYNC, 1);
 	if (!rc)
 		rc = seccomp_load(ctx);
 	seccomp_release(ctx);
@@ -353,6 +372,11 @@ int iso_sandbox_enter(const struct iso_policy *p)
 	failed_step = "";
 	if (!p || !p->docroot || p->uid == 0 || p->gid == 0 || p->n_keep_fds > 63)
 		return fail_at("policy", EINVAL);
+	/* Namespaces, ids and the filter are per thread in places: another thread
+	 * would escape some of them. */
+	rc = count_threads();
+	if (rc != 1)
+		return fail_at("single-threaded", rc < 0 ? -rc : EBUSY);
 	n = p->n_keep_fds;
 	if (n)
 		memcpy(keep, p->keep_fds, n * sizeof(int));

@@ -17,6 +17,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -422,6 +423,12 @@ static void test_held_worker(void)
 	CHECK(WIFEXITED(r.status) && WEXITSTATUS(r.status) == 0);
 }
 
+static void *idle_thread(void *arg)
+{
+	pause();
+	return arg;
+}
+
 /* A worker whose sandbox cannot be entered stops before reading anything. */
 static void test_failures(void)
 {
@@ -435,6 +442,25 @@ static void test_failures(void)
 	p.gid = 0;
 	CHECK_EQ(iso_sandbox_enter(&p), -EINVAL);
 	CHECK_EQ(iso_sandbox_enter(NULL), -EINVAL);
+
+	/* A second thread would keep its namespaces, ids and (without TSYNC) its
+	 * freedom: refused before anything changes. In a child, to be safe. */
+	{
+		pid_t c = fork();
+		int st = -1;
+
+		if (c == 0) {
+			pthread_t t;
+
+			p.gid = GID;
+			if (pthread_create(&t, NULL, idle_thread, NULL))
+				_exit(2);
+			_exit(iso_sandbox_enter(&p) == -EBUSY &&
+			      !strcmp(iso_sandbox_failed_step(), "single-threaded") ? 0 : 1);
+		}
+		CHECK(c > 0 && waitpid(c, &st, 0) == c);
+		CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+	}
 
 	memcpy(saved, docroot, sizeof(saved));
 	strcpy(docroot, "/nonexistent-bh-docroot");

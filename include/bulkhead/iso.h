@@ -228,8 +228,26 @@ struct iso_policy {
  */
 int iso_sandbox_enter(const struct iso_policy *p);
 
-/* The step the last failed iso_sandbox_enter() stopped at ("setns", "pivot_root",
- * "seccomp_load", ...), or "" if none failed. Static storage. */
+/*
+ * Confines the calling process as iso_sandbox_enter() does, then replaces it
+ * with the program open on prog_fd (a regular file opened, O_RDONLY or O_PATH,
+ * before the call: it need not be inside the view). So any worker program is
+ * confined the same way without its cooperation; what it runs under is fixed
+ * before its first instruction. The filter admits exactly this one exec
+ * (execveat(prog_fd, "", ..., AT_EMPTY_PATH)) and the start-up calls of a
+ * statically linked program: the program must be static (there is no /lib in
+ * view and no executable mapping), and must not be readable by p->uid (mode
+ * 0711, say), because exec would otherwise make the process dumpable again.
+ * envp NULL gives an empty environment. prog_fd is made close-on-exec.
+ * Returns only on failure: a negative errno, iso_sandbox_failed_step() says
+ * where, and the caller must _exit().
+ */
+int iso_sandbox_exec(const struct iso_policy *p, int prog_fd, char *const argv[],
+		     char *const envp[]);
+
+/* The step the last failed iso_sandbox_enter() or iso_sandbox_exec() stopped
+ * at ("setns(CLONE_NEWNET)", "pivot_root", "seccomp_load", ...), or "" if none
+ * failed. Static storage. */
 const char *iso_sandbox_failed_step(void);
 
 /*

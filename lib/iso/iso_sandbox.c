@@ -277,12 +277,45 @@ static int rule(scmp_filter_ctx ctx, int nr)
 }
 
 /*
+ * For iso_sandbox_exec(): the one exec, and what a statically linked program's
+ * start-up needs (glibc: TLS, thread pointer, robust list, rseq, reading
+ * RLIMIT_STACK, readlink of /proc/self/exe - answered ENOENT, there is no /proc).
+ * The path argument of execveat cannot be checked, but with AT_EMPTY_PATH and a
+ * regular file as dirfd a non-empty relative path fails (ENOTDIR) and an
+ * absolute one lands in the view, which is noexec.
+ */
+static int add_exec_rules(scmp_filter_ctx ctx, int exec_fd)
+{
+	int rc;
+
+	rc = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(execveat), 2,
+			      SCMP_A0(SCMP_CMP_EQ, (scmp_datum_t)exec_fd),
+			      SCMP_A4(SCMP_CMP_EQ, AT_EMPTY_PATH));
+	if (!rc)
+		rc = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(arch_prctl), 1,
+				      SCMP_A0(SCMP_CMP_EQ, 0x1002 /* ARCH_SET_FS */));
+	if (!rc)
+		rc = rule(ctx, SCMP_SYS(set_tid_address));
+	if (!rc)
+		rc = rule(ctx, SCMP_SYS(set_robust_list));
+	if (!rc)
+		rc = rule(ctx, SCMP_SYS(rseq));
+	/* Reading its own limits only: pid 0, no new value. */
+	if (!rc)
+		rc = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(prlimit64), 2,
+				      SCMP_A0(SCMP_CMP_EQ, 0), SCMP_A2(SCMP_CMP_EQ, 0));
+	if (!rc)
+		rc = seccomp_rule_add(ctx, SCMP_ACT_ERRNO(ENOENT), SCMP_SYS(readlink), 0);
+	return rc;
+}
+
+/*
  * The allow-list. Default: kill the whole process (SIGSYS), so a forbidden call
  * is never a silent error the worker can probe around, and the trusted side sees
  * it and counts it. Anything not named here is forbidden - socket, connect,
  * execve, fork/clone, ptrace, process_vm_*, mount, set*id, kill of others, ...
  */
-static int load_filter(void)
+static int load_filter(int exec_fd)
 {
 	static const int plain[] = {
 		/* I/O on descriptors it already holds (channel, files it opened) */
@@ -347,6 +380,8 @@ static int load_filter(void)
 	if (!rc)
 		rc = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(tgkill), 1,
 				      SCMP_A0(SCMP_CMP_EQ, (scmp_datum_t)self));
+	if (!rc && exec_fd >= 0)
+		rc = add_exec_rules(ctx, exec_fd);
 	if (rc) {
 		seccomp_release(ctx);
 		return fail_at("seccomp_rule_add", -rc);
@@ -362,7 +397,7 @@ static int load_filter(void)
 	return rc ? fail_at("seccomp_load", -rc) : 0;
 }
 
-int iso_sandbox_enter(const struct iso_policy *p)
+static int enter(const struct iso_policy *p, int exec_fd)
 {
 	pid_t parent = getppid();
 	int keep[65];
@@ -382,6 +417,8 @@ int iso_sandbox_enter(const struct iso_policy *p)
 		memcpy(keep, p->keep_fds, n * sizeof(int));
 	if (p->netns_fd >= 0)
 		keep[n++] = p->netns_fd;
+	if (exec_fd >= 0)
+		keep[n++] = exec_fd;
 
 	/* 1. Descriptors: nothing of the trusted side's survives. */
 	rc = close_other_fds(keep, n);
@@ -424,7 +461,50 @@ int iso_sandbox_enter(const struct iso_policy *p)
 	if (p->flags & ISO_SANDBOX_NO_SECCOMP)
 		return 0;
 	/* 9. Last: the system call allow-list. */
-	return load_filter();
+	return load_filter(exec_fd);
+}
+
+int iso_sandbox_enter(const struct iso_policy *p)
+{
+	return enter(p, -1);
+}
+
+/* Whether uid/gid (no supplementary groups) may read a file of this mode. */
+static int readable_by(const struct stat *st, uid_t uid, gid_t gid)
+{
+	if (st->st_uid == uid)
+		return !!(st->st_mode & S_IRUSR);
+	if (st->st_gid == gid)
+		return !!(st->st_mode & S_IRGRP);
+	return !!(st->st_mode & S_IROTH);
+}
+
+int iso_sandbox_exec(const struct iso_policy *p, int prog_fd, char *const argv[],
+		     char *const envp[])
+{
+	static char *const no_env[] = {NULL};
+	struct stat st;
+	int rc;
+
+	failed_step = "";
+	if (!p || prog_fd < 0 || !argv || !argv[0])
+		return fail_at("policy", EINVAL);
+	if (fstat(prog_fd, &st) < 0)
+		return fail_at("program", errno);
+	if (!S_ISREG(st.st_mode))
+		return fail_at("program", EACCES);
+	/* exec makes a process dumpable again unless its uid cannot read the file
+	 * (the kernel's would_dump); refuse rather than run ptrace-able. */
+	if (readable_by(&st, p->uid, p->gid))
+		return fail_at("program readable by the worker", EPERM);
+	/* Gone from the new image's descriptor table. */
+	if (fcntl(prog_fd, F_SETFD, FD_CLOEXEC) < 0)
+		return fail_at("program", errno);
+	rc = enter(p, prog_fd);
+	if (rc < 0)
+		return rc;
+	syscall(SYS_execveat, prog_fd, "", argv, envp ? envp : no_env, AT_EMPTY_PATH);
+	return fail_at("execveat", errno);
 }
 
 int iso_netns_create(void)

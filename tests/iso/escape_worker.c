@@ -14,6 +14,12 @@
  *                         channel memfd on fd 3, fd-passing socket on fd 4; reads a
  *                         file name from the channel, passes that file's descriptor
  *                         back and answers "sent" - the calls a real worker makes)
+ *   iso_escape_worker DOCROOT UID GID NETNS_FD FLAGS exec-attempt NAME
+ *   iso_escape_worker DOCROOT UID GID NETNS_FD FLAGS exec-hold
+ *                         the same, but through iso_sandbox_exec() of the program
+ *                         named by $BH_ISO_EXEC_PROG (a copy of this one, mode
+ *                         0711): the new image starts as "confined NAME PPID FD"
+ *                         and never calls the sandbox itself
  *   iso_escape_worker peer PID UID GID     (unconfined process of the same uid as
  *                                           a worker, trying to read its memory)
  *
@@ -21,7 +27,7 @@
  * "writable" and a symlink "passwd" -> /etc/passwd.
  *
  * Output lines: "NAME refused ERRNO", "NAME ok DETAIL", "NAME ESCAPED DETAIL".
- * Built without sanitizers: ASan's shadow reservation needs more address space
+ * Built static (for the exec modes) and without sanitizers: ASan's shadow reservation needs more address space
  * than RLIMIT_AS allows and its runtime makes calls the filter forbids.
  */
 #include <dirent.h>
@@ -146,6 +152,12 @@ static int attempt(const char *name)
 		execve("/bin/sh", argv, NULL);
 		return say(name, "refused", strerrorname_np(errno));
 	}
+	if (!strcmp(name, "execveat_other")) {
+		char *argv[] = {"index.html", NULL};
+
+		syscall(SYS_execveat, AT_FDCWD, "/www/index.html", argv, NULL, 0);
+		return say(name, "refused", strerrorname_np(errno));
+	}
 	if (!strcmp(name, "fork")) {
 		pid_t c = fork();
 
@@ -237,6 +249,41 @@ static int attempt(const char *name)
 		return say(name, "ok", names[0] ? names : "(none)");
 	}
 	return say(name, "FAILED", "unknown attempt");
+}
+
+static int hold(void)
+{
+	char c;
+
+	if (write(1, "ready\n", 6) != 6)
+		return 1;
+	while (read(0, &c, 1) > 0)
+		;
+	return 0;
+}
+
+/* Enters through iso_sandbox_exec(): the program it starts is confined before its
+ * first instruction and gets no environment. */
+static int exec_confined(const struct iso_policy *p, const char *what)
+{
+	char ppid[16], fd[16], line[200];
+	char *argv[] = {"iso_escape_worker", "confined", (char *)what, ppid, fd, NULL};
+	const char *prog = getenv("BH_ISO_EXEC_PROG");
+	int pfd, rc;
+
+	if (!prog)
+		return 4;
+	pfd = open(prog, O_PATH | O_CLOEXEC);
+	if (pfd < 0)
+		return 4;
+	snprintf(ppid, sizeof(ppid), "%d", (int)parent);
+	snprintf(fd, sizeof(fd), "%d", leaked_fd);
+	rc = iso_sandbox_exec(p, pfd, argv, NULL);
+	snprintf(line, sizeof(line), "enter FAILED %s: %s\n", iso_sandbox_failed_step(),
+		 strerror(-rc));
+	if (write(1, line, strlen(line)) < 0)
+		return 3;
+	return 3;
 }
 
 static int run_peer(pid_t pid, uid_t uid, gid_t gid)
@@ -331,6 +378,12 @@ int main(int argc, char **argv)
 	char line[256];
 	int rc;
 
+	if (argc == 5 && !strcmp(argv[1], "confined")) {
+		/* The image iso_sandbox_exec() started: already confined. */
+		parent = atoi(argv[3]);
+		leaked_fd = atoi(argv[4]);
+		return !strcmp(argv[2], "hold") ? hold() : attempt(argv[2]);
+	}
 	if (argc == 5 && !strcmp(argv[1], "peer"))
 		return run_peer(atoi(argv[2]), (uid_t)atoi(argv[3]), (gid_t)atoi(argv[4]));
 	if (argc < 7) {
@@ -374,6 +427,10 @@ int main(int argc, char **argv)
 	parent = getppid();
 	/* Stands for a descriptor the trusted side forgot to mark close-on-exec. */
 	leaked_fd = open("/etc/passwd", O_RDONLY);
+	if (!strcmp(mode, "exec-hold"))
+		return exec_confined(&p, "hold");
+	if (!strcmp(mode, "exec-attempt") && argc > 7)
+		return exec_confined(&p, argv[7]);
 	rc = iso_sandbox_enter(&p);
 	if (rc < 0) {
 		snprintf(line, sizeof(line), "enter FAILED %s: %s\n", iso_sandbox_failed_step(),
@@ -382,15 +439,8 @@ int main(int argc, char **argv)
 			return 3;
 		return 3;
 	}
-	if (!strcmp(mode, "hold")) {
-		char c;
-
-		if (write(1, "ready\n", 6) != 6)
-			return 1;
-		while (read(0, &c, 1) > 0)
-			;
-		return 0;
-	}
+	if (!strcmp(mode, "hold"))
+		return hold();
 	if (!strcmp(mode, "serve"))
 		return serve();
 	if (!strcmp(mode, "attempt") && argc > 7)

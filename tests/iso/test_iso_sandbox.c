@@ -37,6 +37,10 @@
 enum want { OK, REFUSED, SIGSYS_KILL };
 
 static char docroot[] = "/tmp/bh-iso-root.XXXXXX";
+static char prog711[] = "/tmp/bh-iso-prog.XXXXXX"; /* the worker, mode 0711 */
+/* How the worker is confined: "attempt" calls iso_sandbox_enter() itself,
+ * "exec-attempt" is started by iso_sandbox_exec() and never calls it. */
+static const char *via = "attempt";
 static int netns_fd = -1;
 static int n_sigsys, n_refused;
 
@@ -165,7 +169,7 @@ static void attempt(unsigned flags, const char *name, enum want want, const char
 	struct run r;
 	int ok;
 
-	if (start(&r, flags, "attempt", name, NULL) < 0) {
+	if (start(&r, flags, via, name, NULL) < 0) {
 		CHECK(!"fork/exec of the escape worker");
 		return;
 	}
@@ -189,10 +193,11 @@ static void attempt(unsigned flags, const char *name, enum want want, const char
 	}
 	if (ok && detail && !strstr(r.text, detail))
 		ok = 0;
-	printf("  %-8s %-18s %-16s %s\n", flags & ISO_SANDBOX_NO_SECCOMP ? "layers" : "full",
+	printf("  %-8s %-18s %-16s %s\n",
+	       flags & ISO_SANDBOX_NO_SECCOMP ? "layers" : strcmp(via, "attempt") ? "exec" : "full",
 	       name, describe(r.status), r.text);
 	if (!ok)
-		fprintf(stderr, "FAIL attempt %s (%s): %s, \"%s\"\n", name,
+		fprintf(stderr, "FAIL attempt %s (%s, %s): %s, \"%s\"\n", name, via,
 			flags & ISO_SANDBOX_NO_SECCOMP ? "no seccomp" : "full", describe(r.status),
 			r.text);
 	CHECK(ok);
@@ -204,23 +209,34 @@ static void test_escapes(void)
 		"write_root", "create_file", "mkdir", "socket_inet", "socket_unix",
 		"execve_sh", "fork", "setuid0", "int80", "mmap_exec", "make_dumpable",
 		"mount", "unshare_user", "kill_parent", "ptrace_attach", "process_vm_readv",
+		"execveat_other",
 	};
 	unsigned i;
 
-	printf("escape attempts (full sandbox):\n");
-	attempt(0, "read_inside", OK, NULL);
-	attempt(0, "list_root", OK, "list_root ok www,");
-	attempt(0, "etc_passwd", REFUSED, "ENOENT");
-	attempt(0, "dotdot", REFUSED, "ENOENT");
-	attempt(0, "symlink_out", REFUSED, "ENOENT");
-	attempt(0, "hugepages", REFUSED, "ENOENT");
-	attempt(0, "proc_parent_mem", REFUSED, "ENOENT");
-	attempt(0, "inherited_fd", REFUSED, "EBADF");
-	attempt(0, "alloc_over_limit", REFUSED, "ENOMEM");
-	for (i = 0; i < sizeof(killed) / sizeof(killed[0]); i++)
-		attempt(0, killed[i], SIGSYS_KILL, NULL);
-	printf("  -> %d killed by SIGSYS, %d refused\n", n_sigsys, n_refused);
-	CHECK_EQ(n_sigsys, (int)(sizeof(killed) / sizeof(killed[0])));
+	static const char *const vias[] = {"attempt", "exec-attempt"};
+	unsigned v;
+
+	for (v = 0; v < 2; v++) {
+		via = vias[v];
+		n_sigsys = n_refused = 0;
+		printf("escape attempts (full sandbox, %s):\n",
+		       v ? "started by iso_sandbox_exec()" : "worker calls iso_sandbox_enter()");
+		attempt(0, "read_inside", OK, NULL);
+		attempt(0, "list_root", OK, "list_root ok www,");
+		attempt(0, "etc_passwd", REFUSED, "ENOENT");
+		attempt(0, "dotdot", REFUSED, "ENOENT");
+		attempt(0, "symlink_out", REFUSED, "ENOENT");
+		attempt(0, "hugepages", REFUSED, "ENOENT");
+		attempt(0, "proc_parent_mem", REFUSED, "ENOENT");
+		attempt(0, "inherited_fd", REFUSED, "EBADF");
+		attempt(0, "alloc_over_limit", REFUSED, "ENOMEM");
+		for (i = 0; i < sizeof(killed) / sizeof(killed[0]); i++)
+			attempt(0, killed[i], SIGSYS_KILL, NULL);
+		printf("  -> %d killed by SIGSYS, %d refused\n", n_sigsys, n_refused);
+		CHECK_EQ(n_sigsys, (int)(sizeof(killed) / sizeof(killed[0])));
+		CHECK_EQ(n_refused, 7);
+	}
+	via = "attempt";
 
 	/* The same attempts with no filter: the other layers hold on their own. */
 	printf("escape attempts (no seccomp filter: namespaces, uid, limits alone):\n");
@@ -299,7 +315,7 @@ static ino_t ino_of(const char *path)
 
 /* A confined worker that waits on stdin, examined from outside through
  * /proc/PID as the kernel sees it. */
-static void test_held_worker(void)
+static void test_held_worker(const char *mode)
 {
 	static char text[8192];
 	char path[96], v[128];
@@ -307,7 +323,7 @@ static void test_held_worker(void)
 	struct run r, peer;
 	char pid[16];
 
-	if (start(&r, 0, "hold", NULL, NULL) < 0) {
+	if (start(&r, 0, mode, NULL, NULL) < 0) {
 		CHECK(!"fork/exec of the escape worker");
 		return;
 	}
@@ -321,7 +337,7 @@ static void test_held_worker(void)
 
 	snprintf(path, sizeof(path), "/proc/%d/status", (int)r.pid);
 	CHECK(slurp(path, text, sizeof(text)) > 0);
-	printf("confined worker %d, from /proc/%d/status:\n", (int)r.pid, (int)r.pid);
+	printf("confined worker %d (%s), from /proc/%d/status:\n", (int)r.pid, mode, (int)r.pid);
 	CHECK(!strcmp(field(text, "Uid:", v, sizeof(v)), "62501\t62501\t62501\t62501"));
 	printf("  Uid: %s\n", v);
 	CHECK(!strcmp(field(text, "Gid:", v, sizeof(v)), "62501\t62501\t62501\t62501"));
@@ -423,6 +439,49 @@ static void test_held_worker(void)
 	CHECK(WIFEXITED(r.status) && WEXITSTATUS(r.status) == 0);
 }
 
+/* The worker must stop at `step`, before its attempt, saying so. */
+static void expect_stop(const char *mode, const char *step)
+{
+	char expect[128];
+	struct run r;
+
+	if (start(&r, 0, mode, "read_inside", NULL) < 0) {
+		CHECK(!"fork/exec of the escape worker");
+		return;
+	}
+	finish(&r);
+	snprintf(expect, sizeof(expect), "enter FAILED %s:", step);
+	CHECK(WIFEXITED(r.status) && WEXITSTATUS(r.status) == 3);
+	CHECK(strstr(r.text, expect) == r.text);
+	printf("%s: %s", step, r.text);
+}
+
+/* A root-owned copy of the worker its uid can run but not read. */
+static int copy_program(const char *from, char *to_template, mode_t mode)
+{
+	char buf[65536];
+	ssize_t n = 0;
+	int in, out, rc = 0;
+
+	in = open(from, O_RDONLY | O_CLOEXEC);
+	if (in < 0)
+		return -errno;
+	out = mkostemp(to_template, O_CLOEXEC);
+	if (out < 0) {
+		rc = -errno;
+		close(in);
+		return rc;
+	}
+	while (rc == 0 && (n = read(in, buf, sizeof(buf))) > 0)
+		if (write(out, buf, (size_t)n) != n)
+			rc = -EIO;
+	if (n < 0 || fchmod(out, mode) < 0)
+		rc = -errno;
+	close(in);
+	close(out);
+	return rc;
+}
+
 static void *idle_thread(void *arg)
 {
 	pause();
@@ -434,7 +493,6 @@ static void test_failures(void)
 {
 	struct iso_policy p = {.docroot = docroot, .uid = 0, .gid = GID, .netns_fd = -1};
 	char saved[sizeof(docroot)];
-	struct run r;
 
 	CHECK_EQ(iso_sandbox_enter(&p), -EINVAL); /* uid 0 is never a worker uid */
 	CHECK(!strcmp(iso_sandbox_failed_step(), "policy"));
@@ -462,16 +520,14 @@ static void test_failures(void)
 		CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0);
 	}
 
+	/* A program the worker uid could read would be dumpable after exec. */
+	setenv("BH_ISO_EXEC_PROG", ISO_ESCAPE_WORKER, 1);
+	expect_stop("exec-attempt", "program readable by the worker");
+	setenv("BH_ISO_EXEC_PROG", prog711, 1);
+
 	memcpy(saved, docroot, sizeof(saved));
 	strcpy(docroot, "/nonexistent-bh-docroot");
-	if (start(&r, 0, "attempt", "read_inside", NULL) == 0) {
-		finish(&r);
-		CHECK(WIFEXITED(r.status) && WEXITSTATUS(r.status) == 3);
-		CHECK(strstr(r.text, "enter FAILED open docroot") == r.text);
-		printf("missing docroot: %s", r.text);
-	} else {
-		CHECK(!"fork/exec of the escape worker");
-	}
+	expect_stop("attempt", "open docroot");
 	memcpy(docroot, saved, sizeof(saved));
 }
 
@@ -578,6 +634,9 @@ int main(void)
 	snprintf(path, sizeof(path), "%s/passwd", docroot);
 	CHECK_EQ(symlink("/etc/passwd", path), 0);
 
+	CHECK_EQ(copy_program(ISO_ESCAPE_WORKER, prog711, 0711), 0);
+	setenv("BH_ISO_EXEC_PROG", prog711, 1);
+
 	netns_fd = iso_netns_create();
 	CHECK(netns_fd >= 0);
 	if (netns_fd < 0) {
@@ -586,7 +645,8 @@ int main(void)
 		CHECK(ino_of("/proc/self/ns/net") != 0);
 		test_controls();
 		test_escapes();
-		test_held_worker();
+		test_held_worker("hold");
+		test_held_worker("exec-hold");
 		test_failures();
 		test_serve();
 		test_cpu_limit();
@@ -595,6 +655,7 @@ int main(void)
 	}
 
 	unlink(path);
+	unlink(prog711);
 	snprintf(path, sizeof(path), "%s/index.html", docroot);
 	unlink(path);
 	snprintf(path, sizeof(path), "%s/writable", docroot);

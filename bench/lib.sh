@@ -70,12 +70,14 @@ bench_ratio() { awk -v a="$1" -v b="$2" 'BEGIN {if (a == "" || b == "" || b + 0 
 
 # bench_platform SERVICE: the manager on port p0 (the server side of the
 # client's veth) with every frame from p0 going to SERVICE and out of p0, the
-# service in shared-core mode on SERVER_CPU, and the manager pinned there too.
+# service in shared-core mode on SERVER_CPU, and the manager pinned to
+# MGR_CPU (default SERVER_CPU; MGR_CPU=$CLIENT_CPU puts the port work where
+# the kernel's softirq does it, on the sending CPU).
 bench_platform() {
 	jq -n --argjson c "$SERVER_CPU" --arg s "$1" \
 		'{services: [{name: $s, mode: "shared", cores: [$c]}],
 		  chains: [{name: $s, hops: [$s], out: "p0"}], rules: [{in_port: "p0", chain: $s}],
 		  stats: {interval_ms: 1000}}' | bh_config "$WORK/cfg.json"
 	bh_start_mgr "$WORK/cfg.json" || die "the manager did not start"
-	taskset -a -p -c "$SERVER_CPU" "$MGR_PID" >/dev/null
+	taskset -a -p -c "${MGR_CPU:-$SERVER_CPU}" "$MGR_PID" >/dev/null
 }

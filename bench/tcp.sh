@@ -25,6 +25,9 @@
 # Environment: SECS=5 WARMUP=1 RR_CONNS=32 CRR_CONNS=16 BULK_CONNS=1 NF_ARGS= (stack
 # options for the NF, e.g. "--rcvbuf 1m")
 #              SIZE=64 CLIENT_CPU=0 SERVER_CPU=1 TESTS="bulk rr crr"
+#              CRR_LINGER0=1 (crr clients close with RST: without it the client's
+#              own TIME-WAIT port reuse, about 25,000 connections/s here, caps
+#              both servers alike) MGR_CPU (see bench/lib.sh)
 set -u
 BENCH=tcp
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -51,8 +54,13 @@ LOAD=$BH_BUILD/bench/bh-tcp-load
 # load STACK TEST IP PORT CONNS: one bh-tcp-load run from the client, pinned.
 load() {
 	local stack=$1 test=$2 ip=$3 port=$4 conns=$5 out
+	local extra=()
+	# crr: the client closes with a RST (no TIME-WAIT on its side), or its own
+	# port reuse (tcp_tw_reuse waits a second per port) caps both servers alike.
+	[ "$test" = crr ] && [ "${CRR_LINGER0:-1}" = 1 ] && extra=(--linger0)
 	out=$(ip netns exec "$NS_A" "$LOAD" --to "$ip:$port" --test "$test" --conns "$conns" \
-		--seconds "$SECS" --warmup "$WARMUP" --size "$SIZE" --cpu "$CLIENT_CPU" 2>>"$WORK/load.err")
+		--seconds "$SECS" --warmup "$WARMUP" --size "$SIZE" --cpu "$CLIENT_CPU" "${extra[@]}" \
+		2>>"$WORK/load.err")
 	[ -n "$out" ] || out='{}'
 	echo "$stack $test $out" >>"$RES"
 	echo "  $stack $test: $(jq -c '{per_s, gbit_s, lat_us_p50, lat_us_p99, refused, resets, timeouts, errors, bad_echo}' <<<"$out" 2>/dev/null)"

@@ -25,6 +25,7 @@
 # Environment: SECS=5 WARMUP=1 RR_CONNS=32 CRR_CONNS=16 BULK_CONNS=1 NF_ARGS= (stack
 # options for the NF, e.g. "--rcvbuf 1m")
 #              SIZE=64 CLIENT_CPU=0 SERVER_CPU=1 TESTS="bulk rr crr"
+#              ROUNDS=3 (the stacks alternate; the table gives medians)
 #              CRR_LINGER0=1 (crr clients close with RST: without it the client's
 #              own TIME-WAIT port reuse, about 25,000 connections/s here, caps
 #              both servers alike) MGR_CPU (see bench/lib.sh)
@@ -34,6 +35,7 @@ ROOT=$(cd "$(dirname "$0")/.." && pwd)
 BH_BUILD=${BH_BUILD:-$ROOT/build}
 OUT=$ROOT/bench/out
 SECS=${SECS:-5}
+ROUNDS=${ROUNDS:-3}
 WARMUP=${WARMUP:-1}
 RR_CONNS=${RR_CONNS:-32}
 CRR_CONNS=${CRR_CONNS:-16}
@@ -62,7 +64,7 @@ load() {
 		--seconds "$SECS" --warmup "$WARMUP" --size "$SIZE" --cpu "$CLIENT_CPU" "${extra[@]}" \
 		2>>"$WORK/load.err")
 	[ -n "$out" ] || out='{}'
-	echo "$stack $test $out" >>"$RES"
+	echo "$stack $test $ROUND $out" >>"$RES"
 	echo "  $stack $test: $(jq -c '{per_s, gbit_s, lat_us_p50, lat_us_p99, refused, resets, timeouts, errors, bad_echo}' <<<"$out" 2>/dev/null)"
 }
 
@@ -78,7 +80,6 @@ run_tests() { # run_tests STACK IP START_ECHO START_SINK STOP
 }
 
 # --- the kernel --------------------------------------------------------------
-ip -n "$NS_M" addr add 198.18.0.4/24 dev "$SIF"
 ip netns exec "$NS_M" sysctl -qw net.core.somaxconn=4096 net.ipv4.tcp_max_syn_backlog=4096
 ip netns exec "$NS_A" sysctl -qw net.ipv4.ip_local_port_range="10000 60999" net.ipv4.tcp_tw_reuse=1
 KS=()
@@ -94,12 +95,14 @@ k_stop() {
 	for p in "${KS[@]}"; do kill -TERM "$p" 2>/dev/null; wait "$p" 2>/dev/null; done
 	KS=()
 }
-echo "$BENCH: kernel stack (bh-tcp-kserver on CPU $SERVER_CPU, 198.18.0.4)"
-run_tests kernel 198.18.0.4 "k_start echo 7" "k_start sink 9" k_stop
-ip -n "$NS_M" addr flush dev "$SIF"
+kernel_round() {
+	echo "$BENCH: round $ROUND: kernel stack (bh-tcp-kserver on CPU $SERVER_CPU, 198.18.0.4)"
+	ip -n "$NS_M" addr add 198.18.0.4/24 dev "$SIF"
+	run_tests kernel 198.18.0.4 "k_start echo 7" "k_start sink 9" k_stop
+	ip -n "$NS_M" addr flush dev "$SIF"
+}
 
 # --- Bulkhead -------------------------------------------------------------------
-bench_platform tcp
 NFP=
 b_start() { # b_start echo|sink PORT
 	bh_start_nf "$1" "tcp-$1" -s tcp -- --ip 198.18.0.3/24 --port p0 --listen "$2" \
@@ -113,15 +116,34 @@ b_stop() {
 	NFP=
 	sleep 0.3
 }
-echo "$BENCH: Bulkhead (manager + NF on CPU $SERVER_CPU, 198.18.0.3)"
-run_tests bulkhead 198.18.0.3 "b_start echo 7" "b_start sink 9" b_stop
+bulkhead_round() {
+	echo "$BENCH: round $ROUND: Bulkhead (manager + NF on CPU $SERVER_CPU, 198.18.0.3)"
+	bench_platform tcp
+	run_tests bulkhead 198.18.0.3 "b_start echo 7" "b_start sink 9" b_stop
+	kill -TERM "$MGR_PID" 2>/dev/null
+	wait "$MGR_PID" 2>/dev/null
+}
+
+# The kernel's figures move by +-15 % from run to run here: ROUNDS rounds, the
+# two stacks alternating, and the table gives each metric's median.
+for ROUND in $(seq 1 "$ROUNDS"); do
+	kernel_round
+	bulkhead_round
+done
 
 # --- table and plot ---------------------------------------------------------
-metric() { # metric STACK TEST JQ
-	awk -v s="$1" -v t="$2" '$1 == s && $2 == t {$1 = ""; $2 = ""; print}' "$RES" | jq -r "$3 // empty" 2>/dev/null
+metric() { # metric STACK TEST JQ: the median over the rounds
+	awk -v s="$1" -v t="$2" '$1 == s && $2 == t {$1 = ""; $2 = ""; $3 = ""; print}' "$RES" |
+		jq -s -r "[.[] | ($3 // empty)] | sort |
+			if length == 0 then empty elif length % 2 == 1 then .[length / 2 | floor]
+			else (.[length / 2 - 1] + .[length / 2]) / 2 end | (. * 100 | round) / 100" 2>/dev/null
+}
+rounds() { # rounds STACK TEST JQ: the value of every round
+	awk -v s="$1" -v t="$2" '$1 == s && $2 == t {$1 = ""; $2 = ""; $3 = ""; print}' "$RES" |
+		jq -r "$3 // \"-\"" 2>/dev/null | tr '\n' ' '
 }
 {
-	printf '%-44s %14s %14s %8s\n' "test ($SECS s each, client CPU $CLIENT_CPU, server CPU $SERVER_CPU)" kernel bulkhead ratio
+	printf '%-44s %14s %14s %8s\n' "median of $ROUNDS ($SECS s each, CPUs: client $CLIENT_CPU, server $SERVER_CPU)" kernel bulkhead ratio
 	row() { # row LABEL TEST JQ
 		local k b
 		k=$(metric kernel "$2" "$3")
@@ -142,10 +164,12 @@ metric() { # metric STACK TEST JQ
 			;;
 		esac
 	done
-	echo "failures (refused+resets+timeouts+errors+bad_echo):"
+	echo "every round (throughput; failures = refused+resets+timeouts+errors+bad_echo):"
 	for s in kernel bulkhead; do
 		for t in $TESTS; do
-			printf '  %-9s %-5s %s\n' "$s" "$t" "$(metric "$s" "$t" '(.refused + .resets + .timeouts + .errors + (.bad_echo // 0))')"
+			case $t in bulk) q='.gbit_s' ;; *) q='.per_s | floor' ;; esac
+			printf '  %-9s %-5s %s  failures: %s\n' "$s" "$t" "$(rounds "$s" "$t" "$q")" \
+				"$(rounds "$s" "$t" '(.refused + .resets + .timeouts + .errors + (.bad_echo // 0))')"
 		done
 	done
 } | tee "$OUT/tcp.txt"

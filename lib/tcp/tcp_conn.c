@@ -1415,6 +1415,17 @@ static void mem_returned(struct tcp_stack *st)
 			}
 }
 
+/* A SYN for a connection in TIME-WAIT starts a new one if it cannot be an
+ * old duplicate: its timestamp is newer than TS.Recent (RFC 6191), or,
+ * without timestamps, its sequence number is beyond what the old
+ * connection received. */
+static bool tw_new_syn(const struct tcp_conn *c, const struct seg *s)
+{
+	if (c->neg.ts && (s->opts.present & TCP_OPTF_TS))
+		return tcp_seq_gt(s->opts.tsval, c->ts_recent);
+	return tcp_seq_gt(s->seq, rcv_nxt(c));
+}
+
 /*
  * A neighbor just resolved. Segments to it were not sent while it was
  * unresolved (tx_arp_wait): send the handshake or the unacknowledged data
@@ -1480,6 +1491,14 @@ int tcp_stack_input(struct tcp_stack *st, const uint8_t *frame, uint32_t len, ui
 	uint32_t seg_len = s.len + ((s.flags & TH_SYN) ? 1u : 0u) + ((s.flags & TH_FIN) ? 1u : 0u);
 
 	struct tcp_conn *c = lookup(st, &t);
+	if (c && c->state == TCP_TIME_WAIT && (s.flags & (TH_SYN | TH_ACK | TH_RST)) == TH_SYN &&
+	    find_listener(st, t.lport) && tw_new_syn(c, &s)) {
+		/* A new incarnation of the connection (RFC 9293 §3.10.7.4, RFC
+		 * 6191): TIME-WAIT gives way and the listener takes the SYN. */
+		count(st, TCP_C_tw_reopened);
+		conn_closed(c, 0);
+		c = NULL;
+	}
 	if (!c) {
 		struct tcp_listener *l = find_listener(st, t.lport);
 		if (l) {

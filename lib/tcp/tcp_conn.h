@@ -152,6 +152,7 @@ struct tcp_stack_cfg {
 	X(EVENT, timeouts, "connections given up after too many retransmissions") \
 	X(EVENT, tw_expired, "TIME-WAIT connections expired")                     \
 	X(EVENT, tw_recycled, "TIME-WAIT connections freed early to make room (table full)") \
+	X(EVENT, tw_reopened, "TIME-WAIT connections replaced by a new SYN (RFC 6191)") \
 	X(EVENT, keepalive_probes, "keep-alive probes sent")                      \
 	X(EVENT, keepalive_drops, "connections reset after unanswered keep-alive probes") \
 	X(EVENT, delayed_acks, "ACKs sent when the delayed-ACK timer expired")     \

@@ -979,6 +979,44 @@ static void test_persist(void)
 	world_fini(&w);
 }
 
+/* The same client port again while the server still holds TIME-WAIT: the new
+ * SYN (newer timestamp, higher sequence number) opens a new connection at once
+ * instead of drawing an ACK and a SYN retransmission a second later. */
+static void tw_reopen_case(bool ts)
+{
+	struct world w;
+	struct opts o = {0};
+	o.no_ts[0] = !ts;
+	world_init(&w, &o);
+	CHECK_EQ(tcp_listen(w.st[1], PORT, 16), 0);
+	for (int round = 0; round < 2; round++) {
+		struct tcp_conn *a = tcp_connect(w.st[0], IP_B, PORT, 40000, w.now);
+		CHECK(a != NULL);
+		pump(&w);
+		struct tcp_conn *b = tcp_accept(w.st[1], PORT);
+		CHECK(b != NULL);
+		if (!a || !b)
+			break;
+		CHECK_EQ(tcp_conn_state(a), TCP_ESTABLISHED);
+		tcp_close(b, w.now); /* the server closes first: TIME-WAIT on B */
+		pump(&w);
+		tcp_close(a, w.now);
+		pump(&w);
+		w.now += 5 * MS;
+	}
+	CHECK_EQ(CTR(w.st[1], tw_reopened), 1);
+	CHECK_EQ(CTR(w.st[0], syn_retrans), 0);
+	CHECK_EQ(CTR(w.st[1], established), 2);
+	CHECK_EQ(tcp_unlisten(w.st[1], PORT, w.now), 0);
+	world_fini(&w);
+}
+
+static void test_time_wait_reopen(void)
+{
+	tw_reopen_case(true);
+	tw_reopen_case(false);
+}
+
 /* Aborting after a zero-window probe: the RST must be inside the peer's
  * window (SND.NXT is one past it), or the peer would ignore it. */
 static void test_abort_after_probe(void)
@@ -1424,5 +1462,6 @@ int main(void)
 	test_accept_queue_reset();
 	test_time_wait_recycling();
 	test_abort_after_probe();
+	test_time_wait_reopen();
 	return bh_test_summary("tcp_conn");
 }

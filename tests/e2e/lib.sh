@@ -76,6 +76,9 @@ bh_topology() {
 
 bh_teardown() {
 	local rc=$?
+	# A second signal (timeout(1) forwards one, a user presses Ctrl-C twice)
+	# must not cut the clean-up short and leave namespaces behind.
+	trap '' TERM INT HUP
 	set +e
 	for p in "${BH_PIDS[@]}"; do kill -TERM "$p" 2>/dev/null; done
 	sleep 0.3

@@ -813,6 +813,40 @@ static void take_ts(struct tcp_conn *c, const struct seg *s)
 
 static void sync_input(struct tcp_conn *c, const struct seg *s, uint64_t now);
 
+/* An RTT sample from the segment's TSecr, when timestamps are in use and it
+ * echoes one. Returns false when the segment carries none (the caller may
+ * then time by Karn's rule). */
+static bool ts_rtt_sample(struct tcp_conn *c, const struct seg *s, uint64_t now)
+{
+	if (!c->neg.ts || !(s->opts.present & TCP_OPTF_TS) || !s->opts.tsecr)
+		return false;
+	int64_t r = tcp_rto_ts_rtt(ts_now(now), s->opts.tsecr, 1000);
+	if (r >= 0) {
+		tcp_rto_sample(&c->rto, (uint32_t)r);
+		count(c->st, TCP_C_rtt_samples);
+	}
+	return true;
+}
+
+/* The peer's SYN arrived (to a listener, or crossing ours): take its sequence
+ * number and options, answer with our SYN-ACK and wait in SYN-RCVD. What
+ * the SYN-ACK offers is what the peer offered too, so the negotiation result
+ * is known already; the window it advertises is unscaled either way. */
+static void syn_received(struct tcp_conn *c, const struct seg *s, uint64_t now)
+{
+	c->state = TCP_SYN_RCVD;
+	c->irs = s->seq;
+	tcp_rcvbuf_set_rcv_nxt(&c->rb, s->seq + 1);
+	c->peer_syn = s->opts;
+	if (s->opts.present & TCP_OPTF_TS)
+		c->ts_recent = s->opts.tsval;
+	tcp_opt_negotiate(&c->syn, &c->peer_syn, &c->neg);
+	c->snd_nxt = c->snd_max = c->iss + 1;
+	c->rcv_adv = s->seq + 1 + syn_window(c);
+	send_syn(c, now);
+	arm_rto(c, now);
+}
+
 /* What the listener offers in its SYN-ACKs (the same for every connection). */
 static void listener_syn_cfg(const struct tcp_stack *st, struct tcp_syn_cfg *sc)
 {
@@ -932,20 +966,7 @@ static void listen_input(struct tcp_stack *st, struct tcp_listener *l, const str
 	count(st, TCP_C_passive_opens);
 	c->lst = l;
 	l->nr_pending++;
-	c->state = TCP_SYN_RCVD;
-	c->irs = s->seq;
-	tcp_rcvbuf_set_rcv_nxt(&c->rb, s->seq + 1);
-	c->peer_syn = s->opts;
-	if (s->opts.present & TCP_OPTF_TS)
-		c->ts_recent = s->opts.tsval;
-	/* What the SYN-ACK offers is what the peer offered too, so the
-	 * negotiation result is known already; the window we advertise in
-	 * the SYN-ACK is unscaled either way. */
-	tcp_opt_negotiate(&c->syn, &c->peer_syn, &c->neg);
-	c->snd_nxt = c->snd_max = c->iss + 1;
-	c->rcv_adv = s->seq + 1 + syn_window(c);
-	send_syn(c, now);
-	arm_rto(c, now);
+	syn_received(c, s, now);
 }
 
 static void synsent_input(struct tcp_conn *c, const struct seg *s, uint64_t now)
@@ -973,17 +994,8 @@ static void synsent_input(struct tcp_conn *c, const struct seg *s, uint64_t now)
 		/* Simultaneous open (RFC 9293 §3.5, figure 8): answer with a
 		 * SYN-ACK of our own ISS and wait in SYN-RCVD. */
 		count(st, TCP_C_simultaneous_opens);
-		c->state = TCP_SYN_RCVD;
-		c->irs = s->seq;
-		tcp_rcvbuf_set_rcv_nxt(&c->rb, s->seq + 1);
-		c->peer_syn = s->opts;
-		if (s->opts.present & TCP_OPTF_TS)
-			c->ts_recent = s->opts.tsval;
-		tcp_opt_negotiate(&c->syn, &c->peer_syn, &c->neg);
-		c->rcv_adv = s->seq + 1 + syn_window(c);
 		c->retries = 0;
-		send_syn(c, now);
-		arm_rto(c, now);
+		syn_received(c, s, now);
 		return;
 	}
 	if (!(s->flags & TH_SYN)) {
@@ -997,13 +1009,7 @@ static void synsent_input(struct tcp_conn *c, const struct seg *s, uint64_t now)
 		c->ts_recent = s->opts.tsval;
 	bool timed_out = c->rto.backoff > 0;
 	tcp_opt_negotiate(&c->syn, &s->opts, &c->neg);
-	if (c->neg.ts && (s->opts.present & TCP_OPTF_TS) && s->opts.tsecr) {
-		int64_t r = tcp_rto_ts_rtt(ts_now(now), s->opts.tsecr, 1000);
-		if (r >= 0) {
-			tcp_rto_sample(&c->rto, (uint32_t)r);
-			count(st, TCP_C_rtt_samples);
-		}
-	} else if (!timed_out) {
+	if (!ts_rtt_sample(c, s, now) && !timed_out) {
 		tcp_rto_sample(&c->rto, (uint32_t)((now - c->rtt_start) / NS_PER_US));
 		count(st, TCP_C_rtt_samples);
 	}
@@ -1120,13 +1126,7 @@ static bool ack_input(struct tcp_conn *c, const struct seg *s, uint64_t now)
 	c->retries = 0;
 
 	/* RTT sample: TSecr with timestamps, else the timed segment (Karn). */
-	if (c->neg.ts && (s->opts.present & TCP_OPTF_TS) && s->opts.tsecr) {
-		int64_t r = tcp_rto_ts_rtt(ts_now(now), s->opts.tsecr, 1000);
-		if (r >= 0) {
-			tcp_rto_sample(&c->rto, (uint32_t)r);
-			count(st, TCP_C_rtt_samples);
-		}
-	} else if (c->rtt_active && tcp_seq_gt(s->ack, c->rtt_seq)) {
+	if (!ts_rtt_sample(c, s, now) && c->rtt_active && tcp_seq_gt(s->ack, c->rtt_seq)) {
 		c->rtt_active = false;
 		tcp_rto_sample(&c->rto, (uint32_t)((now - c->rtt_start) / NS_PER_US));
 		count(st, TCP_C_rtt_samples);
@@ -1274,13 +1274,7 @@ static void sync_input(struct tcp_conn *c, const struct seg *s, uint64_t now)
 			return;
 		}
 		bool timed_out = c->rto.backoff > 0;
-		if (c->neg.ts && (s->opts.present & TCP_OPTF_TS) && s->opts.tsecr) {
-			int64_t r = tcp_rto_ts_rtt(ts_now(now), s->opts.tsecr, 1000);
-			if (r >= 0) {
-				tcp_rto_sample(&c->rto, (uint32_t)r);
-				count(st, TCP_C_rtt_samples);
-			}
-		}
+		ts_rtt_sample(c, s, now);
 		conn_established(c, &c->peer_syn, s->wnd, s->seq, s->ack, timed_out, now);
 		c->snd_una = s->ack;
 		if (c->fin_queued)

@@ -139,8 +139,123 @@ void iso_chan_wake(struct iso_chan *ch);
 /* True if the peer is marked sleeping: a hint (the peer may be waking). */
 bool iso_chan_peer_sleeping(struct iso_chan *ch);
 
+/* The size of this side's outgoing ring (private: not read from the mapping). */
+uint32_t iso_chan_out_size(const struct iso_chan *ch);
+
 /* Copies this handle's counters into *st. */
 void iso_chan_stats(const struct iso_chan *ch, struct iso_chan_stats *st);
+
+/*
+ * Waking a trusted side that sleeps on something else. The trusted side
+ * serves many channels from one loop and cannot FUTEX_WAIT on all their
+ * bells; before it sleeps (in its own way) it arms the channels it expects
+ * output from: iso_chan_arm() marks its bell with `events`, fences, and
+ * returns which of them already hold (then it must not sleep). A worker
+ * whose channel has a notify descriptor (an eventfd the trusted side
+ * polls, iso_chan_set_notify() on the worker's handle) then writes 1 to it
+ * whenever it rings that bell, besides the FUTEX_WAKE. A worker that rings
+ * without cause only costs the trusted side a wake-up.
+ */
+int iso_chan_arm(struct iso_chan *ch, unsigned events);   /* ready events, or -EPROTO */
+void iso_chan_disarm(struct iso_chan *ch);                 /* clears this side's bell */
+void iso_chan_set_notify(struct iso_chan *ch, int efd);    /* -1: none (the default) */
+
+/*
+ * Copies up to n bytes from the incoming ring without consuming them.
+ * Returns the count (0 if empty), or -EPROTO if the channel is broken.
+ * What a hostile peer wrote may change between a peek and the read that
+ * follows: decide on the peeked copy only (iso_frame_recv() does).
+ */
+ssize_t iso_chan_peek(struct iso_chan *ch, void *buf, size_t n);
+
+/* ====================================================================== */
+/* Frames: streams over a channel                                         */
+/* ====================================================================== */
+/*
+ * The bytes of a channel are frames: a 12-byte header and up to
+ * ISO_FRAME_MAX bytes of payload, so one worker can serve several client
+ * streams (unit client and pool:N) and say more than bytes (files, log
+ * lines, the end of a stream). A sender writes a frame only when the whole
+ * of it fits, so a well-behaved reader never sees half a frame; a reader
+ * checks everything (a hostile worker can write anything).
+ *
+ * To the worker:  OPEN (payload struct iso_open), DATA (client bytes),
+ *                 EOF (the client sends no more), CLOSE (the stream is gone:
+ *                 reset or timed out; forget it, send nothing more for it).
+ * From the worker: DATA (bytes for the client), FILE (payload struct
+ *                 iso_file_ref: send `length` bytes of a file from
+ *                 `offset` here; the descriptor went over the fd socket
+ *                 just before, with the same iso_file_ref as its payload),
+ *                 LOG (payload struct iso_log then the access-log line
+ *                 without its client field: the trusted side prepends the
+ *                 client's address, and replaces any byte outside 0x20..0x7e),
+ *                 END (no more output for this stream: close it once what
+ *                 is queued has gone; flags ISO_END_RESET: reset instead).
+ * Stream ids are chosen by the trusted side; a frame for a stream the
+ * worker does not have (or no longer has) is ignored by either side.
+ * A channel's end of stream (iso_chan_shutdown) from the trusted side
+ * means: exit.
+ */
+enum iso_frame_type {
+	ISO_F_OPEN = 1,
+	ISO_F_DATA = 2,
+	ISO_F_EOF = 3,
+	ISO_F_CLOSE = 4,
+	ISO_F_FILE = 5,
+	ISO_F_LOG = 6,
+	ISO_F_END = 7,
+};
+#define ISO_END_RESET 0x1u /* END flags */
+
+#define ISO_FRAME_HDR 12u
+#define ISO_FRAME_MAX 16384u /* payload bytes a frame may carry */
+
+struct iso_frame {
+	uint32_t stream;
+	uint16_t type;  /* enum iso_frame_type */
+	uint16_t flags;
+	uint32_t len;   /* payload bytes that follow */
+};
+_Static_assert(sizeof(struct iso_frame) == ISO_FRAME_HDR, "frame header");
+
+struct iso_open {          /* OPEN payload */
+	uint32_t client_addr;  /* IPv4, network byte order */
+	uint16_t client_port;  /* host byte order */
+	uint16_t local_port;
+};
+
+struct iso_file_ref {      /* FILE payload, and the fd message's payload */
+	uint32_t stream;
+	uint32_t reserved;     /* 0 */
+	uint64_t offset, length;
+};
+
+struct iso_log {           /* LOG payload, followed by the line's text */
+	uint16_t status;       /* the response's status (for counters) */
+	uint16_t reserved[3];
+	uint64_t content_bytes;
+};
+
+/* Largest payload this side may send on ch: min(ISO_FRAME_MAX, out ring - header). */
+uint32_t iso_frame_max(const struct iso_chan *ch);
+
+/*
+ * Sends one frame if all of it fits. Returns 0, -EAGAIN (no room for the
+ * whole frame now: try again after the peer read), -EMSGSIZE (len beyond
+ * iso_frame_max()), -EPIPE after shutdown, -EPROTO if broken.
+ */
+int iso_frame_send(struct iso_chan *ch, uint32_t stream, uint16_t type, uint16_t flags,
+		   const void *payload, uint32_t len);
+
+/*
+ * Receives one whole frame: its header into *f, its payload into buf
+ * (cap bytes). Returns 1, -EAGAIN (no whole frame yet), 0 (the peer shut
+ * down and every frame was read), or -EPROTO: the channel is broken, a
+ * payload is longer than ISO_FRAME_MAX or cap, the type is unknown, or the
+ * peer shut down in the middle of a frame. The header is read once: what
+ * the peer writes meanwhile changes nothing.
+ */
+int iso_frame_recv(struct iso_chan *ch, struct iso_frame *f, void *buf, size_t cap);
 
 /* ====================================================================== */
 /* Descriptor passing                                                     */
@@ -259,5 +374,95 @@ const char *iso_sandbox_failed_step(void);
  * -ENOTRECOVERABLE: the caller must then exit).
  */
 int iso_netns_create(void);
+
+/* ====================================================================== */
+/* Zygote: workers spawned ahead of demand                                */
+/* ====================================================================== */
+/*
+ * The zygote is a small trusted process, forked by the service's NF before
+ * it initialises DPDK (so it maps no packet pool and holds no hugepage
+ * file), that forks and confines workers ahead of demand, off the packet
+ * path. Per worker it creates the channel (iso_chan_create) and an fd
+ * socketpair (SOCK_SEQPACKET), forks; the child places its descriptors at
+ * fixed numbers and calls iso_sandbox_exec() with the service's policy and a
+ * uid of its own, so the worker program is confined before its first
+ * instruction. The zygote then hands the NF the worker: pid, uid, the
+ * channel memfd, the NF's end of the socketpair and a pidfd (so the NF can
+ * kill it without a pid-reuse race), in one message over a control socket.
+ * It is the workers' parent: it reaps them and reports each exit with its
+ * wait status. A worker's PDEATHSIG is SIGKILL, and the zygote's own
+ * PDEATHSIG is SIGKILL: when the NF goes, the zygote and every worker go.
+ *
+ * Uids: each worker the zygote has alive holds a distinct uid from
+ * [uid_base, uid_base + uid_count) (it returns to the free set when the
+ * worker is reaped), so no two live workers share a uid; when none is free
+ * a request fails (ISO_Z_FAILED with -EUSERS) rather than reuse one.
+ */
+
+/* Descriptors in a worker program, as it starts. */
+#define ISO_WORKER_CHAN_FD   3 /* its channel memfd: iso_chan_attach(3, ISO_SIDE_WORKER) */
+#define ISO_WORKER_SOCK_FD   4 /* its end of the fd socket: iso_fd_send() */
+#define ISO_WORKER_NOTIFY_FD 5 /* eventfd to ring with the channel (iso_chan_set_notify), if given */
+
+struct iso_zygote_conf {
+	const char *prog;        /* worker program: absolute path, static, root-owned, 0711 */
+	char *const *argv;       /* its arguments, argv[0] included, NULL-terminated */
+	struct iso_policy policy; /* docroot, netns_fd (-1: the zygote creates one
+	                           * namespace and every worker joins it), mem_bytes,
+	                           * cpu_seconds, max_fds, flags; uid, gid and keep_fds
+	                           * are the zygote's to set */
+	uid_t uid_base;          /* > 0 */
+	uint32_t uid_count;      /* > 0: at most this many workers alive at once */
+	gid_t gid;               /* > 0 */
+	uint32_t chan_to_worker, chan_from_worker; /* ring sizes; 0: 64 KiB */
+	int notify_fd;           /* eventfd or -1: each worker gets a duplicate as
+	                          * ISO_WORKER_NOTIFY_FD, and the zygote writes 1 to
+	                          * it after every message it sends the NF */
+	int stderr_fd;           /* the workers' (and the zygote's) fd 2; -1: /dev/null */
+};
+
+enum iso_zmsg_type {
+	ISO_Z_WORKER = 1, /* a new confined worker, waiting on its channel */
+	ISO_Z_EXIT = 2,   /* a worker was reaped: status is its wait status */
+	ISO_Z_FAILED = 3, /* a requested worker could not be made: status is -errno */
+};
+
+struct iso_zmsg {
+	int type;      /* enum iso_zmsg_type */
+	pid_t pid;     /* WORKER, EXIT */
+	uid_t uid;     /* WORKER, EXIT */
+	int status;    /* EXIT: wait status; FAILED: -errno */
+	int chan_fd;   /* WORKER: the channel memfd (iso_chan_attach(.., TRUSTED)) */
+	int sock_fd;   /* WORKER: the NF's end of the fd socket */
+	int pidfd;     /* WORKER: pidfd of the worker (pidfd_send_signal) */
+};                     /* the receiver owns the three descriptors (close-on-exec) */
+
+struct iso_zygote;
+
+/*
+ * Forks the zygote. Call before starting threads and before DPDK is
+ * initialised. Checks the configuration first (the program exists, is a
+ * regular file, not readable by the worker uids, ...) and returns NULL with
+ * errno set (EINVAL, ENOENT, EACCES) without forking if it cannot work.
+ * The zygote makes no worker until asked.
+ */
+struct iso_zygote *iso_zygote_start(const struct iso_zygote_conf *c);
+
+/* The control socket: poll it for readability (a message waits), or use
+ * the notify eventfd. */
+int iso_zygote_fd(const struct iso_zygote *z);
+
+/* Asks for n more workers (they arrive as ISO_Z_WORKER or ISO_Z_FAILED
+ * messages). Never blocks: 0, -EAGAIN (the socket is full: ask again
+ * later), -EPIPE (the zygote is gone). */
+int iso_zygote_request(struct iso_zygote *z, uint32_t n);
+
+/* Takes one message. Never blocks: 1 (*m filled), -EAGAIN (none), -EPIPE
+ * (the zygote is gone: every worker is gone with it). */
+int iso_zygote_recv(struct iso_zygote *z, struct iso_zmsg *m);
+
+/* Kills the zygote and, with it, every worker it made (SIGKILL), reaps the
+ * zygote, closes the socket and frees z. NULL is a no-op. */
+void iso_zygote_stop(struct iso_zygote *z);
 
 #endif

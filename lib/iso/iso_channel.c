@@ -77,6 +77,7 @@ struct iso_chan {
 	size_t map_bytes;
 	unsigned side;
 	bool broken, shut;
+	int notify_fd;            /* eventfd written when we ring the peer, or -1 */
 	struct iso_end out, in;
 	struct iso_chan_stats stats;
 };
@@ -104,6 +105,7 @@ static struct iso_chan *map_chan(int fd, const uint32_t ring_bytes[2], size_t to
 	}
 	ch->shm = p;
 	ch->map_bytes = total;
+	ch->notify_fd = -1;
 	ch->side = side;
 	uint8_t *rings[2] = {(uint8_t *)p + ISO_CHAN_CTL, (uint8_t *)p + ISO_CHAN_CTL + ring_bytes[0]};
 	unsigned o = side == ISO_SIDE_TRUSTED ? RING_TO_WORKER : RING_FROM_WORKER;
@@ -222,7 +224,24 @@ static void wake_peer(struct iso_chan *ch, unsigned ev)
 	    atomic_exchange_explicit(bell, 0, memory_order_relaxed)) {
 		futex(bell, FUTEX_WAKE, 1, NULL);
 		ch->stats.wakes++;
+		if (ch->notify_fd >= 0) {
+			uint64_t one = 1;
+			/* An eventfd write only fails when its counter is
+			 * saturated, which leaves it readable: nothing to do. */
+			ssize_t w = write(ch->notify_fd, &one, sizeof(one));
+			(void)w;
+		}
 	}
+}
+
+uint32_t iso_chan_out_size(const struct iso_chan *ch)
+{
+	return ch->out.size;
+}
+
+void iso_chan_set_notify(struct iso_chan *ch, int efd)
+{
+	ch->notify_fd = efd;
 }
 
 void iso_chan_wake(struct iso_chan *ch)
@@ -272,6 +291,16 @@ ssize_t iso_chan_write(struct iso_chan *ch, const void *buf, size_t n)
 	e->mine += (uint32_t)len;
 	atomic_store_explicit(&e->ctl->head, e->mine, memory_order_release);
 	wake_peer(ch, ISO_CHAN_IN);
+	return (ssize_t)len;
+}
+
+ssize_t iso_chan_peek(struct iso_chan *ch, void *buf, size_t n)
+{
+	ssize_t avail = iso_chan_readable(ch);
+	if (avail <= 0)
+		return avail;
+	size_t len = n < (size_t)avail ? n : (size_t)avail;
+	ring_copy(&ch->in, buf, len, false);
 	return (ssize_t)len;
 }
 
@@ -362,4 +391,17 @@ int iso_chan_wait(struct iso_chan *ch, unsigned events, int timeout_ms)
 	}
 	atomic_store_explicit(bell, 0, memory_order_relaxed);
 	return r;
+}
+
+int iso_chan_arm(struct iso_chan *ch, unsigned events)
+{
+	uint32_t mark = events & (ISO_CHAN_IN | ISO_CHAN_OUT);
+	atomic_store_explicit(&ch->shm->bell[ch->side], mark, memory_order_relaxed);
+	atomic_thread_fence(memory_order_seq_cst);
+	return ready(ch, events);
+}
+
+void iso_chan_disarm(struct iso_chan *ch)
+{
+	atomic_store_explicit(&ch->shm->bell[ch->side], 0, memory_order_relaxed);
 }

@@ -154,6 +154,20 @@ bh_snap() {
 
 bh_stat() { jq -r "$1" "$WORK/snap.json"; } # bh_stat JQ_EXPR
 
+# bh_pool_settled [SECONDS]: re-snapshot until every packet buffer is back in the
+# pool (a frame the kernel sends on its own, an ARP probe say, may be in flight at any
+# instant) or SECONDS (default 5) pass; the last snapshot stays for bh_stat. True when
+# available == size; a buffer that is really held never comes back and fails the check.
+bh_pool_settled() {
+	local t=${1:-5} i
+	for i in $(seq 1 $((t * 5))); do
+		bh_snap
+		[ "$(bh_stat .pool.available)" -eq "$(bh_stat .pool.size)" ] && return 0
+		sleep 0.1
+	done
+	return 1
+}
+
 bh_nf_stat() { # bh_nf_stat NF_NAME FIELD_EXPR
 	bh_stat "[.nfs[] | select(.name==\"$1\")][0] | $2"
 }

@@ -1,0 +1,80 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Frames over a channel (bulkhead/iso.h, "Frames"): a 12-byte header and a
+ * bounded payload, written only whole. The receiving side may face a
+ * hostile sender, so the header is peeked once into private memory, checked,
+ * and only then is anything consumed; the bytes the header occupied are
+ * skipped, never read back.
+ */
+#include <errno.h>
+#include <string.h>
+
+#include "bulkhead/iso.h"
+
+uint32_t iso_frame_max(const struct iso_chan *ch)
+{
+	uint32_t m = iso_chan_out_size(ch) - ISO_FRAME_HDR; /* rings are >= 4 KiB */
+	return m < ISO_FRAME_MAX ? m : ISO_FRAME_MAX;
+}
+
+int iso_frame_send(struct iso_chan *ch, uint32_t stream, uint16_t type, uint16_t flags,
+		   const void *payload, uint32_t len)
+{
+	if (len > iso_frame_max(ch))
+		return -EMSGSIZE;
+	ssize_t room = iso_chan_writable(ch);
+	if (room < 0)
+		return (int)room;
+	if ((size_t)room < ISO_FRAME_HDR + (size_t)len)
+		return -EAGAIN;
+	uint8_t buf[ISO_FRAME_HDR + 512];
+	struct iso_frame f = {.stream = stream, .type = type, .flags = flags, .len = len};
+	ssize_t w;
+	if (len <= sizeof(buf) - ISO_FRAME_HDR) {
+		/* Small frames in one copy, one index update, one wake check. */
+		memcpy(buf, &f, ISO_FRAME_HDR);
+		if (len)
+			memcpy(buf + ISO_FRAME_HDR, payload, len);
+		w = iso_chan_write(ch, buf, ISO_FRAME_HDR + len);
+		return w < 0 ? (int)w : 0;
+	}
+	/* There is room for both parts, and we are the only producer. */
+	w = iso_chan_write(ch, &f, ISO_FRAME_HDR);
+	if (w < 0)
+		return (int)w;
+	w = iso_chan_write(ch, payload, len);
+	return w < 0 ? (int)w : 0;
+}
+
+static bool type_ok(uint16_t t)
+{
+	return t >= ISO_F_OPEN && t <= ISO_F_END;
+}
+
+int iso_frame_recv(struct iso_chan *ch, struct iso_frame *f, void *buf, size_t cap)
+{
+	bool done = iso_chan_peer_done(ch); /* before the index, as in iso_chan_read */
+	ssize_t avail = iso_chan_readable(ch);
+	if (avail < 0)
+		return (int)avail;
+	if (avail == 0)
+		return done ? 0 : -EAGAIN;
+	if (avail < (ssize_t)ISO_FRAME_HDR)
+		return done ? -EPROTO : -EAGAIN;
+	struct iso_frame h;
+	if (iso_chan_peek(ch, &h, ISO_FRAME_HDR) != (ssize_t)ISO_FRAME_HDR)
+		return -EPROTO;
+	if (h.len > ISO_FRAME_MAX || h.len > cap || !type_ok(h.type))
+		return -EPROTO;
+	if ((size_t)avail < ISO_FRAME_HDR + (size_t)h.len)
+		return done ? -EPROTO : -EAGAIN;
+	/* Skip the header bytes (what is there now does not matter), then
+	 * take the payload. */
+	uint8_t skip[ISO_FRAME_HDR];
+	if (iso_chan_read(ch, skip, ISO_FRAME_HDR) != (ssize_t)ISO_FRAME_HDR)
+		return -EPROTO;
+	if (h.len && iso_chan_read(ch, buf, h.len) != (ssize_t)h.len)
+		return -EPROTO;
+	*f = h;
+	return 1;
+}

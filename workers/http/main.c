@@ -1,0 +1,986 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * bh-http-worker: the isolated HTTP worker (DESIGN.md §4). The trusted NF
+ * moves stream bytes between its TCP sockets and this program's channel;
+ * this program parses the requests and answers them, confined.
+ *
+ *   bh-http-worker [--root DIR] [--max-head-bytes N] [--max-uri-bytes N]
+ *                  [--max-headers N] [--max-requests N] [--header-timeout-ms MS]
+ *                  [--idle-timeout-ms MS] [--inline-max BYTES] [--max-streams N]
+ *
+ * It starts confined already (a zygote forks it and calls iso_sandbox_exec):
+ * cwd is the read-only document root at /www, no /proc, no /dev, and a
+ * seccomp allow-list that kills it on any other system call, so it is built
+ * static and without sanitizers, and makes only these (strace): futex (the
+ * channel's doorbells: sleeping, with a timeout when it polls, and ringing),
+ * write (the notify eventfd; stderr when it dies), pread64 (bodies), openat2
+ * then openat (lib/http opens each file with openat2, which the filter
+ * answers ENOSYS, then walks with openat), newfstatat (fstat), close, fcntl
+ * (F_GETFD, F_GET_SEALS, and F_GETFL/F_SETFL in lib/http), sendmsg (passing
+ * descriptors), mmap (the channel), brk/munmap and getrandom (malloc),
+ * nanosleep (polling with no input to wait for), exit_group, plus static
+ * glibc's start-up calls. Time is clock_gettime, from the vDSO: no time(),
+ * no localtime() (lib/http formats dates itself, in UTC).
+ *
+ * Descriptors: the channel memfd on fd 3 (ISO_WORKER_CHAN_FD), the fd socket
+ * on fd 4 (ISO_WORKER_SOCK_FD), and, if open, an eventfd on fd 5
+ * (ISO_WORKER_NOTIFY_FD) that the channel writes whenever it wakes a trusted
+ * side that armed it.
+ *
+ * The channel carries frames (bulkhead/iso.h, "Frames"). Per stream, the
+ * same behaviour as the shared NF (nfs/http) per connection, through the
+ * same lib/http calls:
+ *  - OPEN makes a stream (a request reader); beyond --max-streams it is
+ *    answered by END with ISO_END_RESET at once. An OPEN for a live stream
+ *    id is ignored. DATA is fed to the reader, pipelined requests answered
+ *    in order; EOF: what was complete is answered, then END; CLOSE: the
+ *    stream is forgotten at once. Frames for unknown streams are ignored.
+ *  - A response is its head (and a body of at most --inline-max bytes, read
+ *    from the file chunk by chunk) as DATA frames of at most
+ *    iso_frame_max() bytes; a larger body never crosses the channel: its
+ *    descriptor goes over the fd socket (iso_fd_send, payload a struct
+ *    iso_file_ref {stream, 0, offset, length}), then a FILE frame with the
+ *    same iso_file_ref. Then a LOG frame: struct iso_log, then the access
+ *    log line (http_log_format) WITHOUT its client field and WITHOUT its
+ *    trailing newline: it starts with the space after the client
+ *    (" - - [10/Oct/2000:13:55:36 +0000] \"GET / HTTP/1.1\" 200 ..."), so the
+ *    trusted side writes address + line + '\n'. A line longer than a frame
+ *    (a head full of bytes the log escapes as \xHH) is cut to fit.
+ *  - A response that closes (bad request, the last of --max-requests,
+ *    Connection: close) is followed by END, and the stream is forgotten.
+ *    A head not complete --header-timeout-ms after its first byte gets 408
+ *    and END; a stream with no request in progress and no byte for
+ *    --idle-timeout-ms gets END alone. A body file that fails under us
+ *    (shrunk) ends the stream with ISO_END_RESET: its length was promised.
+ *  - For the trusted side's counters, where bulkhead/iso.h defines them:
+ *    LOG flags ISO_LOG_REFUSED (the reader refused the request) and
+ *    ISO_LOG_TIMEOUT (408), END flag ISO_END_IDLE (idle timeout).
+ *
+ * Output never blocks and never spins: a stream whose next frame does not
+ * fit keeps it, and answers nothing further (order) until it went; the
+ * worker sleeps in iso_chan_wait() (wait_for_work() says when it has to
+ * poll instead). While a stream's response is held back
+ * its further input is kept, up to WK_IN_CAP bytes; then the worker stops
+ * taking frames from the channel until that stream moves (backpressure, as
+ * the shared NF stops reading a socket while it sends).
+ *
+ * Exit status: 0 when the trusted side shuts the channel down; 2 bad
+ * options or descriptors; 3 a broken channel (-EPROTO); 4 out of memory;
+ * 1 anything else. Each non-zero exit says why in one line on stderr.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "bulkhead/http.h"
+#include "bulkhead/iso.h"
+
+#define WK_PROG "bh-http-worker"
+#define WK_EXIT_USAGE 2
+#define WK_EXIT_PROTO 3
+#define WK_EXIT_NOMEM 4
+#define WK_IN_CAP (64u << 10) /* unfed bytes a held-back stream may keep */
+#define WK_IN_KEEP (16u << 10) /* input buffer kept while empty */
+#define WK_BUDGET 8           /* responses per stream per pass: fairness */
+#define WK_PUMP_MAX 64        /* frames taken per pass */
+#define WK_POLL_MAX_MS 16     /* see wait_for_work() */
+#define WK_CHAN_END 1000      /* pump(): the trusted side shut the channel */
+
+/* What the trusted side counts, when iso.h has these flags (LOG flags for
+ * a refused request and a 408, END flag for an idle stream). */
+#ifdef ISO_LOG_REFUSED
+#define WK_LOG_REFUSED ISO_LOG_REFUSED
+#define WK_LOG_TIMEOUT ISO_LOG_TIMEOUT
+#else
+#define WK_LOG_REFUSED 0
+#define WK_LOG_TIMEOUT 0
+#endif
+#ifdef ISO_END_IDLE
+#define WK_END_IDLE ISO_END_IDLE
+#else
+#define WK_END_IDLE 0
+#endif
+
+struct stream {
+	uint32_t id;
+	struct stream *prev, *next; /* the service order */
+	struct http_reader *rd;
+	uint8_t *in;                /* received, not fed yet */
+	uint32_t in_off, in_len, in_cap;
+	bool eof;                   /* the client sends no more */
+	bool busy;                  /* something is queued (below) */
+	uint32_t requests;          /* answered */
+	uint64_t last_ns;           /* last byte in, or last response out */
+	uint64_t req_start_ns;      /* first byte of the request being read, 0: none */
+	/* What is queued, sent in this order. */
+	char *head;                 /* DATA: the response head */
+	uint32_t head_off, head_len, head_cap;
+	int file;                   /* the body: inline DATA, or by reference */
+	uint64_t foff, fleft;
+	bool by_ref, ref_sent;      /* ref_sent: the descriptor went, FILE has not */
+	uint8_t *log;               /* the LOG frame's payload, log_len 0: none */
+	uint32_t log_len, log_cap;
+	bool end_pending;           /* END follows; nothing more is read */
+	uint16_t end_flags;
+};
+
+struct worker {
+	/* options */
+	const char *root;
+	struct http_limits lim;
+	uint32_t max_requests, max_streams;
+	uint64_t header_timeout_ns, idle_timeout_ns, inline_max;
+	/* state */
+	struct iso_chan *ch;
+	int sock, rootfd;
+	uint32_t frame_max;
+	struct stream **slots;      /* open addressing by id, linear probing */
+	uint32_t n_slots, n_streams;
+	struct stream list;         /* sentinel of the service order */
+	char *resp;                 /* response heads are built here */
+	size_t resp_cap;
+	char *line;                 /* access-log lines are formatted here */
+	size_t line_cap;
+	/* what the last pass ran into, for wait_for_work() */
+	bool in_stalled;            /* stopped taking frames (see pump) */
+	bool out_ring;              /* a frame did not fit in the ring */
+	bool out_sock;              /* the fd socket was full */
+	uint8_t inbuf[ISO_FRAME_MAX];
+	uint8_t outbuf[ISO_FRAME_MAX];
+};
+
+static uint64_t mono_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+/* The wall clock for Date and the log, read without time(): its vDSO-less
+ * fallback is a system call the filter does not allow. */
+static time_t wall_now(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return ts.tv_sec;
+}
+
+/* ------------------------------------------------------------- stream table */
+
+static uint32_t slot_hash(uint32_t id)
+{
+	id ^= id >> 16;
+	id *= 0x7feb352du;
+	id ^= id >> 15;
+	id *= 0x846ca68bu;
+	return id ^ (id >> 16);
+}
+
+static struct stream **slot_find(struct worker *w, uint32_t id)
+{
+	uint32_t mask = w->n_slots - 1;
+	for (uint32_t i = slot_hash(id) & mask;; i = (i + 1) & mask)
+		if (!w->slots[i] || w->slots[i]->id == id)
+			return &w->slots[i];
+}
+
+static struct stream *stream_find(struct worker *w, uint32_t id)
+{
+	return *slot_find(w, id);
+}
+
+/* Keeps the table at most half full. */
+static int slots_reserve(struct worker *w)
+{
+	if ((w->n_streams + 1) * 2 <= w->n_slots)
+		return 0;
+	uint32_t n = w->n_slots * 2;
+	struct stream **old = w->slots, **slots = calloc(n, sizeof(*slots));
+	if (!slots)
+		return -ENOMEM;
+	uint32_t old_n = w->n_slots;
+	w->slots = slots;
+	w->n_slots = n;
+	for (uint32_t i = 0; i < old_n; i++)
+		if (old[i])
+			*slot_find(w, old[i]->id) = old[i];
+	free(old);
+	return 0;
+}
+
+/* Removes s from the table, shifting back the entries that probed past its
+ * slot (no tombstones). */
+static void slot_remove(struct worker *w, struct stream *s)
+{
+	uint32_t mask = w->n_slots - 1;
+	uint32_t i = (uint32_t)(slot_find(w, s->id) - w->slots);
+	w->slots[i] = NULL;
+	for (uint32_t j = (i + 1) & mask; w->slots[j]; j = (j + 1) & mask) {
+		uint32_t k = slot_hash(w->slots[j]->id) & mask;
+		/* The entry at j may move to i unless its home k lies in (i, j]. */
+		bool stays = i <= j ? (i < k && k <= j) : (i < k || k <= j);
+		if (!stays) {
+			w->slots[i] = w->slots[j];
+			w->slots[j] = NULL;
+			i = j;
+		}
+	}
+}
+
+static void list_unlink(struct stream *s)
+{
+	s->prev->next = s->next;
+	s->next->prev = s->prev;
+}
+
+static void list_append(struct worker *w, struct stream *s)
+{
+	s->prev = w->list.prev;
+	s->next = &w->list;
+	w->list.prev->next = s;
+	w->list.prev = s;
+}
+
+static struct stream *stream_new(struct worker *w, uint32_t id, uint64_t now)
+{
+	if (slots_reserve(w) < 0)
+		return NULL;
+	struct stream *s = calloc(1, sizeof(*s));
+	if (!s)
+		return NULL;
+	s->rd = http_reader_new(&w->lim); /* the limits were checked at start */
+	if (!s->rd) {
+		free(s);
+		return NULL;
+	}
+	s->id = id;
+	s->file = -1;
+	s->last_ns = now;
+	*slot_find(w, id) = s;
+	list_append(w, s);
+	w->n_streams++;
+	return s;
+}
+
+static void stream_free(struct worker *w, struct stream *s)
+{
+	slot_remove(w, s);
+	list_unlink(s);
+	w->n_streams--;
+	if (s->file >= 0)
+		close(s->file);
+	http_reader_free(s->rd);
+	free(s->in);
+	free(s->head);
+	free(s->log);
+	free(s);
+}
+
+/* ------------------------------------------------------------------- input */
+
+static void in_consume(struct stream *s, size_t n)
+{
+	s->in_off += (uint32_t)n;
+	s->in_len -= (uint32_t)n;
+	if (s->in_len)
+		return;
+	s->in_off = 0;
+	if (s->in_cap > WK_IN_KEEP) { /* a burst is over: give back its memory */
+		free(s->in);
+		s->in = NULL;
+		s->in_cap = 0;
+	}
+}
+
+static int in_append(struct stream *s, const uint8_t *p, uint32_t n)
+{
+	if (s->in_off && s->in_len + n > s->in_cap - s->in_off) {
+		memmove(s->in, s->in + s->in_off, s->in_len);
+		s->in_off = 0;
+	}
+	if (s->in_len + n > s->in_cap) {
+		uint32_t cap = s->in_cap ? 2 * s->in_cap : 1024;
+		if (cap < s->in_len + n)
+			cap = s->in_len + n;
+		uint8_t *in = realloc(s->in, cap);
+		if (!in)
+			return -ENOMEM;
+		s->in = in;
+		s->in_cap = cap;
+	}
+	memcpy(s->in + s->in_off + s->in_len, p, n);
+	s->in_len += n;
+	return 0;
+}
+
+/* Whether the next frame, whose header h was peeked, must wait: DATA for a
+ * stream already holding WK_IN_CAP unfed bytes, or an OPEN to refuse while
+ * the ring has no room for the END that refuses it. */
+static bool must_wait(struct worker *w, const struct iso_frame *h)
+{
+	struct stream *s = stream_find(w, h->stream);
+	if (h->type == ISO_F_DATA)
+		return s && s->in_len >= WK_IN_CAP;
+	if (h->type == ISO_F_OPEN && !s && w->n_streams >= w->max_streams) {
+		ssize_t room = iso_chan_writable(w->ch);
+		if (room >= 0 && room < (ssize_t)ISO_FRAME_HDR) {
+			w->out_ring = true;
+			return true;
+		}
+	}
+	return false;
+}
+
+static int on_frame(struct worker *w, const struct iso_frame *f, uint64_t now)
+{
+	struct stream *s = stream_find(w, f->stream);
+	switch (f->type) {
+	case ISO_F_OPEN:
+		if (s)
+			return 0; /* the trusted side's mistake: keep the live one */
+		if (w->n_streams >= w->max_streams)
+			return iso_frame_send(w->ch, f->stream, ISO_F_END, ISO_END_RESET, NULL, 0);
+		return stream_new(w, f->stream, now) ? 0 : -ENOMEM;
+	case ISO_F_DATA:
+		if (!s || s->eof || s->end_pending || !f->len)
+			return 0; /* a closing stream reads no more */
+		s->last_ns = now;
+		return in_append(s, w->inbuf, f->len);
+	case ISO_F_EOF:
+		if (s)
+			s->eof = true;
+		return 0;
+	case ISO_F_CLOSE:
+		if (s)
+			stream_free(w, s);
+		return 0;
+	}
+	return 0; /* FILE, LOG, END go the other way: ignored */
+}
+
+/* Takes the frames waiting in the channel (at most WK_PUMP_MAX). Returns
+ * whether it took any, WK_CHAN_END, or a negative errno. */
+static int pump(struct worker *w, uint64_t now)
+{
+	int took = 0;
+	for (unsigned n = 0; n < WK_PUMP_MAX; n++) {
+		struct iso_frame h, f;
+		/* Decide on a peeked header; the frame is taken only if it can be
+		 * handled now. */
+		ssize_t p = iso_chan_peek(w->ch, &h, sizeof(h));
+		if (p < 0)
+			return (int)p;
+		if (p == (ssize_t)sizeof(h) && must_wait(w, &h)) {
+			w->in_stalled = true;
+			break;
+		}
+		int rc = iso_frame_recv(w->ch, &f, w->inbuf, sizeof(w->inbuf));
+		if (rc == -EAGAIN)
+			break;
+		if (rc <= 0)
+			return rc == 0 ? WK_CHAN_END : rc;
+		took = 1;
+		rc = on_frame(w, &f, now);
+		if (rc < 0)
+			return rc;
+	}
+	return took;
+}
+
+/* ------------------------------------------------------------------ output */
+
+/* Drops the rest of a body; the stream is reset after its LOG. */
+static void body_failed(struct stream *s)
+{
+	if (s->file >= 0)
+		close(s->file);
+	s->file = -1;
+	s->fleft = 0;
+	s->ref_sent = false;
+	s->end_pending = true;
+	s->end_flags = ISO_END_RESET;
+}
+
+enum { FL_DONE, FL_BLOCKED };
+
+/* The head, then an inline body, as DATA frames that fill what room there
+ * is (so a full ring is exactly full, and iso_chan_wait(ISO_CHAN_OUT)
+ * sleeps until the trusted side reads). */
+static int flush_data(struct worker *w, struct stream *s, bool *sent)
+{
+	while (s->head_off < s->head_len || (!s->by_ref && s->fleft)) {
+		ssize_t room = iso_chan_writable(w->ch);
+		if (room < 0)
+			return (int)room;
+		if (room <= (ssize_t)ISO_FRAME_HDR) {
+			w->out_ring = true;
+			return FL_BLOCKED;
+		}
+		size_t cap = (size_t)room - ISO_FRAME_HDR;
+		if (cap > w->frame_max)
+			cap = w->frame_max;
+		size_t hl = s->head_len - s->head_off, fl = 0;
+		if (hl > cap)
+			hl = cap;
+		memcpy(w->outbuf, s->head + s->head_off, hl);
+		if (!s->by_ref && s->fleft && hl < cap) {
+			size_t want = s->fleft < cap - hl ? (size_t)s->fleft : cap - hl;
+			ssize_t r = pread(s->file, w->outbuf + hl, want, (off_t)s->foff);
+			if (r <= 0) {
+				/* The file shrank or failed: its length is promised. */
+				body_failed(s);
+				if (!hl)
+					break;
+			} else {
+				fl = (size_t)r;
+			}
+		}
+		int rc = iso_frame_send(w->ch, s->id, ISO_F_DATA, 0, w->outbuf, (uint32_t)(hl + fl));
+		if (rc < 0)
+			return rc; /* not -EAGAIN: the room was there, and we are its only writer */
+		*sent = true;
+		s->head_off += (uint32_t)hl;
+		s->foff += fl;
+		s->fleft -= fl;
+	}
+	return FL_DONE;
+}
+
+/* A frame that must go whole: FL_BLOCKED while it does not fit. */
+static int send_whole(struct worker *w, struct stream *s, uint16_t type, uint16_t flags,
+		      const void *p, uint32_t len, bool *sent)
+{
+	int rc = iso_frame_send(w->ch, s->id, type, flags, p, len);
+	if (rc == -EAGAIN) {
+		w->out_ring = true;
+		return FL_BLOCKED;
+	}
+	if (rc == 0)
+		*sent = true;
+	return rc;
+}
+
+/* Sends what s has queued, in order, as far as it goes. Returns FL_DONE
+ * (all went: s is no longer busy; if END went, s is to be freed),
+ * FL_BLOCKED, or a negative errno (the channel is unusable). */
+static int flush(struct worker *w, struct stream *s, bool *sent)
+{
+	int rc = flush_data(w, s, sent);
+	if (rc != FL_DONE)
+		return rc;
+	if (s->by_ref && s->fleft) {
+		struct iso_file_ref ref = {.stream = s->id, .offset = s->foff, .length = s->fleft};
+		if (!s->ref_sent) {
+			rc = iso_fd_send(w->sock, s->file, &ref, sizeof(ref));
+			if (rc == -EAGAIN || rc == -ETOOMANYREFS || rc == -ENOBUFS) {
+				/* Full, or too many descriptors in flight for our
+				 * RLIMIT_NOFILE: the trusted side has yet to take them. */
+				w->out_sock = true;
+				return FL_BLOCKED;
+			}
+			if (rc < 0) {
+				body_failed(s); /* the trusted side is going away */
+			} else {
+				/* It has its own copy now. */
+				close(s->file);
+				s->file = -1;
+				s->ref_sent = true;
+				*sent = true;
+			}
+		}
+		if (s->ref_sent) {
+			rc = send_whole(w, s, ISO_F_FILE, 0, &ref, sizeof(ref), sent);
+			if (rc != FL_DONE)
+				return rc;
+			s->ref_sent = false;
+			s->fleft = 0;
+		}
+	}
+	if (s->file >= 0) { /* an inline body, all sent */
+		close(s->file);
+		s->file = -1;
+	}
+	if (s->log_len) {
+		rc = send_whole(w, s, ISO_F_LOG, 0, s->log, s->log_len, sent);
+		if (rc != FL_DONE)
+			return rc;
+		s->log_len = 0;
+	}
+	if (s->end_pending) {
+		rc = send_whole(w, s, ISO_F_END, s->end_flags, NULL, 0, sent);
+		if (rc != FL_DONE)
+			return rc;
+	}
+	s->busy = false;
+	s->head_off = s->head_len = 0;
+	return FL_DONE;
+}
+
+/* Queues END alone (client EOF, idle timeout, a response we cannot make). */
+static void queue_end(struct stream *s, uint16_t flags)
+{
+	s->busy = true;
+	s->end_pending = true;
+	s->end_flags = flags;
+}
+
+/* Queues a response built in w->resp, and its LOG line. On failure the body
+ * descriptor is closed. */
+static int queue_response(struct worker *w, struct stream *s, const struct http_request *req,
+			  const struct http_response *resp, time_t wall, uint16_t log_flags)
+{
+	if (resp->head_len > s->head_cap) {
+		char *head = realloc(s->head, resp->head_len);
+		if (!head)
+			goto nomem;
+		s->head = head;
+		s->head_cap = (uint32_t)resp->head_len;
+	}
+	int n = http_log_format(w->line, w->line_cap, "", req, resp->status, resp->content_bytes,
+				wall);
+	/* Cannot fail (line_cap); a cut line is still a line. */
+	size_t len = n < 0 ? strlen(w->line) : (size_t)n;
+	const char *text = w->line;
+	/* Without the client field (http_log_format wrote "-" for "") and
+	 * without the newline: see the top of this file. */
+	if (len && text[0] == '-') {
+		text++;
+		len--;
+	}
+	if (len && text[len - 1] == '\n')
+		len--;
+	if (len > w->frame_max - sizeof(struct iso_log))
+		len = w->frame_max - sizeof(struct iso_log);
+	uint32_t log_len = (uint32_t)(sizeof(struct iso_log) + len);
+	if (log_len > s->log_cap) {
+		uint8_t *log = realloc(s->log, log_len);
+		if (!log)
+			goto nomem;
+		s->log = log;
+		s->log_cap = log_len;
+	}
+	struct iso_log lg = {.status = (uint16_t)resp->status, .content_bytes = resp->content_bytes};
+#ifdef ISO_LOG_REFUSED
+	lg.flags = log_flags;
+#endif
+	memcpy(s->log, &lg, sizeof(lg));
+	memcpy(s->log + sizeof(lg), text, len);
+	s->log_len = log_len;
+
+	memcpy(s->head, w->resp, resp->head_len);
+	s->head_off = 0;
+	s->head_len = (uint32_t)resp->head_len;
+	s->file = resp->body_fd;
+	s->foff = resp->body_off;
+	s->fleft = resp->body_fd >= 0 ? resp->body_len : 0;
+	if (s->file >= 0 && !s->fleft) {
+		close(s->file);
+		s->file = -1;
+	}
+	s->by_ref = s->fleft > w->inline_max;
+	s->ref_sent = false;
+	s->busy = true;
+	if (!resp->keep_alive) {
+		s->end_pending = true;
+		s->end_flags = 0;
+	}
+	return 0;
+nomem:
+	if (resp->body_fd >= 0)
+		close(resp->body_fd);
+	return -ENOMEM;
+}
+
+/* ---------------------------------------------------------------- requests */
+
+/* Feeds the stream's unfed bytes to its reader; answers a complete request
+ * (as nfs/http's feed() does). Returns 0 or -ENOMEM. */
+static int feed(struct worker *w, struct stream *s, uint64_t now)
+{
+	const struct http_request *req;
+	size_t used = 0;
+	if (!s->req_start_ns && http_reader_idle(s->rd))
+		s->req_start_ns = now;
+	int rc = http_reader_feed(s->rd, s->in + s->in_off, s->in_len, &used, &req);
+	in_consume(s, used);
+	if (rc == -EAGAIN)
+		return 0;
+	struct http_request last;
+	if (rc != -EBADMSG && s->requests + 1 >= w->max_requests && req->keep_alive) {
+		/* The last one this stream may make: say so in its response. */
+		last = *req;
+		last.keep_alive = false;
+		req = &last;
+	}
+	struct http_response resp;
+	time_t wall = wall_now();
+	s->req_start_ns = 0;
+	if (http_respond(req, w->rootfd, wall, w->resp, w->resp_cap, &resp) < 0) {
+		queue_end(s, ISO_END_RESET); /* cannot happen: resp_cap fits any head */
+		return 0;
+	}
+	rc = queue_response(w, s, req, &resp, wall, rc == -EBADMSG ? WK_LOG_REFUSED : 0);
+	if (rc < 0)
+		return rc;
+	if (++s->requests >= w->max_requests && !s->end_pending) {
+		s->end_pending = true;
+		s->end_flags = 0;
+	}
+	if (s->end_pending)
+		in_consume(s, s->in_len); /* nothing more is read from a closing stream */
+	return 0;
+}
+
+/* 408: the request head did not arrive in time. */
+static int header_timeout(struct worker *w, struct stream *s)
+{
+	struct http_response resp;
+	time_t wall = wall_now();
+	s->req_start_ns = 0;
+	if (http_respond_status(408, false, false, wall, w->resp, w->resp_cap, &resp) < 0) {
+		queue_end(s, 0);
+		return 0;
+	}
+	return queue_response(w, s, NULL, &resp, wall, WK_LOG_TIMEOUT);
+}
+
+/* The next time s needs looking at (UINT64_MAX: none), for a stream with
+ * nothing queued. */
+static uint64_t stream_deadline(const struct worker *w, const struct stream *s)
+{
+	if (s->busy)
+		return UINT64_MAX;
+	if (s->req_start_ns)
+		return s->req_start_ns + w->header_timeout_ns;
+	if (!s->in_len && !s->eof)
+		return s->last_ns + w->idle_timeout_ns;
+	return UINT64_MAX;
+}
+
+/* Moves one stream on: sends what is queued, then answers what it has read,
+ * then its timeouts. Frees it once its END went. Returns whether it did
+ * anything, or a negative errno. *deadline is lowered to its next timeout. */
+static int service(struct worker *w, struct stream *s, uint64_t now, uint64_t *deadline)
+{
+	bool did = false;
+	for (unsigned turn = 0; turn < 2 * WK_BUDGET; turn++) {
+		if (s->busy) {
+			bool sent = false;
+			int rc = flush(w, s, &sent);
+			did |= sent;
+			if (rc < 0)
+				return rc;
+			if (rc == FL_BLOCKED)
+				return did;
+			if (s->end_pending) {
+				stream_free(w, s);
+				return 1;
+			}
+			s->last_ns = now;
+		}
+		int rc = 0;
+		if (s->in_len) {
+			rc = feed(w, s, now);
+		} else if (s->eof) {
+			/* A partial request at the client's end is not answered. */
+			queue_end(s, 0);
+		} else {
+			uint64_t t = stream_deadline(w, s);
+			if (now < t) {
+				if (t < *deadline)
+					*deadline = t;
+				return did;
+			}
+			if (s->req_start_ns)
+				rc = header_timeout(w, s);
+			else
+				queue_end(s, WK_END_IDLE);
+		}
+		if (rc < 0)
+			return rc;
+		did = true;
+	}
+	return 1; /* budget spent: more to do */
+}
+
+/* ---------------------------------------------------------------- the loop */
+
+/* Sleeps until there may be something to do: input, room in the ring, the
+ * next deadline. iso_chan_wait(ISO_CHAN_OUT) returns as soon as there is
+ * any room at all; when the frame we hold is larger than the room there
+ * is (a LOG, FILE or END frame after the trusted side read a small frame;
+ * DATA frames fill the ring exactly), or the fd socket is full (it has no
+ * doorbell), we poll instead, backing off from 1 ms to WK_POLL_MAX_MS. */
+static int wait_for_work(struct worker *w, uint64_t now, uint64_t deadline, unsigned *poll_ms)
+{
+	unsigned ev = 0;
+	bool poll = w->out_sock;
+	if (!w->in_stalled) {
+		ssize_t n = iso_chan_readable(w->ch);
+		if (n < 0)
+			return (int)n;
+		struct iso_frame h;
+		if (n == 0 || iso_chan_peer_done(w->ch))
+			ev |= ISO_CHAN_IN;
+		else if (n >= (ssize_t)sizeof(h) && iso_chan_peek(w->ch, &h, sizeof(h)) == sizeof(h) &&
+			 (size_t)n >= sizeof(h) + h.len)
+			return 0; /* a whole frame came in since pump() looked */
+		else
+			poll = true; /* half a frame: the trusted side is writing it */
+	}
+	if (w->out_ring) {
+		ssize_t room = iso_chan_writable(w->ch);
+		if (room < 0)
+			return (int)room;
+		if (room == 0)
+			ev |= ISO_CHAN_OUT;
+		else
+			poll = true;
+	}
+	int timeout = -1;
+	if (deadline != UINT64_MAX) {
+		uint64_t ms = deadline > now ? (deadline - now + 999999) / 1000000 : 0;
+		timeout = ms > 86400000 ? 86400000 : (int)ms;
+	}
+	if (poll) {
+		if (timeout < 0 || (unsigned)timeout > *poll_ms)
+			timeout = (int)*poll_ms;
+		if (*poll_ms < WK_POLL_MAX_MS)
+			*poll_ms *= 2;
+	} else {
+		*poll_ms = 1;
+	}
+	if (ev) {
+		int rc = iso_chan_wait(w->ch, ev, timeout);
+		return rc < 0 ? rc : 0;
+	}
+	if (timeout < 0) /* cannot happen: nothing to wait for is a poll */
+		timeout = WK_POLL_MAX_MS;
+	struct timespec ts = {timeout / 1000, (long)(timeout % 1000) * 1000000};
+	nanosleep(&ts, NULL);
+	return 0;
+}
+
+/* Serves until the trusted side shuts the channel down (0) or a negative
+ * errno. */
+static int run(struct worker *w)
+{
+	unsigned poll_ms = 1;
+	for (;;) {
+		uint64_t now = mono_ns(), deadline = UINT64_MAX;
+		w->in_stalled = w->out_ring = w->out_sock = false;
+		int rc = pump(w, now);
+		if (rc == WK_CHAN_END)
+			return 0;
+		if (rc < 0)
+			return rc;
+		bool progress = rc > 0;
+		/* Each pass starts one stream further on, so no stream always
+		 * gets the ring's room first. */
+		if (w->list.next != &w->list && w->list.next->next != &w->list) {
+			struct stream *first = w->list.next;
+			list_unlink(first);
+			list_append(w, first);
+		}
+		struct stream *s, *next;
+		for (s = w->list.next; s != &w->list; s = next) {
+			next = s->next;
+			rc = service(w, s, now, &deadline);
+			if (rc < 0)
+				return rc;
+			progress |= rc > 0;
+		}
+		if (progress) {
+			poll_ms = 1;
+			continue;
+		}
+		rc = wait_for_work(w, now, deadline, &poll_ms);
+		if (rc < 0)
+			return rc;
+	}
+}
+
+/* ----------------------------------------------------------------- options */
+
+static int opt_num(const char *name, const char *v, uint64_t lo, uint64_t hi, uint64_t *out)
+{
+	char *end;
+	errno = 0;
+	unsigned long long n = v[0] >= '0' && v[0] <= '9' ? strtoull(v, &end, 10) : 0;
+	if (v[0] < '0' || v[0] > '9' || errno || *end || n < lo || n > hi) {
+		fprintf(stderr, WK_PROG ": --%s: expected a number from %llu to %llu, not '%s'\n",
+			name, (unsigned long long)lo, (unsigned long long)hi, v);
+		return -EINVAL;
+	}
+	*out = n;
+	return 0;
+}
+
+static int parse_options(struct worker *w, int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{"root", required_argument, NULL, 'r'},
+		{"max-head-bytes", required_argument, NULL, 'H'},
+		{"max-uri-bytes", required_argument, NULL, 'U'},
+		{"max-headers", required_argument, NULL, 'F'},
+		{"max-requests", required_argument, NULL, 'R'},
+		{"header-timeout-ms", required_argument, NULL, 'h'},
+		{"idle-timeout-ms", required_argument, NULL, 'i'},
+		{"inline-max", required_argument, NULL, 'I'},
+		{"max-streams", required_argument, NULL, 'S'},
+		{NULL, 0, NULL, 0},
+	};
+	uint64_t v = 0;
+	int o, rc = 0;
+
+	w->root = ".";
+	w->max_requests = UINT32_MAX;
+	w->max_streams = 1024;
+	w->header_timeout_ns = 10000ull * 1000000ull;
+	w->idle_timeout_ns = 60000ull * 1000000ull;
+	w->inline_max = 16384;
+	opterr = 0;
+	while (rc == 0 && (o = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		const char *name = NULL;
+		for (const struct option *p = opts; p->name; p++)
+			if (p->val == o)
+				name = p->name;
+		switch (o) {
+		case 'r':
+			w->root = optarg;
+			break;
+		case 'H':
+			if (!(rc = opt_num(name, optarg, 0, HTTP_HEAD_BYTES_MAX, &v)))
+				w->lim.max_head_bytes = (uint32_t)v;
+			break;
+		case 'U':
+			if (!(rc = opt_num(name, optarg, 0, HTTP_HEAD_BYTES_MAX, &v)))
+				w->lim.max_uri_bytes = (uint32_t)v;
+			break;
+		case 'F':
+			if (!(rc = opt_num(name, optarg, 0, 1024, &v)))
+				w->lim.max_headers = (uint32_t)v;
+			break;
+		case 'R': /* 0: no limit */
+			if (!(rc = opt_num(name, optarg, 0, UINT32_MAX, &v)))
+				w->max_requests = v ? (uint32_t)v : UINT32_MAX;
+			break;
+		case 'h':
+		case 'i':
+			if (!(rc = opt_num(name, optarg, 1, 86400000, &v)))
+				*(o == 'h' ? &w->header_timeout_ns : &w->idle_timeout_ns) = v * 1000000ull;
+			break;
+		case 'I':
+			if (!(rc = opt_num(name, optarg, 0, UINT32_MAX, &v)))
+				w->inline_max = v;
+			break;
+		case 'S':
+			if (!(rc = opt_num(name, optarg, 1, 1u << 20, &v)))
+				w->max_streams = (uint32_t)v;
+			break;
+		default:
+			fprintf(stderr, WK_PROG ": unknown option or missing value '%s'\n",
+				argv[optind - 1]);
+			rc = -EINVAL;
+		}
+	}
+	if (rc == 0 && optind < argc) {
+		fprintf(stderr, WK_PROG ": unexpected argument '%s'\n", argv[optind]);
+		rc = -EINVAL;
+	}
+	return rc;
+}
+
+/* Everything but the options: the limits (checked once, as every stream
+ * uses them), the document root, the channel, the buffers. */
+static int setup(struct worker *w)
+{
+	struct http_reader *probe = http_reader_new(&w->lim);
+	if (!probe) {
+		fprintf(stderr, WK_PROG ": invalid request limits (--max-head-bytes, "
+				"--max-uri-bytes, --max-headers)\n");
+		return WK_EXIT_USAGE;
+	}
+	http_reader_free(probe);
+	w->rootfd = open(w->root, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (w->rootfd < 0) {
+		fprintf(stderr, WK_PROG ": --root: cannot open directory '%s': %s\n", w->root,
+			strerror(errno));
+		return WK_EXIT_USAGE;
+	}
+	w->ch = iso_chan_attach(ISO_WORKER_CHAN_FD, ISO_SIDE_WORKER);
+	if (!w->ch) {
+		fprintf(stderr, WK_PROG ": fd %d is not a channel: %s\n", ISO_WORKER_CHAN_FD,
+			strerror(errno));
+		return WK_EXIT_USAGE;
+	}
+	close(ISO_WORKER_CHAN_FD); /* the mapping stays */
+	w->sock = ISO_WORKER_SOCK_FD;
+	if (fcntl(w->sock, F_GETFD) < 0) {
+		fprintf(stderr, WK_PROG ": no fd socket on fd %d\n", ISO_WORKER_SOCK_FD);
+		return WK_EXIT_USAGE;
+	}
+	if (fcntl(ISO_WORKER_NOTIFY_FD, F_GETFD) >= 0)
+		iso_chan_set_notify(w->ch, ISO_WORKER_NOTIFY_FD);
+	w->frame_max = iso_frame_max(w->ch);
+	size_t max_uri = w->lim.max_uri_bytes ? w->lim.max_uri_bytes : 4096;
+	size_t max_head = w->lim.max_head_bytes ? w->lim.max_head_bytes : 8192;
+	w->resp_cap = HTTP_RESP_BUF_SIZE(max_uri);
+	/* Everything a line quotes from the client comes from the request
+	 * head, and escaping makes a byte at most four. */
+	w->line_cap = 4 * max_head + 256;
+	w->n_slots = 16;
+	w->resp = malloc(w->resp_cap);
+	w->line = malloc(w->line_cap);
+	w->slots = calloc(w->n_slots, sizeof(*w->slots));
+	if (!w->resp || !w->line || !w->slots) {
+		fprintf(stderr, WK_PROG ": out of memory\n");
+		return WK_EXIT_NOMEM;
+	}
+	return 0;
+}
+
+static void teardown(struct worker *w)
+{
+	while (w->list.next != &w->list)
+		stream_free(w, w->list.next);
+	if (w->ch) {
+		iso_chan_shutdown(w->ch);
+		iso_chan_close(w->ch);
+	}
+	if (w->rootfd >= 0)
+		close(w->rootfd);
+	close(ISO_WORKER_SOCK_FD);
+	free(w->slots);
+	free(w->resp);
+	free(w->line);
+}
+
+int main(int argc, char **argv)
+{
+	static struct worker w = {.rootfd = -1};
+	w.list.next = w.list.prev = &w.list;
+	if (parse_options(&w, argc, argv) < 0)
+		return WK_EXIT_USAGE;
+	int status = setup(&w);
+	if (status == 0) {
+		int rc = run(&w);
+		if (rc == -EPROTO) {
+			fprintf(stderr, WK_PROG ": the channel is broken\n");
+			status = WK_EXIT_PROTO;
+		} else if (rc == -ENOMEM) {
+			fprintf(stderr, WK_PROG ": out of memory\n");
+			status = WK_EXIT_NOMEM;
+		} else if (rc < 0) {
+			fprintf(stderr, WK_PROG ": channel: %s\n", strerror(-rc));
+			status = 1;
+		}
+	}
+	teardown(&w);
+	return status;
+}

@@ -366,6 +366,62 @@ int iso_sandbox_exec(const struct iso_policy *p, int prog_fd, char *const argv[]
 const char *iso_sandbox_failed_step(void);
 
 /*
+ * The same confinement in parts, for a zygote that confines many workers of
+ * one policy: what they all share is done once, what each must have for
+ * itself is done per worker (docs/isolation.md, "Zygote").
+ *
+ *   sp = iso_sandbox_prepare(&p, prog_fd);   once: compile the filter
+ *   iso_sandbox_enter_view(&p);              once, in the zygote itself
+ *   fork() or vfork(); in the child:
+ *   iso_sandbox_exec_prepared(sp, &p, zygote_pid, argv, envp);
+ *
+ * A worker started this way is confined exactly as by iso_sandbox_exec(): the
+ * view is inherited from the zygote, everything else is applied in the child.
+ */
+struct iso_sandbox_prep; /* opaque: the compiled filter and the program's fd */
+
+/*
+ * Compiles the seccomp filter for p->flags (none with ISO_SANDBOX_NO_SECCOMP)
+ * admitting the one execveat of prog_fd (-1: no exec, as iso_sandbox_enter()).
+ * prog_fd must be at the same number in every process that uses the result.
+ * Changes nothing in the calling process. Returns an object the caller owns
+ * (iso_sandbox_prep_free()), or NULL with errno set and
+ * iso_sandbox_failed_step() naming the step.
+ */
+struct iso_sandbox_prep *iso_sandbox_prepare(const struct iso_policy *p, int prog_fd);
+void iso_sandbox_prep_free(struct iso_sandbox_prep *sp); /* NULL is a no-op */
+
+/*
+ * The shared steps of iso_sandbox_enter() for the calling process: joins
+ * p->netns_fd (closing it in this process) or unshares a new empty network
+ * namespace (-1), then the mount view: the read-only docroot at
+ * ISO_SANDBOX_DOCROOT as the only file tree, the cwd; then empties the
+ * ambient and bounding capability sets (a child inherits them, and a bounding
+ * set can only shrink). The caller stays root, with its effective
+ * capabilities and descriptors, and must be single-threaded (-EBUSY
+ * otherwise). Returns 0 or a negative errno (iso_sandbox_failed_step() says
+ * where; the caller's view is then unspecified and it must _exit()).
+ */
+int iso_sandbox_enter_view(const struct iso_policy *p);
+
+/*
+ * The rest of iso_sandbox_exec() in a process forked (or vforked: it makes
+ * only system calls, and writes only its stack, errno, the step name and the
+ * pid operands in sp) from one that entered the view: checks the program (sp's prog_fd) as iso_sandbox_exec() does,
+ * closes every descriptor but p->keep_fds and prog_fd, then limits, ambient
+ * set, p->uid/p->gid (read back), no capabilities (read back, the bounding
+ * set too: it must come empty from the view),
+ * not dumpable, PDEATHSIG SIGKILL (and fails if the process is no longer a
+ * child of `parent`), no-new-privs, sp's filter (with this process's pid
+ * where the filter names "its own pid": sp's copy in this process is
+ * changed), and execs the program. p->docroot and p->netns_fd are not used.
+ * Returns only on failure: a negative errno, iso_sandbox_failed_step() says
+ * where, and the caller must _exit().
+ */
+int iso_sandbox_exec_prepared(struct iso_sandbox_prep *sp, const struct iso_policy *p,
+			      pid_t parent, char *const argv[], char *const envp[]);
+
+/*
  * Creates a network namespace with no interface but a loopback that stays down,
  * for all workers of a service to join. The calling thread switches into it and
  * back. Needs CAP_SYS_ADMIN. Returns an O_CLOEXEC fd the caller owns and keeps
@@ -382,21 +438,33 @@ int iso_netns_create(void);
  * The zygote is a small trusted process, forked by the service's NF before
  * it initialises DPDK (so it maps no packet pool and holds no hugepage
  * file), that forks and confines workers ahead of demand, off the packet
- * path. Per worker it creates the channel (iso_chan_create) and an fd
- * socketpair (SOCK_SEQPACKET), forks; the child places its descriptors at
- * fixed numbers and calls iso_sandbox_exec() with the service's policy and a
- * uid of its own, so the worker program is confined before its first
- * instruction. The zygote then hands the NF the worker: pid, uid, the
+ * path. At start it enters the view every worker shares (the network
+ * namespace and the read-only docroot: iso_sandbox_enter_view) and compiles
+ * the seccomp filter (iso_sandbox_prepare), once; it stays root. Per worker
+ * it creates the channel (iso_chan_create) and an fd socketpair
+ * (SOCK_SEQPACKET), forks; the child places its descriptors at fixed numbers
+ * and takes the rest of the sandbox with a uid of its own
+ * (iso_sandbox_exec_prepared), so the worker program is confined exactly as
+ * iso_sandbox_exec() would, before its first instruction. The zygote then
+ * hands the NF the worker: pid, uid, the
  * channel memfd, the NF's end of the socketpair and a pidfd (so the NF can
  * kill it without a pid-reuse race), in one message over a control socket.
  * It is the workers' parent: it reaps them and reports each exit with its
  * wait status. A worker's PDEATHSIG is SIGKILL, and the zygote's own
- * PDEATHSIG is SIGKILL: when the NF goes, the zygote and every worker go.
+ * PDEATHSIG is SIGKILL: when the NF goes, the zygote and every worker go
+ * (the kernel ties PDEATHSIG to the thread that called iso_zygote_start():
+ * it must live as long as the NF).
  *
  * Uids: each worker the zygote has alive holds a distinct uid from
  * [uid_base, uid_base + uid_count) (it returns to the free set when the
  * worker is reaped), so no two live workers share a uid; when none is free
- * a request fails (ISO_Z_FAILED with -EUSERS) rather than reuse one.
+ * a request fails (ISO_Z_FAILED with -EUSERS) rather than reuse one. Freed
+ * uids are reused oldest first.
+ *
+ * The zygote's descriptors: 0 and 1 /dev/null, 2 stderr_fd, the control
+ * socket, a signalfd, the notify eventfd if any, the program; nothing else.
+ * It sends every message without blocking, and while one waits for room it
+ * makes no worker (so what it holds stays bounded by uid_count).
  */
 
 /* Descriptors in a worker program, as it starts. */
@@ -404,20 +472,27 @@ int iso_netns_create(void);
 #define ISO_WORKER_SOCK_FD   4 /* its end of the fd socket: iso_fd_send() */
 #define ISO_WORKER_NOTIFY_FD 5 /* eventfd to ring with the channel (iso_chan_set_notify), if given */
 
+/* Exit status of a worker the zygote forked but could not confine or exec:
+ * it ran nothing of the program (reported as ISO_Z_EXIT like any other end;
+ * the zygote writes the reason on its stderr_fd). */
+#define ISO_WORKER_UNCONFINED 126
+
 struct iso_zygote_conf {
 	const char *prog;        /* worker program: absolute path, static, root-owned, 0711 */
 	char *const *argv;       /* its arguments, argv[0] included, NULL-terminated */
-	struct iso_policy policy; /* docroot, netns_fd (-1: the zygote creates one
-	                           * namespace and every worker joins it), mem_bytes,
-	                           * cpu_seconds, max_fds, flags; uid, gid and keep_fds
-	                           * are the zygote's to set */
+	struct iso_policy policy; /* docroot, netns_fd (the zygote joins it, the
+	                           * caller keeps its descriptor; -1: the zygote
+	                           * creates one namespace and every worker is in
+	                           * it), mem_bytes, cpu_seconds, max_fds, flags;
+	                           * uid, gid and keep_fds are the zygote's to set */
 	uid_t uid_base;          /* > 0 */
-	uint32_t uid_count;      /* > 0: at most this many workers alive at once */
+	uint32_t uid_count;      /* 1 .. 2^20: at most this many workers alive at once */
 	gid_t gid;               /* > 0 */
 	uint32_t chan_to_worker, chan_from_worker; /* ring sizes; 0: 64 KiB */
 	int notify_fd;           /* eventfd or -1: each worker gets a duplicate as
 	                          * ISO_WORKER_NOTIFY_FD, and the zygote writes 1 to
-	                          * it after every message it sends the NF */
+	                          * it after sending the NF messages (once for the
+	                          * messages of one round, not once per message) */
 	int stderr_fd;           /* the workers' (and the zygote's) fd 2; -1: /dev/null */
 };
 
@@ -441,10 +516,17 @@ struct iso_zygote;
 
 /*
  * Forks the zygote. Call before starting threads and before DPDK is
- * initialised. Checks the configuration first (the program exists, is a
- * regular file, not readable by the worker uids, ...) and returns NULL with
- * errno set (EINVAL, ENOENT, EACCES) without forking if it cannot work.
- * The zygote makes no worker until asked.
+ * initialised. Checks the configuration first and returns NULL with errno
+ * set without forking if it cannot work: EINVAL (no conf, a relative program
+ * path, no argv[0], no docroot, uid_base, gid or uid_count 0, uid_count too
+ * large, a bad ring size), EBADF (notify_fd, stderr_fd or policy.netns_fd
+ * set but not open), ENOENT/ENOTDIR (program or docroot missing),
+ * EACCES (the program is not a regular file, or a worker uid could read it).
+ * Then waits (up to 10 s) until the zygote has entered the view and compiled
+ * the filter: NULL with errno the zygote's (EPERM without privilege, ...;
+ * EPIPE if it died, ETIMEDOUT), the zygote reaped, its reason on stderr_fd.
+ * The caller may close conf's descriptors afterwards (the zygote has its
+ * own). The zygote makes no worker until asked.
  */
 struct iso_zygote *iso_zygote_start(const struct iso_zygote_conf *c);
 
@@ -457,12 +539,18 @@ int iso_zygote_fd(const struct iso_zygote *z);
  * later), -EPIPE (the zygote is gone). */
 int iso_zygote_request(struct iso_zygote *z, uint32_t n);
 
-/* Takes one message. Never blocks: 1 (*m filled), -EAGAIN (none), -EPIPE
- * (the zygote is gone: every worker is gone with it). */
+/* Takes one message. Never blocks: 1 (*m filled; descriptors a message does
+ * not carry are -1), -EAGAIN (none), -EPIPE (the zygote is gone: every
+ * worker is gone with it), -EPROTO (a malformed message: a wrong size or
+ * type, a truncated control message, or not exactly three descriptors with
+ * WORKER and none otherwise; every descriptor it carried is closed). */
 int iso_zygote_recv(struct iso_zygote *z, struct iso_zmsg *m);
 
-/* Kills the zygote and, with it, every worker it made (SIGKILL), reaps the
- * zygote, closes the socket and frees z. NULL is a no-op. */
+/* Ends the zygote: it kills (SIGKILL) and reaps every worker it made, then
+ * exits; waits for that (up to 2 s, then SIGKILLs the zygote, whose workers
+ * then die of their PDEATHSIG), reaps the zygote, closes the socket and frees
+ * z. When it returns, no worker is left (but after that timeout). Blocks.
+ * Also the way to release z after -EPIPE. NULL is a no-op. */
 void iso_zygote_stop(struct iso_zygote *z);
 
 #endif

@@ -11,11 +11,19 @@
  *  - PR_SET_DUMPABLE and PR_SET_PDEATHSIG are reset by a credential change, so
  *    they come after setresuid;
  *  - the seccomp filter is last, so none of the calls above need to be allowed.
+ *
+ * In three parts, so that a zygote pays for what every worker shares only once:
+ * prepare() compiles the filter, view() enters the namespaces and empties the
+ * bounding set (steps 2, 3, 5), and confine() is what each process takes for
+ * itself (steps 4, 6-10).
+ * iso_sandbox_enter() and iso_sandbox_exec() run all three in one process.
  */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/capability.h>
+#include <linux/filter.h>
+#include <linux/seccomp.h>
 #include <sched.h>
 #include <seccomp.h>
 #include <signal.h>
@@ -314,8 +322,15 @@ static int add_exec_rules(scmp_filter_ctx ctx, int exec_fd)
  * is never a silent error the worker can probe around, and the trusted side sees
  * it and counts it. Anything not named here is forbidden - socket, connect,
  * execve, fork/clone, ptrace, process_vm_*, mount, set*id, kill of others, ...
+ *
+ * "Its own pid" is written as SELF_PID, a value no pid can have (pid_max is at
+ * most 2^22) and no other rule uses, and replaced by the confined process's pid
+ * just before loading: one compiled filter then serves every worker a zygote
+ * forks (load_prepared()).
  */
-static int load_filter(int exec_fd)
+#define SELF_PID 0x5eed1d5u
+
+static int build_filter(scmp_filter_ctx ctx, int exec_fd)
 {
 	static const int plain[] = {
 		/* I/O on descriptors it already holds (channel, files it opened) */
@@ -336,14 +351,9 @@ static int load_filter(int exec_fd)
 		SCMP_SYS(restart_syscall), SCMP_SYS(sched_yield), SCMP_SYS(getrandom),
 		SCMP_SYS(exit), SCMP_SYS(exit_group),
 	};
-	pid_t self = getpid();
-	scmp_filter_ctx ctx;
 	unsigned i;
 	int rc = 0;
 
-	ctx = seccomp_init(SCMP_ACT_KILL_PROCESS);
-	if (!ctx)
-		return fail_at("seccomp_init", ENOMEM);
 	for (i = 0; i < sizeof(plain) / sizeof(plain[0]) && !rc; i++)
 		rc = rule(ctx, plain[i]);
 	/* Memory, but never executable: no new code can be mapped or made runnable. */
@@ -376,71 +386,174 @@ static int load_filter(int exec_fd)
 	/* Signals only to itself (abort() uses tgkill on its own pid). */
 	if (!rc)
 		rc = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(kill), 1,
-				      SCMP_A0(SCMP_CMP_EQ, (scmp_datum_t)self));
+				      SCMP_A0(SCMP_CMP_EQ, SELF_PID));
 	if (!rc)
 		rc = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(tgkill), 1,
-				      SCMP_A0(SCMP_CMP_EQ, (scmp_datum_t)self));
+				      SCMP_A0(SCMP_CMP_EQ, SELF_PID));
 	if (!rc && exec_fd >= 0)
 		rc = add_exec_rules(ctx, exec_fd);
-	if (rc) {
-		seccomp_release(ctx);
+	if (rc)
 		return fail_at("seccomp_rule_add", -rc);
-	}
 	/* Other architectures (int 0x80, x32) hit the bad-arch action: kill. */
 	rc = seccomp_attr_set(ctx, SCMP_FLTATR_ACT_BADARCH, SCMP_ACT_KILL_PROCESS);
-	/* Should a thread exist after all, it gets the filter too or the load fails. */
+	/* Should a thread exist after all, it gets the filter too or the load fails
+	 * (libseccomp's load would use the flag; load_prepared() passes it itself). */
 	if (!rc)
 		rc = seccomp_attr_set(ctx, SCMP_FLTATR_CTL_TSYNC, 1);
+	/* The same rules as a binary search on the syscall number rather than a
+	 * list: each process's load costs the kernel a walk of the filter for
+	 * every syscall number (the seccomp action cache), half the load time
+	 * with a list this long. */
 	if (!rc)
-		rc = seccomp_load(ctx);
-	seccomp_release(ctx);
-	return rc ? fail_at("seccomp_load", -rc) : 0;
+		rc = seccomp_attr_set(ctx, SCMP_FLTATR_CTL_OPTIMIZE, 2);
+	return rc ? fail_at("seccomp_attr_set", -rc) : 0;
 }
 
-static int enter(const struct iso_policy *p, int exec_fd)
+/* What a process needs to confine itself that is the same for every worker of
+ * a policy: the filter, compiled to BPF once (libseccomp's compiler is the
+ * costly part of the filter), with the places that name "its own pid". */
+struct iso_sandbox_prep {
+	struct sock_filter *insns; /* NULL: ISO_SANDBOX_NO_SECCOMP */
+	unsigned short len;
+	unsigned short n_self;
+	unsigned short self_at[8]; /* instructions comparing with SELF_PID */
+	int exec_fd;
+};
+
+/* The BPF libseccomp would load, through seccomp_export_bpf() (to a memfd:
+ * libseccomp 2.5 exports only to a descriptor), and where SELF_PID is in it.
+ * SELF_PID must appear only as the operand of a "jump if equal" (the
+ * comparison of an argument's low word): anything else means the compiler
+ * changed in a way this does not know, and the filter is refused. */
+static int export_filter(scmp_filter_ctx ctx, struct iso_sandbox_prep *sp)
 {
-	pid_t parent = getppid();
-	int keep[65];
-	unsigned n;
+	ssize_t size;
+	unsigned i;
+	int fd, rc;
+
+	fd = memfd_create("iso-filter", MFD_CLOEXEC);
+	if (fd < 0)
+		return fail_at("seccomp_export_bpf", errno);
+	rc = seccomp_export_bpf(ctx, fd);
+	size = lseek(fd, 0, SEEK_END);
+	if (rc || size <= 0 || size % sizeof(struct sock_filter) ||
+	    size > BPF_MAXINSNS * (ssize_t)sizeof(struct sock_filter)) {
+		close(fd);
+		return fail_at("seccomp_export_bpf", rc ? -rc : EPROTO);
+	}
+	sp->insns = malloc((size_t)size);
+	if (!sp->insns || pread(fd, sp->insns, (size_t)size, 0) != size) {
+		close(fd);
+		return fail_at("seccomp_export_bpf", sp->insns ? EIO : ENOMEM);
+	}
+	close(fd);
+	sp->len = (unsigned short)(size / sizeof(struct sock_filter));
+	for (i = 0; i < sp->len; i++) {
+		if (sp->insns[i].k != SELF_PID)
+			continue;
+		if (sp->insns[i].code != (BPF_JMP | BPF_JEQ | BPF_K) ||
+		    sp->n_self == sizeof(sp->self_at) / sizeof(sp->self_at[0]))
+			return fail_at("seccomp_export_bpf", EPROTO);
+		sp->self_at[sp->n_self++] = (unsigned short)i;
+	}
+	return sp->n_self ? 0 : fail_at("seccomp_export_bpf", EPROTO);
+}
+
+void iso_sandbox_prep_free(struct iso_sandbox_prep *sp)
+{
+	if (sp) {
+		free(sp->insns);
+		free(sp);
+	}
+}
+
+static struct iso_sandbox_prep *prepare(const struct iso_policy *p, int exec_fd)
+{
+	struct iso_sandbox_prep *sp = calloc(1, sizeof(*sp));
+	scmp_filter_ctx ctx;
 	int rc;
 
-	failed_step = "";
-	if (!p || !p->docroot || p->uid == 0 || p->gid == 0 || p->n_keep_fds > 63)
-		return fail_at("policy", EINVAL);
-	/* Namespaces, ids and the filter are per thread in places: another thread
-	 * would escape some of them. */
-	rc = count_threads();
-	if (rc != 1)
-		return fail_at("single-threaded", rc < 0 ? -rc : EBUSY);
-	n = p->n_keep_fds;
-	if (n)
-		memcpy(keep, p->keep_fds, n * sizeof(int));
-	if (p->netns_fd >= 0)
-		keep[n++] = p->netns_fd;
-	if (exec_fd >= 0)
-		keep[n++] = exec_fd;
+	if (!sp) {
+		errno = -fail_at("prepare", ENOMEM);
+		return NULL;
+	}
+	sp->exec_fd = exec_fd;
+	if (p->flags & ISO_SANDBOX_NO_SECCOMP)
+		return sp;
+	ctx = seccomp_init(SCMP_ACT_KILL_PROCESS);
+	if (!ctx) {
+		rc = fail_at("seccomp_init", ENOMEM);
+	} else {
+		rc = build_filter(ctx, exec_fd);
+		if (!rc)
+			rc = export_filter(ctx, sp);
+		seccomp_release(ctx);
+	}
+	if (rc < 0) {
+		iso_sandbox_prep_free(sp);
+		errno = -rc;
+		return NULL;
+	}
+	return sp;
+}
 
-	/* 1. Descriptors: nothing of the trusted side's survives. */
-	rc = close_other_fds(keep, n);
+struct iso_sandbox_prep *iso_sandbox_prepare(const struct iso_policy *p, int prog_fd)
+{
+	failed_step = "";
+	if (!p) {
+		errno = -fail_at("policy", EINVAL);
+		return NULL;
+	}
+	return prepare(p, prog_fd);
+}
+
+/* Loads the prepared filter with "its own pid" set to ours: the same call
+ * libseccomp's seccomp_load() makes with TSYNC (seccomp(2), never prctl), which
+ * returns a thread's id if that thread could not take the filter. */
+static int load_prepared(struct iso_sandbox_prep *sp)
+{
+	struct sock_fprog prog = {.len = sp->len, .filter = sp->insns};
+	uint32_t self = (uint32_t)getpid();
+	long rc;
+	unsigned i;
+
+	for (i = 0; i < sp->n_self; i++)
+		sp->insns[sp->self_at[i]].k = self;
+	rc = syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, SECCOMP_FILTER_FLAG_TSYNC, &prog);
 	if (rc < 0)
-		return fail_at("close descriptors", -rc);
-	/* 2. Network: a namespace with no interface up. */
-	rc = join_netns(p->netns_fd);
+		return fail_at("seccomp_load", errno);
+	return rc ? fail_at("seccomp_load", ESRCH) : 0;
+}
+
+/* Steps 2, 3 and 5: what every worker of a policy shares - the namespaces, and
+ * a bounding set that is empty (it can only ever shrink, and a child inherits
+ * it: once emptied in a zygote, it is empty in every worker). The caller keeps
+ * its effective capabilities for the steps that follow. */
+static int view(const struct iso_policy *p)
+{
+	int rc = join_netns(p->netns_fd);
+
 	if (rc < 0)
 		return fail_at(p->netns_fd >= 0 ? "setns(CLONE_NEWNET)" : "unshare(CLONE_NEWNET)", -rc);
-	/* 3. Files: the read-only document root and nothing else. */
 	rc = enter_mount_view(p->docroot);
-	if (rc < 0)
-		return rc;
+	return rc < 0 ? rc : drop_bounding_caps();
+}
+
+/* Steps 4 and 6 to 10: what each process takes for itself, from the limits to
+ * the filter, after view(). `parent` is the process it must not outlive. */
+static int confine(const struct iso_policy *p, struct iso_sandbox_prep *sp, pid_t parent)
+{
+	int rc;
+
 	/* 4. Limits, hard = soft so they cannot be raised again. */
 	rc = set_limits(p);
 	if (rc < 0)
 		return rc;
-	/* 5. Capabilities the uid change does not clear by itself. */
-	rc = drop_bounding_caps();
-	if (rc < 0)
-		return rc;
-	/* 6. Identity. */
+	/* 5. The bounding set was emptied with the view; the ambient set is per
+	 *    process (and a uid change clears it anyway). */
+	if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) < 0)
+		return fail_at("clear ambient caps", errno);
+	/* 6. Identity; then every capability set read back, the bounding set too. */
 	rc = change_ids(p->uid, p->gid);
 	if (rc < 0)
 		return rc;
@@ -458,10 +571,63 @@ static int enter(const struct iso_policy *p, int exec_fd)
 	/* 8. No setuid/file-capability gain ever again, and seccomp without root. */
 	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
 		return fail_at("PR_SET_NO_NEW_PRIVS", errno);
-	if (p->flags & ISO_SANDBOX_NO_SECCOMP)
+	if (!sp->insns)
 		return 0;
 	/* 9. Last: the system call allow-list. */
-	return load_filter(exec_fd);
+	return load_prepared(sp);
+}
+
+/* Step 1 with the policy's descriptors and up to two more of ours. */
+static int close_all_but(const struct iso_policy *p, int a, int b)
+{
+	int keep[65];
+	unsigned n = p->n_keep_fds;
+	int rc;
+
+	if (n)
+		memcpy(keep, p->keep_fds, n * sizeof(int));
+	if (a >= 0)
+		keep[n++] = a;
+	if (b >= 0)
+		keep[n++] = b;
+	rc = close_other_fds(keep, n);
+	return rc < 0 ? fail_at("close descriptors", -rc) : 0;
+}
+
+/* Ids that are never root's, and room for our own descriptors beside the kept ones. */
+static int ids_ok(const struct iso_policy *p)
+{
+	return p && p->uid != 0 && p->gid != 0 && p->n_keep_fds <= 63;
+}
+
+static int enter(const struct iso_policy *p, int exec_fd)
+{
+	struct iso_sandbox_prep *sp;
+	pid_t parent = getppid();
+	int rc;
+
+	failed_step = "";
+	if (!ids_ok(p) || !p->docroot)
+		return fail_at("policy", EINVAL);
+	/* Namespaces, ids and the filter are per thread in places: another thread
+	 * would escape some of them. */
+	rc = count_threads();
+	if (rc != 1)
+		return fail_at("single-threaded", rc < 0 ? -rc : EBUSY);
+	sp = prepare(p, exec_fd);
+	if (!sp)
+		return -errno;
+	/* 1. Descriptors: nothing of the trusted side's survives. */
+	rc = close_all_but(p, p->netns_fd, exec_fd);
+	/* 2, 3, 5. Network: a namespace with no interface up; files: the read-only
+	 * document root and nothing else; no capability can come back. */
+	if (!rc)
+		rc = view(p);
+	if (!rc)
+		rc = confine(p, sp, parent);
+	/* A loaded filter is the kernel's copy: ours can go. */
+	iso_sandbox_prep_free(sp);
+	return rc;
 }
 
 int iso_sandbox_enter(const struct iso_policy *p)
@@ -479,16 +645,11 @@ static int readable_by(const struct stat *st, uid_t uid, gid_t gid)
 	return !!(st->st_mode & S_IROTH);
 }
 
-int iso_sandbox_exec(const struct iso_policy *p, int prog_fd, char *const argv[],
-		     char *const envp[])
+/* The program iso_sandbox_exec() and iso_sandbox_exec_prepared() may start. */
+static int check_program(const struct iso_policy *p, int prog_fd)
 {
-	static char *const no_env[] = {NULL};
 	struct stat st;
-	int rc;
 
-	failed_step = "";
-	if (!p || prog_fd < 0 || !argv || !argv[0])
-		return fail_at("policy", EINVAL);
 	if (fstat(prog_fd, &st) < 0)
 		return fail_at("program", errno);
 	if (!S_ISREG(st.st_mode))
@@ -500,11 +661,59 @@ int iso_sandbox_exec(const struct iso_policy *p, int prog_fd, char *const argv[]
 	/* Gone from the new image's descriptor table. */
 	if (fcntl(prog_fd, F_SETFD, FD_CLOEXEC) < 0)
 		return fail_at("program", errno);
-	rc = enter(p, prog_fd);
-	if (rc < 0)
-		return rc;
+	return 0;
+}
+
+static int exec_program(int prog_fd, char *const argv[], char *const envp[])
+{
+	static char *const no_env[] = {NULL};
+
 	syscall(SYS_execveat, prog_fd, "", argv, envp ? envp : no_env, AT_EMPTY_PATH);
 	return fail_at("execveat", errno);
+}
+
+int iso_sandbox_exec(const struct iso_policy *p, int prog_fd, char *const argv[],
+		     char *const envp[])
+{
+	int rc;
+
+	failed_step = "";
+	if (!p || prog_fd < 0 || !argv || !argv[0])
+		return fail_at("policy", EINVAL);
+	rc = check_program(p, prog_fd);
+	if (rc < 0)
+		return rc;
+	rc = enter(p, prog_fd);
+	return rc < 0 ? rc : exec_program(prog_fd, argv, envp);
+}
+
+int iso_sandbox_enter_view(const struct iso_policy *p)
+{
+	int rc;
+
+	failed_step = "";
+	if (!p || !p->docroot)
+		return fail_at("policy", EINVAL);
+	rc = count_threads();
+	if (rc != 1)
+		return fail_at("single-threaded", rc < 0 ? -rc : EBUSY);
+	return view(p);
+}
+
+int iso_sandbox_exec_prepared(struct iso_sandbox_prep *sp, const struct iso_policy *p,
+			      pid_t parent, char *const argv[], char *const envp[])
+{
+	int rc;
+
+	failed_step = "";
+	if (!sp || sp->exec_fd < 0 || !ids_ok(p) || !argv || !argv[0])
+		return fail_at("policy", EINVAL);
+	rc = check_program(p, sp->exec_fd);
+	if (!rc)
+		rc = close_all_but(p, sp->exec_fd, -1);
+	if (!rc)
+		rc = confine(p, sp, parent);
+	return rc < 0 ? rc : exec_program(sp->exec_fd, argv, envp);
 }
 
 int iso_netns_create(void)

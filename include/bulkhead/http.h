@@ -151,6 +151,14 @@ int http_target_parse(const char *target, size_t len, char *out, size_t cap,
 		      struct http_target *t);
 
 #define HTTP_OPEN_NO_OPENAT2 1u /* walk with O_NOFOLLOW even if openat2 exists */
+/* The root is all the process can see: a sandbox whose mount view holds
+ * nothing but the document root, read-only, with no /proc (docs/isolation.md).
+ * There the view is the fence, and a plain openat() following symlinks
+ * cannot leave it: a symlink out of the root names nothing in the view. So a
+ * sandboxed worker, whose seccomp filter answers openat2 with ENOSYS, still
+ * serves symlinks that stay inside as the shared server does. Never set
+ * this where the process sees more than the root. */
+#define HTTP_OPEN_VIEW 2u
 
 /* Opens relpath (as http_target_parse() makes it) under the directory
  * root_dirfd for reading, never resolving outside it: openat2() with
@@ -199,6 +207,11 @@ struct http_response {
  * too small (no fd is left open then; see HTTP_RESP_BUF_SIZE). */
 int http_respond(const struct http_request *req, int root_dirfd, time_t now, char *buf,
 		 size_t cap, struct http_response *resp);
+
+/* The same, opening the file with http_open_under_root() flags
+ * (HTTP_OPEN_VIEW in a sandbox). */
+int http_respond_in(const struct http_request *req, int root_dirfd, unsigned open_flags,
+		    time_t now, char *buf, size_t cap, struct http_response *resp);
 
 /* A response with no file behind it: status and its small HTML body (none
  * for HEAD or 304), for what the server decides itself (408 on a slow

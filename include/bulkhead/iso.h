@@ -205,7 +205,8 @@ enum iso_frame_type {
 	ISO_F_LOG = 6,
 	ISO_F_END = 7,
 };
-#define ISO_END_RESET 0x1u /* END flags */
+#define ISO_END_RESET 0x1u /* END flags: reset the connection instead of a FIN */
+#define ISO_END_IDLE  0x2u /*   closed for idleness (the trusted side counts it) */
 
 #define ISO_FRAME_HDR 12u
 #define ISO_FRAME_MAX 16384u /* payload bytes a frame may carry */
@@ -232,9 +233,12 @@ struct iso_file_ref {      /* FILE payload, and the fd message's payload */
 
 struct iso_log {           /* LOG payload, followed by the line's text */
 	uint16_t status;       /* the response's status (for counters) */
-	uint16_t reserved[3];
+	uint16_t flags;        /* ISO_LOG_* */
+	uint16_t reserved[2];
 	uint64_t content_bytes;
 };
+#define ISO_LOG_REFUSED 0x1u /* the request reader refused the request (400, 413, 501...) */
+#define ISO_LOG_TIMEOUT 0x2u /* 408: the request head did not come in time */
 
 /* Largest payload this side may send on ch: min(ISO_FRAME_MAX, out ring - header). */
 uint32_t iso_frame_max(const struct iso_chan *ch);
@@ -470,7 +474,7 @@ int iso_netns_create(void);
 /* Descriptors in a worker program, as it starts. */
 #define ISO_WORKER_CHAN_FD   3 /* its channel memfd: iso_chan_attach(3, ISO_SIDE_WORKER) */
 #define ISO_WORKER_SOCK_FD   4 /* its end of the fd socket: iso_fd_send() */
-#define ISO_WORKER_NOTIFY_FD 5 /* eventfd to ring with the channel (iso_chan_set_notify), if given */
+#define ISO_WORKER_NOTIFY_FD 5 /* its own eventfd, to ring with the channel (iso_chan_set_notify) */
 
 /* Exit status of a worker the zygote forked but could not confine or exec:
  * it ran nothing of the program (reported as ISO_Z_EXIT like any other end;
@@ -489,10 +493,10 @@ struct iso_zygote_conf {
 	uint32_t uid_count;      /* 1 .. 2^20: at most this many workers alive at once */
 	gid_t gid;               /* > 0 */
 	uint32_t chan_to_worker, chan_from_worker; /* ring sizes; 0: 64 KiB */
-	int notify_fd;           /* eventfd or -1: each worker gets a duplicate as
-	                          * ISO_WORKER_NOTIFY_FD, and the zygote writes 1 to
-	                          * it after sending the NF messages (once for the
-	                          * messages of one round, not once per message) */
+	int notify_fd;           /* eventfd or -1: the zygote writes 1 to it after
+	                          * sending the NF messages (once for the messages of
+	                          * one round, not once per message). Workers never
+	                          * get it: each has an eventfd of its own (iso_zmsg) */
 	int stderr_fd;           /* the workers' (and the zygote's) fd 2; -1: /dev/null */
 };
 
@@ -510,7 +514,10 @@ struct iso_zmsg {
 	int chan_fd;   /* WORKER: the channel memfd (iso_chan_attach(.., TRUSTED)) */
 	int sock_fd;   /* WORKER: the NF's end of the fd socket */
 	int pidfd;     /* WORKER: pidfd of the worker (pidfd_send_signal) */
-};                     /* the receiver owns the three descriptors (close-on-exec) */
+	int notify_fd; /* WORKER: the worker's own eventfd, its ISO_WORKER_NOTIFY_FD:
+	                * it writes it when it rings an armed channel. One per worker,
+	                * so no worker can read away another's wake-ups */
+};                     /* the receiver owns the four descriptors (close-on-exec) */
 
 struct iso_zygote;
 

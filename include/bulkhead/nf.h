@@ -22,8 +22,8 @@
  * NF, and through the NF's tx ring to the manager when it is a port.
  *
  * Threads: an NF is single-threaded. Every bh_nf_* call is made from the thread
- * that called bh_nf_attach(), except bh_nf_request_stop(), which is safe from a
- * signal handler or any thread.
+ * that called bh_nf_attach(), except bh_nf_request_stop() and bh_nf_kick(),
+ * which are safe from a signal handler or any thread.
  *
  * The library never exits the process: errors come back as NULL or -errno and
  * are described in one line on stderr.
@@ -157,6 +157,11 @@ int bh_nf_run(struct bh_nf *nf, const struct bh_nf_ops *ops, void *ctx);
 
 /* Ask the loop to return. Async-signal-safe. */
 void bh_nf_request_stop(struct bh_nf *nf);
+
+/* Make the loop turn once more soon, waking it if it sleeps: for another
+ * thread of the NF that learned of work the loop cannot see (a descriptor
+ * became readable). Safe from any thread. */
+void bh_nf_kick(struct bh_nf *nf);
 
 /*
  * Dispatch packets the NF generated or kept, according to the verdict set on

@@ -118,6 +118,22 @@ int bh_tcp_nf_main(int argc, char **argv, const struct bh_tcp_app *app, void *ct
 /* Helpers for applications */
 
 /*
+ * Descriptors that wake the NF. The loop sleeps on its doorbell, which only
+ * producers of packets and messages ring; an application that also waits for
+ * descriptors other processes make readable (an eventfd a worker writes, a
+ * socket) registers them here. A thread of the glue waits on them with an
+ * edge-triggered epoll and rings the doorbell when one becomes readable; it
+ * never reads them. bh_tcp_nf_woken() then tells step() (test and clear)
+ * that one did since the last look, and the application looks at its own
+ * descriptors. Callable from init() on (before the NF attaches a wake-up is
+ * only remembered). The thread starts with the first bh_tcp_nf_wake_add().
+ * Returns 0 or -errno.
+ */
+int bh_tcp_nf_wake_add(int fd);
+int bh_tcp_nf_wake_del(int fd);
+bool bh_tcp_nf_woken(void);
+
+/*
  * A listening socket on INADDR_ANY:port, registered with epfd for EPOLLIN
  * (level-triggered, data.fd = the socket). Returns the descriptor, or -errno
  * after printing one line starting with prog.

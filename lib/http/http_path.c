@@ -226,6 +226,10 @@ static int resolve(int dirfd, const char *path, unsigned flags, int oflags)
 {
 	if (!*path)
 		path = ".";
+	if (flags & HTTP_OPEN_VIEW) {
+		int fd = openat(dirfd, path, oflags | O_CLOEXEC | (oflags & O_PATH ? 0 : O_NOCTTY));
+		return fd < 0 ? not_found(errno) : fd;
+	}
 	if (!(flags & HTTP_OPEN_NO_OPENAT2)) {
 		/* openat2 refuses O_NOCTTY with O_PATH (EINVAL) */
 		struct open_how how = {

@@ -218,6 +218,12 @@ static void location(struct out *o, const struct http_request *req)
 int http_respond(const struct http_request *req, int root_dirfd, time_t now, char *buf,
 		 size_t cap, struct http_response *resp)
 {
+	return http_respond_in(req, root_dirfd, 0, now, buf, cap, resp);
+}
+
+int http_respond_in(const struct http_request *req, int root_dirfd, unsigned open_flags,
+		    time_t now, char *buf, size_t cap, struct http_response *resp)
+{
 	bool head = req->method == HTTP_METHOD_HEAD;
 	struct out o = { buf, cap, 0, cap == 0 };
 	struct stat st;
@@ -226,7 +232,7 @@ int http_respond(const struct http_request *req, int root_dirfd, time_t now, cha
 	if (req->status || !req->path)
 		return http_respond_status(req->status ? req->status : 400, head, false, now, buf,
 					   cap, resp);
-	int fd = http_open_under_root(root_dirfd, req->path, req->dir, 0, &st);
+	int fd = http_open_under_root(root_dirfd, req->path, req->dir, open_flags, &st);
 	if (fd == -EISDIR) {
 		*resp = (struct http_response){ .status = 301, .body_fd = -1,
 						.keep_alive = req->keep_alive };

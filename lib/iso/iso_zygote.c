@@ -27,6 +27,7 @@
 #include <string.h>
 #include <sys/pidfd.h>
 #include <sys/prctl.h>
+#include <sys/eventfd.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -39,7 +40,7 @@
 enum {
 	Z_CTL = 3,                       /* control socket; a worker's channel in the child */
 	Z_SIGFD = 4,                     /* SIGCHLD signalfd; a worker's socket in the child */
-	Z_NOTIFY = ISO_WORKER_NOTIFY_FD, /* the notify eventfd, if any: every worker's too */
+	Z_NOTIFY = ISO_WORKER_NOTIFY_FD, /* the NF's notify eventfd, if any; a worker's own in the child */
 	Z_PROG = 6,                      /* the worker program, close-on-exec */
 	Z_NFIXED = 7,
 };
@@ -54,7 +55,7 @@ struct zreq {
 	uint32_t n; /* more workers wanted */
 };
 
-/* Zygote -> NF, with the three descriptors of a WORKER as SCM_RIGHTS. */
+/* Zygote -> NF, with the four descriptors of a WORKER as SCM_RIGHTS. */
 struct zwire {
 	int32_t type; /* enum iso_zmsg_type, or Z_READY */
 	int32_t pid;
@@ -72,7 +73,7 @@ struct iso_zygote {
 /* A message that could not be sent yet, with the descriptors it carries. */
 struct zout {
 	struct zwire m;
-	int fds[3];
+	int fds[4];
 	int nfds;
 };
 
@@ -314,7 +315,7 @@ int iso_zygote_recv(struct iso_zygote *z, struct iso_zmsg *m)
 	nfds = take_fds(&msg, fds, 8);
 	if (n == 0 && nfds == 0)
 		return -EPIPE;
-	want = w.type == ISO_Z_WORKER ? 3 : 0;
+	want = w.type == ISO_Z_WORKER ? 4 : 0;
 	if (n != sizeof(w) || (msg.msg_flags & (MSG_TRUNC | MSG_CTRUNC)) || nfds != want ||
 	    w.type < ISO_Z_WORKER || w.type > ISO_Z_FAILED) {
 		for (i = 0; i < nfds && i < 8; i++)
@@ -323,7 +324,7 @@ int iso_zygote_recv(struct iso_zygote *z, struct iso_zmsg *m)
 	}
 	*m = (struct iso_zmsg){.type = w.type, .pid = w.pid, .uid = w.uid, .status = w.status,
 			       .chan_fd = want ? fds[0] : -1, .sock_fd = want ? fds[1] : -1,
-			       .pidfd = want ? fds[2] : -1};
+			       .pidfd = want ? fds[2] : -1, .notify_fd = want ? fds[3] : -1};
 	return 1;
 }
 
@@ -591,7 +592,8 @@ static int post_failed(struct zyg *z, int err)
  * memory as the worker uid: no other process has that uid, and the change
  * made the memory non-dumpable, so nothing can ptrace or read it meanwhile.
  */
-static void __attribute__((noreturn)) worker_child(struct zyg *z, int memfd, int sock, uid_t uid)
+static void __attribute__((noreturn)) worker_child(struct zyg *z, int memfd, int sock, int efd,
+						   uid_t uid)
 {
 	static const int keep[] = {0, 1, 2, ISO_WORKER_CHAN_FD, ISO_WORKER_SOCK_FD,
 				   ISO_WORKER_NOTIFY_FD};
@@ -602,16 +604,17 @@ static void __attribute__((noreturn)) worker_child(struct zyg *z, int memfd, int
 	int rc;
 
 	sigemptyset(&none);
-	/* memfd and sock are not 3 or 4 (see the enum), so dup2 clears their
-	 * close-on-exec; the notify descriptor already sits at 5 without it. */
+	/* memfd, sock and efd are not 3, 4 or 5 (see the enum), so dup2 clears
+	 * their close-on-exec; the eventfd of its own replaces, in this child's
+	 * descriptor table only, the NF's notify descriptor at 5. */
 	if (sigprocmask(SIG_SETMASK, &none, NULL) < 0 || dup2(memfd, ISO_WORKER_CHAN_FD) < 0 ||
-	    dup2(sock, ISO_WORKER_SOCK_FD) < 0) {
+	    dup2(sock, ISO_WORKER_SOCK_FD) < 0 || dup2(efd, ISO_WORKER_NOTIFY_FD) < 0) {
 		rc = -errno;
 	} else {
 		p.uid = uid;
 		p.gid = z->c->gid;
 		p.keep_fds = keep;
-		p.n_keep_fds = z->c->notify_fd >= 0 ? 6 : 5;
+		p.n_keep_fds = 6;
 		rc = iso_sandbox_exec_prepared(z->sp, &p, z->self, z->c->argv, NULL);
 		step = iso_sandbox_failed_step();
 	}
@@ -624,7 +627,8 @@ static void __attribute__((noreturn)) worker_child(struct zyg *z, int memfd, int
  * NF is gone. */
 static int spawn(struct zyg *z)
 {
-	struct zout o = {.m = {.type = ISO_Z_WORKER}, .nfds = 3};
+	/* The eventfd lives in o (memory, not a register vfork could clobber). */
+	struct zout o = {.m = {.type = ISO_Z_WORKER}, .fds = {-1, -1, -1, -1}, .nfds = 4};
 	struct iso_chan *ch;
 	int memfd = -1, sv[2] = {-1, -1}, err;
 	int32_t slot = slot_take(z);
@@ -640,12 +644,17 @@ static int spawn(struct zyg *z)
 	iso_chan_close(ch);
 	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0)
 		goto fail;
+	/* Its own doorbell to the NF: a descriptor shared by all workers could be
+	 * read by one of them, swallowing the others' wake-ups. */
+	o.fds[3] = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (o.fds[3] < 0)
+		goto fail;
 	/* vfork: no copy of the zygote's address space to make, fault in and
 	 * tear down again at exec (a seventh of a worker's cost). The zygote
 	 * waits meanwhile; worker_child() keeps to what vfork allows. */
 	pid = vfork();
 	if (pid == 0)
-		worker_child(z, memfd, sv[1], z->c->uid_base + (uid_t)slot);
+		worker_child(z, memfd, sv[1], o.fds[3], z->c->uid_base + (uid_t)slot);
 	if (pid < 0)
 		goto fail;
 	close(sv[1]);
@@ -673,6 +682,8 @@ fail:
 		close(sv[0]);
 	if (sv[1] >= 0)
 		close(sv[1]);
+	if (o.fds[3] >= 0)
+		close(o.fds[3]);
 	slot_untake(z, slot);
 	return post_failed(z, -err);
 }

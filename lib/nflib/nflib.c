@@ -134,6 +134,12 @@ void bh_nf_request_stop(struct bh_nf *nf)
 		bh_doorbell_kick(&nf->slot->doorbell);
 }
 
+void bh_nf_kick(struct bh_nf *nf)
+{
+	if (nf->slot)
+		bh_doorbell_kick(&nf->slot->doorbell);
+}
+
 static int nfl_register(struct bh_nf *nf, const struct bh_nf_conf *conf,
 			struct bh_reg_reply *out)
 {

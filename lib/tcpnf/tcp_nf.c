@@ -16,10 +16,15 @@
  * next timer.
  */
 #include <errno.h>
+#include <pthread.h>
+#include <sched.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <netinet/in.h>
+#include <sys/epoll.h>
+#include <unistd.h>
 
 #include <rte_mbuf.h>
 
@@ -69,6 +74,73 @@ struct tnf {
 	uint64_t *vals;
 	uint8_t frame[TNF_FRAME_MAX]; /* a chained packet's frame, made contiguous */
 };
+
+/* The waker (bh_tcp_nf_wake_add): one per process, as is the stack. */
+static struct {
+	pthread_once_t once;
+	int ep;                       /* epoll of the registered descriptors */
+	int err;                      /* why the thread could not start */
+	_Atomic uint32_t woken;       /* a descriptor became readable since step() looked */
+	struct bh_nf *_Atomic nf;     /* set once attached: whom to kick */
+	_Atomic int kicking;          /* the thread is using nf */
+} tnf_waker = {.once = PTHREAD_ONCE_INIT, .ep = -1};
+
+static void *tnf_waker_run(void *arg)
+{
+	struct epoll_event ev[64];
+	for (;;) {
+		int n = epoll_wait(tnf_waker.ep, ev, 64, -1);
+		if (n <= 0)
+			continue; /* EINTR */
+		atomic_store(&tnf_waker.woken, 1);
+		atomic_fetch_add(&tnf_waker.kicking, 1);
+		struct bh_nf *nf = atomic_load(&tnf_waker.nf);
+		if (nf)
+			bh_nf_kick(nf);
+		atomic_fetch_sub(&tnf_waker.kicking, 1);
+	}
+	return arg;
+}
+
+static void tnf_waker_start(void)
+{
+	pthread_t th;
+	pthread_attr_t a;
+	tnf_waker.ep = epoll_create1(EPOLL_CLOEXEC);
+	if (tnf_waker.ep < 0) {
+		tnf_waker.err = errno;
+		return;
+	}
+	pthread_attr_init(&a);
+	pthread_attr_setdetachstate(&a, PTHREAD_CREATE_DETACHED);
+	pthread_attr_setstacksize(&a, 64 * 1024);
+	tnf_waker.err = pthread_create(&th, &a, tnf_waker_run, NULL);
+	pthread_attr_destroy(&a);
+	if (!tnf_waker.err)
+		pthread_setname_np(th, "bh-waker");
+}
+
+int bh_tcp_nf_wake_add(int fd)
+{
+	pthread_once(&tnf_waker.once, tnf_waker_start);
+	if (tnf_waker.err)
+		return -tnf_waker.err;
+	struct epoll_event ev = {.events = EPOLLIN | EPOLLET, .data.fd = fd};
+	return epoll_ctl(tnf_waker.ep, EPOLL_CTL_ADD, fd, &ev) < 0 ? -errno : 0;
+}
+
+int bh_tcp_nf_wake_del(int fd)
+{
+	if (tnf_waker.ep < 0)
+		return -ENOENT;
+	return epoll_ctl(tnf_waker.ep, EPOLL_CTL_DEL, fd, NULL) < 0 ? -errno : 0;
+}
+
+bool bh_tcp_nf_woken(void)
+{
+	return atomic_load_explicit(&tnf_waker.woken, memory_order_relaxed) &&
+	       atomic_exchange(&tnf_waker.woken, 0);
+}
 
 static void tnf_flush(struct tnf *x)
 {
@@ -327,6 +399,9 @@ int bh_tcp_nf_main(int argc, char **argv, const struct bh_tcp_app *app, void *ct
 	x->nf = bh_nf_attach(&conf);
 	if (!x->nf)
 		goto out;
+	atomic_store(&tnf_waker.nf, x->nf);
+	if (atomic_load(&tnf_waker.woken))
+		bh_nf_kick(x->nf);
 	if (tnf_resolve(x, &o) < 0) {
 		status = 2;
 		goto detach;
@@ -357,6 +432,10 @@ int bh_tcp_nf_main(int argc, char **argv, const struct bh_tcp_app *app, void *ct
 	tnf_flush(x);
 	tnf_publish(x, bh_now_ns());
 detach:
+	/* After this the waker no longer touches the NF, which detaches below. */
+	atomic_store(&tnf_waker.nf, NULL);
+	while (atomic_load(&tnf_waker.kicking))
+		sched_yield();
 	if (app->fini)
 		app->fini(x->t, ctx);
 	inited = false;

@@ -39,95 +39,27 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "bulkhead/http.h"
-#include "bulkhead/tcp_nf.h"
 
-#define HTTP_PROG "bh-http"
-#define HTTP_READ_CHUNK 16384u
-#define HTTP_FILE_CHUNK 32768u
-#define HTTP_EVENTS 512
-#define HTTP_SCAN_NS 100000000ull /* timeout scan period */
-#define HTTP_BUDGET 8             /* responses per connection per step: fairness */
+#include "http_nf.h"
 
-#define HTTP_COUNTERS(X)                                                           \
-	X(conns_accepted, "connections accepted")                                  \
-	X(conns_open, "connections open now")                                      \
-	X(conns_refused, "connections answered 503 (over --http-max-conns) and closed") \
-	X(requests, "requests answered (any status)")                              \
-	X(status_2xx, "responses 200 and 206")                                     \
-	X(status_3xx, "responses 301 and 304")                                     \
-	X(status_4xx, "responses 400..499")                                        \
-	X(status_5xx, "responses 500..599")                                        \
-	X(bad_request, "requests refused by the reader (400, 405, 413, 414, 431, 501, 505)") \
-	X(header_timeouts, "request heads not complete in time (408)")             \
-	X(idle_timeouts, "idle keep-alive connections closed")                     \
-	X(send_timeouts, "connections reset: the client did not take its response") \
-	X(conn_errors, "connections ended by a reset or a stack error")            \
-	X(bytes_out, "content bytes sent (heads excluded)")                        \
-	X(file_errors, "responses cut short: the file could not be read")          \
-	X(log_errors, "access-log lines that could not be written")
-
-#define HTTP_X_ENUM(name, desc) HTTP_C_##name,
-enum { HTTP_COUNTERS(HTTP_X_ENUM) HTTP_C_MAX };
-#undef HTTP_X_ENUM
-
-struct hconn {
-	bool open;
-	bool close_after;       /* close once the pending output is sent */
-	bool watching_out;      /* registered for EPOLLOUT (else EPOLLIN) */
-	struct http_reader *rd;
-	uint8_t *in;            /* bytes read and not fed yet (pipelining) */
-	uint32_t in_off, in_len;
-	char *head;             /* response head still to send */
-	uint32_t head_off, head_len;
-	int file;               /* body still to send: file, offset, bytes */
-	uint64_t foff, fleft;
-	uint32_t requests;      /* answered on this connection */
-	uint64_t last_ns;       /* last byte in or out */
-	uint64_t req_start_ns;  /* first byte of the request being read, 0: none */
-	char client[INET_ADDRSTRLEN];
-};
-
-struct hsrv {
-	/* options */
-	uint16_t port;
-	int backlog;
-	const char *root;
-	uint32_t max_conns, max_requests;
-	uint64_t header_timeout_ns, idle_timeout_ns, send_timeout_ns;
-	struct http_limits lim;
-	const char *log_path;
-	/* state */
-	int ep, lfd, rootfd;
-	FILE *log;
-	bool log_dirty;     /* lines written since the last flush */
-	char *log_line;     /* room for any line (see http_init) */
-	size_t log_cap;
-	struct hconn *conns; /* by descriptor */
-	uint32_t n_conns, nr_open;
-	uint64_t next_scan;
-	size_t resp_cap;
-	char *resp;         /* response heads are built here */
-	uint8_t buf[HTTP_FILE_CHUNK > HTTP_READ_CHUNK ? HTTP_FILE_CHUNK : HTTP_READ_CHUNK];
-	uint64_t c[HTTP_C_MAX];
-};
-
-static uint64_t now_ns(void)
+uint64_t hs_now_ns(void)
 {
 	struct timespec ts;
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 }
 
-static int watch(struct bh_tcp *t, struct hsrv *s, int fd, int op, uint32_t events)
+int hs_watch(struct bh_tcp *t, struct hsrv *s, int fd, int op, uint32_t events)
 {
 	struct epoll_event ev = {.events = events, .data.fd = fd};
 	return bh_epoll_ctl(t, s->ep, op, fd, &ev);
 }
 
-static void conn_close(struct bh_tcp *t, struct hsrv *s, int fd, bool reset)
+void hs_conn_close(struct bh_tcp *t, struct hsrv *s, int fd, bool reset)
 {
 	struct hconn *c = &s->conns[fd];
+	if (s->iso)
+		hiso_conn_gone(s, c, reset);
 	if (c->file >= 0)
 		close(c->file);
 	http_reader_free(c->rd);
@@ -160,7 +92,30 @@ static void log_line(struct hsrv *s, struct hconn *c, const struct http_request 
 	s->log_dirty = true;
 }
 
-static void count_status(struct hsrv *s, int status)
+/* A line a worker formatted (isolated.c): "client text\n", every byte of
+ * text outside 0x20..0x7e replaced, so one worker can neither forge a second
+ * line nor smuggle control characters into the log. */
+void hs_log_raw(struct hsrv *s, const char *client, const char *text, size_t len)
+{
+	if (!s->log)
+		return;
+	size_t n = strlen(client), room = s->log_cap - 2;
+	if (n > room)
+		n = room;
+	memcpy(s->log_line, client, n);
+	while (len && (text[len - 1] == '\n' || text[len - 1] == '\r'))
+		len--;
+	for (size_t i = 0; i < len && n < room; i++) {
+		unsigned char ch = (unsigned char)text[i];
+		s->log_line[n++] = ch >= 0x20 && ch <= 0x7e ? (char)ch : '?';
+	}
+	s->log_line[n++] = '\n';
+	if (fwrite(s->log_line, 1, n, s->log) != n)
+		s->c[HTTP_C_log_errors]++;
+	s->log_dirty = true;
+}
+
+void hs_count_status(struct hsrv *s, int status)
 {
 	s->c[HTTP_C_requests]++;
 	if (status < 300)
@@ -194,12 +149,12 @@ static int queue_response(struct hsrv *s, struct hconn *c, const struct http_res
 	}
 	if (!resp->keep_alive)
 		c->close_after = true;
-	count_status(s, resp->status);
+	hs_count_status(s, resp->status);
 	return 0;
 }
 
 /* A status the server decides itself (408, 503), then close. */
-static void respond_status(struct hsrv *s, struct hconn *c, int status)
+void hs_respond_status(struct hsrv *s, struct hconn *c, int status)
 {
 	struct http_response resp;
 	if (http_respond_status(status, false, false, time(NULL), s->resp, s->resp_cap, &resp) == 0 &&
@@ -213,7 +168,7 @@ static void respond_status(struct hsrv *s, struct hconn *c, int status)
  * one segment (a head too large for that goes alone first). Returns 1
  * when all of it went, 0 when the send buffer is full, -1 when the
  * connection failed. */
-static int send_pending(struct bh_tcp *t, struct hsrv *s, int fd, uint64_t now)
+int hs_send_pending(struct bh_tcp *t, struct hsrv *s, int fd, uint64_t now)
 {
 	struct hconn *c = &s->conns[fd];
 	while (c->head_off < c->head_len || c->fleft) {
@@ -241,7 +196,8 @@ static int send_pending(struct bh_tcp *t, struct hsrv *s, int fd, uint64_t now)
 		c->head_off += (uint32_t)h;
 		c->foff += (uint64_t)w - h;
 		c->fleft -= (uint64_t)w - h;
-		s->c[HTTP_C_bytes_out] += (uint64_t)w - h;
+		if (!s->iso) /* the isolated design counts what the workers report */
+			s->c[HTTP_C_bytes_out] += (uint64_t)w - h;
 		if ((size_t)w < n)
 			return 0;
 	}
@@ -308,7 +264,7 @@ static void set_interest(struct bh_tcp *t, struct hsrv *s, int fd, bool out)
 	if (c->watching_out == out)
 		return;
 	c->watching_out = out;
-	watch(t, s, fd, EPOLL_CTL_MOD, out ? EPOLLOUT : EPOLLIN);
+	hs_watch(t, s, fd, EPOLL_CTL_MOD, out ? EPOLLOUT : EPOLLIN);
 }
 
 static void serve(struct bh_tcp *t, struct hsrv *s, int fd, uint64_t now)
@@ -316,10 +272,10 @@ static void serve(struct bh_tcp *t, struct hsrv *s, int fd, uint64_t now)
 	struct hconn *c = &s->conns[fd];
 	for (unsigned turn = 0; turn < HTTP_BUDGET * 2; turn++) {
 		if (c->head || c->fleft) {
-			int rc = send_pending(t, s, fd, now);
+			int rc = hs_send_pending(t, s, fd, now);
 			if (rc < 0) {
 				s->c[HTTP_C_conn_errors]++;
-				conn_close(t, s, fd, true);
+				hs_conn_close(t, s, fd, true);
 				return;
 			}
 			if (rc == 0) {
@@ -328,14 +284,14 @@ static void serve(struct bh_tcp *t, struct hsrv *s, int fd, uint64_t now)
 			}
 		}
 		if (c->close_after) {
-			conn_close(t, s, fd, false);
+			hs_conn_close(t, s, fd, false);
 			return;
 		}
 		set_interest(t, s, fd, false);
 		if (c->in_len) { /* a pipelined request read earlier */
 			ssize_t used = feed(s, c, c->in + c->in_off, c->in_len, now);
 			if (used < 0) {
-				conn_close(t, s, fd, true);
+				hs_conn_close(t, s, fd, true);
 				return;
 			}
 			c->in_off += (uint32_t)used;
@@ -352,17 +308,17 @@ static void serve(struct bh_tcp *t, struct hsrv *s, int fd, uint64_t now)
 			if (errno == EAGAIN)
 				return;
 			s->c[HTTP_C_conn_errors]++;
-			conn_close(t, s, fd, true);
+			hs_conn_close(t, s, fd, true);
 			return;
 		}
 		if (r == 0) { /* the client closed its side: nothing more to answer */
-			conn_close(t, s, fd, false);
+			hs_conn_close(t, s, fd, false);
 			return;
 		}
 		c->last_ns = now;
 		ssize_t used = feed(s, c, s->buf, (size_t)r, now);
 		if (used < 0 || (used < r && keep_input(c, s->buf + used, (size_t)(r - used)) < 0)) {
-			conn_close(t, s, fd, true);
+			hs_conn_close(t, s, fd, true);
 			return;
 		}
 	}
@@ -391,20 +347,26 @@ static void accept_all(struct bh_tcp *t, struct hsrv *s, uint64_t now)
 		*c = (struct hconn){.open = true, .file = -1, .last_ns = now};
 		inet_ntop(AF_INET, &peer.sin_addr, c->client, sizeof(c->client));
 		s->nr_open++;
-		if (watch(t, s, fd, EPOLL_CTL_ADD, EPOLLIN) < 0) {
-			conn_close(t, s, fd, true);
+		if (hs_watch(t, s, fd, EPOLL_CTL_ADD, EPOLLIN) < 0) {
+			hs_conn_close(t, s, fd, true);
 			s->c[HTTP_C_conn_errors]++;
 			continue;
 		}
 		if (s->nr_open > s->max_conns) {
 			s->c[HTTP_C_conns_refused]++;
-			respond_status(s, c, 503);
+			hs_respond_status(s, c, 503);
 			serve(t, s, fd, now);
+			continue;
+		}
+		if (s->iso) {
+			c->client_addr = peer.sin_addr.s_addr;
+			c->client_port = ntohs(peer.sin_port);
+			hiso_accepted(t, s, fd, now);
 			continue;
 		}
 		c->rd = http_reader_new(&s->lim);
 		if (!c->rd) {
-			conn_close(t, s, fd, true);
+			hs_conn_close(t, s, fd, true);
 			s->c[HTTP_C_conn_errors]++;
 		}
 	}
@@ -420,15 +382,15 @@ static void scan(struct bh_tcp *t, struct hsrv *s, uint64_t now)
 		if (c->head || c->fleft) {
 			if (now - c->last_ns > s->send_timeout_ns) {
 				s->c[HTTP_C_send_timeouts]++;
-				conn_close(t, s, (int)fd, true);
+				hs_conn_close(t, s, (int)fd, true);
 			}
 		} else if (c->req_start_ns && now - c->req_start_ns > s->header_timeout_ns) {
 			s->c[HTTP_C_header_timeouts]++;
-			respond_status(s, c, 408);
+			hs_respond_status(s, c, 408);
 			serve(t, s, (int)fd, now);
 		} else if (!c->req_start_ns && now - c->last_ns > s->idle_timeout_ns) {
 			s->c[HTTP_C_idle_timeouts]++;
-			conn_close(t, s, (int)fd, false);
+			hs_conn_close(t, s, (int)fd, false);
 		}
 	}
 }
@@ -437,19 +399,27 @@ static int http_step(struct bh_tcp *t, void *ctx)
 {
 	struct hsrv *s = ctx;
 	struct epoll_event ev[HTTP_EVENTS];
-	uint64_t now = now_ns();
+	uint64_t now = hs_now_ns();
 	int n = bh_epoll_wait(t, s->ep, ev, HTTP_EVENTS, 0);
 
 	for (int i = 0; i < n; i++) {
 		int fd = ev[i].data.fd;
 		if (fd == s->lfd)
 			accept_all(t, s, now);
+		else if ((uint32_t)fd < s->n_conns && s->conns[fd].open && s->iso &&
+			 !s->conns[fd].rd)
+			hiso_serve(t, s, fd, ev[i].events, now);
 		else if ((uint32_t)fd < s->n_conns && s->conns[fd].open)
 			serve(t, s, fd, now);
 	}
+	if (s->iso)
+		n += hiso_step(t, s, now);
 	if (now >= s->next_scan) {
 		s->next_scan = now + HTTP_SCAN_NS;
-		scan(t, s, now);
+		if (s->iso)
+			hiso_scan(t, s, now);
+		else
+			scan(t, s, now);
 		if (s->log_dirty) {
 			fflush(s->log);
 			s->log_dirty = false;
@@ -464,6 +434,8 @@ static int http_step(struct bh_tcp *t, void *ctx)
 static uint64_t http_wake(struct bh_tcp *t, void *ctx)
 {
 	struct hsrv *s = ctx;
+	if (s->iso && hiso_busy(s))
+		return 0; /* a worker is answering: look again at once */
 	return s->nr_open || s->log_dirty ? s->next_scan : UINT64_MAX;
 }
 
@@ -492,7 +464,8 @@ static int opt_num(const char *name, const char *v, uint64_t lo, uint64_t hi, ui
 
 static int http_init(struct bh_tcp *t, int argc, char **argv, void *ctx)
 {
-	enum { O_LISTEN = 1, O_ROOT, O_MAXC, O_HTO, O_ITO, O_STO, O_MHB, O_MUB, O_MH, O_MR, O_LOG, O_BL };
+	enum { O_LISTEN = 1, O_ROOT, O_MAXC, O_HTO, O_ITO, O_STO, O_MHB, O_MUB, O_MH, O_MR, O_LOG, O_BL,
+	       O_ISO };
 	static const struct option opts[] = {
 		{"listen", required_argument, NULL, O_LISTEN},
 		{"root", required_argument, NULL, O_ROOT},
@@ -506,6 +479,16 @@ static int http_init(struct bh_tcp *t, int argc, char **argv, void *ctx)
 		{"max-requests", required_argument, NULL, O_MR},
 		{"log", required_argument, NULL, O_LOG},
 		{"backlog", required_argument, NULL, O_BL},
+		{"isolation", required_argument, NULL, O_ISO},
+		{"recycle", required_argument, NULL, O_ISO},
+		{"worker", required_argument, NULL, O_ISO},
+		{"uid-range", required_argument, NULL, O_ISO},
+		{"worker-mem", required_argument, NULL, O_ISO},
+		{"worker-cpu-s", required_argument, NULL, O_ISO},
+		{"worker-fds", required_argument, NULL, O_ISO},
+		{"worker-idle-ms", required_argument, NULL, O_ISO},
+		{"spares", required_argument, NULL, O_ISO},
+		{"inline-max", required_argument, NULL, O_ISO},
 		{NULL, 0, NULL, 0},
 	};
 	struct hsrv *s = ctx;
@@ -522,8 +505,13 @@ static int http_init(struct bh_tcp *t, int argc, char **argv, void *ctx)
 	s->lfd = s->ep = s->rootfd = -1;
 	optind = 1;
 	opterr = 0;
-	while ((o = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+	int li;
+	while ((o = getopt_long(argc, argv, "", opts, &li)) != -1) {
 		switch (o) {
+		case O_ISO:
+			if (hiso_option(s, opts[li].name, optarg) < 0)
+				return -EINVAL;
+			break;
 		case O_LISTEN:
 			if (opt_num("listen", optarg, 1, 65535, &v) < 0)
 				return -EINVAL;
@@ -600,7 +588,12 @@ static int http_init(struct bh_tcp *t, int argc, char **argv, void *ctx)
 		return -EINVAL;
 	}
 	http_reader_free(probe);
-	int rc = drop_dac_override();
+	int rc;
+	/* The zygote is forked now: before DPDK exists in this process and
+	 * before any thread, with every capability it needs. */
+	if (hiso_wanted(s) && (rc = hiso_start(t, s)) < 0)
+		return rc;
+	rc = drop_dac_override();
 	if (rc < 0) {
 		fprintf(stderr, HTTP_PROG ": cannot give up CAP_DAC_OVERRIDE: %s\n", strerror(-rc));
 		return rc;
@@ -654,7 +647,8 @@ static void http_fini(struct bh_tcp *t, void *ctx)
 	struct hsrv *s = ctx;
 	for (uint32_t fd = 0; fd < s->n_conns; fd++)
 		if (s->conns[fd].open)
-			conn_close(t, s, (int)fd, true);
+			hs_conn_close(t, s, (int)fd, true);
+	hiso_stop(s);
 	free(s->conns);
 	free(s->resp);
 	free(s->log_line);
@@ -689,7 +683,8 @@ int main(int argc, char **argv)
 			 "  --max-headers N         field lines, 431 beyond [100]\n"
 			 "  --max-requests N        requests per connection [unlimited]\n"
 			 "  --log FILE|-            access log, combined log format [none]\n"
-			 "  --backlog N             connections waiting to be accepted [4096]\n",
+			 "  --backlog N             connections waiting to be accepted [4096]\n"
+			 HISO_USAGE,
 		.counter_names = names,
 		.counter_values = s.c,
 		.n_counters = HTTP_C_MAX,

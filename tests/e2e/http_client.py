@@ -201,6 +201,20 @@ def idle(host, port, path, limit=10.0):
                       "idle_s": round(time.monotonic() - t0, 3), "more": len(c.buf)}))
 
 
+def hold(host, port, path, stopfile, limit=60.0):
+    """GET path, print its status and body at once, then keep the connection
+    until stopfile appears; print how it ended ("open": still up)."""
+    c = Conn(host, port)
+    c.s.sendall(get(path))
+    r = c.response()
+    print(json.dumps({"status": r[0] if r else 0, "body": r[2].decode("latin-1") if r else ""}),
+          flush=True)
+    t0 = time.monotonic()
+    while not os.path.exists(stopfile) and time.monotonic() - t0 < limit and c.closed == "open":
+        c.drain(0.2)
+    print(json.dumps({"closed": c.closed, "held_s": round(time.monotonic() - t0, 1)}), flush=True)
+
+
 def stall(host, port, path, wait):
     c = Conn(host, port)
     c.s.sendall(get(path))
@@ -287,6 +301,8 @@ def main(cmd, a):
         slow(a[0], int(a[1]), a[2], float(a[3]), *(float(x) for x in a[4:]))
     elif cmd == "idle":
         idle(a[0], int(a[1]), a[2], *(float(x) for x in a[3:]))
+    elif cmd == "hold":
+        hold(a[0], int(a[1]), a[2], a[3], *(float(x) for x in a[4:]))
     elif cmd == "stall":
         stall(a[0], int(a[1]), a[2], float(a[3]))
     elif cmd == "conns":

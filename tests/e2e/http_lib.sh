@@ -10,6 +10,42 @@ HC="$BH_PY $(dirname "${BASH_SOURCE[0]}")/http_client.py"
 # shellcheck disable=SC2034 # URL and HTTP_PID are for the tests
 URL=http://$TCP_IP
 
+# HTTP_ISOLATION (none, connection, client, pool:N): the design under test.
+# Unset or none: the shared design; otherwise the NF relays to sandboxed
+# workers (bh-http-worker, installed root-owned mode 0711 as it must be).
+HTTP_ISOLATION=${HTTP_ISOLATION:-none}
+HTTP_RECYCLE=${HTTP_RECYCLE:-fresh}
+HTTP_UID_BASE=2000100000 # the workers' uids: [base, base + 4096)
+# HTTP_WORKER: the worker program (default: build/workers/http/bh-http-worker)
+http_workers() { # the pids of the live workers
+	ps -eo pid=,uid= | awk -v b=$HTTP_UID_BASE '$2 >= b && $2 < b + 4096 {print $1}'
+}
+http_iso_args() { # the bh-http options for $HTTP_ISOLATION, in HTTP_ISO_ARGS
+	HTTP_ISO_ARGS=()
+	[ "$HTTP_ISOLATION" = none ] && return 0
+	install -d -m 0755 "$WORK/libexec" &&
+		install -m 0711 "${HTTP_WORKER:-$BH_BUILD/workers/http/bh-http-worker}" \
+			"$WORK/libexec/worker" || return 1
+	HTTP_ISO_ARGS=(--isolation "$HTTP_ISOLATION" --recycle "$HTTP_RECYCLE"
+		--worker "$WORK/libexec/worker" --uid-range $HTTP_UID_BASE:4096)
+	echo "# isolation: $HTTP_ISOLATION, recycle $HTTP_RECYCLE"
+}
+# http_iso_clean: the end state of the isolated design: no worker misbehaved
+# (in these tests every one is well-behaved), and none is left over.
+http_iso_clean() {
+	[ "$HTTP_ISOLATION" = none ] && return 0
+	local c
+	check_cmp "isolation: workers were started" "$(http_app workers_started)" -gt 0
+	for c in worker_crashes worker_seccomp_kills worker_limit_kills worker_hangs \
+		worker_protocol_errors worker_spawn_failures; do
+		check_cmp "isolation: http.$c = 0" "$(http_app $c)" -eq 0
+	done
+	if [ "$HTTP_ISOLATION" = connection ]; then
+		check_cmp "isolation: a worker for every connection served" "$(http_app workers_started)" \
+			-ge $(($(http_app conns_accepted) - $(http_app conns_refused)))
+	fi
+}
+
 hc() { ip netns exec "$NS_A" $HC "$@"; }                # http_client.py from client A
 hcurl() { ip netns exec "$NS_A" curl -s -m 20 "$@"; }   # curl from client A
 http_app() { tcp_app http "http.$1"; }                  # an HTTP counter in the snapshot
@@ -50,9 +86,10 @@ http_start() {
 	shift 2
 	[ -n "$out_hops" ] && chain=(--chain out)
 	tcp_config "$WORK/cfg.json" "$in_hops" "$out_hops"
+	http_iso_args || return 1
 	bh_start_mgr "$WORK/cfg.json" || return 1
 	bh_start_nf http http -s http -- --ip $TCP_IP/24 --port p0 "${chain[@]}" --root "$DOCROOT" \
-		--log "$WORK/access.log" "$@" || return 1
+		--log "$WORK/access.log" "${HTTP_ISO_ARGS[@]}" "$@" || return 1
 	# shellcheck disable=SC2034
 	HTTP_PID=$NF_PID
 }

@@ -17,11 +17,12 @@ printf 'version 1\n' >"$DOCROOT/cond.txt"
 touch -d '2021-03-04 05:06:07 UTC' "$DOCROOT/cond.txt"
 
 tcp_config "$WORK/cfg.json" '["impair","http"]' '["impair"]'
+http_iso_args || exit 1
 bh_start_mgr "$WORK/cfg.json" || exit 1
 bh_start_nf imp0 impair -s impair || exit 1 # passes everything until the loss case
 IMP_PID=$NF_PID
 bh_start_nf http http -s http -- --ip $TCP_IP/24 --port p0 --chain out --root "$DOCROOT" \
-	--log "$WORK/access.log" --max-requests 50 || exit 1
+	--log "$WORK/access.log" --max-requests 50 "${HTTP_ISO_ARGS[@]}" || exit 1
 HTTP_PID=$NF_PID
 
 # fetch NAME [curl args...]: one request; head in $WORK/NAME.h, body in
@@ -263,6 +264,7 @@ check_cmp "  ... bytes_out grew by exactly $LOSS_MIB MiB" $(($(http_app bytes_ou
 check_cmp "no segment with a bad checksum" "$(tcp_app http tcp_bad_cksum)" -eq 0
 check_cmp "no frame lost for want of a buffer" "$(tcp_app http nf.tx_nobuf)" -eq 0
 
+http_iso_clean
 tcp_nf_stop http "$HTTP_PID"
 echo "# test_http took $(($(date +%s) - START))s"
 bh_summary

@@ -169,6 +169,7 @@ check "a refused request's line shows what was read (FOO)" grep -q '"FOO" 501 ' 
 check "the 414's line is one whole line, with the target as far as it was read" \
 	grep -Eq '^198\.18\.0\.1 - - \[[^]]+\] "GET /0{4000,}" 414 [0-9]+ "-" "-"$' "$WORK/access.log"
 check "the 408 line has no request (-)" grep -Eq '\] "-" 408 [0-9]+ "-" "-"$' "$WORK/access.log"
+http_iso_clean
 tcp_nf_stop http "$HTTP_PID"
 echo "# test_http_bad took $(($(date +%s) - START))s"
 bh_summary

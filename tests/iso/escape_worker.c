@@ -22,6 +22,12 @@
  *                         and never calls the sandbox itself
  *   iso_escape_worker peer PID UID GID     (unconfined process of the same uid as
  *                                           a worker, trying to read its memory)
+ *   iso_escape_worker --OPTION ...         (started by the HTTP NF in place of its
+ *                         worker, tests/e2e/test_iso_escape.sh: serves frames on
+ *                         its channel; "GET /NAME?PID" is the attempt NAME aimed
+ *                         at process PID, answered with its verdict line;
+ *                         "GET /www/FILE" serves FILE like an honest worker;
+ *                         "GET /whoami" answers its pid and keeps the connection)
  *
  * The docroot is expected to hold index.html (DOC_CONTENT), a mode 0666 file
  * "writable" and a symlink "passwd" -> /etc/passwd.
@@ -62,13 +68,15 @@
 static pid_t parent;
 static int leaked_fd = -1;
 static char secret[] = "parent-secret";
+static char said[256]; /* the last verdict line (the http mode answers with it) */
 
 static int say(const char *name, const char *verdict, const char *detail)
 {
-	char line[256];
-	int n = snprintf(line, sizeof(line), "%s %s %s\n", name, verdict, detail);
+	int n = snprintf(said, sizeof(said), "%s %s %s\n", name, verdict, detail);
 
-	return write(1, line, (size_t)n) == n ? 0 : 1;
+	if (n >= (int)sizeof(said))
+		n = (int)sizeof(said) - 1;
+	return write(1, said, (size_t)n) == n ? 0 : 1;
 }
 
 /* For a call that should fail: "refused ERRNO" if it did, "ESCAPED" if not. */
@@ -370,6 +378,110 @@ static double bench(const struct iso_policy *p, int n, int enter)
 	return (now_us() - t0) / n;
 }
 
+/* Sends one whole response on stream: status 200 and body, its LOG, and
+ * END unless keep (then the connection stays open). */
+static int http_answer(struct iso_chan *ch, uint32_t stream, const char *body, size_t blen,
+		       bool keep)
+{
+	char head[128];
+	struct {
+		struct iso_log lg;
+		char text[8];
+	} log = {{.status = 200, .content_bytes = blen}, " - - -"};
+	int hl = snprintf(head, sizeof(head),
+			  "HTTP/1.1 200 OK\r\nContent-Length: %zu\r\n%s\r\n", blen,
+			  keep ? "" : "Connection: close\r\n");
+
+	for (size_t off = 0; off < (size_t)hl + blen;) {
+		/* head, then body, in frames that fit; waits for room */
+		char buf[4096];
+		size_t n = 0;
+		if (off < (size_t)hl) {
+			n = (size_t)hl - off;
+			memcpy(buf, head + off, n);
+		} else {
+			n = blen - (off - (size_t)hl) < sizeof(buf) ? blen - (off - (size_t)hl) : sizeof(buf);
+			memcpy(buf, body + (off - (size_t)hl), n);
+		}
+		int rc = iso_frame_send(ch, stream, ISO_F_DATA, 0, buf, (uint32_t)n);
+		if (rc == -EAGAIN) {
+			iso_chan_wait(ch, ISO_CHAN_OUT, 100);
+			continue;
+		}
+		if (rc < 0)
+			return rc;
+		off += n;
+	}
+	while (iso_frame_send(ch, stream, ISO_F_LOG, 0, &log, sizeof(log.lg) + 6) == -EAGAIN)
+		iso_chan_wait(ch, ISO_CHAN_OUT, 100);
+	while (!keep && iso_frame_send(ch, stream, ISO_F_END, 0, NULL, 0) == -EAGAIN)
+		iso_chan_wait(ch, ISO_CHAN_OUT, 100);
+	return 0;
+}
+
+/* In place of the HTTP worker: one attempt per request (see the top). */
+static int http_hostile(void)
+{
+	static uint8_t buf[ISO_FRAME_MAX];
+	static char req[4096], file[1 << 16];
+	size_t len = 0;
+	uint32_t stream = 0;
+	struct iso_chan *ch = iso_chan_attach(3, ISO_SIDE_WORKER);
+
+	if (!ch)
+		return 10;
+	if (fcntl(5, F_GETFD) >= 0)
+		iso_chan_set_notify(ch, 5);
+	leaked_fd = 6; /* nothing beyond the channel, socket and eventfd may be open */
+	for (;;) {
+		struct iso_frame f;
+		int rc = iso_frame_recv(ch, &f, buf, sizeof(buf));
+
+		if (rc == -EAGAIN) {
+			iso_chan_wait(ch, ISO_CHAN_IN, -1);
+			continue;
+		}
+		if (rc <= 0)
+			return rc == 0 ? 0 : 11;
+		if (f.type == ISO_F_OPEN) {
+			stream = f.stream;
+			len = 0;
+			continue;
+		}
+		if (f.type != ISO_F_DATA || f.stream != stream || len + f.len >= sizeof(req))
+			continue;
+		memcpy(req + len, buf, f.len);
+		len += f.len;
+		req[len] = 0;
+		if (!strstr(req, "\r\n\r\n"))
+			continue;
+		char name[128] = "";
+		int pid = 0;
+		if (sscanf(req, "GET /%127[^? ]?%d", name, &pid) < 1)
+			snprintf(name, sizeof(name), "bad");
+		len = 0;
+		if (!strncmp(name, "www/", 4)) {
+			int fd = open(name + 4, O_RDONLY);
+			ssize_t n = fd < 0 ? -1 : read(fd, file, sizeof(file));
+			if (fd >= 0)
+				close(fd);
+			rc = http_answer(ch, stream, file, n < 0 ? 0 : (size_t)n, false);
+		} else if (!strcmp(name, "whoami")) { /* and the connection stays */
+			int n = snprintf(file, sizeof(file), "%d\n", (int)getpid());
+			rc = http_answer(ch, stream, file, (size_t)n, true);
+		} else if (pid == getpid()) {
+			say(name, "FAILED", "aimed at itself");
+			rc = http_answer(ch, stream, said, strlen(said), false);
+		} else {
+			parent = pid;
+			attempt(name);
+			rc = http_answer(ch, stream, said, strlen(said), false);
+		}
+		if (rc < 0)
+			return 12;
+	}
+}
+
 int main(int argc, char **argv)
 {
 	static const int keep[] = {0, 1, 2, 3, 4};
@@ -384,6 +496,8 @@ int main(int argc, char **argv)
 		leaked_fd = atoi(argv[4]);
 		return !strcmp(argv[2], "hold") ? hold() : attempt(argv[2]);
 	}
+	if (argc >= 2 && !strncmp(argv[1], "--", 2))
+		return http_hostile();
 	if (argc == 5 && !strcmp(argv[1], "peer"))
 		return run_peer(atoi(argv[2]), (uid_t)atoi(argv[3]), (gid_t)atoi(argv[4]));
 	if (argc < 7) {

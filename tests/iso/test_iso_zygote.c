@@ -53,7 +53,7 @@ struct w {
 	pid_t pid;
 	uid_t uid;
 	struct iso_chan *ch;
-	int sock, pidfd;
+	int sock, pidfd, efd;
 };
 
 static void conf_init(struct iso_zygote_conf *c, uint32_t count)
@@ -99,6 +99,8 @@ static void close_msg(struct iso_zmsg *m)
 		close(m->sock_fd);
 	if (m->pidfd >= 0)
 		close(m->pidfd);
+	if (m->notify_fd >= 0)
+		close(m->notify_fd);
 }
 
 /* The next message must be a WORKER: its channel attached as the trusted side. */
@@ -108,7 +110,7 @@ static int get_worker(struct iso_zygote *z, struct w *w)
 	int rc = next_msg(z, &m, WAIT_MS);
 
 	memset(w, 0, sizeof(*w));
-	w->sock = w->pidfd = -1;
+	w->sock = w->pidfd = w->efd = -1;
 	CHECK_EQ(rc, 1);
 	if (rc != 1)
 		return -1;
@@ -125,6 +127,7 @@ static int get_worker(struct iso_zygote *z, struct w *w)
 	w->uid = m.uid;
 	w->sock = m.sock_fd;
 	w->pidfd = m.pidfd;
+	w->efd = m.notify_fd;
 	return w->ch ? 0 : -1;
 }
 
@@ -135,8 +138,10 @@ static void put_worker(struct w *w)
 		close(w->sock);
 	if (w->pidfd >= 0)
 		close(w->pidfd);
+	if (w->efd >= 0)
+		close(w->efd);
 	memset(w, 0, sizeof(*w));
-	w->sock = w->pidfd = -1;
+	w->sock = w->pidfd = w->efd = -1;
 }
 
 /* The next message must be the EXIT of w: returns its wait status (or -1). */
@@ -149,7 +154,7 @@ static int exit_of(struct iso_zygote *z, const struct w *w)
 	if (rc != 1)
 		return -1;
 	CHECK(m.type == ISO_Z_EXIT && m.pid == w->pid && m.uid == w->uid);
-	CHECK(m.chan_fd == -1 && m.sock_fd == -1 && m.pidfd == -1);
+	CHECK(m.chan_fd == -1 && m.sock_fd == -1 && m.pidfd == -1 && m.notify_fd == -1);
 	close_msg(&m);
 	return m.type == ISO_Z_EXIT ? m.status : -1;
 }
@@ -391,16 +396,19 @@ static void check_kinds(const struct iso_zmsg *m)
 	      type == SOCK_SEQPACKET);
 	link_of(0, m->pidfd, l, sizeof(l));
 	CHECK(!strcmp(l, "anon_inode:[pidfd]"));
+	link_of(0, m->notify_fd, l, sizeof(l));
+	CHECK(!strcmp(l, "anon_inode:[eventfd]"));
 	CHECK(fcntl(m->chan_fd, F_GETFD) == FD_CLOEXEC && fcntl(m->sock_fd, F_GETFD) == FD_CLOEXEC &&
-	      fcntl(m->pidfd, F_GETFD) == FD_CLOEXEC);
+	      fcntl(m->pidfd, F_GETFD) == FD_CLOEXEC && fcntl(m->notify_fd, F_GETFD) == FD_CLOEXEC);
 }
 
-/* One frame round the worker's channel; the worker must wake us through the
- * notify eventfd (we sleep on it, not on the channel). */
+/* One frame round the worker's channel; the worker must wake us through its
+ * own eventfd (we sleep on it, not on the channel), and not through the
+ * zygote's. */
 static void round_trip(struct iso_zygote *z, struct w *w, int i)
 {
 	char msg[32], back[64];
-	struct pollfd pf = {.fd = efd, .events = POLLIN};
+	struct pollfd pf = {.fd = w->efd, .events = POLLIN}, zf = {.fd = efd, .events = POLLIN};
 	struct iso_frame f;
 	struct iso_zmsg m;
 	uint64_t v;
@@ -409,7 +417,8 @@ static void round_trip(struct iso_zygote *z, struct w *w, int i)
 	CHECK_EQ(iso_chan_arm(w->ch, ISO_CHAN_IN), 0);
 	CHECK_EQ(iso_frame_send(w->ch, 7, ISO_F_DATA, 0, msg, (uint32_t)len), 0);
 	CHECK_EQ(poll(&pf, 1, WAIT_MS), 1);
-	CHECK(read(efd, &v, sizeof(v)) == sizeof(v) && v >= 1);
+	CHECK(read(w->efd, &v, sizeof(v)) == sizeof(v) && v >= 1);
+	CHECK_EQ(poll(&zf, 1, 0), 0);
 	CHECK_EQ(iso_zygote_recv(z, &m), -EAGAIN); /* so the wake was the worker's */
 	rc = iso_frame_recv(w->ch, &f, back, sizeof(back));
 	CHECK_EQ(rc, 1);
@@ -557,7 +566,7 @@ static void test_workers(void)
 		int rc = next_msg(z, &m, WAIT_MS);
 
 		memset(&w[i], 0, sizeof(w[i]));
-		w[i].sock = w[i].pidfd = -1;
+		w[i].sock = w[i].pidfd = w[i].efd = -1;
 		CHECK_EQ(rc, 1);
 		CHECK_EQ(m.type, ISO_Z_WORKER);
 		if (rc != 1 || m.type != ISO_Z_WORKER) {
@@ -576,6 +585,7 @@ static void test_workers(void)
 		w[i].uid = m.uid;
 		w[i].sock = m.sock_fd;
 		w[i].pidfd = m.pidfd;
+		w[i].efd = m.notify_fd;
 		printf("  worker %d uid %u\n", (int)m.pid, m.uid);
 	}
 	/* The zygote woke us for them (it writes after it sent, so maybe not yet). */
@@ -672,7 +682,7 @@ static void test_uids(void)
 	CHECK(a.uid != b.uid);
 	CHECK_EQ(next_msg(z, &m, WAIT_MS), 1);
 	CHECK(m.type == ISO_Z_FAILED && m.status == -EUSERS);
-	CHECK(m.chan_fd == -1 && m.sock_fd == -1 && m.pidfd == -1);
+	CHECK(m.chan_fd == -1 && m.sock_fd == -1 && m.pidfd == -1 && m.notify_fd == -1);
 	printf("uids: 2 in the range, 3 asked: %u, %u, then FAILED %s\n", a.uid, b.uid,
 	       strerrorname_np(-m.status));
 	CHECK_EQ(iso_chan_shutdown(a.ch), 0);

@@ -13,9 +13,9 @@
  * seccomp allow-list that kills it on any other system call, so it is built
  * static and without sanitizers, and makes only these (strace): futex (the
  * channel's doorbells: sleeping, with a timeout when it polls, and ringing),
- * write (the notify eventfd; stderr when it dies), pread64 (bodies), openat2
- * then openat (lib/http opens each file with openat2, which the filter
- * answers ENOSYS, then walks with openat), newfstatat (fstat), close, fcntl
+ * write (the notify eventfd; stderr when it dies), pread64 (bodies), openat
+ * (HTTP_OPEN_VIEW: in the view, symlinks are followed by the kernel; with
+ * --root, lib/http's openat2 fence, or its walk), newfstatat (fstat), close, fcntl
  * (F_GETFD, F_GET_SEALS, and F_GETFL/F_SETFL in lib/http), sendmsg (passing
  * descriptors), mmap (the channel), brk/munmap and getrandom (malloc),
  * nanosleep (polling with no input to wait for), exit_group, plus static
@@ -91,21 +91,6 @@
 #define WK_POLL_MAX_MS 16     /* see wait_for_work() */
 #define WK_CHAN_END 1000      /* pump(): the trusted side shut the channel */
 
-/* What the trusted side counts, when iso.h has these flags (LOG flags for
- * a refused request and a 408, END flag for an idle stream). */
-#ifdef ISO_LOG_REFUSED
-#define WK_LOG_REFUSED ISO_LOG_REFUSED
-#define WK_LOG_TIMEOUT ISO_LOG_TIMEOUT
-#else
-#define WK_LOG_REFUSED 0
-#define WK_LOG_TIMEOUT 0
-#endif
-#ifdef ISO_END_IDLE
-#define WK_END_IDLE ISO_END_IDLE
-#else
-#define WK_END_IDLE 0
-#endif
-
 struct stream {
 	uint32_t id;
 	struct stream *prev, *next; /* the service order */
@@ -132,6 +117,7 @@ struct stream {
 struct worker {
 	/* options */
 	const char *root;
+	unsigned open_flags;        /* HTTP_OPEN_VIEW when the root is the sandbox's view */
 	struct http_limits lim;
 	uint32_t max_requests, max_streams;
 	uint64_t header_timeout_ns, idle_timeout_ns, inline_max;
@@ -565,9 +551,7 @@ static int queue_response(struct worker *w, struct stream *s, const struct http_
 		s->log_cap = log_len;
 	}
 	struct iso_log lg = {.status = (uint16_t)resp->status, .content_bytes = resp->content_bytes};
-#ifdef ISO_LOG_REFUSED
 	lg.flags = log_flags;
-#endif
 	memcpy(s->log, &lg, sizeof(lg));
 	memcpy(s->log + sizeof(lg), text, len);
 	s->log_len = log_len;
@@ -620,11 +604,11 @@ static int feed(struct worker *w, struct stream *s, uint64_t now)
 	struct http_response resp;
 	time_t wall = wall_now();
 	s->req_start_ns = 0;
-	if (http_respond(req, w->rootfd, wall, w->resp, w->resp_cap, &resp) < 0) {
+	if (http_respond_in(req, w->rootfd, w->open_flags, wall, w->resp, w->resp_cap, &resp) < 0) {
 		queue_end(s, ISO_END_RESET); /* cannot happen: resp_cap fits any head */
 		return 0;
 	}
-	rc = queue_response(w, s, req, &resp, wall, rc == -EBADMSG ? WK_LOG_REFUSED : 0);
+	rc = queue_response(w, s, req, &resp, wall, rc == -EBADMSG ? ISO_LOG_REFUSED : 0);
 	if (rc < 0)
 		return rc;
 	if (++s->requests >= w->max_requests && !s->end_pending) {
@@ -646,7 +630,7 @@ static int header_timeout(struct worker *w, struct stream *s)
 		queue_end(s, 0);
 		return 0;
 	}
-	return queue_response(w, s, NULL, &resp, wall, WK_LOG_TIMEOUT);
+	return queue_response(w, s, NULL, &resp, wall, ISO_LOG_TIMEOUT);
 }
 
 /* The next time s needs looking at (UINT64_MAX: none), for a stream with
@@ -699,7 +683,7 @@ static int service(struct worker *w, struct stream *s, uint64_t now, uint64_t *d
 			if (s->req_start_ns)
 				rc = header_timeout(w, s);
 			else
-				queue_end(s, WK_END_IDLE);
+				queue_end(s, ISO_END_IDLE);
 		}
 		if (rc < 0)
 			return rc;
@@ -774,6 +758,11 @@ static int run(struct worker *w)
 	for (;;) {
 		uint64_t now = mono_ns(), deadline = UINT64_MAX;
 		w->in_stalled = w->out_ring = w->out_sock = false;
+		/* The trusted side's end of stream means: exit, now. Whatever is
+		 * still queued either way has nobody left to go to (and a worker
+		 * blocked on a full ring would otherwise never see the end). */
+		if (iso_chan_peer_done(w->ch))
+			return 0;
 		int rc = pump(w, now);
 		if (rc == WK_CHAN_END)
 			return 0;
@@ -844,6 +833,10 @@ static int parse_options(struct worker *w, int argc, char **argv)
 	w->header_timeout_ns = 10000ull * 1000000ull;
 	w->idle_timeout_ns = 60000ull * 1000000ull;
 	w->inline_max = 16384;
+	/* By default the root is the cwd, the sandbox's view: nothing else is
+	 * in sight, so files open with a plain openat that follows symlinks
+	 * (a symlink out of the root names nothing in the view). */
+	w->open_flags = HTTP_OPEN_VIEW;
 	opterr = 0;
 	while (rc == 0 && (o = getopt_long(argc, argv, "", opts, NULL)) != -1) {
 		const char *name = NULL;
@@ -851,8 +844,9 @@ static int parse_options(struct worker *w, int argc, char **argv)
 			if (p->val == o)
 				name = p->name;
 		switch (o) {
-		case 'r':
+		case 'r': /* a root that is not the whole view (tests): fenced by lib/http */
 			w->root = optarg;
+			w->open_flags = 0;
 			break;
 		case 'H':
 			if (!(rc = opt_num(name, optarg, 0, HTTP_HEAD_BYTES_MAX, &v)))

@@ -1,0 +1,1171 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The isolated design of the HTTP NF (docs/isolation.md, "The isolated HTTP
+ * server"): this process accepts TCP connections and moves their bytes
+ * between its sockets and the channels of sandboxed worker processes
+ * (workers/http), which do all the parsing. It never interprets a client's
+ * bytes; what it reads from a worker (frames, file descriptors) it checks as
+ * hostile input.
+ *
+ * Units: connection (a worker per connection), client (a worker per client
+ * address, kept --worker-idle-ms after its last connection), pool:N (N
+ * workers share every connection). Recycling: fresh (a worker that served
+ * its unit gets its channel shut and exits) or scrub (its streams are closed
+ * and it waits as a spare for the next unit).
+ *
+ * Workers come from the zygote (lib/iso), started ahead of demand; a
+ * connection with no spare waits (its bytes stay in the TCP stack).
+ *
+ * Flow per connection: client bytes -> DATA frames on its stream (while the
+ * worker's ring has room; else the connection is not read: the client is
+ * held back by its own window); the client's FIN -> EOF. Frames from the
+ * worker: DATA -> written to the socket (the rest kept when the socket is
+ * full, and the worker's next frame held back until it drained); FILE -> the
+ * descriptor the worker passed is streamed from the file; LOG -> counters
+ * and the access log; END -> close (or reset) once sent.
+ *
+ * Waking: a worker being waited on is polled every turn (the NF does not
+ * sleep meanwhile); one that has gone to sleep has its channel armed, and
+ * its next output writes the notify eventfd, which wakes the NF through the
+ * glue's waker thread (bh_tcp_nf_wake_add).
+ *
+ * Faults: the zygote reports every exit with its status; a worker that
+ * crashed, hit a limit or a forbidden system call is counted by cause, and
+ * each of its connections is reset if a response had started, answered 500
+ * if a request was waiting, else closed. A worker that owes output for
+ * longer than the header timeout plus 2 s, or that does not exit within 2 s
+ * of its channel being shut, is killed (pidfd) and counted as hung.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "bulkhead/iso.h"
+#include "http_nf.h"
+
+#define HISO_PROG "bh-http"
+#define HISO_GRACE_NS 2000000000ull /* hang allowance beyond the worker's own timeouts */
+#define HISO_MAX_INFLIGHT 256u      /* workers asked of the zygote and not yet come */
+#define HISO_RELAY_BUDGET 64        /* frames per worker per turn */
+
+enum hiso_unit { U_NONE, U_CONN, U_CLIENT, U_POOL };
+
+struct hworker {
+	pid_t pid;
+	uid_t uid;
+	int pidfd, sock, efd;  /* efd: its own eventfd, rung when it speaks to an armed channel */
+	struct iso_chan *ch;
+	int *conns;            /* descriptors of the connections it serves */
+	uint32_t n_conns, cap_conns;
+	uint32_t client_addr;  /* unit client: whose worker it is */
+	int poll_idx;          /* in hiso.poll, or -1 */
+	int all_idx;           /* in hiso.all */
+	bool spare;            /* in the spare list */
+	bool pooled;           /* one of the pool:N workers */
+	bool retiring;         /* channel shut: waiting for it to exit */
+	bool killed;           /* we killed it, cause counted */
+	bool held;             /* a frame is held back for a busy connection */
+	struct iso_frame held_f;
+	uint8_t *held_buf;
+	uint64_t owed_ns;      /* input given and no frame since; 0: nothing owed */
+	uint64_t retire_ns, idle_since;
+	struct hworker *next_spare;
+};
+
+struct hiso {
+	/* policy */
+	enum hiso_unit unit;
+	uint32_t pool_n;
+	bool scrub;
+	const char *worker;
+	uid_t uid_base;
+	uint32_t uid_count;
+	uint64_t mem, cpu_s, fds, idle_ns;
+	uint32_t spares;
+	uint64_t inline_max;
+	/* state */
+	struct iso_zygote *z;
+	int efd;                  /* eventfd the zygote rings after its messages */
+	char *argv[24];
+	char argbuf[16][24];
+	struct hworker **by_uid;  /* uid - uid_base -> worker */
+	struct hworker **all;     /* every worker alive */
+	uint32_t n_all;
+	struct hworker **poll;    /* workers looked at every turn */
+	uint32_t n_poll;
+	struct hworker *spare;    /* started and unused (LIFO) */
+	uint32_t n_spare, inflight, n_pool;
+	struct { int fd; uint32_t token; } *waitq; /* connections waiting for a worker (FIFO) */
+	uint32_t wq_head, wq_len, wq_cap;
+	uint32_t gen;             /* stream id generations */
+	struct hworker **clients; /* unit client: open addressing by address */
+	uint32_t clients_cap;
+};
+
+static struct hiso hiso_conf = {.uid_base = 2000000000u, .uid_count = 65536, .mem = 256u << 20,
+				.fds = 64, .idle_ns = 10000ull * 1000000ull, .spares = 16,
+				.inline_max = 16384};
+
+/* Time from t to now; 0 if t is later (stamps taken during a turn are later
+ * than the turn's own now). */
+static uint64_t since(uint64_t now, uint64_t t)
+{
+	return now > t ? now - t : 0;
+}
+
+/* ---------------------------------------------------------------------- */
+/* Options */
+
+static int num(const char *name, const char *v, uint64_t lo, uint64_t hi, bool sized, uint64_t *out)
+{
+	return bh_tcp_nf_num(HISO_PROG, name, v, lo, hi, sized, out) < 0 ? -EINVAL : 0;
+}
+
+int hiso_option(struct hsrv *s, const char *name, const char *val)
+{
+	struct hiso *h = &hiso_conf;
+	uint64_t v;
+	if (!strcmp(name, "isolation")) {
+		if (!strcmp(val, "none"))
+			h->unit = U_NONE;
+		else if (!strcmp(val, "connection"))
+			h->unit = U_CONN;
+		else if (!strcmp(val, "client"))
+			h->unit = U_CLIENT;
+		else if (!strncmp(val, "pool:", 5)) {
+			if (num("isolation pool:N", val + 5, 1, 4096, false, &v) < 0)
+				return -EINVAL;
+			h->unit = U_POOL;
+			h->pool_n = (uint32_t)v;
+		} else {
+			fprintf(stderr, HISO_PROG ": --isolation: expected none, connection, client "
+				"or pool:N, not '%s'\n", val);
+			return -EINVAL;
+		}
+	} else if (!strcmp(name, "recycle")) {
+		if (strcmp(val, "fresh") && strcmp(val, "scrub")) {
+			fprintf(stderr, HISO_PROG ": --recycle: expected fresh or scrub, not '%s'\n", val);
+			return -EINVAL;
+		}
+		h->scrub = !strcmp(val, "scrub");
+	} else if (!strcmp(name, "worker")) {
+		h->worker = val;
+	} else if (!strcmp(name, "uid-range")) {
+		char *end;
+		errno = 0;
+		unsigned long long b = strtoull(val, &end, 10), n = 0;
+		if (!errno && *end == ':' && end > val)
+			n = strtoull(end + 1, &end, 10);
+		if (errno || *end || b == 0 || n == 0 || n > (1u << 20) || b + n > 4294967294ull) {
+			fprintf(stderr, HISO_PROG ": --uid-range: expected BASE:COUNT (BASE > 0, "
+				"COUNT 1..1048576), not '%s'\n", val);
+			return -EINVAL;
+		}
+		h->uid_base = (uid_t)b;
+		h->uid_count = (uint32_t)n;
+	} else if (!strcmp(name, "worker-mem")) {
+		if (num("worker-mem", val, 16u << 20, 1ull << 40, true, &h->mem) < 0)
+			return -EINVAL;
+	} else if (!strcmp(name, "worker-cpu-s")) {
+		if (num("worker-cpu-s", val, 0, 86400, false, &h->cpu_s) < 0)
+			return -EINVAL;
+	} else if (!strcmp(name, "worker-fds")) {
+		if (num("worker-fds", val, 8, 65536, false, &h->fds) < 0)
+			return -EINVAL;
+	} else if (!strcmp(name, "worker-idle-ms")) {
+		if (num("worker-idle-ms", val, 1, 86400000, false, &v) < 0)
+			return -EINVAL;
+		h->idle_ns = v * 1000000ull;
+	} else if (!strcmp(name, "spares")) {
+		if (num("spares", val, 0, 4096, false, &v) < 0)
+			return -EINVAL;
+		h->spares = (uint32_t)v;
+	} else if (!strcmp(name, "inline-max")) {
+		if (num("inline-max", val, 0, UINT32_MAX, true, &v) < 0)
+			return -EINVAL;
+		h->inline_max = v;
+	}
+	return 0;
+}
+
+bool hiso_wanted(const struct hsrv *s)
+{
+	return hiso_conf.unit != U_NONE;
+}
+
+/* ---------------------------------------------------------------------- */
+/* Lists */
+
+static void poll_add(struct hiso *h, struct hworker *w)
+{
+	if (w->poll_idx >= 0)
+		return;
+	iso_chan_disarm(w->ch);
+	w->poll_idx = (int)h->n_poll;
+	h->poll[h->n_poll++] = w;
+}
+
+static void poll_del(struct hiso *h, struct hworker *w)
+{
+	if (w->poll_idx < 0)
+		return;
+	struct hworker *last = h->poll[--h->n_poll];
+	h->poll[w->poll_idx] = last;
+	last->poll_idx = w->poll_idx;
+	w->poll_idx = -1;
+}
+
+static int worker_add_conn(struct hworker *w, int fd)
+{
+	if (w->n_conns == w->cap_conns) {
+		uint32_t cap = w->cap_conns ? w->cap_conns * 2 : 4;
+		int *p = realloc(w->conns, cap * sizeof(*p));
+		if (!p)
+			return -ENOMEM;
+		w->conns = p;
+		w->cap_conns = cap;
+	}
+	w->conns[w->n_conns++] = fd;
+	return 0;
+}
+
+static void worker_del_conn(struct hworker *w, int fd)
+{
+	for (uint32_t i = 0; i < w->n_conns; i++)
+		if (w->conns[i] == fd) {
+			w->conns[i] = w->conns[--w->n_conns];
+			return;
+		}
+}
+
+static uint32_t client_slot(const struct hiso *h, uint32_t addr)
+{
+	return (addr * 2654435761u) & (h->clients_cap - 1);
+}
+
+static struct hworker *client_find(struct hiso *h, uint32_t addr)
+{
+	for (uint32_t i = client_slot(h, addr), k = 0; k < h->clients_cap;
+	     k++, i = (i + 1) & (h->clients_cap - 1)) {
+		if (!h->clients[i])
+			return NULL;
+		if (h->clients[i]->client_addr == addr && !h->clients[i]->retiring)
+			return h->clients[i];
+	}
+	return NULL;
+}
+
+/* Rebuilds the table without w (deletion in open addressing). */
+static void client_forget(struct hiso *h, struct hworker *w)
+{
+	for (uint32_t i = 0; i < h->clients_cap; i++)
+		if (h->clients[i] == w) {
+			h->clients[i] = NULL;
+			/* re-place the run that follows */
+			for (uint32_t j = (i + 1) & (h->clients_cap - 1); h->clients[j];
+			     j = (j + 1) & (h->clients_cap - 1)) {
+				struct hworker *x = h->clients[j];
+				h->clients[j] = NULL;
+				uint32_t k = client_slot(h, x->client_addr);
+				while (h->clients[k])
+					k = (k + 1) & (h->clients_cap - 1);
+				h->clients[k] = x;
+			}
+			return;
+		}
+}
+
+static void client_put(struct hiso *h, struct hworker *w)
+{
+	uint32_t k = client_slot(h, w->client_addr);
+	while (h->clients[k])
+		k = (k + 1) & (h->clients_cap - 1);
+	h->clients[k] = w;
+}
+
+/* ---------------------------------------------------------------------- */
+/* Workers */
+
+static void worker_kill(struct hsrv *s, struct hworker *w, int counter)
+{
+	if (w->killed)
+		return;
+	w->killed = true;
+	s->c[counter]++;
+	syscall(SYS_pidfd_send_signal, w->pidfd, SIGKILL, NULL, 0);
+}
+
+/* Its channel shut: a well-behaved worker exits 0. */
+static void worker_retire(struct hsrv *s, struct hworker *w, uint64_t now)
+{
+	struct hiso *h = s->iso;
+	if (w->retiring)
+		return;
+	w->retiring = true;
+	w->retire_ns = now;
+	if (h->unit == U_CLIENT)
+		client_forget(h, w);
+	if (w->pooled) {
+		w->pooled = false;
+		h->n_pool--;
+	}
+	if (iso_chan_shutdown(w->ch) < 0)
+		worker_kill(s, w, HTTP_C_worker_protocol_errors);
+}
+
+static void spare_push(struct hiso *h, struct hworker *w)
+{
+	w->spare = true;
+	w->next_spare = h->spare;
+	h->spare = w;
+	h->n_spare++;
+}
+
+static struct hworker *spare_pop(struct hiso *h)
+{
+	struct hworker *w;
+	while ((w = h->spare)) {
+		h->spare = w->next_spare;
+		h->n_spare--;
+		w->spare = false;
+		if (!w->retiring && !w->killed)
+			return w;
+	}
+	return NULL;
+}
+
+static void spare_remove(struct hiso *h, struct hworker *w)
+{
+	for (struct hworker **p = &h->spare; *p; p = &(*p)->next_spare)
+		if (*p == w) {
+			*p = w->next_spare;
+			h->n_spare--;
+			w->spare = false;
+			return;
+		}
+}
+
+static void worker_free(struct hiso *h, struct hworker *w)
+{
+	poll_del(h, w);
+	if (w->spare)
+		spare_remove(h, w);
+	if (h->unit == U_CLIENT)
+		client_forget(h, w);
+	if (w->pooled)
+		h->n_pool--;
+	struct hworker *last = h->all[--h->n_all];
+	h->all[w->all_idx] = last;
+	last->all_idx = w->all_idx;
+	h->by_uid[w->uid - h->uid_base] = NULL;
+	iso_chan_close(w->ch);
+	bh_tcp_nf_wake_del(w->efd);
+	close(w->efd);
+	close(w->pidfd);
+	close(w->sock);
+	free(w->conns);
+	free(w->held_buf);
+	free(w);
+}
+
+/* ---------------------------------------------------------------------- */
+/* Connections */
+
+static void set_events(struct bh_tcp *t, struct hsrv *s, int fd)
+{
+	struct hconn *c = &s->conns[fd];
+	uint32_t ev = 0;
+	if (c->w && !c->in_eof && !c->in_blocked && !c->ended)
+		ev |= EPOLLIN;
+	if (c->head || c->fleft)
+		ev |= EPOLLOUT;
+	if (c->iso_ev == ev)
+		return;
+	c->iso_ev = ev;
+	hs_watch(t, s, fd, EPOLL_CTL_MOD, ev);
+}
+
+static uint32_t new_stream(struct hiso *h, int fd)
+{
+	h->gen = (h->gen + 1) & 0xff;
+	return (uint32_t)fd | h->gen << 24;
+}
+
+/* The connection fd, if `stream` still names a connection of w. */
+static struct hconn *stream_conn(struct hsrv *s, struct hworker *w, uint32_t stream, int *fd)
+{
+	uint32_t i = stream & 0xffffff;
+	if (i >= s->n_conns)
+		return NULL;
+	struct hconn *c = &s->conns[i];
+	if (!c->open || c->w != w || c->stream != stream)
+		return NULL;
+	*fd = (int)i;
+	return c;
+}
+
+static void conn_attach(struct bh_tcp *t, struct hsrv *s, struct hworker *w, int fd, uint64_t now)
+{
+	struct hiso *h = s->iso;
+	struct hconn *c = &s->conns[fd];
+	struct iso_open o = {.client_addr = c->client_addr, .client_port = c->client_port,
+			     .local_port = s->port};
+	c->waiting = false;
+	c->stream = new_stream(h, fd);
+	if (worker_add_conn(w, fd) < 0 ||
+	    iso_frame_send(w->ch, c->stream, ISO_F_OPEN, 0, &o, sizeof(o)) < 0) {
+		/* a fresh channel always has room: this worker is broken */
+		s->c[HTTP_C_conn_errors]++;
+		hs_conn_close(t, s, fd, true);
+		return;
+	}
+	c->w = w;
+	c->last_ns = now;
+	w->idle_since = 0;
+	poll_add(h, w); /* until it sleeps; then armed, so its own timeouts reach us */
+	if (h->unit == U_CLIENT && !w->client_addr) {
+		w->client_addr = c->client_addr;
+		client_put(h, w);
+	}
+	set_events(t, s, fd);
+}
+
+static struct hworker *pick_worker(struct hiso *h, struct hconn *c)
+{
+	struct hworker *w, *best = NULL;
+	switch (h->unit) {
+	case U_POOL:
+		for (uint32_t i = 0; i < h->n_all; i++) {
+			w = h->all[i];
+			if (w->pooled && !w->retiring && !w->killed &&
+			    (!best || w->n_conns < best->n_conns))
+				best = w;
+		}
+		return best;
+	case U_CLIENT:
+		w = client_find(h, c->client_addr);
+		if (w && !w->killed)
+			return w;
+		return spare_pop(h);
+	default:
+		return spare_pop(h);
+	}
+}
+
+void hiso_accepted(struct bh_tcp *t, struct hsrv *s, int fd, uint64_t now)
+{
+	struct hiso *h = s->iso;
+	struct hconn *c = &s->conns[fd];
+	if (hs_watch(t, s, fd, EPOLL_CTL_MOD, 0) < 0) { /* accept_all added it */
+		s->c[HTTP_C_conn_errors]++;
+		hs_conn_close(t, s, fd, true);
+		return;
+	}
+	c->iso_ev = 0;
+	struct hworker *w = pick_worker(h, c);
+	if (w) {
+		conn_attach(t, s, w, fd, now);
+		return;
+	}
+	/* No worker yet: wait in line; the connection is not read meanwhile. */
+	if (h->wq_len == h->wq_cap) {
+		uint32_t cap = h->wq_cap ? h->wq_cap * 2 : 64;
+		void *q = malloc(cap * sizeof(*h->waitq));
+		if (!q) {
+			s->c[HTTP_C_conn_errors]++;
+			hs_conn_close(t, s, fd, true);
+			return;
+		}
+		for (uint32_t i = 0; i < h->wq_len; i++)
+			memcpy((char *)q + i * sizeof(*h->waitq),
+			       &h->waitq[(h->wq_head + i) % (h->wq_cap ? h->wq_cap : 1)],
+			       sizeof(*h->waitq));
+		free(h->waitq);
+		h->waitq = q;
+		h->wq_cap = cap;
+		h->wq_head = 0;
+	}
+	c->waiting = true;
+	c->stream = new_stream(h, fd);
+	uint32_t tail = (h->wq_head + h->wq_len++) % h->wq_cap;
+	h->waitq[tail].fd = fd;
+	h->waitq[tail].token = c->stream;
+	s->c[HTTP_C_conns_waited]++;
+}
+
+/* The next connection still waiting, or -1. */
+static int waitq_pop(struct hsrv *s)
+{
+	struct hiso *h = s->iso;
+	while (h->wq_len) {
+		int fd = h->waitq[h->wq_head].fd;
+		uint32_t token = h->waitq[h->wq_head].token;
+		h->wq_head = (h->wq_head + 1) % h->wq_cap;
+		h->wq_len--;
+		if ((uint32_t)fd < s->n_conns && s->conns[fd].open && s->conns[fd].waiting &&
+		    s->conns[fd].stream == token)
+			return fd;
+	}
+	return -1;
+}
+
+/* Called by hs_conn_close() before the connection's state is cleared. */
+void hiso_conn_gone(struct hsrv *s, struct hconn *c, bool reset)
+{
+	struct hiso *h = s->iso;
+	struct hworker *w = c->w;
+	(void)reset;
+	c->waiting = false;
+	if (!w)
+		return;
+	c->w = NULL;
+	worker_del_conn(w, (int)(c->stream & 0xffffff));
+	if (w->retiring || w->killed)
+		return;
+	uint64_t now = hs_now_ns();
+	/* Unless it ended the stream itself, the worker still has it. With no
+	 * room to say so, a pool or client worker forgets it at its own idle
+	 * timeout; a worker of one connection is retired anyway. */
+	bool told = c->ended || iso_frame_send(w->ch, c->stream, ISO_F_CLOSE, 0, NULL, 0) == 0;
+	switch (h->unit) {
+	case U_POOL:
+		return;
+	case U_CLIENT:
+		if (!w->n_conns)
+			w->idle_since = now; /* kept for the client's next connection */
+		return;
+	default:
+		if (h->scrub && told && !w->held && h->n_spare < h->spares) {
+			w->owed_ns = 0;
+			poll_del(h, w);
+			spare_push(h, w);
+		} else {
+			worker_retire(s, w, now);
+		}
+	}
+}
+
+/* A worker is gone or broken: what becomes of each of its connections. */
+static void conns_orphaned(struct bh_tcp *t, struct hsrv *s, struct hworker *w)
+{
+	while (w->n_conns) {
+		int fd = w->conns[w->n_conns - 1];
+		struct hconn *c = &s->conns[fd];
+		if (c->ended) { /* its answer is complete: let it go out */
+			worker_del_conn(w, fd);
+			c->w = NULL;
+			if (!c->head && !c->fleft)
+				hs_conn_close(t, s, fd, false);
+			continue;
+		}
+		if (c->resp_started || c->head || c->fleft) {
+			s->c[HTTP_C_conn_errors]++;
+			hs_conn_close(t, s, fd, true);
+		} else if (c->req_pending) {
+			worker_del_conn(w, fd);
+			c->w = NULL;
+			c->ended = true;
+			hs_respond_status(s, c, 500);
+			int rc = hs_send_pending(t, s, fd, hs_now_ns());
+			if (rc != 0)
+				hs_conn_close(t, s, fd, rc < 0);
+			else
+				set_events(t, s, fd);
+		} else {
+			hs_conn_close(t, s, fd, false);
+		}
+	}
+}
+
+/* ---------------------------------------------------------------------- */
+/* Relaying */
+
+static void conn_fail(struct bh_tcp *t, struct hsrv *s, int fd)
+{
+	s->c[HTTP_C_conn_errors]++;
+	hs_conn_close(t, s, fd, true);
+}
+
+/* Write what a DATA frame carries; keep what the socket did not take. */
+static int data_out(struct bh_tcp *t, struct hsrv *s, int fd, const uint8_t *p, uint32_t n,
+		    uint64_t now)
+{
+	struct hconn *c = &s->conns[fd];
+	ssize_t w = bh_write(t, fd, p, n);
+	if (w < 0) {
+		if (errno != EAGAIN)
+			return -1;
+		w = 0;
+	}
+	c->last_ns = now;
+	c->resp_started = true;
+	if ((uint32_t)w < n) {
+		c->head = malloc(n - (size_t)w);
+		if (!c->head)
+			return -1;
+		memcpy(c->head, p + w, n - (size_t)w);
+		c->head_off = 0;
+		c->head_len = n - (uint32_t)w;
+	}
+	return 0;
+}
+
+/*
+ * One frame from w. Returns 1 when handled, 0 when its connection cannot
+ * take it yet (the caller holds it), -1 when the worker broke the protocol.
+ */
+static int deliver(struct bh_tcp *t, struct hsrv *s, struct hworker *w, const struct iso_frame *f,
+		   const uint8_t *p, uint64_t now)
+{
+	int fd = -1;
+	struct hconn *c = stream_conn(s, w, f->stream, &fd);
+	switch (f->type) {
+	case ISO_F_DATA:
+		if (!c || c->ended)
+			return 1;
+		if (c->head || c->fleft)
+			return 0;
+		if (data_out(t, s, fd, p, f->len, now) < 0)
+			conn_fail(t, s, fd);
+		else
+			set_events(t, s, fd);
+		return 1;
+	case ISO_F_FILE: {
+		struct iso_file_ref ref, got;
+		int file = -1;
+		if (f->len != sizeof(ref))
+			return -1;
+		if (c && !c->ended && (c->head || c->fleft))
+			return 0;
+		memcpy(&ref, p, sizeof(ref));
+		ssize_t r = iso_fd_recv(w->sock, &file, &got, sizeof(got), ISO_FD_REGULAR);
+		if (r != (ssize_t)sizeof(got) || file < 0 || memcmp(&got, &ref, sizeof(ref)) ||
+		    ref.offset > INT64_MAX || ref.length > INT64_MAX - ref.offset) {
+			if (file >= 0)
+				close(file);
+			return -1;
+		}
+		if (!c || c->ended || !ref.length) {
+			close(file);
+			return 1;
+		}
+		c->file = file;
+		c->foff = ref.offset;
+		c->fleft = ref.length;
+		c->resp_started = true;
+		s->c[HTTP_C_files_passed]++;
+		int rc = hs_send_pending(t, s, fd, now);
+		if (rc < 0)
+			conn_fail(t, s, fd);
+		else
+			set_events(t, s, fd);
+		return 1;
+	}
+	case ISO_F_LOG: {
+		struct iso_log lg;
+		if (f->len < sizeof(lg))
+			return -1;
+		if (!c)
+			return 1;
+		memcpy(&lg, p, sizeof(lg));
+		hs_count_status(s, lg.status >= 100 && lg.status <= 599 ? lg.status : 500);
+		if (lg.status >= 200 && lg.status < 300) /* as the shared design counts */
+			s->c[HTTP_C_bytes_out] += lg.content_bytes;
+		if (lg.flags & ISO_LOG_REFUSED)
+			s->c[HTTP_C_bad_request]++;
+		if (lg.flags & ISO_LOG_TIMEOUT)
+			s->c[HTTP_C_header_timeouts]++;
+		hs_log_raw(s, c->client, (const char *)p + sizeof(lg), f->len - sizeof(lg));
+		c->resp_started = false;
+		c->req_pending = false;
+		return 1;
+	}
+	case ISO_F_END:
+		if (!c || c->ended)
+			return 1;
+		c->ended = true;
+		c->close_after = true;
+		if (f->flags & ISO_END_IDLE)
+			s->c[HTTP_C_idle_timeouts]++;
+		if (f->flags & ISO_END_RESET)
+			conn_fail(t, s, fd);
+		else if (!c->head && !c->fleft)
+			hs_conn_close(t, s, fd, false);
+		return 1;
+	default: /* OPEN, EOF, CLOSE go to workers, not from them */
+		return -1;
+	}
+}
+
+/* Frames from w until none, a budget, or a busy connection. Returns the
+ * frames handled. */
+static int relay_out(struct bh_tcp *t, struct hsrv *s, struct hworker *w, uint64_t now)
+{
+	struct hiso *h = s->iso;
+	int n = 0;
+	if (w->held) {
+		int rc = deliver(t, s, w, &w->held_f, w->held_buf, now);
+		if (rc == 0)
+			return 0;
+		w->held = false;
+		if (rc < 0) {
+			poll_del(h, w);
+			worker_kill(s, w, HTTP_C_worker_protocol_errors);
+			return 1;
+		}
+		n++;
+	}
+	for (; n < HISO_RELAY_BUDGET; n++) {
+		struct iso_frame f;
+		int rc = iso_frame_recv(w->ch, &f, s->buf, sizeof(s->buf));
+		if (rc == -EAGAIN)
+			break;
+		if (rc == 0) { /* the worker ended its side: it is exiting */
+			poll_del(h, w);
+			break;
+		}
+		if (rc < 0) {
+			poll_del(h, w);
+			worker_kill(s, w, HTTP_C_worker_protocol_errors);
+			break;
+		}
+		w->owed_ns = 0;
+		rc = deliver(t, s, w, &f, s->buf, now);
+		if (rc < 0) {
+			poll_del(h, w);
+			worker_kill(s, w, HTTP_C_worker_protocol_errors);
+			break;
+		}
+		if (rc == 0) {
+			if (!w->held_buf && !(w->held_buf = malloc(ISO_FRAME_MAX))) {
+				worker_kill(s, w, HTTP_C_worker_protocol_errors);
+				break;
+			}
+			memcpy(w->held_buf, s->buf, f.len);
+			w->held_f = f;
+			w->held = true;
+			poll_del(h, w); /* its connection's EPOLLOUT resumes it */
+			break;
+		}
+	}
+	return n;
+}
+
+/* Client bytes to the worker while its ring has room. */
+static void relay_in(struct bh_tcp *t, struct hsrv *s, int fd, uint64_t now)
+{
+	struct hconn *c = &s->conns[fd];
+	struct hworker *w = c->w;
+	c->in_blocked = false;
+	while (!c->in_eof && !c->ended) { /* after END the worker has forgotten it */
+		ssize_t room = iso_chan_writable(w->ch);
+		if (room < 0) {
+			worker_kill(s, w, HTTP_C_worker_protocol_errors);
+			return;
+		}
+		if (room <= (ssize_t)ISO_FRAME_HDR) {
+			c->in_blocked = true;
+			poll_add(s->iso, w); /* to see the room come back */
+			break;
+		}
+		size_t n = (size_t)room - ISO_FRAME_HDR;
+		uint32_t fmax = iso_frame_max(w->ch);
+		if (n > fmax)
+			n = fmax;
+		ssize_t r = bh_read(t, fd, s->buf, n);
+		if (r < 0) {
+			if (errno == EAGAIN)
+				break;
+			conn_fail(t, s, fd);
+			return;
+		}
+		c->last_ns = now;
+		if (r == 0) {
+			c->in_eof = true;
+			iso_frame_send(w->ch, c->stream, ISO_F_EOF, 0, NULL, 0);
+		} else {
+			iso_frame_send(w->ch, c->stream, ISO_F_DATA, 0, s->buf, (uint32_t)r);
+			c->req_pending = true;
+		}
+		if (!w->owed_ns)
+			w->owed_ns = now;
+		poll_add(s->iso, w);
+	}
+	set_events(t, s, fd);
+}
+
+void hiso_serve(struct bh_tcp *t, struct hsrv *s, int fd, uint32_t events, uint64_t now)
+{
+	struct hconn *c = &s->conns[fd];
+	if (!c->w) {
+		if (c->waiting && (events & (EPOLLERR | EPOLLHUP)))
+			hs_conn_close(t, s, fd, true);
+		else if (!c->waiting && !c->head && !c->fleft)
+			hs_conn_close(t, s, fd, false);
+		else if (!c->waiting) {
+			int rc = hs_send_pending(t, s, fd, now);
+			if (rc != 0)
+				hs_conn_close(t, s, fd, rc < 0);
+		}
+		return;
+	}
+	if (c->head || c->fleft) {
+		int rc = hs_send_pending(t, s, fd, now);
+		if (rc < 0) {
+			conn_fail(t, s, fd);
+			return;
+		}
+		if (rc == 1 && c->ended) {
+			hs_conn_close(t, s, fd, false);
+			return;
+		}
+		if (rc == 1 && c->w->held) {
+			struct hworker *w = c->w;
+			relay_out(t, s, w, now);
+			if (!w->held && !w->killed)
+				poll_add(s->iso, w);
+			if (!s->conns[fd].open || s->conns[fd].w != w)
+				return;
+		}
+	}
+	relay_in(t, s, fd, now);
+}
+
+/* ---------------------------------------------------------------------- */
+/* The zygote's messages */
+
+static void worker_exited(struct bh_tcp *t, struct hsrv *s, const struct iso_zmsg *m)
+{
+	struct hiso *h = s->iso;
+	s->c[HTTP_C_workers_exited]++;
+	if (m->uid < h->uid_base || m->uid - h->uid_base >= h->uid_count)
+		return;
+	struct hworker *w = h->by_uid[m->uid - h->uid_base];
+	if (!w || w->pid != m->pid)
+		return;
+	int st = m->status;
+	if (WIFSIGNALED(st)) {
+		int sig = WTERMSIG(st);
+		if (sig == SIGSYS)
+			s->c[HTTP_C_worker_seccomp_kills]++;
+		else if (sig == SIGXCPU)
+			s->c[HTTP_C_worker_limit_kills]++;
+		else if (!(sig == SIGKILL && w->killed)) /* ours was counted by cause */
+			s->c[HTTP_C_worker_crashes]++;
+	} else if (WIFEXITED(st) && WEXITSTATUS(st) == 4) {
+		s->c[HTTP_C_worker_limit_kills]++;
+	} else if (WIFEXITED(st) && WEXITSTATUS(st) != 0) {
+		s->c[HTTP_C_worker_crashes]++;
+	}
+	/* What it said before it went still counts. */
+	if (!w->killed && w->n_conns)
+		relay_out(t, s, w, hs_now_ns());
+	conns_orphaned(t, s, w);
+	worker_free(h, w);
+}
+
+static void worker_arrived(struct bh_tcp *t, struct hsrv *s, struct iso_zmsg *m, uint64_t now)
+{
+	struct hiso *h = s->iso;
+	struct hworker *w = NULL;
+	struct iso_chan *ch = NULL;
+	if (h->inflight)
+		h->inflight--;
+	s->c[HTTP_C_workers_started]++;
+	if (m->uid >= h->uid_base && m->uid - h->uid_base < h->uid_count &&
+	    !h->by_uid[m->uid - h->uid_base])
+		ch = iso_chan_attach(m->chan_fd, ISO_SIDE_TRUSTED);
+	close(m->chan_fd);
+	if (ch)
+		w = calloc(1, sizeof(*w));
+	if (w && bh_tcp_nf_wake_add(m->notify_fd) < 0) {
+		free(w);
+		w = NULL;
+	}
+	if (!w) {
+		iso_chan_close(ch);
+		syscall(SYS_pidfd_send_signal, m->pidfd, SIGKILL, NULL, 0);
+		close(m->pidfd);
+		close(m->sock_fd);
+		close(m->notify_fd);
+		s->c[HTTP_C_worker_spawn_failures]++;
+		return;
+	}
+	*w = (struct hworker){.pid = m->pid, .uid = m->uid, .pidfd = m->pidfd, .sock = m->sock_fd,
+			      .efd = m->notify_fd, .ch = ch, .poll_idx = -1,
+			      .all_idx = (int)h->n_all};
+	h->all[h->n_all++] = w;
+	h->by_uid[m->uid - h->uid_base] = w;
+	int fd = waitq_pop(s);
+	if (fd >= 0) {
+		conn_attach(t, s, w, fd, now);
+		if (h->unit != U_POOL)
+			return;
+	}
+	if (h->unit == U_POOL && h->n_pool < h->pool_n) {
+		w->pooled = true;
+		h->n_pool++;
+		while ((fd = waitq_pop(s)) >= 0)
+			conn_attach(t, s, w, fd, now);
+		return;
+	}
+	if (h->unit == U_POOL) { /* more than the pool needs */
+		worker_retire(s, w, now);
+		return;
+	}
+	/* arm it: a spare says nothing until given a stream, but a broken one
+	 * must not go unnoticed */
+	spare_push(h, w);
+}
+
+static void top_up(struct hsrv *s)
+{
+	struct hiso *h = s->iso;
+	uint32_t have = h->unit == U_POOL ? h->n_pool : h->n_spare;
+	uint32_t want = h->unit == U_POOL ? h->pool_n : h->spares + h->wq_len;
+	if (have + h->inflight >= want || h->inflight >= HISO_MAX_INFLIGHT)
+		return;
+	uint32_t n = want - have - h->inflight;
+	if (n > HISO_MAX_INFLIGHT - h->inflight)
+		n = HISO_MAX_INFLIGHT - h->inflight;
+	if (iso_zygote_request(h->z, n) == 0)
+		h->inflight += n;
+}
+
+static int zygote_messages(struct bh_tcp *t, struct hsrv *s, uint64_t now)
+{
+	struct hiso *h = s->iso;
+	struct iso_zmsg m;
+	int n = 0, rc;
+	while ((rc = iso_zygote_recv(h->z, &m)) == 1) {
+		n++;
+		if (m.type == ISO_Z_WORKER)
+			worker_arrived(t, s, &m, now);
+		else if (m.type == ISO_Z_EXIT)
+			worker_exited(t, s, &m);
+		else if (m.type == ISO_Z_FAILED) {
+			s->c[HTTP_C_worker_spawn_failures]++;
+			if (h->inflight)
+				h->inflight--;
+		}
+	}
+	if (rc == -EPIPE && h->z) {
+		fprintf(stderr, HISO_PROG ": the zygote is gone: no more workers\n");
+		iso_zygote_stop(h->z);
+		h->z = NULL;
+	}
+	return n;
+}
+
+int hiso_step(struct bh_tcp *t, struct hsrv *s, uint64_t now)
+{
+	struct hiso *h = s->iso;
+	int work = 0;
+	if (bh_tcp_nf_woken()) {
+		if (h->z)
+			work += zygote_messages(t, s, now);
+		/* a sleeping worker spoke (or a spurious wake): look at the
+		 * armed ones */
+		for (uint32_t i = 0; i < h->n_all; i++) {
+			struct hworker *w = h->all[i];
+			if (w->poll_idx < 0 && !w->held && !w->spare && iso_chan_readable(w->ch) != 0)
+				poll_add(h, w);
+		}
+	}
+	for (uint32_t i = 0; i < h->n_poll;) {
+		struct hworker *w = h->poll[i];
+		work += relay_out(t, s, w, now);
+		if (w->poll_idx != (int)i) /* removed itself: the slot holds another */
+			continue;
+		/* blocked input can move again once the worker read */
+		for (uint32_t k = 0; k < w->n_conns; k++) {
+			int fd = w->conns[k];
+			if (s->conns[fd].in_blocked && iso_chan_writable(w->ch) > (ssize_t)ISO_FRAME_HDR) {
+				relay_in(t, s, fd, now);
+				break; /* the table may have changed */
+			}
+		}
+		if (w->poll_idx != (int)i)
+			continue;
+		bool blocked = false;
+		for (uint32_t k = 0; k < w->n_conns; k++)
+			blocked |= s->conns[w->conns[k]].in_blocked;
+		/* asleep with nothing for us: arm it and stop looking */
+		if (!blocked && iso_chan_peer_sleeping(w->ch) && iso_chan_arm(w->ch, ISO_CHAN_IN) == 0) {
+			poll_del(h, w);
+			continue;
+		}
+		i++;
+	}
+	if (h->z)
+		top_up(s);
+	return work;
+}
+
+bool hiso_busy(const struct hsrv *s)
+{
+	return s->iso->n_poll > 0;
+}
+
+void hiso_scan(struct bh_tcp *t, struct hsrv *s, uint64_t now)
+{
+	struct hiso *h = s->iso;
+	for (uint32_t fd = 0; fd < s->n_conns; fd++) {
+		struct hconn *c = &s->conns[fd];
+		if (!c->open || c->rd)
+			continue;
+		if (c->head || c->fleft) {
+			if (since(now, c->last_ns) > s->send_timeout_ns) {
+				s->c[HTTP_C_send_timeouts]++;
+				hs_conn_close(t, s, (int)fd, true);
+			}
+		} else if (c->waiting && since(now, c->last_ns) > s->header_timeout_ns) {
+			hs_conn_close(t, s, (int)fd, true);
+			s->c[HTTP_C_conn_errors]++;
+		} else if (since(now, c->last_ns) > s->idle_timeout_ns + HISO_GRACE_NS) {
+			/* the worker should have closed it: a backstop */
+			s->c[HTTP_C_idle_timeouts]++;
+			hs_conn_close(t, s, (int)fd, false);
+		}
+	}
+	for (uint32_t i = 0; i < h->n_all; i++) {
+		struct hworker *w = h->all[i];
+		if (w->killed)
+			continue;
+		bool owes = w->owed_ns && since(now, w->owed_ns) > s->header_timeout_ns + HISO_GRACE_NS;
+		if (owes || (w->retiring && since(now, w->retire_ns) > HISO_GRACE_NS)) {
+			fprintf(stderr, HISO_PROG ": worker %d (uid %u) killed: %s for %llu ms\n",
+				(int)w->pid, (unsigned)w->uid,
+				owes ? "owing an answer" : "not exiting after its channel closed",
+				(unsigned long long)(since(now, owes ? w->owed_ns : w->retire_ns) / 1000000));
+			worker_kill(s, w, HTTP_C_worker_hangs);
+		}
+		else if (h->unit == U_CLIENT && !w->n_conns && w->idle_since && !w->retiring &&
+			 !w->spare && since(now, w->idle_since) > h->idle_ns) {
+			if (h->scrub && !w->held && h->n_spare < h->spares) {
+				/* scrubbed: its streams were closed; any client next */
+				client_forget(h, w);
+				w->client_addr = 0;
+				w->idle_since = 0;
+				w->owed_ns = 0;
+				poll_del(h, w);
+				spare_push(h, w);
+			} else {
+				worker_retire(s, w, now);
+			}
+		}
+	}
+}
+
+/* ---------------------------------------------------------------------- */
+/* Start and stop */
+
+int hiso_start(struct bh_tcp *t, struct hsrv *s)
+{
+	struct hiso *h = &hiso_conf;
+	if (!h->worker) {
+		fprintf(stderr, HISO_PROG ": --isolation needs --worker PATH (the worker program)\n");
+		return -EINVAL;
+	}
+	if (h->unit == U_POOL && h->scrub) {
+		fprintf(stderr, HISO_PROG ": --recycle applies to units connection and client, "
+			"not to a pool\n");
+		return -EINVAL;
+	}
+	if (h->uid_count < h->spares + 1 || (h->unit == U_POOL && h->uid_count < h->pool_n)) {
+		fprintf(stderr, HISO_PROG ": --uid-range: %u uids are fewer than the workers "
+			"it must hold\n", h->uid_count);
+		return -EINVAL;
+	}
+	h->by_uid = calloc(h->uid_count, sizeof(*h->by_uid));
+	h->all = calloc(h->uid_count, sizeof(*h->all));
+	h->poll = calloc(h->uid_count, sizeof(*h->poll));
+	h->clients_cap = 1;
+	while (h->clients_cap < 2 * h->uid_count)
+		h->clients_cap <<= 1;
+	if (h->unit == U_CLIENT)
+		h->clients = calloc(h->clients_cap, sizeof(*h->clients));
+	if (!h->by_uid || !h->all || !h->poll || (h->unit == U_CLIENT && !h->clients))
+		return -ENOMEM;
+	/* The zygote rings this after its messages; workers have their own. */
+	h->efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (h->efd < 0)
+		return -errno;
+
+	/* the worker's argv: the request limits and timeouts of this NF */
+	unsigned a = 0, b = 0;
+	h->argv[a++] = (char *)"bh-http-worker";
+#define ARG(opt, val)                                                                  \
+	do {                                                                           \
+		h->argv[a++] = (char *)(opt);                                          \
+		snprintf(h->argbuf[b], sizeof(h->argbuf[b]), "%llu", (unsigned long long)(val)); \
+		h->argv[a++] = h->argbuf[b++];                                         \
+	} while (0)
+	if (s->lim.max_head_bytes)
+		ARG("--max-head-bytes", s->lim.max_head_bytes);
+	if (s->lim.max_uri_bytes)
+		ARG("--max-uri-bytes", s->lim.max_uri_bytes);
+	if (s->lim.max_headers)
+		ARG("--max-headers", s->lim.max_headers);
+	if (s->max_requests != UINT32_MAX)
+		ARG("--max-requests", s->max_requests);
+	ARG("--header-timeout-ms", s->header_timeout_ns / 1000000ull);
+	ARG("--idle-timeout-ms", s->idle_timeout_ns / 1000000ull);
+	ARG("--inline-max", h->inline_max);
+#undef ARG
+	h->argv[a] = NULL;
+
+	struct iso_zygote_conf zc = {
+		.prog = h->worker,
+		.argv = h->argv,
+		.policy = {.docroot = s->root, .netns_fd = -1, .mem_bytes = h->mem,
+			   .cpu_seconds = h->cpu_s, .max_fds = h->fds},
+		.uid_base = h->uid_base,
+		.uid_count = h->uid_count,
+		.gid = h->uid_base,
+		.notify_fd = h->efd,
+		.stderr_fd = 2,
+	};
+	h->z = iso_zygote_start(&zc);
+	if (!h->z) {
+		int e = errno;
+		fprintf(stderr, HISO_PROG ": cannot start the worker zygote for '%s': %s\n",
+			h->worker, strerror(e));
+		return e == ENOMEM ? -ENOMEM : -EINVAL;
+	}
+	int rc = bh_tcp_nf_wake_add(h->efd);
+	if (rc < 0) {
+		fprintf(stderr, HISO_PROG ": cannot watch the workers: %s\n", strerror(-rc));
+		return rc;
+	}
+	s->iso = h;
+	top_up(s);
+	return 0;
+}
+
+void hiso_stop(struct hsrv *s)
+{
+	struct hiso *h = s->iso;
+	if (!h)
+		return;
+	iso_zygote_stop(h->z); /* every worker goes with it */
+	h->z = NULL;
+	while (h->n_all)
+		worker_free(h, h->all[h->n_all - 1]);
+	free(h->by_uid);
+	free(h->all);
+	free(h->poll);
+	free(h->waitq);
+	free(h->clients);
+	close(h->efd);
+	s->iso = NULL;
+}

@@ -1,0 +1,3 @@
+#!/usr/bin/env bash
+# test_http_bad.sh in the isolated design: a worker per client address, scrubbed and reused.
+HTTP_ISOLATION=client HTTP_RECYCLE=scrub exec bash "$(dirname "$0")/test_http_bad.sh"

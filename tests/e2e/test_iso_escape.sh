@@ -1,0 +1,152 @@
+#!/usr/bin/env bash
+# The escape suite of the isolated HTTP server (docs/isolation.md). The NF
+# (bh-http --isolation connection) runs a hostile worker program in place of
+# its HTTP worker (tests/iso/escape_worker.c, http mode): each request
+# "GET /NAME?PID" is one escape attempt aimed at process PID - the TCP NF, or
+# another worker that holds a client's connection - and the worker answers
+# with its verdict, "NAME refused ERRNO" or "NAME ESCAPED ...". An attempt
+# the seccomp filter forbids kills the worker with SIGSYS before it answers:
+# that client gets a 500, the NF counts the kill, and nothing else notices.
+# Then, with the real worker: two clients fetching different files at once
+# through a pool of shared workers never see each other's bytes, and killing
+# a worker in the middle of its response cuts only its own connection.
+source "$(dirname "$0")/http_lib.sh"
+bh_topology || exit 1
+START=$(date +%s)
+DOCROOT=$WORK/root
+mkdir -p "$DOCROOT"
+printf 'hello from the docroot\n' >"$DOCROOT/index.html"
+printf 'writable\n' >"$DOCROOT/writable"
+chmod 0666 "$DOCROOT/writable"
+ln -s /etc/passwd "$DOCROOT/passwd"
+http_docroot "$DOCROOT/site" 32
+chmod 755 "$WORK" "$DOCROOT"
+
+HTTP_ISOLATION=connection HTTP_WORKER=$BH_BUILD/lib/iso/iso_escape_worker
+http_start '["http"]' "" --spares 2 || exit 1
+
+# a client whose worker holds its connection, and tells its pid
+ip netns exec "$NS_A" $HC hold $TCP_IP 80 /whoami "$WORK/stop" 120 >"$WORK/held.json" &
+HELD_PID=$!
+BH_PIDS+=("$HELD_PID")
+bh_wait_for 10 bash -c "[ -s '$WORK/held.json' ]"
+WORKER=$(head -1 "$WORK/held.json" | jq -r .body | tr -d '\n')
+check "a held connection's worker says its pid" kill -0 "$WORKER"
+check "  ... a confined worker: uid from the range, Seccomp 2, NoNewPrivs 1, no capabilities" bash -c "
+	awk '/^Uid:/ {u = \$2} /^Seccomp:/ {s = \$2} /^NoNewPrivs:/ {n = \$2} /^CapEff:/ {c = \$2}
+	     END {exit !(u >= $HTTP_UID_BASE && s == 2 && n == 1 && c == \"0000000000000000\")}' /proc/$WORKER/status"
+check "  ... a different process from the NF" [ "$WORKER" != "$HTTP_PID" ]
+
+# attempt NAME PID: one request; its JSON in $WORK/a.json
+attempt() { hc send $TCP_IP 80 "GET /$1?$2 HTTP/1.1\r\nHost: a\r\n\r\n" 5 >"$WORK/a.json"; }
+refused() { # refused NAME PID ERRNO: answered "NAME refused ERRNO"
+	attempt "$1" "$2"
+	check_json "$1 (at pid $2): refused $3" "$WORK/a.json" \
+		".status == 200 and .body == \"$1 refused $3\\n\"" '{status, body}'
+}
+SYS_N=0
+killed() { # killed NAME PID: the worker dies of SIGSYS before it answers: 500
+	attempt "$1" "$2"
+	SYS_N=$((SYS_N + 1))
+	check_json "$1 (at pid $2): the worker is killed (SIGSYS), the client gets 500" "$WORK/a.json" \
+		'.status == 500 and (.body | test("ESCAPED") | not)' '{status, body}'
+}
+
+for target in "$HTTP_PID" "$WORKER"; do
+	refused proc_parent_mem "$target" ENOENT # no /proc in the view
+	killed process_vm_readv "$target"
+	killed ptrace_attach "$target"
+	killed kill_parent "$target"
+done
+refused etc_passwd 0 ENOENT
+refused dotdot 0 ENOENT
+refused symlink_out 0 ENOENT
+refused hugepages 0 ENOENT
+refused inherited_fd 0 EBADF
+refused alloc_over_limit 0 ENOMEM
+for a in write_root create_file mkdir socket_inet socket_unix execve_sh execveat_other fork \
+	setuid0 mount unshare_user mmap_exec make_dumpable int80; do
+	killed "$a" 0
+done
+attempt www/index.html 0
+check_json "the same program serves a file inside its view" "$WORK/a.json" \
+	'.status == 200 and .body == "hello from the docroot\n"'
+
+http_counters_settled
+check_cmp "http.worker_seccomp_kills counts every forbidden call" "$(http_app worker_seccomp_kills)" -eq "$SYS_N"
+check_cmp "  ... and nothing else went wrong" \
+	$(($(http_app worker_crashes) + $(http_app worker_hangs) + $(http_app worker_protocol_errors))) -eq 0
+check_cmp "  ... each answered 500" "$(http_app status_5xx)" -eq "$SYS_N"
+check "the NF is alive" kill -0 "$HTTP_PID"
+check "the held worker is alive" kill -0 "$WORKER"
+touch "$WORK/stop"
+wait "$HELD_PID"
+check_json "  ... and its client's connection was never disturbed" "$WORK/held.json" \
+	'select(has("closed")) | .closed == "open"'
+check "no line of the access log escaped its connection (one line per answer, all printable)" \
+	bash -c "! grep -Evq '^198\.18\.0\.1 - - ' '$WORK/access.log'"
+tcp_nf_stop http "$HTTP_PID"
+rm -f "$WORK/stop"
+
+# --- the real worker: two clients through a pool of 2 shared workers ---------
+DOCROOT=$DOCROOT/site
+install -m 0711 "$BH_BUILD/workers/http/bh-http-worker" "$WORK/libexec/worker"
+bh_start_nf http http -s http -- --ip $TCP_IP/24 --port p0 --root "$DOCROOT" \
+	--isolation pool:2 --worker "$WORK/libexec/worker" --uid-range $HTTP_UID_BASE:4096 || exit 1
+HTTP_PID=$NF_PID
+head -c 300000 /dev/urandom >"$DOCROOT/other.bin"
+for who in a b; do
+	f=$([ $who = a ] && echo loop.bin || echo other.bin)
+	ip netns exec "$NS_A" $HC loop $TCP_IP 80 /$f "$DOCROOT/$f" "$WORK/stop" 60 >"$WORK/loop_$who.json" &
+	BH_PIDS+=($!)
+	eval "LOOP_$who=$!"
+done
+sleep 4
+touch "$WORK/stop"
+wait "$LOOP_a" "$LOOP_b"
+for who in a b; do
+	check_json "pool of 2 workers, client $who: every response its own file, byte for byte" \
+		"$WORK/loop_$who.json" '.fetches >= 20 and .bad == 0 and .errors == 0'
+done
+http_counters_settled
+check_cmp "  ... through a pool of 2 worker processes" "$(http_workers | wc -l)" -eq 2
+tcp_nf_stop http "$HTTP_PID"
+rm -f "$WORK/stop"
+
+# --- crash containment: a worker killed mid-response -------------------------
+# No spares, so the only worker alive is the one serving client A; bodies go
+# through the channel (--inline-max 64m), so A's worker is busy for as long
+# as A downloads slowly.
+bh_start_nf http http -s http -- --ip $TCP_IP/24 --port p0 --root "$DOCROOT" \
+	--isolation connection --worker "$WORK/libexec/worker" --uid-range $HTTP_UID_BASE:4096 \
+	--spares 0 --inline-max 64m || exit 1
+HTTP_PID=$NF_PID
+ip netns exec "$NS_A" curl -s -m 30 --limit-rate 2M -o "$WORK/a.got" -w '%{http_code} %{size_download}' \
+	"$URL/big.bin" >"$WORK/a.out" 2>/dev/null &
+A_PID=$!
+BH_PIDS+=("$A_PID")
+bh_wait_for 10 bash -c "[ \$(ps -eo uid= | awk -v b=$HTTP_UID_BASE '\$1 >= b && \$1 < b + 4096' | wc -l) -ge 1 ]"
+VICTIM=$(http_workers | head -1)
+check_cmp "client A's download is served by one worker" "$(http_workers | wc -l)" -eq 1
+ip netns exec "$NS_A" $HC loop $TCP_IP 80 /loop.bin "$DOCROOT/loop.bin" "$WORK/stop" 60 >"$WORK/loop_b.json" &
+LOOP_b=$!
+BH_PIDS+=("$LOOP_b")
+sleep 1
+kill -KILL "$VICTIM"
+sleep 2
+touch "$WORK/stop"
+wait "$LOOP_b"
+wait "$A_PID"
+a_rc=$?
+read -r a_code a_bytes <"$WORK/a.out"
+check "client A's download was cut short (curl exit $a_rc, $a_bytes of 33554432 bytes)" \
+	[ "$a_rc" -ne 0 ] && [ "${a_bytes%.*}" -lt 33554432 ]
+check "  ... what A got before is the file's beginning" cmp -s "$WORK/a.got" <(head -c "${a_bytes%.*}" "$DOCROOT/big.bin")
+check_json "client B, fetching all along on its own connection, saw nothing of it" "$WORK/loop_b.json" \
+	'.fetches >= 20 and .bad == 0 and .errors == 0 and .connects == 1'
+http_counters_settled
+check_cmp "the killed worker is counted (http.worker_crashes)" "$(http_app worker_crashes)" -eq 1
+check "the NF is alive" kill -0 "$HTTP_PID"
+tcp_nf_stop http "$HTTP_PID"
+echo "# test_iso_escape took $(($(date +%s) - START))s"
+bh_summary

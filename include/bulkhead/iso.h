@@ -151,9 +151,10 @@ void iso_chan_stats(const struct iso_chan *ch, struct iso_chan_stats *st);
  * bells; before it sleeps (in its own way) it arms the channels it expects
  * output from: iso_chan_arm() marks its bell with `events`, fences, and
  * returns which of them already hold (then it must not sleep). A worker
- * whose channel has a notify descriptor (an eventfd the trusted side
- * polls, iso_chan_set_notify() on the worker's handle) then writes 1 to it
- * whenever it rings that bell, besides the FUTEX_WAKE. A worker that rings
+ * whose channel has a notify descriptor (an eventfd, or a pipe's write end,
+ * that the trusted side polls: iso_chan_set_notify() on the worker's
+ * handle) then writes 8 bytes to it whenever it rings that bell, besides the
+ * FUTEX_WAKE. A worker that rings
  * without cause only costs the trusted side a wake-up.
  */
 int iso_chan_arm(struct iso_chan *ch, unsigned events);   /* ready events, or -EPROTO */
@@ -466,7 +467,7 @@ int iso_netns_create(void);
  * uids are reused oldest first.
  *
  * The zygote's descriptors: 0 and 1 /dev/null, 2 stderr_fd, the control
- * socket, a signalfd, the notify eventfd if any, the program; nothing else.
+ * socket, a signalfd, the wake pipe if any, the program; nothing else.
  * It sends every message without blocking, and while one waits for room it
  * makes no worker (so what it holds stays bounded by uid_count).
  */
@@ -474,7 +475,7 @@ int iso_netns_create(void);
 /* Descriptors in a worker program, as it starts. */
 #define ISO_WORKER_CHAN_FD   3 /* its channel memfd: iso_chan_attach(3, ISO_SIDE_WORKER) */
 #define ISO_WORKER_SOCK_FD   4 /* its end of the fd socket: iso_fd_send() */
-#define ISO_WORKER_NOTIFY_FD 5 /* its own eventfd, to ring with the channel (iso_chan_set_notify) */
+#define ISO_WORKER_NOTIFY_FD 5 /* the NF's wake pipe (write-only), to ring with the channel (iso_chan_set_notify), if given */
 
 /* Exit status of a worker the zygote forked but could not confine or exec:
  * it ran nothing of the program (reported as ISO_Z_EXIT like any other end;
@@ -493,10 +494,18 @@ struct iso_zygote_conf {
 	uint32_t uid_count;      /* 1 .. 2^20: at most this many workers alive at once */
 	gid_t gid;               /* > 0 */
 	uint32_t chan_to_worker, chan_from_worker; /* ring sizes; 0: 64 KiB */
-	int notify_fd;           /* eventfd or -1: the zygote writes 1 to it after
-	                          * sending the NF messages (once for the messages of
-	                          * one round, not once per message). Workers never
-	                          * get it: each has an eventfd of its own (iso_zmsg) */
+	int notify_fd;           /* the write end of a pipe (O_WRONLY, O_NONBLOCK), or
+	                          * -1: every worker gets it as ISO_WORKER_NOTIFY_FD
+	                          * to ring when it speaks to an armed channel, and
+	                          * the zygote writes to it after sending the NF
+	                          * messages (once per round, not per message). The
+	                          * NF polls and drains the read end. Write-only, so no
+	                          * worker can read away another's wake-ups (anything
+	                          * readable is refused, EINVAL), and the workers'
+	                          * filter forbids F_SETFL on it (the blocking flag is
+	                          * shared by every holder): a worker can only cost
+	                          * the NF wake-ups. One descriptor for all workers
+	                          * keeps the NF at one descriptor per worker. */
 	int stderr_fd;           /* the workers' (and the zygote's) fd 2; -1: /dev/null */
 };
 
@@ -513,11 +522,9 @@ struct iso_zmsg {
 	int status;    /* EXIT: wait status; FAILED: -errno */
 	int chan_fd;   /* WORKER: the channel memfd (iso_chan_attach(.., TRUSTED)) */
 	int sock_fd;   /* WORKER: the NF's end of the fd socket */
-	int pidfd;     /* WORKER: pidfd of the worker (pidfd_send_signal) */
-	int notify_fd; /* WORKER: the worker's own eventfd, its ISO_WORKER_NOTIFY_FD:
-	                * it writes it when it rings an armed channel. One per worker,
-	                * so no worker can read away another's wake-ups */
-};                     /* the receiver owns the four descriptors (close-on-exec) */
+	int pidfd;     /* WORKER: pidfd of the worker (pidfd_send_signal); an NF short
+	                * of descriptors may close it and use iso_zygote_kill() */
+};                     /* the receiver owns the three descriptors (close-on-exec) */
 
 struct iso_zygote;
 
@@ -538,13 +545,18 @@ struct iso_zygote;
 struct iso_zygote *iso_zygote_start(const struct iso_zygote_conf *c);
 
 /* The control socket: poll it for readability (a message waits), or use
- * the notify eventfd. */
+ * the wake pipe (notify_fd). */
 int iso_zygote_fd(const struct iso_zygote *z);
 
 /* Asks for n more workers (they arrive as ISO_Z_WORKER or ISO_Z_FAILED
  * messages). Never blocks: 0, -EAGAIN (the socket is full: ask again
  * later), -EPIPE (the zygote is gone). */
 int iso_zygote_request(struct iso_zygote *z, uint32_t n);
+
+/* Asks the zygote to SIGKILL worker pid, if it is one of its workers not yet
+ * reaped (so never another process that took a reused pid); the exit is
+ * reported as any other. Never blocks: 0, -EAGAIN, -EPIPE, -EINVAL. */
+int iso_zygote_kill(struct iso_zygote *z, pid_t pid);
 
 /* Takes one message. Never blocks: 1 (*m filled; descriptors a message does
  * not carry are -1), -EAGAIN (none), -EPIPE (the zygote is gone: every

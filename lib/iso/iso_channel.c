@@ -77,7 +77,7 @@ struct iso_chan {
 	size_t map_bytes;
 	unsigned side;
 	bool broken, shut;
-	int notify_fd;            /* eventfd written when we ring the peer, or -1 */
+	int notify_fd;            /* eventfd or pipe written when we ring the peer, or -1 */
 	struct iso_end out, in;
 	struct iso_chan_stats stats;
 };
@@ -226,8 +226,8 @@ static void wake_peer(struct iso_chan *ch, unsigned ev)
 		ch->stats.wakes++;
 		if (ch->notify_fd >= 0) {
 			uint64_t one = 1;
-			/* An eventfd write only fails when its counter is
-			 * saturated, which leaves it readable: nothing to do. */
+			/* It only fails when the eventfd's counter is saturated
+			 * or the pipe is full, both readable: nothing to do. */
 			ssize_t w = write(ch->notify_fd, &one, sizeof(one));
 			(void)w;
 		}

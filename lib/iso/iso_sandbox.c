@@ -376,13 +376,18 @@ static int build_filter(scmp_filter_ctx ctx, int exec_fd)
 	if (!rc)
 		rc = seccomp_rule_add(ctx, SCMP_ACT_ERRNO(ENOSYS), SCMP_SYS(openat2), 0);
 	/* fcntl for descriptor flags and reading seals (iso_chan_attach) only:
-	 * F_SETOWN/F_SETSIG would aim signals at other processes. */
-	for (i = 0; !rc && i < 5; i++) {
-		static const int cmds[] = {F_GETFL, F_SETFL, F_GETFD, F_SETFD, F_GET_SEALS};
+	 * F_SETOWN/F_SETSIG would aim signals at other processes. F_SETFL not on
+	 * the wake pipe every worker shares (its O_NONBLOCK is everyone's). */
+	for (i = 0; !rc && i < 4; i++) {
+		static const int cmds[] = {F_GETFL, F_GETFD, F_SETFD, F_GET_SEALS};
 
 		rc = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(fcntl), 1,
 				      SCMP_A1(SCMP_CMP_EQ, cmds[i]));
 	}
+	if (!rc)
+		rc = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(fcntl), 2,
+				      SCMP_A0(SCMP_CMP_NE, ISO_WORKER_NOTIFY_FD),
+				      SCMP_A1(SCMP_CMP_EQ, F_SETFL));
 	/* Signals only to itself (abort() uses tgkill on its own pid). */
 	if (!rc)
 		rc = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(kill), 1,

@@ -27,7 +27,6 @@
 #include <string.h>
 #include <sys/pidfd.h>
 #include <sys/prctl.h>
-#include <sys/eventfd.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -40,7 +39,7 @@
 enum {
 	Z_CTL = 3,                       /* control socket; a worker's channel in the child */
 	Z_SIGFD = 4,                     /* SIGCHLD signalfd; a worker's socket in the child */
-	Z_NOTIFY = ISO_WORKER_NOTIFY_FD, /* the NF's notify eventfd, if any; a worker's own in the child */
+	Z_NOTIFY = ISO_WORKER_NOTIFY_FD, /* the NF's wake pipe, if any: every worker's too (write-only) */
 	Z_PROG = 6,                      /* the worker program, close-on-exec */
 	Z_NFIXED = 7,
 };
@@ -52,10 +51,11 @@ enum {
 
 /* Control messages. NF -> zygote: */
 struct zreq {
-	uint32_t n; /* more workers wanted */
+	uint32_t n;   /* more workers wanted */
+	int32_t kill; /* > 0: kill this worker (if it is one not reaped yet) */
 };
 
-/* Zygote -> NF, with the four descriptors of a WORKER as SCM_RIGHTS. */
+/* Zygote -> NF, with the three descriptors of a WORKER as SCM_RIGHTS. */
 struct zwire {
 	int32_t type; /* enum iso_zmsg_type, or Z_READY */
 	int32_t pid;
@@ -73,7 +73,7 @@ struct iso_zygote {
 /* A message that could not be sent yet, with the descriptors it carries. */
 struct zout {
 	struct zwire m;
-	int fds[4];
+	int fds[3];
 	int nfds;
 };
 
@@ -126,6 +126,12 @@ static int conf_ok(const struct iso_zygote_conf *c)
 	    c->uid_count > Z_UIDS_MAX ||
 	    (uint64_t)c->uid_base + c->uid_count > (uint64_t)(uid_t)-1 ||
 	    !ring_size_ok(c->chan_to_worker) || !ring_size_ok(c->chan_from_worker))
+		return -EINVAL;
+	/* Every worker gets notify_fd: it must be one they can only write
+	 * (a pipe's write end), or one worker could read away the wake-ups of
+	 * the others. */
+	if (c->notify_fd >= 0 && fcntl(c->notify_fd, F_GETFL) >= 0 &&
+	    (fcntl(c->notify_fd, F_GETFL) & O_ACCMODE) != O_WRONLY)
 		return -EINVAL;
 	if ((c->notify_fd >= 0 && fcntl(c->notify_fd, F_GETFD) < 0) ||
 	    (c->stderr_fd >= 0 && fcntl(c->stderr_fd, F_GETFD) < 0) ||
@@ -270,6 +276,17 @@ int iso_zygote_request(struct iso_zygote *z, uint32_t n)
 	return 0;
 }
 
+int iso_zygote_kill(struct iso_zygote *z, pid_t pid)
+{
+	struct zreq r = {.kill = pid};
+
+	if (pid <= 0)
+		return -EINVAL;
+	if (send(z->sock, &r, sizeof(r), MSG_DONTWAIT | MSG_NOSIGNAL) < 0)
+		return send_err();
+	return 0;
+}
+
 /* The descriptors of every SCM_RIGHTS block into fds (up to cap; the count
  * goes on past cap, and those beyond are closed at once). */
 static int take_fds(struct msghdr *msg, int *fds, int cap)
@@ -315,7 +332,7 @@ int iso_zygote_recv(struct iso_zygote *z, struct iso_zmsg *m)
 	nfds = take_fds(&msg, fds, 8);
 	if (n == 0 && nfds == 0)
 		return -EPIPE;
-	want = w.type == ISO_Z_WORKER ? 4 : 0;
+	want = w.type == ISO_Z_WORKER ? 3 : 0;
 	if (n != sizeof(w) || (msg.msg_flags & (MSG_TRUNC | MSG_CTRUNC)) || nfds != want ||
 	    w.type < ISO_Z_WORKER || w.type > ISO_Z_FAILED) {
 		for (i = 0; i < nfds && i < 8; i++)
@@ -324,7 +341,7 @@ int iso_zygote_recv(struct iso_zygote *z, struct iso_zmsg *m)
 	}
 	*m = (struct iso_zmsg){.type = w.type, .pid = w.pid, .uid = w.uid, .status = w.status,
 			       .chan_fd = want ? fds[0] : -1, .sock_fd = want ? fds[1] : -1,
-			       .pidfd = want ? fds[2] : -1, .notify_fd = want ? fds[3] : -1};
+			       .pidfd = want ? fds[2] : -1};
 	return 1;
 }
 
@@ -482,6 +499,16 @@ static int32_t slot_release(struct zyg *z, pid_t pid)
 	return s;
 }
 
+/* The slot of a live (not yet reaped) worker, or -1. */
+static int32_t slot_of(const struct zyg *z, pid_t pid)
+{
+	int32_t s = z->bucket[pid_hash(z, pid)];
+
+	while (s >= 0 && z->pid_of[s] != pid)
+		s = z->next[s];
+	return s;
+}
+
 static int32_t slot_take(struct zyg *z)
 {
 	uint32_t s;
@@ -592,8 +619,7 @@ static int post_failed(struct zyg *z, int err)
  * memory as the worker uid: no other process has that uid, and the change
  * made the memory non-dumpable, so nothing can ptrace or read it meanwhile.
  */
-static void __attribute__((noreturn)) worker_child(struct zyg *z, int memfd, int sock, int efd,
-						   uid_t uid)
+static void __attribute__((noreturn)) worker_child(struct zyg *z, int memfd, int sock, uid_t uid)
 {
 	static const int keep[] = {0, 1, 2, ISO_WORKER_CHAN_FD, ISO_WORKER_SOCK_FD,
 				   ISO_WORKER_NOTIFY_FD};
@@ -604,17 +630,16 @@ static void __attribute__((noreturn)) worker_child(struct zyg *z, int memfd, int
 	int rc;
 
 	sigemptyset(&none);
-	/* memfd, sock and efd are not 3, 4 or 5 (see the enum), so dup2 clears
-	 * their close-on-exec; the eventfd of its own replaces, in this child's
-	 * descriptor table only, the NF's notify descriptor at 5. */
+	/* memfd and sock are not 3 or 4 (see the enum), so dup2 clears their
+	 * close-on-exec; the wake pipe already sits at 5 without it. */
 	if (sigprocmask(SIG_SETMASK, &none, NULL) < 0 || dup2(memfd, ISO_WORKER_CHAN_FD) < 0 ||
-	    dup2(sock, ISO_WORKER_SOCK_FD) < 0 || dup2(efd, ISO_WORKER_NOTIFY_FD) < 0) {
+	    dup2(sock, ISO_WORKER_SOCK_FD) < 0) {
 		rc = -errno;
 	} else {
 		p.uid = uid;
 		p.gid = z->c->gid;
 		p.keep_fds = keep;
-		p.n_keep_fds = 6;
+		p.n_keep_fds = z->c->notify_fd >= 0 ? 6 : 5;
 		rc = iso_sandbox_exec_prepared(z->sp, &p, z->self, z->c->argv, NULL);
 		step = iso_sandbox_failed_step();
 	}
@@ -627,8 +652,7 @@ static void __attribute__((noreturn)) worker_child(struct zyg *z, int memfd, int
  * NF is gone. */
 static int spawn(struct zyg *z)
 {
-	/* The eventfd lives in o (memory, not a register vfork could clobber). */
-	struct zout o = {.m = {.type = ISO_Z_WORKER}, .fds = {-1, -1, -1, -1}, .nfds = 4};
+	struct zout o = {.m = {.type = ISO_Z_WORKER}, .nfds = 3};
 	struct iso_chan *ch;
 	int memfd = -1, sv[2] = {-1, -1}, err;
 	int32_t slot = slot_take(z);
@@ -644,17 +668,12 @@ static int spawn(struct zyg *z)
 	iso_chan_close(ch);
 	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0)
 		goto fail;
-	/* Its own doorbell to the NF: a descriptor shared by all workers could be
-	 * read by one of them, swallowing the others' wake-ups. */
-	o.fds[3] = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-	if (o.fds[3] < 0)
-		goto fail;
 	/* vfork: no copy of the zygote's address space to make, fault in and
 	 * tear down again at exec (a seventh of a worker's cost). The zygote
 	 * waits meanwhile; worker_child() keeps to what vfork allows. */
 	pid = vfork();
 	if (pid == 0)
-		worker_child(z, memfd, sv[1], o.fds[3], z->c->uid_base + (uid_t)slot);
+		worker_child(z, memfd, sv[1], z->c->uid_base + (uid_t)slot);
 	if (pid < 0)
 		goto fail;
 	close(sv[1]);
@@ -682,8 +701,6 @@ fail:
 		close(sv[0]);
 	if (sv[1] >= 0)
 		close(sv[1]);
-	if (o.fds[3] >= 0)
-		close(o.fds[3]);
 	slot_untake(z, slot);
 	return post_failed(z, -err);
 }
@@ -718,8 +735,13 @@ static int take_requests(struct zyg *z)
 	while ((n = recv(Z_CTL, &r, sizeof(r), MSG_DONTWAIT)) != 0) {
 		if (n < 0)
 			return errno == EWOULDBLOCK || errno == EINTR ? 0 : -1;
-		if (n == sizeof(r))
-			z->pending += r.n;
+		if (n != sizeof(r))
+			continue;
+		z->pending += r.n;
+		/* A worker not reaped yet is still ours: its pid cannot have been
+		 * reused, so this kills that worker and no other process. */
+		if (r.kill > 0 && slot_of(z, r.kill) >= 0)
+			kill(r.kill, SIGKILL);
 	}
 	return -1;
 }

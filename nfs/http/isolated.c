@@ -26,7 +26,7 @@
  *
  * Waking: a worker being waited on is polled every turn (the NF does not
  * sleep meanwhile); one that has gone to sleep has its channel armed, and
- * its next output writes the notify eventfd, which wakes the NF through the
+ * its next output writes the wake pipe, which wakes the NF through the
  * glue's waker thread (bh_tcp_nf_wake_add).
  *
  * Faults: the zygote reports every exit with its status; a worker that
@@ -34,7 +34,12 @@
  * each of its connections is reset if a response had started, answered 500
  * if a request was waiting, else closed. A worker that owes output for
  * longer than the header timeout plus 2 s, or that does not exit within 2 s
- * of its channel being shut, is killed (pidfd) and counted as hung.
+ * of its channel being shut, is killed (by the zygote, its parent, which
+ * never mistakes a reused pid for it) and counted as hung.
+ *
+ * Descriptors: one per live worker (its fd socket); the NF raises its
+ * RLIMIT_NOFILE for the uid range where it may, and never has more workers
+ * alive than it has descriptors for.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -43,7 +48,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
-#include <sys/eventfd.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -56,13 +61,14 @@
 #define HISO_GRACE_NS 2000000000ull /* hang allowance beyond the worker's own timeouts */
 #define HISO_MAX_INFLIGHT 256u      /* workers asked of the zygote and not yet come */
 #define HISO_RELAY_BUDGET 64        /* frames per worker per turn */
+#define HISO_FDS_PER_WORKER 1       /* its fd socket, here */
 
 enum hiso_unit { U_NONE, U_CONN, U_CLIENT, U_POOL };
 
 struct hworker {
 	pid_t pid;
 	uid_t uid;
-	int pidfd, sock, efd;  /* efd: its own eventfd, rung when it speaks to an armed channel */
+	int sock;              /* our end of its fd socket */
 	struct iso_chan *ch;
 	int *conns;            /* descriptors of the connections it serves */
 	uint32_t n_conns, cap_conns;
@@ -73,6 +79,7 @@ struct hworker {
 	bool pooled;           /* one of the pool:N workers */
 	bool retiring;         /* channel shut: waiting for it to exit */
 	bool killed;           /* we killed it, cause counted */
+	bool kill_sent;        /* the zygote has our request to kill it */
 	bool held;             /* a frame is held back for a busy connection */
 	struct iso_frame held_f;
 	uint8_t *held_buf;
@@ -94,7 +101,7 @@ struct hiso {
 	uint64_t inline_max;
 	/* state */
 	struct iso_zygote *z;
-	int efd;                  /* eventfd the zygote rings after its messages */
+	int efd;                  /* the wake pipe's read end (zygote and workers write) */
 	char *argv[24];
 	char argbuf[16][24];
 	struct hworker **by_uid;  /* uid - uid_base -> worker */
@@ -104,6 +111,7 @@ struct hiso {
 	uint32_t n_poll;
 	struct hworker *spare;    /* started and unused (LIFO) */
 	uint32_t n_spare, inflight, n_pool;
+	uint32_t max_workers;     /* alive at once: the uid range, or the descriptors */
 	struct { int fd; uint32_t token; } *waitq; /* connections waiting for a worker (FIFO) */
 	uint32_t wq_head, wq_len, wq_cap;
 	uint32_t gen;             /* stream id generations */
@@ -295,13 +303,21 @@ static void client_put(struct hiso *h, struct hworker *w)
 /* ---------------------------------------------------------------------- */
 /* Workers */
 
+/* Through the zygote, its parent: it kills the worker only while it has not
+ * reaped it, so never a process that took a reused pid. */
+static void kill_request(struct hiso *h, struct hworker *w)
+{
+	if (!w->kill_sent && h->z && iso_zygote_kill(h->z, w->pid) != -EAGAIN)
+		w->kill_sent = true; /* else again at the next scan */
+}
+
 static void worker_kill(struct hsrv *s, struct hworker *w, int counter)
 {
 	if (w->killed)
 		return;
 	w->killed = true;
 	s->c[counter]++;
-	syscall(SYS_pidfd_send_signal, w->pidfd, SIGKILL, NULL, 0);
+	kill_request(s->iso, w);
 }
 
 /* Its channel shut: a well-behaved worker exits 0. */
@@ -368,9 +384,6 @@ static void worker_free(struct hiso *h, struct hworker *w)
 	last->all_idx = w->all_idx;
 	h->by_uid[w->uid - h->uid_base] = NULL;
 	iso_chan_close(w->ch);
-	bh_tcp_nf_wake_del(w->efd);
-	close(w->efd);
-	close(w->pidfd);
 	close(w->sock);
 	free(w->conns);
 	free(w->held_buf);
@@ -887,22 +900,17 @@ static void worker_arrived(struct bh_tcp *t, struct hsrv *s, struct iso_zmsg *m,
 	close(m->chan_fd);
 	if (ch)
 		w = calloc(1, sizeof(*w));
-	if (w && bh_tcp_nf_wake_add(m->notify_fd) < 0) {
-		free(w);
-		w = NULL;
-	}
+	/* Killed through the zygote: its pidfd would only cost a descriptor. */
+	close(m->pidfd);
 	if (!w) {
 		iso_chan_close(ch);
-		syscall(SYS_pidfd_send_signal, m->pidfd, SIGKILL, NULL, 0);
-		close(m->pidfd);
+		iso_zygote_kill(h->z, m->pid);
 		close(m->sock_fd);
-		close(m->notify_fd);
 		s->c[HTTP_C_worker_spawn_failures]++;
 		return;
 	}
-	*w = (struct hworker){.pid = m->pid, .uid = m->uid, .pidfd = m->pidfd, .sock = m->sock_fd,
-			      .efd = m->notify_fd, .ch = ch, .poll_idx = -1,
-			      .all_idx = (int)h->n_all};
+	*w = (struct hworker){.pid = m->pid, .uid = m->uid, .sock = m->sock_fd, .ch = ch,
+			      .poll_idx = -1, .all_idx = (int)h->n_all};
 	h->all[h->n_all++] = w;
 	h->by_uid[m->uid - h->uid_base] = w;
 	int fd = waitq_pop(s);
@@ -937,6 +945,10 @@ static void top_up(struct hsrv *s)
 	uint32_t n = want - have - h->inflight;
 	if (n > HISO_MAX_INFLIGHT - h->inflight)
 		n = HISO_MAX_INFLIGHT - h->inflight;
+	if (h->n_all + h->inflight + n > h->max_workers) /* a connection waits instead */
+		n = h->max_workers > h->n_all + h->inflight ? h->max_workers - h->n_all - h->inflight : 0;
+	if (!n)
+		return;
 	if (iso_zygote_request(h->z, n) == 0)
 		h->inflight += n;
 }
@@ -971,6 +983,9 @@ int hiso_step(struct bh_tcp *t, struct hsrv *s, uint64_t now)
 	struct hiso *h = s->iso;
 	int work = 0;
 	if (bh_tcp_nf_woken()) {
+		char drain[4096];
+		while (read(h->efd, drain, sizeof(drain)) > 0)
+			; /* then look: what rang after this rings again */
 		if (h->z)
 			work += zygote_messages(t, s, now);
 		/* a sleeping worker spoke (or a spurious wake): look at the
@@ -1039,8 +1054,10 @@ void hiso_scan(struct bh_tcp *t, struct hsrv *s, uint64_t now)
 	}
 	for (uint32_t i = 0; i < h->n_all; i++) {
 		struct hworker *w = h->all[i];
-		if (w->killed)
+		if (w->killed) {
+			kill_request(h, w);
 			continue;
+		}
 		bool owes = w->owed_ns && since(now, w->owed_ns) > s->header_timeout_ns + HISO_GRACE_NS;
 		if (owes || (w->retiring && since(now, w->retire_ns) > HISO_GRACE_NS)) {
 			fprintf(stderr, HISO_PROG ": worker %d (uid %u) killed: %s for %llu ms\n",
@@ -1086,6 +1103,37 @@ int hiso_start(struct bh_tcp *t, struct hsrv *s)
 			"it must hold\n", h->uid_count);
 		return -EINVAL;
 	}
+	/* Each live worker costs this process a descriptor (its fd socket; the
+	 * TCP connections are the stack's, not the kernel's): make room for the
+	 * whole uid range as far as the system allows, and never ask for more
+	 * workers than there is room for. */
+	struct rlimit rl;
+	uint64_t need = (uint64_t)h->uid_count * HISO_FDS_PER_WORKER + 1024;
+	uint64_t sys_max = 1048576;
+	FILE *f = fopen("/proc/sys/fs/nr_open", "r");
+	if (f) {
+		unsigned long long v;
+		if (fscanf(f, "%llu", &v) == 1)
+			sys_max = v;
+		fclose(f);
+	}
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < need) {
+		struct rlimit up = {need < sys_max ? need : sys_max, 0};
+		up.rlim_max = up.rlim_cur > rl.rlim_max ? up.rlim_cur : rl.rlim_max;
+		if (setrlimit(RLIMIT_NOFILE, &up) == 0)
+			rl = up;
+		else
+			getrlimit(RLIMIT_NOFILE, &rl);
+	}
+	uint64_t room = rl.rlim_cur > 1024 ? (rl.rlim_cur - 1024) / HISO_FDS_PER_WORKER : 0;
+	h->max_workers = room < h->uid_count ? (uint32_t)room : h->uid_count;
+	if (h->max_workers < h->uid_count)
+		fprintf(stderr, HISO_PROG ": warning: descriptors for only %u workers alive at once "
+			"(RLIMIT_NOFILE %llu)\n", h->max_workers, (unsigned long long)rl.rlim_cur);
+	if (!h->max_workers) {
+		fprintf(stderr, HISO_PROG ": no descriptors left for workers\n");
+		return -EMFILE;
+	}
 	h->by_uid = calloc(h->uid_count, sizeof(*h->by_uid));
 	h->all = calloc(h->uid_count, sizeof(*h->all));
 	h->poll = calloc(h->uid_count, sizeof(*h->poll));
@@ -1096,10 +1144,13 @@ int hiso_start(struct bh_tcp *t, struct hsrv *s)
 		h->clients = calloc(h->clients_cap, sizeof(*h->clients));
 	if (!h->by_uid || !h->all || !h->poll || (h->unit == U_CLIENT && !h->clients))
 		return -ENOMEM;
-	/* The zygote rings this after its messages; workers have their own. */
-	h->efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-	if (h->efd < 0)
+	/* The wake pipe: the zygote writes it after its messages, and every
+	 * worker gets its write end (write-only, so none can read away the
+	 * others' wake-ups) to ring when it speaks to an armed channel. */
+	int wp[2];
+	if (pipe2(wp, O_CLOEXEC | O_NONBLOCK) < 0)
 		return -errno;
+	h->efd = wp[0];
 
 	/* the worker's argv: the request limits and timeouts of this NF */
 	unsigned a = 0, b = 0;
@@ -1132,10 +1183,11 @@ int hiso_start(struct bh_tcp *t, struct hsrv *s)
 		.uid_base = h->uid_base,
 		.uid_count = h->uid_count,
 		.gid = h->uid_base,
-		.notify_fd = h->efd,
+		.notify_fd = wp[1],
 		.stderr_fd = 2,
 	};
 	h->z = iso_zygote_start(&zc);
+	close(wp[1]); /* the zygote has its own */
 	if (!h->z) {
 		int e = errno;
 		fprintf(stderr, HISO_PROG ": cannot start the worker zygote for '%s': %s\n",

@@ -292,6 +292,61 @@ def loop(host, port, path, fname, stopfile, limit=300.0):
                       "seconds": round(time.monotonic() - t0, 1)}))
 
 
+def many(host, port, n, path, fname, holdfile, limit=180.0):
+    """n connections at once: open them all, say "holding" on stderr and wait
+    for holdfile, then one GET of path on each (all in flight together), each
+    answer checked against fname; then close them all."""
+    import selectors
+    want = open(fname, "rb").read()
+    t0 = time.monotonic()
+    socks, failed = [], 0
+    for _ in range(n):
+        try:
+            s = socket.create_connection((host, port), timeout=10)
+            s.setblocking(False)
+            socks.append(s)
+        except OSError:
+            failed += 1
+    print("holding %d" % len(socks), file=sys.stderr, flush=True)
+    while not os.path.exists(holdfile) and time.monotonic() - t0 < limit:
+        time.sleep(0.1)
+    sel = selectors.DefaultSelector()
+    bufs = {}
+    req = get(path)
+    for s in socks:
+        try:
+            s.send(req)
+        except OSError:
+            continue
+        bufs[s] = b""
+        sel.register(s, selectors.EVENT_READ)
+    ok = bad = 0
+    deadline = time.monotonic() + 60
+    while bufs and time.monotonic() < deadline:
+        for key, _ in sel.select(timeout=1.0):
+            s = key.fileobj
+            try:
+                b = s.recv(1 << 16)
+            except OSError:
+                b = b""
+            done = not b
+            bufs[s] += b
+            head, sep, body = bufs[s].partition(b"\r\n\r\n")
+            if sep and len(body) >= len(want):
+                ok += head.startswith(b"HTTP/1.1 200 ") and body[:len(want)] == want
+                bad += not (head.startswith(b"HTTP/1.1 200 ") and body[:len(want)] == want)
+                done = True
+            elif done:
+                bad += 1
+            if done:
+                sel.unregister(s)
+                del bufs[s]
+    for s in socks:
+        s.close()
+    print(json.dumps({"opened": len(socks), "connect_failed": failed, "answered": ok, "bad": bad,
+                      "unanswered": len(bufs), "seconds": round(time.monotonic() - t0, 1)}))
+
+
 def main(cmd, a):
     if cmd == "pipeline":
         pipeline(a[0], int(a[1]), a[2], a[3:])
@@ -301,6 +356,8 @@ def main(cmd, a):
         slow(a[0], int(a[1]), a[2], float(a[3]), *(float(x) for x in a[4:]))
     elif cmd == "idle":
         idle(a[0], int(a[1]), a[2], *(float(x) for x in a[3:]))
+    elif cmd == "many":
+        many(a[0], int(a[1]), int(a[2]), a[3], a[4], a[5], *(float(x) for x in a[6:]))
     elif cmd == "hold":
         hold(a[0], int(a[1]), a[2], a[3], *(float(x) for x in a[4:]))
     elif cmd == "stall":

@@ -15,10 +15,11 @@ URL=http://$TCP_IP
 # workers (bh-http-worker, installed root-owned mode 0711 as it must be).
 HTTP_ISOLATION=${HTTP_ISOLATION:-none}
 HTTP_RECYCLE=${HTTP_RECYCLE:-fresh}
-HTTP_UID_BASE=2000100000 # the workers' uids: [base, base + 4096)
+HTTP_UID_BASE=2000100000 # the workers' uids: [base, base + HTTP_UID_COUNT)
+HTTP_UID_COUNT=${HTTP_UID_COUNT:-4096}
 # HTTP_WORKER: the worker program (default: build/workers/http/bh-http-worker)
 http_workers() { # the pids of the live workers
-	ps -eo pid=,uid= | awk -v b=$HTTP_UID_BASE '$2 >= b && $2 < b + 4096 {print $1}'
+	ps -eo pid=,uid= | awk -v b=$HTTP_UID_BASE -v n="$HTTP_UID_COUNT" '$2 >= b && $2 < b + n {print $1}'
 }
 http_iso_args() { # the bh-http options for $HTTP_ISOLATION, in HTTP_ISO_ARGS
 	HTTP_ISO_ARGS=()
@@ -27,7 +28,7 @@ http_iso_args() { # the bh-http options for $HTTP_ISOLATION, in HTTP_ISO_ARGS
 		install -m 0711 "${HTTP_WORKER:-$BH_BUILD/workers/http/bh-http-worker}" \
 			"$WORK/libexec/worker" || return 1
 	HTTP_ISO_ARGS=(--isolation "$HTTP_ISOLATION" --recycle "$HTTP_RECYCLE"
-		--worker "$WORK/libexec/worker" --uid-range $HTTP_UID_BASE:4096)
+		--worker "$WORK/libexec/worker" --uid-range $HTTP_UID_BASE:$HTTP_UID_COUNT)
 	echo "# isolation: $HTTP_ISOLATION, recycle $HTTP_RECYCLE"
 }
 # http_iso_clean: the end state of the isolated design: no worker misbehaved

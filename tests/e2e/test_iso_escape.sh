@@ -64,8 +64,9 @@ refused symlink_out 0 ENOENT
 refused hugepages 0 ENOENT
 refused inherited_fd 0 EBADF
 refused alloc_over_limit 0 ENOMEM
+refused wake_pipe_read 0 EBADF # write-only: no worker can read away the others' wake-ups
 for a in write_root create_file mkdir socket_inet socket_unix execve_sh execveat_other fork \
-	setuid0 mount unshare_user mmap_exec make_dumpable int80; do
+	setuid0 mount unshare_user mmap_exec make_dumpable int80 wake_pipe_setfl; do
 	killed "$a" 0
 done
 attempt www/index.html 0

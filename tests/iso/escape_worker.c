@@ -131,6 +131,10 @@ static int attempt(const char *name)
 		rc = open("/dev/hugepages", O_RDONLY | O_DIRECTORY);
 		return refused_if(name, rc, "opened /dev/hugepages");
 	}
+	if (!strcmp(name, "wake_pipe_read")) /* the wake pipe every worker holds: write-only */
+		return refused_if(name, read(ISO_WORKER_NOTIFY_FD, buf, sizeof(buf)), "read the wake pipe");
+	if (!strcmp(name, "wake_pipe_setfl")) /* its O_NONBLOCK is every worker's */
+		return refused_if(name, fcntl(ISO_WORKER_NOTIFY_FD, F_SETFL, 0), "made it blocking");
 	if (!strcmp(name, "inherited_fd"))
 		return refused_if(name, read(leaked_fd, buf, sizeof(buf)), "read leaked fd");
 	if (!strcmp(name, "write_root"))

@@ -8,7 +8,7 @@
  * setup fails is reaped, saying why); requested workers arrive with three
  * descriptors of the right kinds and distinct uids in range; a frame goes
  * round each worker's channel and the worker wakes this side through the
- * notify eventfd; a worker's identity, capabilities, flags, filter, limits,
+ * wake pipe; a worker's identity, capabilities, flags, filter, limits,
  * mounts and network as /proc shows them, and its descriptors; the zygote's
  * descriptors, view and network; every way a worker ends comes back as an
  * EXIT with its wait status (exit 0, SIGABRT, SIGSYS, SIGKILL); running out
@@ -26,7 +26,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/eventfd.h>
 #include <sys/pidfd.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
@@ -47,13 +46,14 @@
 static char docroot[] = "/tmp/bh-iso-zroot.XXXXXX";
 static char prog711[] = "/tmp/bh-iso-zprog.XXXXXX"; /* the worker, mode 0711 */
 static char *worker_argv[] = {"chan_echo_worker", NULL};
-static int efd = -1; /* the notify eventfd */
+static int efd = -1; /* the wake pipe's read end: we poll it */
+static int wfd = -1; /* its write end: the conf's notify_fd */
 
 struct w {
 	pid_t pid;
 	uid_t uid;
 	struct iso_chan *ch;
-	int sock, pidfd, efd;
+	int sock, pidfd;
 };
 
 static void conf_init(struct iso_zygote_conf *c, uint32_t count)
@@ -66,7 +66,7 @@ static void conf_init(struct iso_zygote_conf *c, uint32_t count)
 		.uid_base = UID_BASE,
 		.uid_count = count,
 		.gid = GID,
-		.notify_fd = efd,
+		.notify_fd = wfd,
 		.stderr_fd = 2,
 	};
 }
@@ -99,8 +99,6 @@ static void close_msg(struct iso_zmsg *m)
 		close(m->sock_fd);
 	if (m->pidfd >= 0)
 		close(m->pidfd);
-	if (m->notify_fd >= 0)
-		close(m->notify_fd);
 }
 
 /* The next message must be a WORKER: its channel attached as the trusted side. */
@@ -110,7 +108,7 @@ static int get_worker(struct iso_zygote *z, struct w *w)
 	int rc = next_msg(z, &m, WAIT_MS);
 
 	memset(w, 0, sizeof(*w));
-	w->sock = w->pidfd = w->efd = -1;
+	w->sock = w->pidfd = -1;
 	CHECK_EQ(rc, 1);
 	if (rc != 1)
 		return -1;
@@ -127,7 +125,6 @@ static int get_worker(struct iso_zygote *z, struct w *w)
 	w->uid = m.uid;
 	w->sock = m.sock_fd;
 	w->pidfd = m.pidfd;
-	w->efd = m.notify_fd;
 	return w->ch ? 0 : -1;
 }
 
@@ -138,10 +135,8 @@ static void put_worker(struct w *w)
 		close(w->sock);
 	if (w->pidfd >= 0)
 		close(w->pidfd);
-	if (w->efd >= 0)
-		close(w->efd);
 	memset(w, 0, sizeof(*w));
-	w->sock = w->pidfd = w->efd = -1;
+	w->sock = w->pidfd = -1;
 }
 
 /* The next message must be the EXIT of w: returns its wait status (or -1). */
@@ -154,7 +149,7 @@ static int exit_of(struct iso_zygote *z, const struct w *w)
 	if (rc != 1)
 		return -1;
 	CHECK(m.type == ISO_Z_EXIT && m.pid == w->pid && m.uid == w->uid);
-	CHECK(m.chan_fd == -1 && m.sock_fd == -1 && m.pidfd == -1 && m.notify_fd == -1);
+	CHECK(m.chan_fd == -1 && m.sock_fd == -1 && m.pidfd == -1);
 	close_msg(&m);
 	return m.type == ISO_Z_EXIT ? m.status : -1;
 }
@@ -335,6 +330,7 @@ static void test_bad_confs(void)
 		{"uid_count 0", EINVAL},
 		{"ring size not a power of two", EINVAL},
 		{"notify_fd not open", EBADF},
+		{"notify_fd readable (workers could read away wake-ups)", EINVAL},
 		{"program readable by the workers", EACCES},
 		{"program a directory", EACCES},
 		{"program missing", ENOENT},
@@ -353,9 +349,10 @@ static void test_bad_confs(void)
 		case 3: c.uid_count = 0; break;
 		case 4: c.chan_to_worker = 5000; break;
 		case 5: c.notify_fd = 1000; break;
-		case 6: c.prog = ISO_ECHO_WORKER; break; /* as built: 0755 */
-		case 7: c.prog = "/tmp"; break;
-		case 8: c.prog = "/nonexistent-bh-worker"; break;
+		case 6: c.notify_fd = efd; break; /* the read end */
+		case 7: c.prog = ISO_ECHO_WORKER; break; /* as built: 0755 */
+		case 8: c.prog = "/tmp"; break;
+		case 9: c.prog = "/nonexistent-bh-worker"; break;
 		default: c.policy.docroot = "/nonexistent-bh-docroot";
 		}
 		expect_refused(&c, bad[i].err, bad[i].what);
@@ -364,7 +361,7 @@ static void test_bad_confs(void)
 	check_no_children();
 
 	/* One that only the zygote can find wrong: a "network namespace" that
-	 * is an eventfd. It is reaped, and says why on its stderr. */
+	 * is a pipe. It is reaped, and says why on its stderr. */
 	conf_init(&c, NW);
 	CHECK_EQ(pipe2(p, O_CLOEXEC), 0);
 	c.policy.netns_fd = efd;
@@ -396,19 +393,16 @@ static void check_kinds(const struct iso_zmsg *m)
 	      type == SOCK_SEQPACKET);
 	link_of(0, m->pidfd, l, sizeof(l));
 	CHECK(!strcmp(l, "anon_inode:[pidfd]"));
-	link_of(0, m->notify_fd, l, sizeof(l));
-	CHECK(!strcmp(l, "anon_inode:[eventfd]"));
 	CHECK(fcntl(m->chan_fd, F_GETFD) == FD_CLOEXEC && fcntl(m->sock_fd, F_GETFD) == FD_CLOEXEC &&
-	      fcntl(m->pidfd, F_GETFD) == FD_CLOEXEC && fcntl(m->notify_fd, F_GETFD) == FD_CLOEXEC);
+	      fcntl(m->pidfd, F_GETFD) == FD_CLOEXEC);
 }
 
-/* One frame round the worker's channel; the worker must wake us through its
- * own eventfd (we sleep on it, not on the channel), and not through the
- * zygote's. */
+/* One frame round the worker's channel; the worker must wake us through the
+ * wake pipe (we sleep on it, not on the channel). */
 static void round_trip(struct iso_zygote *z, struct w *w, int i)
 {
 	char msg[32], back[64];
-	struct pollfd pf = {.fd = w->efd, .events = POLLIN}, zf = {.fd = efd, .events = POLLIN};
+	struct pollfd pf = {.fd = efd, .events = POLLIN};
 	struct iso_frame f;
 	struct iso_zmsg m;
 	uint64_t v;
@@ -417,8 +411,7 @@ static void round_trip(struct iso_zygote *z, struct w *w, int i)
 	CHECK_EQ(iso_chan_arm(w->ch, ISO_CHAN_IN), 0);
 	CHECK_EQ(iso_frame_send(w->ch, 7, ISO_F_DATA, 0, msg, (uint32_t)len), 0);
 	CHECK_EQ(poll(&pf, 1, WAIT_MS), 1);
-	CHECK(read(w->efd, &v, sizeof(v)) == sizeof(v) && v >= 1);
-	CHECK_EQ(poll(&zf, 1, 0), 0);
+	CHECK(read(efd, &v, sizeof(v)) == sizeof(v) && v >= 1);
 	CHECK_EQ(iso_zygote_recv(z, &m), -EAGAIN); /* so the wake was the worker's */
 	rc = iso_frame_recv(w->ch, &f, back, sizeof(back));
 	CHECK_EQ(rc, 1);
@@ -491,7 +484,7 @@ static void check_view(pid_t pid)
 static void check_confined(const struct w *w, bool verbose)
 {
 	static const char *const links[] = {"/dev/null", "/dev/null", NULL, NULL, "socket:",
-					    "anon_inode:[eventfd]"};
+					    "pipe:"};
 	char uids[64], gids[64], path[64];
 	const struct want status[] = {
 		{"Uid:", uids}, {"Gid:", gids}, {"Groups:", ""},
@@ -518,10 +511,10 @@ static void check_confined(const struct w *w, bool verbose)
 	check_view(w->pid);
 	printf("  limits as configured; mounts: read-only tmpfs / and /www only; netns: lo only\n");
 	/* /dev/null on 0 and 1, our stderr on 2, its socket and the notify
-	 * eventfd; the channel's memfd it closed itself after mapping it, and the
+	 * wake pipe; the channel's memfd it closed itself after mapping it, and the
 	 * program's descriptor went at exec. */
 	check_fds(w->pid, 0x37, links, 6);
-	printf("  its descriptors: 0, 1 /dev/null, 2 stderr, 4 socket, 5 eventfd\n");
+	printf("  its descriptors: 0, 1 /dev/null, 2 stderr, 4 socket, 5 the wake pipe (write end)\n");
 }
 
 /* The zygote holds exactly what it needs, lives in the view, and is root. */
@@ -530,13 +523,13 @@ static void check_zygote(pid_t zpid, const struct w *w)
 	static const struct want status[] = {{"Uid:", "0\t"}};
 	char err[256], text[512], v[32];
 	const char *const links[] = {"/dev/null", "/dev/null", link_of(0, 2, err, sizeof(err)),
-				     "socket:", "anon_inode:[signalfd]", "anon_inode:[eventfd]",
+				     "socket:", "anon_inode:[signalfd]", "pipe:",
 				     prog711};
 
 	printf("zygote %d:\n", (int)zpid);
 	check_fds(zpid, 0x7f, links, 7);
 	printf("  descriptors: 0, 1 /dev/null, 2 stderr, 3 control socket, 4 signalfd, "
-	       "5 notify eventfd, 6 %s\n", prog711);
+	       "5 the wake pipe, 6 %s\n", prog711);
 	/* The program is close-on-exec: it never reaches a worker's program. */
 	CHECK(proc_read(zpid, "fdinfo/6", text, sizeof(text)) > 0 &&
 	      (strtoul(value_of(text, "flags:", v, sizeof(v)), NULL, 8) & O_CLOEXEC));
@@ -554,7 +547,7 @@ static void test_workers(void)
 	uint64_t v;
 	int fds = bh_test_count_fds(), i, j;
 
-	z = zygote(8, efd);
+	z = zygote(8, wfd);
 	if (!z)
 		return;
 	while (read(efd, &v, sizeof(v)) > 0)
@@ -566,7 +559,7 @@ static void test_workers(void)
 		int rc = next_msg(z, &m, WAIT_MS);
 
 		memset(&w[i], 0, sizeof(w[i]));
-		w[i].sock = w[i].pidfd = w[i].efd = -1;
+		w[i].sock = w[i].pidfd = -1;
 		CHECK_EQ(rc, 1);
 		CHECK_EQ(m.type, ISO_Z_WORKER);
 		if (rc != 1 || m.type != ISO_Z_WORKER) {
@@ -585,7 +578,6 @@ static void test_workers(void)
 		w[i].uid = m.uid;
 		w[i].sock = m.sock_fd;
 		w[i].pidfd = m.pidfd;
-		w[i].efd = m.notify_fd;
 		printf("  worker %d uid %u\n", (int)m.pid, m.uid);
 	}
 	/* The zygote woke us for them (it writes after it sent, so maybe not yet). */
@@ -603,7 +595,7 @@ static void test_workers(void)
 	for (i = 0; i < NW; i++)
 		if (w[i].ch)
 			round_trip(z, &w[i], i);
-	printf("  a frame round each worker's channel, each woke us by the eventfd\n");
+	printf("  a frame round each worker's channel, each woke us by the wake pipe\n");
 	for (i = 0; i < NW; i++)
 		if (w[i].ch)
 			check_confined(&w[i], i == 0);
@@ -634,27 +626,29 @@ static void test_workers(void)
 
 static void test_deaths(void)
 {
-	static const char *how[] = {"crash", "syscall", "SIGKILL by pidfd"};
-	static const int sig[] = {SIGABRT, SIGSYS, SIGKILL};
+	static const char *how[] = {"crash", "syscall", "SIGKILL by pidfd", "iso_zygote_kill"};
+	static const int sig[] = {SIGABRT, SIGSYS, SIGKILL, SIGKILL};
 	struct iso_zygote *z;
-	struct w w[3];
+	struct w w[4];
 	int fds = bh_test_count_fds(), i, st;
 
-	z = zygote(8, efd);
+	z = zygote(8, wfd);
 	if (!z)
 		return;
 	printf("workers that end badly:\n");
-	CHECK_EQ(iso_zygote_request(z, 3), 0);
-	for (i = 0; i < 3; i++)
+	CHECK_EQ(iso_zygote_request(z, 4), 0);
+	for (i = 0; i < 4; i++)
 		get_worker(z, &w[i]);
-	for (i = 0; i < 3; i++) {
+	for (i = 0; i < 4; i++) {
 		if (!w[i].ch)
 			continue;
 		if (i < 2)
 			CHECK_EQ(iso_frame_send(w[i].ch, 1, ISO_F_DATA, 0, how[i],
 						(uint32_t)strlen(how[i])), 0);
-		else
+		else if (i == 2)
 			CHECK_EQ(pidfd_send_signal(w[i].pidfd, SIGKILL, NULL, 0), 0);
+		else
+			CHECK_EQ(iso_zygote_kill(z, w[i].pid), 0);
 		st = exit_of(z, &w[i]);
 		printf("  %-18s EXIT, killed by SIG%s\n", how[i],
 		       WIFSIGNALED(st) ? sigabbrev_np(WTERMSIG(st)) : "(none: not killed)");
@@ -673,7 +667,7 @@ static void test_uids(void)
 	struct w a, b, d;
 	int fds = bh_test_count_fds(), st;
 
-	z = zygote(2, efd);
+	z = zygote(2, wfd);
 	if (!z)
 		return;
 	CHECK_EQ(iso_zygote_request(z, 3), 0);
@@ -682,7 +676,7 @@ static void test_uids(void)
 	CHECK(a.uid != b.uid);
 	CHECK_EQ(next_msg(z, &m, WAIT_MS), 1);
 	CHECK(m.type == ISO_Z_FAILED && m.status == -EUSERS);
-	CHECK(m.chan_fd == -1 && m.sock_fd == -1 && m.pidfd == -1 && m.notify_fd == -1);
+	CHECK(m.chan_fd == -1 && m.sock_fd == -1 && m.pidfd == -1);
 	printf("uids: 2 in the range, 3 asked: %u, %u, then FAILED %s\n", a.uid, b.uid,
 	       strerrorname_np(-m.status));
 	CHECK_EQ(iso_chan_shutdown(a.ch), 0);
@@ -707,7 +701,7 @@ static void test_stop(void)
 	pid_t zpid = 0;
 	int fds = bh_test_count_fds(), i;
 
-	z = zygote(8, efd);
+	z = zygote(8, wfd);
 	if (!z)
 		return;
 	CHECK_EQ(iso_zygote_request(z, 3), 0);
@@ -992,8 +986,11 @@ int main(void)
 	if (geteuid() != 0)
 		return bh_test_summary("iso_zygote");
 	setvbuf(stdout, NULL, _IOLBF, 0);
-	efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-	CHECK(efd >= 0 && mkdtemp(docroot) != NULL); /* an empty docroot will do */
+	int wp[2];
+	CHECK_EQ(pipe2(wp, O_NONBLOCK | O_CLOEXEC), 0);
+	efd = wp[0];
+	wfd = wp[1];
+	CHECK(mkdtemp(docroot) != NULL); /* an empty docroot will do */
 	CHECK_EQ(install_worker(), 0);
 
 	test_bad_confs();
@@ -1006,6 +1003,7 @@ int main(void)
 	spawn_rate_old(500);
 
 	close(efd);
+	close(wfd);
 	unlink(prog711);
 	CHECK_EQ(rmdir(docroot), 0);
 	check_clean(fds);

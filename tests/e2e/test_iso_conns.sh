@@ -1,0 +1,72 @@
+#!/usr/bin/env bash
+# 10,000 concurrent isolated connections (bh-http --isolation connection):
+# client A opens them all and holds them; each gets a sandboxed worker of its
+# own (a process with a uid of its own); once all are held, one request on
+# each, all in flight together, each answer checked; and what it all cost in
+# memory: the proportional set size (PSS) of the workers, the zygote and the NF.
+# ISO_CONNS (10000) sets the count.
+source "$(dirname "$0")/http_lib.sh"
+bh_topology || exit 1
+START=$(date +%s)
+CONNS=${ISO_CONNS:-10000}
+DOCROOT=$WORK/root
+http_docroot "$DOCROOT"
+HTTP_ISOLATION=connection
+HTTP_UID_COUNT=$((CONNS + 4096))
+tcp_config "$WORK/cfg.json" '["http"]'
+http_iso_args || exit 1
+bh_start_mgr "$WORK/cfg.json" || exit 1
+bh_start_nf http http -s http -- --ip $TCP_IP/24 --port p0 --root "$DOCROOT" \
+	--max-conns $((CONNS + 4096)) --http-max-conns $((CONNS + 16)) --spares 64 \
+	"${HTTP_ISO_ARGS[@]}" || exit 1
+HTTP_PID=$NF_PID
+ip netns exec "$NS_A" ping -c 1 -W 2 $TCP_IP >/dev/null
+
+t0=$(date +%s)
+(ulimit -n $((CONNS + 1024)) && exec timeout 300 ip netns exec "$NS_A" $HC many $TCP_IP 80 "$CONNS" \
+	/notes.txt "$DOCROOT/notes.txt" "$WORK/go") >"$WORK/many.json" 2>"$WORK/many.err" &
+client=$!
+BH_PIDS+=("$client")
+held=0
+bh_wait_for 200 grep -q holding "$WORK/many.err" && held=1
+check "the client got to hold its connections" [ $held = 1 ]
+all_workers() { [ "$(http_workers | wc -l)" -ge "$CONNS" ]; }
+check "a worker for each of the $CONNS connections" bh_wait_for 120 all_workers
+echo "# $CONNS connections held, each with its worker, after $(($(date +%s) - t0)) s"
+bh_snap
+check_cmp "the NF has them all open" "$(http_app conns_open)" -eq "$CONNS"
+uids=$(ps -eo uid= | awk -v b=$HTTP_UID_BASE -v n="$HTTP_UID_COUNT" '$1 >= b && $1 < b + n' | sort -u | wc -l)
+check_cmp "every worker has a uid of its own" "$uids" -eq "$(http_workers | wc -l)"
+
+# memory: PSS of every worker, the zygote (the workers' parent) and the NF
+pss() { awk '/^Pss:/ {s += $2} END {print s + 0}' "/proc/$1/smaps_rollup" 2>/dev/null || echo 0; }
+w_kb=0
+n=0
+for p in $(http_workers); do
+	w_kb=$((w_kb + $(pss "$p")))
+	n=$((n + 1))
+done
+zyg=$(ps -o ppid= -p "$(http_workers | head -1)" | tr -d ' ')
+nf_kb=$(pss "$HTTP_PID")
+z_kb=$(pss "$zyg")
+total_kb=$((w_kb + nf_kb + z_kb))
+echo "# memory (PSS): $n workers $((w_kb / 1024)) MiB ($((w_kb / n)) KiB each), zygote $((z_kb / 1024)) MiB, NF $((nf_kb / 1024)) MiB (hugepages not counted): $((total_kb / 1024)) MiB in all"
+check_cmp "$CONNS isolated connections within 4 GiB (PSS of workers, zygote and NF, in MiB)" \
+	$((total_kb / 1024)) -lt 4096
+
+touch "$WORK/go"
+wait $client
+echo "# answers: $(cat "$WORK/many.json")"
+check_cmp "every connection answered 200 with its file" "$(jq -r .answered "$WORK/many.json")" -eq "$CONNS"
+check_cmp "  ... no wrong answer" "$(jq -r '.bad + .unanswered + .connect_failed' "$WORK/many.json")" -eq 0
+gone() { [ "$(http_workers | wc -l)" -le 64 ]; }
+check "once closed, the workers exit (the spares stay)" bh_wait_for 60 gone
+http_counters_settled
+check_cmp "workers started >= connections" "$(http_app workers_started)" -ge "$CONNS"
+for c in worker_crashes worker_seccomp_kills worker_limit_kills worker_hangs worker_protocol_errors \
+	worker_spawn_failures conn_errors conns_refused; do
+	check_cmp "http.$c = 0" "$(http_app $c)" -eq 0
+done
+tcp_nf_stop http "$HTTP_PID"
+echo "# test_iso_conns took $(($(date +%s) - START))s"
+bh_summary

@@ -88,7 +88,7 @@ ip netns exec "$NS_A" ping -c 2 -i 0.2 198.18.1.3 | tail -n 2
 out=$(ip netns exec "$NS_A" $NU tcp-echo 198.18.1.3 7 $((64 << 20)) 3 60)
 echo "  $(jq -r '"\(.received / 1048576) MiB back of \(.bytes / 1048576) MiB in \(.seconds) s: \(.mbit_s) Mbit/s each way, " +
 	(if .sent_sha == .recv_sha then "byte-identical" else "DIFFERENT" end)' <<<"$out")"
-say "client A browses a site served by the HTTP server NF (on the platform's TCP stack)"
+say "client A browses a site served by the isolated HTTP server: the NF (on the platform's TCP stack) relays each connection to a sandboxed worker process of its own"
 mkdir -p "$WORK/site/docs"
 cat >"$WORK/site/index.html" <<'H'
 <!doctype html><title>Bulkhead</title><link rel="stylesheet" href="style.css">
@@ -97,8 +97,13 @@ H
 echo 'body { font-family: sans-serif; }' >"$WORK/site/style.css"
 echo 'the docs index' >"$WORK/site/docs/index.html"
 head -c $((8 << 20)) /dev/urandom >"$WORK/site/big.bin"
+# The worker program: root-owned, mode 0711 (a worker uid must not read it).
+install -d -m 0755 "$WORK/libexec"
+install -m 0711 "$BH_BUILD/workers/http/bh-http-worker" "$WORK/libexec/"
 bh_start_nf web http -s http -- --ip 198.18.2.3/24 --port p3 --root "$WORK/site" \
-	--log "$WORK/access.log" || exit 1
+	--log "$WORK/access.log" --isolation connection --worker "$WORK/libexec/bh-http-worker" \
+	--uid-range 2000200000:4096 --spares 4 || exit 1
+WEB_PID=$NF_PID
 CURL=(ip netns exec "$NS_A" curl -s -m 10)
 echo "  GET / :"
 "${CURL[@]}" -i http://198.18.2.3/ | sed 's/\r$//; s/^/    /'
@@ -109,6 +114,11 @@ echo "  GET /big.bin, bytes 100-199 -> $("${CURL[@]}" -o /dev/null -w '%{http_co
 echo "  GET /../etc/passwd -> $("${CURL[@]}" -o /dev/null -w '%{http_code}' --path-as-is http://198.18.2.3/../etc/passwd)"
 "${CURL[@]}" -o "$WORK/big.got" -w '  GET /big.bin (8 MiB) -> %{http_code} in %{time_total} s, %{speed_download} B/s' http://198.18.2.3/big.bin
 cmp -s "$WORK/big.got" "$WORK/site/big.bin" && echo ", byte-identical" || echo ", DIFFERENT"
+echo "  its workers now (spares, waiting for the next connection), each a process with a uid of its own:"
+ps -o pid=,uid=,rss=,args= --ppid "$(pgrep -P "$WEB_PID" | head -1)" | head -4 |
+	awk '{printf "    pid %s uid %s rss %s KiB  %s\n", $1, $2, $3, $4}'
+w=$(ps -o pid= --ppid "$(pgrep -P "$WEB_PID" | head -1)" | head -1 | tr -d ' ')
+[ -n "$w" ] && echo "    confined: $(grep -E '^(NoNewPrivs|Seccomp):' /proc/$w/status | tr -s '\t\n' '  ')$(grep -c . /proc/$w/mounts) mounts, $(ls /proc/$w/fd | wc -l) descriptors"
 sleep "${DEMO_SECONDS:-5}"
 kill "$TAILPID" 2>/dev/null
 

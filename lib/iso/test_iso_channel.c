@@ -6,7 +6,8 @@
  * many short exchanges, no system call while the peer is awake), and a
  * worker that corrupts every word of the control page and scribbles on the
  * whole mapping: the trusted side answers with errors or garbage bytes and
- * never touches memory outside its mapping. Every test leaves no fd behind.
+ * never touches memory outside its mapping; frames whole or refused, and the
+ * notify descriptor rung only while armed. Every test leaves no fd behind.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -570,6 +571,96 @@ static void test_hostile(void)
 	CHECK_EQ(bh_test_count_fds(), before);
 }
 
+/* Frames: whole ones round trip; a sender never writes half of one; a
+ * receiver refuses what a hostile peer makes of them; arm/notify. */
+static void test_frames(void)
+{
+	int before = bh_test_count_fds();
+	struct iso_chan *w, *t = chan_pair(4096, 4096, &w);
+	uint8_t big[8192], got[ISO_FRAME_MAX];
+	struct iso_frame f;
+	if (!t)
+		return;
+	memset(big, 0x5a, sizeof(big));
+	CHECK_EQ(iso_frame_max(t), 4096u - ISO_FRAME_HDR);
+	CHECK_EQ(iso_frame_send(t, 7, ISO_F_OPEN, 0, NULL, 0), 0);
+	CHECK_EQ(iso_frame_send(t, 7, ISO_F_DATA, 3, "hello", 5), 0);
+	CHECK_EQ(iso_frame_send(t, 7, ISO_F_DATA, 0, big, 4096), -EMSGSIZE);
+	CHECK_EQ(iso_frame_recv(w, &f, got, sizeof(got)), 1);
+	CHECK(f.stream == 7 && f.type == ISO_F_OPEN && f.len == 0);
+	CHECK_EQ(iso_frame_recv(w, &f, got, sizeof(got)), 1);
+	CHECK(f.stream == 7 && f.type == ISO_F_DATA && f.flags == 3 && f.len == 5 &&
+	      !memcmp(got, "hello", 5));
+	CHECK_EQ(iso_frame_recv(w, &f, got, sizeof(got)), -EAGAIN);
+	/* no room for the whole frame: nothing of it is written */
+	CHECK_EQ(iso_frame_send(t, 1, ISO_F_DATA, 0, big, 3000), 0);
+	CHECK_EQ(iso_frame_send(t, 1, ISO_F_DATA, 0, big, 2000), -EAGAIN);
+	CHECK_EQ(iso_chan_readable(w), (ssize_t)(ISO_FRAME_HDR + 3000));
+	/* a payload longer than the receiver's buffer: refused */
+	CHECK_EQ(iso_frame_recv(w, &f, got, 100), -EPROTO);
+	CHECK_EQ(iso_frame_recv(w, &f, got, sizeof(got)), 1);
+	CHECK_EQ(f.len, 3000u);
+	/* hostile headers, written raw by the "worker" */
+	struct iso_frame h = {.stream = 1, .type = ISO_F_DATA, .len = ISO_FRAME_MAX + 1};
+	CHECK_EQ(iso_chan_write(w, &h, sizeof(h)), (ssize_t)sizeof(h));
+	CHECK_EQ(iso_frame_recv(t, &f, got, sizeof(got)), -EPROTO); /* too long */
+	iso_chan_close(t);
+	iso_chan_close(w);
+	t = chan_pair(4096, 4096, &w);
+	h = (struct iso_frame){.stream = 1, .type = 99, .len = 0};
+	CHECK_EQ(iso_chan_write(w, &h, sizeof(h)), (ssize_t)sizeof(h));
+	CHECK_EQ(iso_frame_recv(t, &f, got, sizeof(got)), -EPROTO); /* unknown type */
+	iso_chan_close(t);
+	iso_chan_close(w);
+	t = chan_pair(4096, 4096, &w);
+	h = (struct iso_frame){.stream = 1, .type = ISO_F_DATA, .len = 100};
+	CHECK_EQ(iso_chan_write(w, &h, sizeof(h)), (ssize_t)sizeof(h));
+	CHECK_EQ(iso_chan_write(w, big, 50), 50);
+	CHECK_EQ(iso_frame_recv(t, &f, got, sizeof(got)), -EAGAIN); /* half a frame */
+	CHECK_EQ(iso_chan_shutdown(w), 0);
+	CHECK_EQ(iso_frame_recv(t, &f, got, sizeof(got)), -EPROTO); /* cut short by the end */
+	iso_chan_close(t);
+	iso_chan_close(w);
+	t = chan_pair(4096, 4096, &w);
+	CHECK_EQ(iso_chan_write(w, "abc", 3), 3);
+	CHECK_EQ(iso_chan_shutdown(w), 0);
+	CHECK_EQ(iso_frame_recv(t, &f, got, sizeof(got)), -EPROTO); /* half a header, then the end */
+	iso_chan_close(t);
+	iso_chan_close(w);
+	/* clean end of stream; peek does not consume */
+	t = chan_pair(4096, 4096, &w);
+	CHECK_EQ(iso_frame_send(w, 2, ISO_F_END, 0, NULL, 0), 0);
+	CHECK_EQ(iso_chan_shutdown(w), 0);
+	CHECK_EQ(iso_chan_peek(t, &h, sizeof(h)), (ssize_t)sizeof(h));
+	CHECK_EQ(iso_chan_readable(t), (ssize_t)sizeof(h));
+	CHECK_EQ(iso_frame_recv(t, &f, got, sizeof(got)), 1);
+	CHECK_EQ(f.type, ISO_F_END);
+	CHECK_EQ(iso_frame_recv(t, &f, got, sizeof(got)), 0);
+	iso_chan_close(t);
+	iso_chan_close(w);
+	/* arm + notify: the worker's write rings the pipe only while armed */
+	int p[2];
+	CHECK_EQ(pipe2(p, O_NONBLOCK | O_CLOEXEC), 0);
+	t = chan_pair(4096, 4096, &w);
+	iso_chan_set_notify(w, p[1]);
+	char b[64];
+	CHECK_EQ(iso_frame_send(w, 1, ISO_F_DATA, 0, "x", 1), 0);
+	CHECK(read(p[0], b, sizeof(b)) < 0 && errno == EAGAIN); /* not armed: silent */
+	CHECK_EQ(iso_chan_arm(t, ISO_CHAN_IN), ISO_CHAN_IN);    /* already readable */
+	CHECK_EQ(iso_frame_recv(t, &f, got, sizeof(got)), 1);
+	CHECK_EQ(iso_chan_arm(t, ISO_CHAN_IN), 0);
+	CHECK_EQ(iso_frame_send(w, 1, ISO_F_DATA, 0, "y", 1), 0);
+	CHECK_EQ(read(p[0], b, sizeof(b)), 8);                  /* rang once */
+	CHECK_EQ(iso_frame_send(w, 1, ISO_F_DATA, 0, "z", 1), 0);
+	CHECK(read(p[0], b, sizeof(b)) < 0 && errno == EAGAIN); /* the bell was cleared */
+	iso_chan_disarm(t);
+	iso_chan_close(t);
+	iso_chan_close(w);
+	close(p[0]);
+	close(p[1]);
+	CHECK_EQ(bh_test_count_fds(), before);
+}
+
 int main(void)
 {
 	test_sizes();
@@ -582,5 +673,6 @@ int main(void)
 	test_ping_pong();
 	test_fast_path();
 	test_hostile();
+	test_frames();
 	return bh_test_summary("iso_channel");
 }

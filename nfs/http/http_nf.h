@@ -79,6 +79,7 @@ struct hconn {
 	bool resp_started;      /* bytes of a response relayed since the last LOG */
 	bool req_pending;       /* input given since the last LOG */
 	bool waiting;           /* in the queue for a spare worker */
+	bool waited;            /* counted in conns_waited */
 	uint32_t iso_ev;        /* the epoll events registered for it */
 };
 

@@ -426,6 +426,8 @@ static struct hconn *stream_conn(struct hsrv *s, struct hworker *w, uint32_t str
 	return c;
 }
 
+static void waitq_push(struct bh_tcp *t, struct hsrv *s, int fd);
+
 static void conn_attach(struct bh_tcp *t, struct hsrv *s, struct hworker *w, int fd, uint64_t now)
 {
 	struct hiso *h = s->iso;
@@ -434,9 +436,13 @@ static void conn_attach(struct bh_tcp *t, struct hsrv *s, struct hworker *w, int
 			     .local_port = s->port};
 	c->waiting = false;
 	c->stream = new_stream(h, fd);
-	if (worker_add_conn(w, fd) < 0 ||
-	    iso_frame_send(w->ch, c->stream, ISO_F_OPEN, 0, &o, sizeof(o)) < 0) {
-		/* a fresh channel always has room: this worker is broken */
+	int rc = iso_frame_send(w->ch, c->stream, ISO_F_OPEN, 0, &o, sizeof(o));
+	if (rc == -EAGAIN) {
+		/* a shared worker's ring is full: wait in line, try again */
+		waitq_push(t, s, fd);
+		return;
+	}
+	if (rc < 0 || worker_add_conn(w, fd) < 0) {
 		s->c[HTTP_C_conn_errors]++;
 		hs_conn_close(t, s, fd, true);
 		return;
@@ -485,11 +491,17 @@ void hiso_accepted(struct bh_tcp *t, struct hsrv *s, int fd, uint64_t now)
 	}
 	c->iso_ev = 0;
 	struct hworker *w = pick_worker(h, c);
-	if (w) {
+	if (w)
 		conn_attach(t, s, w, fd, now);
-		return;
-	}
-	/* No worker yet: wait in line; the connection is not read meanwhile. */
+	else
+		waitq_push(t, s, fd);
+}
+
+/* No worker for it yet: it waits in line, and is not read meanwhile. */
+static void waitq_push(struct bh_tcp *t, struct hsrv *s, int fd)
+{
+	struct hiso *h = s->iso;
+	struct hconn *c = &s->conns[fd];
 	if (h->wq_len == h->wq_cap) {
 		uint32_t cap = h->wq_cap ? h->wq_cap * 2 : 64;
 		void *q = malloc(cap * sizeof(*h->waitq));
@@ -512,7 +524,10 @@ void hiso_accepted(struct bh_tcp *t, struct hsrv *s, int fd, uint64_t now)
 	uint32_t tail = (h->wq_head + h->wq_len++) % h->wq_cap;
 	h->waitq[tail].fd = fd;
 	h->waitq[tail].token = c->stream;
-	s->c[HTTP_C_conns_waited]++;
+	if (!c->waited) {
+		c->waited = true;
+		s->c[HTTP_C_conns_waited]++;
+	}
 }
 
 /* The next connection still waiting, or -1. */
@@ -567,35 +582,34 @@ void hiso_conn_gone(struct hsrv *s, struct hconn *c, bool reset)
 	}
 }
 
-/* A worker is gone or broken: what becomes of each of its connections. */
+/* A worker is gone: what becomes of each of its connections. What is queued
+ * of responses the worker completed (their LOG came) is sent, then the
+ * connection closes; a response cut short is a reset; a request that got no
+ * response at all gets a 500. */
 static void conns_orphaned(struct bh_tcp *t, struct hsrv *s, struct hworker *w)
 {
 	while (w->n_conns) {
 		int fd = w->conns[w->n_conns - 1];
 		struct hconn *c = &s->conns[fd];
-		if (c->ended) { /* its answer is complete: let it go out */
-			worker_del_conn(w, fd);
-			c->w = NULL;
-			if (!c->head && !c->fleft)
-				hs_conn_close(t, s, fd, false);
-			continue;
-		}
-		if (c->resp_started || c->head || c->fleft) {
+		bool pending = c->head || c->fleft;
+		if (c->resp_started || (c->req_pending && pending)) {
 			s->c[HTTP_C_conn_errors]++;
 			hs_conn_close(t, s, fd, true);
-		} else if (c->req_pending) {
-			worker_del_conn(w, fd);
-			c->w = NULL;
+			continue;
+		}
+		worker_del_conn(w, fd);
+		c->w = NULL;
+		if (c->req_pending && !c->ended) {
 			c->ended = true;
 			hs_respond_status(s, c, 500);
-			int rc = hs_send_pending(t, s, fd, hs_now_ns());
-			if (rc != 0)
-				hs_conn_close(t, s, fd, rc < 0);
-			else
-				set_events(t, s, fd);
-		} else {
-			hs_conn_close(t, s, fd, false);
 		}
+		c->ended = true;
+		c->close_after = true;
+		int rc = c->head || c->fleft ? hs_send_pending(t, s, fd, hs_now_ns()) : 1;
+		if (rc != 0)
+			hs_conn_close(t, s, fd, rc < 0);
+		else
+			set_events(t, s, fd);
 	}
 }
 
@@ -1020,6 +1034,19 @@ int hiso_step(struct bh_tcp *t, struct hsrv *s, uint64_t now)
 			continue;
 		}
 		i++;
+	}
+	/* Connections waiting for room in a shared worker's ring. */
+	if ((h->unit == U_POOL || h->unit == U_CLIENT) && h->wq_len) {
+		for (uint32_t k = h->wq_len; k; k--) {
+			int fd = waitq_pop(s);
+			if (fd < 0)
+				break;
+			struct hworker *w = pick_worker(h, &s->conns[fd]);
+			if (w)
+				conn_attach(t, s, w, fd, now);
+			else
+				waitq_push(t, s, fd);
+		}
 	}
 	if (h->z)
 		top_up(s);

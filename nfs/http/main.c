@@ -33,6 +33,7 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <arpa/inet.h>
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -412,8 +413,13 @@ static int http_step(struct bh_tcp *t, void *ctx)
 		else if ((uint32_t)fd < s->n_conns && s->conns[fd].open)
 			serve(t, s, fd, now);
 	}
-	if (s->iso)
+	if (s->iso) {
 		n += hiso_step(t, s, now);
+		/* Nothing to do but wait for workers, which may share this CPU:
+		 * let them run now rather than after nflib's idle spin. */
+		if (n == 0 && hiso_busy(s))
+			sched_yield();
+	}
 	if (now >= s->next_scan) {
 		s->next_scan = now + HTTP_SCAN_NS;
 		if (s->iso)

@@ -149,5 +149,27 @@ http_counters_settled
 check_cmp "the killed worker is counted (http.worker_crashes)" "$(http_app worker_crashes)" -eq 1
 check "the NF is alive" kill -0 "$HTTP_PID"
 tcp_nf_stop http "$HTTP_PID"
+
+# --- a worker killed after it answered: the body it passed by descriptor still goes
+# out in full (the NF streams the file itself; the worker is not needed for it)
+bh_start_nf http http -s http -- --ip $TCP_IP/24 --port p0 --root "$DOCROOT" \
+	--isolation connection --worker "$WORK/libexec/worker" --uid-range $HTTP_UID_BASE:4096 \
+	--spares 0 || exit 1
+HTTP_PID=$NF_PID
+ip netns exec "$NS_A" curl -s -m 30 --limit-rate 4M -o "$WORK/c.got" -w '%{http_code}' \
+	"$URL/big.bin" >"$WORK/c.out" 2>/dev/null &
+C_PID=$!
+BH_PIDS+=("$C_PID")
+bh_wait_for 10 bash -c "[ -s '$WORK/c.got' ]"
+VICTIM=$(http_workers | head -1)
+check_cmp "client C's download is served by one worker" "$(http_workers | wc -l)" -eq 1
+kill -KILL "$VICTIM"
+wait "$C_PID"
+c_rc=$?
+check "client C still got all 32 MiB, byte-identical (curl exit $c_rc)" cmp -s "$WORK/c.got" "$DOCROOT/big.bin"
+http_counters_settled
+check_cmp "  ... from a descriptor the worker passed (http.files_passed)" "$(http_app files_passed)" -ge 1
+check_cmp "  ... and the worker's death is counted" "$(http_app worker_crashes)" -eq 1
+tcp_nf_stop http "$HTTP_PID"
 echo "# test_iso_escape took $(($(date +%s) - START))s"
 bh_summary

@@ -114,21 +114,31 @@ check_cmp "  ... through a pool of 2 worker processes" "$(http_workers | wc -l)"
 tcp_nf_stop http "$HTTP_PID"
 rm -f "$WORK/stop"
 
+# slow_download WHO RATE [bh-http options]: an NF with no spare worker (so
+# the only worker alive is the one serving WHO), and WHO downloading big.bin
+# at RATE in the background into $WORK/WHO.got (pid WHO_PID, curl's code and
+# byte count in $WORK/WHO.out); VICTIM is its worker.
+slow_download() {
+	local who=$1 rate=$2
+	shift 2
+	bh_start_nf http http -s http -- --ip $TCP_IP/24 --port p0 --root "$DOCROOT" \
+		--isolation connection --worker "$WORK/libexec/worker" --uid-range $HTTP_UID_BASE:4096 \
+		--spares 0 "$@" || exit 1
+	HTTP_PID=$NF_PID
+	ip netns exec "$NS_A" curl -s -m 30 --limit-rate "$rate" -o "$WORK/$who.got" \
+		-w '%{http_code} %{size_download}' "$URL/big.bin" >"$WORK/$who.out" 2>/dev/null &
+	WHO_PID=$!
+	BH_PIDS+=("$WHO_PID")
+	bh_wait_for 10 bash -c "[ -s '$WORK/$who.got' ]"
+	VICTIM=$(http_workers | head -1)
+	check_cmp "client $who's download is served by one worker" "$(http_workers | wc -l)" -eq 1
+}
+
 # --- crash containment: a worker killed mid-response -------------------------
-# No spares, so the only worker alive is the one serving client A; bodies go
-# through the channel (--inline-max 64m), so A's worker is busy for as long
-# as A downloads slowly.
-bh_start_nf http http -s http -- --ip $TCP_IP/24 --port p0 --root "$DOCROOT" \
-	--isolation connection --worker "$WORK/libexec/worker" --uid-range $HTTP_UID_BASE:4096 \
-	--spares 0 --inline-max 64m || exit 1
-HTTP_PID=$NF_PID
-ip netns exec "$NS_A" curl -s -m 30 --limit-rate 2M -o "$WORK/a.got" -w '%{http_code} %{size_download}' \
-	"$URL/big.bin" >"$WORK/a.out" 2>/dev/null &
-A_PID=$!
-BH_PIDS+=("$A_PID")
-bh_wait_for 10 bash -c "[ \$(ps -eo uid= | awk -v b=$HTTP_UID_BASE '\$1 >= b && \$1 < b + 4096' | wc -l) -ge 1 ]"
-VICTIM=$(http_workers | head -1)
-check_cmp "client A's download is served by one worker" "$(http_workers | wc -l)" -eq 1
+# Bodies go through the channel (--inline-max 64m), so A's worker is busy for
+# as long as A downloads slowly.
+slow_download A 2M --inline-max 64m
+A_PID=$WHO_PID
 ip netns exec "$NS_A" $HC loop $TCP_IP 80 /loop.bin "$DOCROOT/loop.bin" "$WORK/stop" 60 >"$WORK/loop_b.json" &
 LOOP_b=$!
 BH_PIDS+=("$LOOP_b")
@@ -139,10 +149,10 @@ touch "$WORK/stop"
 wait "$LOOP_b"
 wait "$A_PID"
 a_rc=$?
-read -r a_code a_bytes <"$WORK/a.out"
+read -r a_code a_bytes <"$WORK/A.out"
 check "client A's download was cut short (curl exit $a_rc, $a_bytes of 33554432 bytes)" \
 	[ "$a_rc" -ne 0 ] && [ "${a_bytes%.*}" -lt 33554432 ]
-check "  ... what A got before is the file's beginning" cmp -s "$WORK/a.got" <(head -c "${a_bytes%.*}" "$DOCROOT/big.bin")
+check "  ... what A got before is the file's beginning" cmp -s "$WORK/A.got" <(head -c "${a_bytes%.*}" "$DOCROOT/big.bin")
 check_json "client B, fetching all along on its own connection, saw nothing of it" "$WORK/loop_b.json" \
 	'.fetches >= 20 and .bad == 0 and .errors == 0 and .connects == 1'
 http_counters_settled
@@ -152,21 +162,11 @@ tcp_nf_stop http "$HTTP_PID"
 
 # --- a worker killed after it answered: the body it passed by descriptor still goes
 # out in full (the NF streams the file itself; the worker is not needed for it)
-bh_start_nf http http -s http -- --ip $TCP_IP/24 --port p0 --root "$DOCROOT" \
-	--isolation connection --worker "$WORK/libexec/worker" --uid-range $HTTP_UID_BASE:4096 \
-	--spares 0 || exit 1
-HTTP_PID=$NF_PID
-ip netns exec "$NS_A" curl -s -m 30 --limit-rate 4M -o "$WORK/c.got" -w '%{http_code}' \
-	"$URL/big.bin" >"$WORK/c.out" 2>/dev/null &
-C_PID=$!
-BH_PIDS+=("$C_PID")
-bh_wait_for 10 bash -c "[ -s '$WORK/c.got' ]"
-VICTIM=$(http_workers | head -1)
-check_cmp "client C's download is served by one worker" "$(http_workers | wc -l)" -eq 1
+slow_download C 4M
 kill -KILL "$VICTIM"
-wait "$C_PID"
+wait "$WHO_PID"
 c_rc=$?
-check "client C still got all 32 MiB, byte-identical (curl exit $c_rc)" cmp -s "$WORK/c.got" "$DOCROOT/big.bin"
+check "client C still got all 32 MiB, byte-identical (curl exit $c_rc)" cmp -s "$WORK/C.got" "$DOCROOT/big.bin"
 http_counters_settled
 check_cmp "  ... from a descriptor the worker passed (http.files_passed)" "$(http_app files_passed)" -ge 1
 check_cmp "  ... and the worker's death is counted" "$(http_app worker_crashes)" -eq 1

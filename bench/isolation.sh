@@ -1,0 +1,454 @@
+#!/usr/bin/env bash
+# bench/isolation.sh: the HTTP NF's isolated design (requests parsed by
+# sandboxed bh-http-worker processes that the zygote starts ahead of demand,
+# large bodies passed back by descriptor and streamed by the NF) against its
+# shared design (the NF parses every request itself), one after the other in
+# one run, on the same CPUs.
+#
+#   client ns (198.18.0.1, wrk on CLIENT_CPU) --veth-- server ns: the manager
+#   (af_packet) and bh-http (198.18.0.3), with its zygote and workers, all on
+#   SERVER_CPU
+#
+# 1. matrix: for each mode (keep-alive; "Connection: close", a new connection
+#    per request) and each configuration (shared, connection/fresh,
+#    connection/scrub, client/fresh, client/scrub, pool:N/fresh: unit and
+#    recycling, docs/isolation.md), a fresh NF (TIME-WAIT stays in its table:
+#    see bench/http.sh), then wrk on each file (64 B .. 10 MiB): requests/s,
+#    MB/s (heads included), p99 latency, and the ratio of each isolated
+#    configuration to shared. The NF's worker counters after each run.
+# 2. rate: new isolated connections per second: connection/fresh and
+#    connection/scrub with "Connection: close" on the 64 B file (taken from
+#    the matrix, measured here if the matrix did not have them).
+# 3. idle: IDLE_CONNS keep-alive connections to HOLD_CONFIG opened by a small
+#    client (one request answered on each) and held idle: PSS
+#    (/proc/PID/smaps_rollup) of the processes in the workers' uid range, per
+#    worker; the zygote's and the NF's (hugepages are not in PSS).
+# 4. max: the same with MANY_CONNS connections: how many are open, how many
+#    got a worker (their request answered, none closed) within HOLD_SECS, the
+#    live workers and what they cost (PSS), the NF's descriptors.
+#
+# Prints a table and the goals of the isolated design, and writes
+# bench/out/isolation.{txt,raw.txt,dat,png}.
+#
+# Environment: SECS=5 WARMUP=1 CONNS=32 CLIENT_CPU=0 SERVER_CPU=1
+#   SIZES="64 1k 64k 1m 10m" MODES="keepalive close" (pipeline: PIPELINE=16)
+#   POOL_N=2 CONFIGS="shared connection/fresh connection/scrub client/fresh
+#   client/scrub pool:$POOL_N/fresh" PARTS="matrix rate idle max"
+#   NF_ARGS="" CLOSE_NF_ARGS="--max-conns 262144" HTTP_MAX_CONNS=4096
+#   UID_BASE=2000500000 UID_COUNT=4096 SPARES=16 INLINE_MAX=16384
+#   HOLD_CONFIG=connection/fresh IDLE_CONNS=1000 MANY_CONNS=10000 HOLD_SECS=60
+set -u
+BENCH=isolation
+# shellcheck source=bench/lib.sh
+. "$(dirname "$0")/lib.sh" # ROOT, BH_BUILD, OUT, CLIENT_CPU, SERVER_CPU
+bench_http_knobs # SIZES SECS WARMUP CONNS PIPELINE NF_ARGS CLOSE_NF_ARGS
+MODES=${MODES:-keepalive close}
+POOL_N=${POOL_N:-2}
+CONFIGS=${CONFIGS:-shared connection/fresh connection/scrub client/fresh client/scrub pool:$POOL_N/fresh}
+PARTS=${PARTS:-matrix rate idle max}
+HTTP_MAX_CONNS=${HTTP_MAX_CONNS:-4096}
+UID_BASE=${UID_BASE:-2000500000} # not the e2e tests' range: PSS is summed by uid
+UID_COUNT=${UID_COUNT:-4096}
+SPARES=${SPARES:-16}
+INLINE_MAX=${INLINE_MAX:-16384}
+HOLD_CONFIG=${HOLD_CONFIG:-connection/fresh}
+IDLE_CONNS=${IDLE_CONNS:-1000}
+MANY_CONNS=${MANY_CONNS:-10000}
+HOLD_SECS=${HOLD_SECS:-60}
+bench_prepare "ip jq taskset wrk ps" mgr/bulkhead nfs/http/bh-http workers/http/bh-http-worker
+bench_plot_tool
+
+bench_topology
+LOAD="$(uptime | sed 's/.*load average: //')"
+bench_http_setup "$SIZES" # DOCROOT
+head -c 64 /dev/urandom >"$DOCROOT/idle.bin"
+chmod 644 "$DOCROOT/idle.bin"
+# the sandbox refuses a program the workers' uids could read
+{ install -d -m 0755 "$WORK/libexec" &&
+	install -m 0711 "$BH_BUILD/workers/http/bh-http-worker" "$WORK/libexec/worker"; } ||
+	die "cannot install the worker"
+CNT=$WORK/counters.txt # "CONFIG MODE {NF counters}" after each run
+HOLD=$WORK/hold.txt    # "PART N {client, memory, counters}"
+: >"$CNT"
+: >"$HOLD"
+
+# The client that holds connections (parts idle and max), and the PSS sums.
+cat >"$WORK/hold.py" <<'PY'
+import errno, json, os, resource, selectors, socket, sys, time
+
+def hold(host, port, n, path, body_len, secs, stopfile):
+    """n connections (at most 256 connecting at once), each sending one GET
+    of path as soon as it is open; once every one is answered (200 and
+    body_len bytes) or secs passed, one JSON line on stdout, and all are held
+    open, idle, until stopfile exists."""
+    _, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+    req = ("GET %s HTTP/1.1\r\nHost: %s\r\n\r\n" % (path, host)).encode()
+    sel = selectors.DefaultSelector()
+    t0 = time.monotonic()
+    c = dict(started=0, connecting=0, connected=0, connect_failed=0, answered=0, bad=0, closed=0)
+    fd_limit, held, t_conn, t_ans = False, [], t0, t0
+    def ended():
+        return c["connect_failed"] + c["answered"] + c["bad"] + c["closed"]
+    while (c["started"] < n and not fd_limit or ended() < c["started"]) and time.monotonic() - t0 < secs:
+        while c["started"] < n and not fd_limit and c["connecting"] < 256:
+            try:
+                s = socket.socket()
+            except OSError:
+                fd_limit = True
+                break
+            s.setblocking(False)
+            c["started"] += 1
+            if s.connect_ex((host, port)) not in (0, errno.EINPROGRESS):
+                c["connect_failed"] += 1
+                s.close()
+                continue
+            c["connecting"] += 1
+            sel.register(s, selectors.EVENT_WRITE)
+        for key, _ in sel.select(timeout=0.1):
+            s, now = key.fileobj, time.monotonic()
+            if key.data is None:  # connected (or not): the request goes at once
+                c["connecting"] -= 1
+                try:
+                    ok = s.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR) == 0 and s.send(req) == len(req)
+                except OSError:
+                    ok = False
+                if not ok:
+                    c["connect_failed"] += 1
+                    sel.unregister(s)
+                    s.close()
+                    continue
+                c["connected"] += 1
+                t_conn = now
+                held.append(s)
+                sel.modify(s, selectors.EVENT_READ, bytearray())
+                continue
+            try:
+                b = s.recv(65536)
+            except OSError:
+                b = b""
+            key.data.extend(b)
+            head, sep, body = bytes(key.data).partition(b"\r\n\r\n")
+            if sep and len(body) >= body_len:
+                ok = head.startswith(b"HTTP/1.1 200 ") and len(body) == body_len
+                c["answered" if ok else "bad"] += 1
+                t_ans = now
+            elif b:
+                continue
+            else:
+                c["closed"] += 1
+            sel.unregister(s)
+    out = {"wanted": n, "client_fd_limit": fd_limit, "connect_s": round(t_conn - t0, 2),
+           "answer_s": round(t_ans - t0, 2)}
+    out.update(c)
+    out["unanswered"] = c["connected"] - c["answered"] - c["bad"] - c["closed"]
+    print(json.dumps(out), flush=True)
+    print("holding", file=sys.stderr, flush=True)
+    while not os.path.exists(stopfile) and time.monotonic() - t0 < 3600:
+        time.sleep(0.2)
+    for s in held:
+        s.close()
+
+def pss(uid_base, uid_count, nf_pid):
+    """PSS and RSS (KiB) of the processes with a uid in the range (the
+    workers), of the NF's other children (the zygote) and of the NF; the
+    NF's open descriptors and their limit."""
+    def kb(pid, field):
+        try:
+            for line in open("/proc/%d/smaps_rollup" % pid):
+                if line.startswith(field + ":"):
+                    return int(line.split()[1])
+        except OSError:
+            pass
+        return None
+    out = {"workers": 0, "workers_pss_kb": 0, "workers_rss_kb": 0, "zygote_pss_kb": 0,
+           "nf_pss_kb": kb(nf_pid, "Pss") or 0, "nf_fds": len(os.listdir("/proc/%d/fd" % nf_pid))}
+    for line in open("/proc/%d/limits" % nf_pid):
+        if line.startswith("Max open files"):
+            out["nf_nofile"] = int(line.split()[3])
+    for d in os.listdir("/proc"):
+        if not d.isdigit():
+            continue
+        pid = int(d)
+        try:
+            st = open("/proc/%d/status" % pid).read()
+        except OSError:
+            continue
+        f = dict(l.split(":", 1) for l in st.splitlines() if ":" in l)
+        uid, ppid = int(f["Uid"].split()[0]), int(f["PPid"])
+        p, r = kb(pid, "Pss"), kb(pid, "Rss")
+        if p is None:
+            continue
+        if uid_base <= uid < uid_base + uid_count:
+            out["workers"] += 1
+            out["workers_pss_kb"] += p
+            out["workers_rss_kb"] += r
+        elif ppid == nf_pid:
+            out["zygote_pss_kb"] += p
+    print(json.dumps(out))
+
+if sys.argv[1] == "hold":
+    a = sys.argv[2:]
+    hold(a[0], int(a[1]), int(a[2]), a[3], int(a[4]), float(a[5]), a[6])
+else:
+    pss(*(int(x) for x in sys.argv[2:5]))
+PY
+
+# workers COUNT: the pids of the live workers (uids UID_BASE .. + COUNT).
+workers() { ps -eo pid=,uid= | awk -v b="$UID_BASE" -v n="$1" '$2 >= b && $2 < b + n {print $1}'; }
+
+# nf_start CONFIG MODE [ARGS...]: a fresh NF for CONFIG (shared, or UNIT/RECYCLE)
+# and MODE, ARGS last (they win); the workers' uids: UID_BASE .. + NF_UIDS
+# (default UID_COUNT).
+nf_start() {
+	local cfg=$1 mode=$2 unit recycle iso=() extra=$NF_ARGS
+	shift 2
+	[ "$mode" = close ] && extra="$extra $CLOSE_NF_ARGS"
+	if [ "$cfg" != shared ]; then
+		unit=${cfg%%/*}
+		recycle=${cfg#*/}
+		[ "$recycle" = "$cfg" ] && recycle=fresh
+		iso=(--isolation "$unit" --recycle "$recycle" --worker "$WORK/libexec/worker"
+			--uid-range "$UID_BASE:${NF_UIDS:-$UID_COUNT}" --spares "$SPARES" --inline-max "$INLINE_MAX")
+	fi
+	# shellcheck disable=SC2086
+	bench_http_nf --http-max-conns "$HTTP_MAX_CONNS" $extra "${iso[@]}" "$@"
+	pinned_check
+}
+
+# pinned_check: a warning if a thread of the NF or its zygote may run
+# elsewhere than SERVER_CPU (the workers inherit the zygote's CPUs).
+pinned_check() {
+	local p t
+	for p in "$HTTP_PID" $(cat /proc/"$HTTP_PID"/task/*/children 2>/dev/null); do
+		for t in /proc/"$p"/task/*; do
+			[ "$(awk '/^Cpus_allowed_list:/ {print $2}' "$t/status" 2>/dev/null)" = "$SERVER_CPU" ] ||
+				echo "$BENCH: warning: $t is not pinned to CPU $SERVER_CPU" >&2
+		done
+	done
+}
+
+NF_COUNTERS='[.nfs[] | select(.name == "http")][0].app | with_entries(select(.key |
+	test("^http\\.(work|conns_|requests|status_5xx|conn_errors|files_passed)"))) |
+	with_entries(.key |= ltrimstr("http."))'
+FAULTS='.worker_crashes + .worker_seccomp_kills + .worker_limit_kills + .worker_hangs +
+	.worker_protocol_errors + .worker_spawn_failures'
+
+# counters CONFIG MODE: the NF's counters once its last run is in them.
+counters() {
+	local c
+	sleep 1.2
+	bh_snap
+	c=$(jq -c "$NF_COUNTERS" "$WORK/snap.json")
+	echo "$1 $2 $c" >>"$CNT"
+	[ "$1" = shared ] || echo "  $1 $2: workers started $(jq -r .workers_started <<<"$c")," \
+		"faults $(jq -r "$FAULTS" <<<"$c"), connections that waited $(jq -r .conns_waited <<<"$c")"
+}
+
+point() { bench_wrk_point "$1 $2 $3" "$2" "http://$BENCH_HTTP_IP/f$3.bin"; } # point CONFIG MODE SIZE
+have() { [ -n "$(bench_http_metric "$1" "$2" "$3" "$WRK_PER_S")" ]; }      # have CONFIG MODE SIZE
+
+# hold PART N: N keep-alive connections to HOLD_CONFIG held by hold.py (from
+# $NS_A, on CLIENT_CPU); the live workers counted meanwhile; once every request
+# was answered or HOLD_SECS passed, the memory and counters, while all are
+# held. One line "PART N {...}" in $HOLD.
+hold() {
+	local part=$1 n=$2 NF_UIDS=$(($2 + SPARES + 64)) t0 w max_w=0 max_t=0 now mem c
+	nf_start "$HOLD_CONFIG" keepalive --max-conns $((n + 4096)) --http-max-conns $((n + 16)) \
+		--idle-timeout-ms 3600000
+	rm -f "$WORK/stop" "$WORK/hold.json"
+	t0=$(date +%s%N)
+	ip netns exec "$NS_A" taskset -c "$CLIENT_CPU" "$BH_PY" "$WORK/hold.py" hold "$BENCH_HTTP_IP" 80 "$n" \
+		/idle.bin 64 "$HOLD_SECS" "$WORK/stop" >"$WORK/hold.json" 2>"$WORK/hold.err" &
+	HOLD_PID=$!
+	BH_PIDS+=("$HOLD_PID")
+	while kill -0 "$HOLD_PID" 2>/dev/null && ! [ -s "$WORK/hold.json" ]; do
+		w=$(workers "$NF_UIDS" | wc -l)
+		now=$((($(date +%s%N) - t0) / 1000000))
+		[ "$w" -gt "$max_w" ] && max_w=$w max_t=$now
+		[ "$now" -lt $((3 * HOLD_SECS * 1000)) ] || break
+		sleep 0.5
+	done
+	[ -s "$WORK/hold.json" ] || { cat "$WORK/hold.err" >&2; echo '{}' >"$WORK/hold.json"; }
+	mem=$("$BH_PY" "$WORK/hold.py" pss "$UID_BASE" "$NF_UIDS" "$HTTP_PID")
+	bh_snap
+	c=$(jq -c "$NF_COUNTERS" "$WORK/snap.json")
+	touch "$WORK/stop"
+	wait "$HOLD_PID" 2>/dev/null
+	jq -c -n --argjson h "$(cat "$WORK/hold.json")" --argjson m "$mem" --argjson c "$c" \
+		--argjson w "$max_w" --argjson t "$max_t" --arg note "$(grep -m1 -i 'warning' "$WORK/http.log")" \
+		'$h + $m + {counters: $c, max_workers: ([$w, $m.workers] | max), max_workers_s: ($t / 1000), nf_note: $note}' |
+		sed "s|^|$part $n |" >>"$HOLD"
+	echo "  $part: $(cut -d' ' -f3- <"$HOLD" | tail -n 1 | jq -c 'del(.counters)')"
+	bench_http_nf_stop
+}
+
+# --- 1. the matrix -------------------------------------------------------------------
+bench_platform http
+echo "$BENCH: manager + bh-http (+ zygote and workers) on CPU $SERVER_CPU, wrk on CPU $CLIENT_CPU"
+if [[ " $PARTS " == *" matrix "* ]]; then
+	for m in $MODES; do
+		for cfg in $CONFIGS; do
+			nf_start "$cfg" "$m"
+			for z in $SIZES; do point "$cfg" "$m" "$z"; done
+			counters "$cfg" "$m"
+			bench_http_nf_stop
+		done
+	done
+fi
+
+# --- 2. new isolated connections per second ------------------------------------------
+RATE_SIZE=64
+if [[ " $PARTS " == *" rate "* ]]; then
+	[ -f "$DOCROOT/f$RATE_SIZE.bin" ] || head -c "$RATE_SIZE" /dev/urandom >"$DOCROOT/f$RATE_SIZE.bin"
+	chmod 644 "$DOCROOT/f$RATE_SIZE.bin"
+	for cfg in shared connection/fresh connection/scrub; do
+		have "$cfg" close "$RATE_SIZE" && continue
+		nf_start "$cfg" close
+		point "$cfg" close "$RATE_SIZE"
+		counters "$cfg" close
+		bench_http_nf_stop
+	done
+fi
+
+# --- 3. and 4. held connections: memory per idle worker, concurrent connections --------
+if [[ " $PARTS " == *" idle "* ]]; then
+	echo "$BENCH: $IDLE_CONNS idle keep-alive connections ($HOLD_CONFIG)"
+	hold idle "$IDLE_CONNS"
+fi
+if [[ " $PARTS " == *" max "* ]]; then
+	echo "$BENCH: $MANY_CONNS concurrent connections ($HOLD_CONFIG)"
+	hold max "$MANY_CONNS"
+fi
+
+# --- table, goals and plot -----------------------------------------------------------
+metric() { bench_http_metric "$@"; } # metric CONFIG MODE SIZE JQ
+ratio() { bench_ratio "$(metric "$1" "$2" "$3" "$4")" "$(metric shared "$2" "$3" "$4")"; }
+ISO_CONFIGS=$(for c in $CONFIGS; do [ "$c" = shared ] || echo "$c"; done)
+hold_f() { awk -v p="$1" '$1 == p {$1 = $2 = ""; print}' "$HOLD" | tail -n 1 | jq -r "$2 // empty" 2>/dev/null; }
+uniq_words() { printf '%s\n' "$@" | awk '!seen[$0]++'; }
+mib() { awk -v k="$1" 'BEGIN {if (k == "") print "-"; else printf "%.1f", k / 1024}'; }
+
+# goal_ratio LABEL MIN MODES SIZE_TEST: for each isolated configuration, the
+# ratio of requests/s on the points of MODES whose size in bytes passes
+# SIZE_TEST (an awk condition on s), and whether all that were measured reach MIN.
+goal_ratio() {
+	local cfg m z r line verdict
+	echo "  $1"
+	for cfg in $ISO_CONFIGS; do
+		line=
+		verdict="not measured"
+		for m in $3; do
+			[[ " $MODES " == *" $m "* ]] || continue
+			for z in $SIZES; do
+				awk -v s="$(numfmt --from=iec "${z^^}")" "BEGIN {exit !($4)}" || continue
+				r=$(ratio "$cfg" "$m" "$z" "$WRK_PER_S")
+				line+=" $m/$z $r"
+				[ "$r" = - ] && continue
+				if awk -v r="$r" -v min="$2" 'BEGIN {exit !(r + 0 >= min)}'; then
+					[ "$verdict" = "does not hold" ] || verdict=holds
+				else
+					verdict="does not hold"
+				fi
+			done
+		done
+		printf '    %-16s%s: %s\n' "$cfg" "$line" "$verdict"
+	done
+}
+
+{
+	echo "isolation: $SECS s per point, $CONNS connections; client CPU $CLIENT_CPU, server CPU $SERVER_CPU" \
+		"(manager, NF, zygote, workers); $(nproc) CPUs; spares $SPARES, inline-max $INLINE_MAX;" \
+		"load average before: $LOAD"
+	if [ -s "$RES" ]; then
+		printf '%-9s %-5s %-16s | %9s %6s | %9s %6s | %9s %6s | %s\n' mode size config "req/s" ratio \
+			"MB/s" ratio "p99 ms" ratio errors
+		# shellcheck disable=SC2086
+		for m in $(uniq_words $MODES close); do
+			# shellcheck disable=SC2086
+			for z in $(uniq_words $SIZES $RATE_SIZE); do
+				# shellcheck disable=SC2086
+				for cfg in $(uniq_words $CONFIGS connection/fresh connection/scrub); do
+					have "$cfg" "$m" "$z" || continue
+					rr=- rb=- rp=-
+					if [ "$cfg" != shared ]; then
+						rr=$(ratio "$cfg" "$m" "$z" "$WRK_PER_S")
+						rb=$(ratio "$cfg" "$m" "$z" "$WRK_MB_S")
+						rp=$(ratio "$cfg" "$m" "$z" "$WRK_P99_MS")
+					fi
+					printf '%-9s %-5s %-16s | %9s %6s | %9s %6s | %9s %6s | %s\n' "$m" "$z" "$cfg" \
+						"$(metric "$cfg" "$m" "$z" "$WRK_PER_S")" "$rr" "$(metric "$cfg" "$m" "$z" "$WRK_MB_S")" "$rb" \
+						"$(metric "$cfg" "$m" "$z" "$WRK_P99_MS")" "$rp" "$(metric "$cfg" "$m" "$z" "$WRK_ERRS")"
+				done
+			done
+		done
+	fi
+	if [ -s "$CNT" ]; then
+		echo
+		echo "workers (NF counters after each run): config mode: started, faults (crash, seccomp, limit," \
+			"hang, protocol, spawn), connections that waited for a worker, files passed by descriptor"
+		while read -r cfg m c; do
+			[ "$cfg" = shared ] && continue
+			printf '  %-16s %-9s %7s %3s %7s %7s\n' "$cfg" "$m" "$(jq -r .workers_started <<<"$c")" \
+				"$(jq -r "$FAULTS" <<<"$c")" "$(jq -r .conns_waited <<<"$c")" "$(jq -r .files_passed <<<"$c")"
+		done <"$CNT"
+	fi
+	echo
+	rf=$(metric connection/fresh close "$RATE_SIZE" "$WRK_PER_S")
+	rs=$(metric connection/scrub close "$RATE_SIZE" "$WRK_PER_S")
+	r0=$(metric shared close "$RATE_SIZE" "$WRK_PER_S")
+	echo "(a) new isolated connections/s ($CONNS at a time, Connection: close, $RATE_SIZE B):" \
+		"connection/fresh ${rf:--}, connection/scrub ${rs:--} (shared ${r0:--})"
+	if [ -s "$HOLD" ] && [ -n "$(hold_f idle .workers)" ]; then
+		w=$(hold_f idle .workers)
+		echo "(b) memory per idle worker ($(hold_f idle .wanted) keep-alive connections to $HOLD_CONFIG," \
+			"$(hold_f idle .answered) answered, then held): $w workers alive, PSS" \
+			"$(awk -v k="$(hold_f idle .workers_pss_kb)" -v n="$w" 'BEGIN {printf "%.0f", n ? k / n : 0}') KiB" \
+			"each (RSS $(awk -v k="$(hold_f idle .workers_rss_kb)" -v n="$w" 'BEGIN {printf "%.0f", n ? k / n : 0}') KiB);" \
+			"all workers $(mib "$(hold_f idle .workers_pss_kb)") MiB, zygote $(mib "$(hold_f idle .zygote_pss_kb)") MiB," \
+			"NF $(mib "$(hold_f idle .nf_pss_kb)") MiB (hugepages not counted)"
+	fi
+	if [ -s "$HOLD" ] && [ -n "$(hold_f max .wanted)" ]; then
+		echo "(c) concurrent isolated connections ($HOLD_CONFIG; $(hold_f max .wanted) wanted, each sending" \
+			"one request once open; $HOLD_SECS s at most):"
+		echo "    $(hold_f max .connected) connected (the last after $(hold_f max .connect_s) s; the NF had" \
+			"$(hold_f max .counters.conns_open) open, $(hold_f max .counters.conns_waited) waited for a worker)"
+		echo "    $(hold_f max .answered) got a worker (their request answered, the last after" \
+			"$(hold_f max .answer_s) s), $(hold_f max .unanswered) did not; live workers: at most" \
+			"$(hold_f max .max_workers) (reached after $(hold_f max .max_workers_s) s)," \
+			"$(hold_f max .workers) at the end; spawn failures $(hold_f max .counters.worker_spawn_failures)"
+		echo "    PSS: workers $(mib "$(hold_f max .workers_pss_kb)") MiB, zygote" \
+			"$(mib "$(hold_f max .zygote_pss_kb)") MiB, NF $(mib "$(hold_f max .nf_pss_kb)") MiB (hugepages" \
+			"not counted); the NF's descriptors: $(hold_f max .nf_fds) open, limit $(hold_f max .nf_nofile)"
+		[ -z "$(hold_f max .nf_note)" ] || echo "    NF: $(hold_f max .nf_note)"
+	fi
+	echo
+	echo "goals:"
+	goal_ratio "keep-alive, files up to 1 KiB: isolated / shared >= 0.95 (requests/s)" 0.95 keepalive 's <= 1024'
+	goal_ratio "files of 1 MiB and larger: isolated / shared >= 1.2 (requests/s)" 1.2 "$MODES" 's >= 1048576'
+	echo "  new isolated connections >= 8,000/s: connection/fresh ${rf:--}, connection/scrub ${rs:--}:" \
+		"$(awk -v a="$rf" -v b="$rs" 'BEGIN {
+			v = (a b == "") ? "not measured" : (a >= 8000 || b >= 8000) ? "holds" : "does not hold"; print v}')"
+	if [ -s "$HOLD" ] && [ -n "$(hold_f max .wanted)" ]; then
+		tot=$(hold_f max '.workers_pss_kb + .zygote_pss_kb + .nf_pss_kb')
+		ans=$(hold_f max .answered)
+		echo "  10,000 concurrent isolated connections within 4 GiB: $ans of $(hold_f max .wanted) got a" \
+			"worker, $(mib "$tot") MiB (PSS of workers, zygote and NF): $(awk -v a="$ans" -v t="$tot" \
+				'BEGIN {print (a >= 10000 && t <= 4 * 1048576) ? "holds" : "does not hold"}')"
+	fi
+	echo "load average after: $(uptime | sed 's/.*load average: //')"
+} | tee "$OUT/isolation.txt"
+{
+	cat "$RES"
+	sed 's/^/counters /' "$CNT"
+	sed 's/^/hold /' "$HOLD"
+} >"$OUT/isolation.raw.txt"
+
+# requests/s of each isolated configuration / shared, per mode and size
+for m in $MODES; do
+	for cfg in $ISO_CONFIGS; do
+		for z in $SIZES; do echo "$m $cfg $z $(ratio "$cfg" "$m" "$z" "$WRK_PER_S")"; done
+	done
+done >"$OUT/isolation.dat"
+bench_bars "$OUT/isolation.dat" "$OUT/isolation.png" "requests/s, isolated / shared" \
+	"bh-http: isolated designs vs shared (same client, same server CPU)" "1 0.95 1.2"

@@ -436,6 +436,7 @@ static void conn_attach(struct bh_tcp *t, struct hsrv *s, struct hworker *w, int
 			     .local_port = s->port};
 	c->waiting = false;
 	c->stream = new_stream(h, fd);
+	poll_add(h, w); /* before it hears of it (see relay_in); then armed once it sleeps */
 	int rc = iso_frame_send(w->ch, c->stream, ISO_F_OPEN, 0, &o, sizeof(o));
 	if (rc == -EAGAIN) {
 		/* a shared worker's ring is full: wait in line, try again */
@@ -450,7 +451,6 @@ static void conn_attach(struct bh_tcp *t, struct hsrv *s, struct hworker *w, int
 	c->w = w;
 	c->last_ns = now;
 	w->idle_since = 0;
-	poll_add(h, w); /* until it sleeps; then armed, so its own timeouts reach us */
 	if (h->unit == U_CLIENT && !w->client_addr) {
 		w->client_addr = c->client_addr;
 		client_put(h, w);
@@ -816,6 +816,10 @@ static void relay_in(struct bh_tcp *t, struct hsrv *s, int fd, uint64_t now)
 			return;
 		}
 		c->last_ns = now;
+		/* Polled (and disarmed) before it hears of it: woken, the worker
+		 * may run at once on this CPU, and an armed bell would make its
+		 * answer ring the wake pipe for nothing. */
+		poll_add(s->iso, w);
 		if (r == 0) {
 			c->in_eof = true;
 			iso_frame_send(w->ch, c->stream, ISO_F_EOF, 0, NULL, 0);
@@ -825,7 +829,6 @@ static void relay_in(struct bh_tcp *t, struct hsrv *s, int fd, uint64_t now)
 		}
 		if (!w->owed_ns)
 			w->owed_ns = now;
-		poll_add(s->iso, w);
 	}
 	set_events(t, s, fd);
 }
@@ -1200,6 +1203,8 @@ int hiso_start(struct bh_tcp *t, struct hsrv *s)
 	ARG("--idle-timeout-ms", s->idle_timeout_ns / 1000000ull);
 	ARG("--inline-max", h->inline_max);
 #undef ARG
+	if (!s->log_path) /* no access log: spare the workers formatting its lines */
+		h->argv[a++] = (char *)"--no-log-line";
 	h->argv[a] = NULL;
 
 	struct iso_zygote_conf zc = {

@@ -7,6 +7,7 @@
  *   bh-http-worker [--root DIR] [--max-head-bytes N] [--max-uri-bytes N]
  *                  [--max-headers N] [--max-requests N] [--header-timeout-ms MS]
  *                  [--idle-timeout-ms MS] [--inline-max BYTES] [--max-streams N]
+ *                  [--no-log-line]
  *
  * It starts confined already (a zygote forks it and calls iso_sandbox_exec):
  * cwd is the read-only document root at /www, no /proc, no /dev, and a
@@ -118,6 +119,7 @@ struct worker {
 	/* options */
 	const char *root;
 	unsigned open_flags;        /* HTTP_OPEN_VIEW when the root is the sandbox's view */
+	bool no_log_line;           /* LOG frames without the access-log line */
 	struct http_limits lim;
 	uint32_t max_requests, max_streams;
 	uint64_t header_timeout_ns, idle_timeout_ns, inline_max;
@@ -527,8 +529,11 @@ static int queue_response(struct worker *w, struct stream *s, const struct http_
 		s->head = head;
 		s->head_cap = (uint32_t)resp->head_len;
 	}
-	int n = http_log_format(w->line, w->line_cap, "", req, resp->status, resp->content_bytes,
-				wall);
+	/* No line when the NF keeps no log (--no-log-line): the LOG frame
+	 * still carries the status, flags and byte count for its counters. */
+	int n = w->no_log_line ? 0 :
+		http_log_format(w->line, w->line_cap, "", req, resp->status,
+				resp->content_bytes, wall);
 	/* Cannot fail (line_cap); a cut line is still a line. */
 	size_t len = n < 0 ? strlen(w->line) : (size_t)n;
 	const char *text = w->line;
@@ -822,6 +827,7 @@ static int parse_options(struct worker *w, int argc, char **argv)
 		{"idle-timeout-ms", required_argument, NULL, 'i'},
 		{"inline-max", required_argument, NULL, 'I'},
 		{"max-streams", required_argument, NULL, 'S'},
+		{"no-log-line", no_argument, NULL, 'L'},
 		{NULL, 0, NULL, 0},
 	};
 	uint64_t v = 0;
@@ -876,6 +882,9 @@ static int parse_options(struct worker *w, int argc, char **argv)
 		case 'S':
 			if (!(rc = opt_num(name, optarg, 1, 1u << 20, &v)))
 				w->max_streams = (uint32_t)v;
+			break;
+		case 'L':
+			w->no_log_line = true;
 			break;
 		default:
 			fprintf(stderr, WK_PROG ": unknown option or missing value '%s'\n",

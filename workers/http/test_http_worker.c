@@ -706,6 +706,28 @@ static double cpu_of(pid_t pid)
 	return (double)(ut + st) / (double)sysconf(_SC_CLK_TCK);
 }
 
+/* --no-log-line (the NF keeps no access log): LOG frames carry the status,
+ * flags and byte count, and no line. */
+static void check_no_log_line(void)
+{
+	static const char *const args[] = {"--no-log-line", NULL};
+	struct sess *t = calloc(1, sizeof(*t));
+	if (!start(t, 0, 0, args)) {
+		free(t);
+		return;
+	}
+	open_stream(t, 1);
+	struct rx *r = ask(t, 1, "GET /small.txt HTTP/1.1\r\nHost: x\r\n\r\n", false);
+	CHECK(!strcmp(body_of(r), "hello, worker\n"));
+	CHECK_EQ(r->nlog, 1);
+	CHECK_EQ(r->log[0].status, 200);
+	CHECK_EQ(r->log[0].content_bytes, 14);
+	CHECK(!strcmp(r->line[0], "")); /* no text after the struct */
+	stop_expect(t, 0); /* and releases t's descriptors */
+	free(t);
+	printf("  --no-log-line: LOG with status and bytes, no line\n");
+}
+
 /* A 4 KiB outgoing ring (64 KiB incoming), responses far larger, a reader that is slow:
  * everything arrives intact and in order, and a blocked worker sleeps. */
 static void check_ring_full(void)
@@ -1035,6 +1057,7 @@ int main(void)
 	core("unconfined (--root TMPDIR)");
 	check_limits();
 	check_ring_full();
+	check_no_log_line();
 	check_corrupt();
 	check_bad_options();
 

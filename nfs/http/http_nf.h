@@ -137,7 +137,8 @@ void hiso_stop(struct hsrv *s);
 	"  --worker-mem BYTES      address-space limit per worker (k, m, g) [256m]\n"      \
 	"  --worker-cpu-s S        CPU seconds per worker, 0: none [0]\n"                   \
 	"  --worker-fds N          descriptors per worker [64]\n"                           \
-	"  --worker-idle-ms MS     a worker with no connection exits after [10000]\n"       \
+	"  --worker-idle-ms MS     a worker with no connection (client unit; surplus scrubbed\n" \
+	"                          spares) exits after [10000]\n"                            \
 	"  --spares N              workers kept started ahead of demand [16]\n"             \
 	"  --inline-max BYTES      bodies up to this size are copied through the channel;\n" \
 	"                          larger ones are sent from the worker's descriptor [16384]\n"

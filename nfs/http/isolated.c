@@ -338,8 +338,9 @@ static void worker_retire(struct hsrv *s, struct hworker *w, uint64_t now)
 		worker_kill(s, w, HTTP_C_worker_protocol_errors);
 }
 
-static void spare_push(struct hiso *h, struct hworker *w)
+static void spare_push(struct hiso *h, struct hworker *w, uint64_t now)
 {
+	w->idle_since = now;
 	w->spare = true;
 	w->next_spare = h->spare;
 	h->spare = w;
@@ -572,10 +573,12 @@ void hiso_conn_gone(struct hsrv *s, struct hconn *c, bool reset)
 			w->idle_since = now; /* kept for the client's next connection */
 		return;
 	default:
-		if (h->scrub && told && !w->held && h->n_spare < h->spares) {
+		/* scrub: back among the spares for the next connection (the
+		 * surplus beyond --spares leaves after --worker-idle-ms unused) */
+		if (h->scrub && told && !w->held) {
 			w->owed_ns = 0;
 			poll_del(h, w);
-			spare_push(h, w);
+			spare_push(h, w, now);
 		} else {
 			worker_retire(s, w, now);
 		}
@@ -949,7 +952,7 @@ static void worker_arrived(struct bh_tcp *t, struct hsrv *s, struct iso_zmsg *m,
 	}
 	/* arm it: a spare says nothing until given a stream, but a broken one
 	 * must not go unnoticed */
-	spare_push(h, w);
+	spare_push(h, w, now);
 }
 
 static void top_up(struct hsrv *s)
@@ -1064,6 +1067,22 @@ bool hiso_busy(const struct hsrv *s)
 void hiso_scan(struct bh_tcp *t, struct hsrv *s, uint64_t now)
 {
 	struct hiso *h = s->iso;
+	/* Spares beyond --spares (scrubbed workers after a burst) leave once
+	 * unused for --worker-idle-ms; the most recent stay (the list is LIFO). */
+	if (h->n_spare > h->spares) {
+		uint32_t k = 0;
+		for (struct hworker **p = &h->spare; *p;) {
+			struct hworker *w = *p;
+			if (++k > h->spares && since(now, w->idle_since) > h->idle_ns) {
+				*p = w->next_spare;
+				h->n_spare--;
+				w->spare = false;
+				worker_retire(s, w, now);
+				continue;
+			}
+			p = &w->next_spare;
+		}
+	}
 	for (uint32_t fd = 0; fd < s->n_conns; fd++) {
 		struct hconn *c = &s->conns[fd];
 		if (!c->open || c->rd)
@@ -1098,14 +1117,13 @@ void hiso_scan(struct bh_tcp *t, struct hsrv *s, uint64_t now)
 		}
 		else if (h->unit == U_CLIENT && !w->n_conns && w->idle_since && !w->retiring &&
 			 !w->spare && since(now, w->idle_since) > h->idle_ns) {
-			if (h->scrub && !w->held && h->n_spare < h->spares) {
+			if (h->scrub && !w->held) {
 				/* scrubbed: its streams were closed; any client next */
 				client_forget(h, w);
 				w->client_addr = 0;
-				w->idle_since = 0;
 				w->owed_ns = 0;
 				poll_del(h, w);
-				spare_push(h, w);
+				spare_push(h, w, now);
 			} else {
 				worker_retire(s, w, now);
 			}

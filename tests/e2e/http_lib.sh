@@ -41,9 +41,12 @@ http_iso_clean() {
 		worker_protocol_errors worker_spawn_failures; do
 		check_cmp "isolation: http.$c = 0" "$(http_app $c)" -eq 0
 	done
-	if [ "$HTTP_ISOLATION" = connection ]; then
+	if [ "$HTTP_ISOLATION" = connection ] && [ "$HTTP_RECYCLE" = fresh ]; then
 		check_cmp "isolation: a worker for every connection served" "$(http_app workers_started)" \
 			-ge $(($(http_app conns_accepted) - $(http_app conns_refused)))
+	elif [ "$HTTP_ISOLATION" = connection ]; then
+		check_cmp "isolation (scrub): workers reused, fewer started than connections served" \
+			"$(http_app workers_started)" -lt $(($(http_app conns_accepted) - $(http_app conns_refused)))
 	fi
 }
 

@@ -704,7 +704,10 @@ static int deliver(struct bh_tcp *t, struct hsrv *s, struct hworker *w, const st
 		struct iso_log lg;
 		if (f->len < sizeof(lg))
 			return -1;
-		if (!c)
+		/* One line per response: a LOG with nothing relayed or asked
+		 * since the last one is not a response, and a worker must not
+		 * fill the log (or the counters) on its own. */
+		if (!c || !(c->resp_started || c->req_pending))
 			return 1;
 		memcpy(&lg, p, sizeof(lg));
 		hs_count_status(s, lg.status >= 100 && lg.status <= 599 ? lg.status : 500);

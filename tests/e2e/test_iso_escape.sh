@@ -72,12 +72,19 @@ done
 attempt www/index.html 0
 check_json "the same program serves a file inside its view" "$WORK/a.json" \
 	'.status == 200 and .body == "hello from the docroot\n"'
+attempt log_flood 0
+check_json "a worker that sends 100 log lines of its own after its answer: the answer arrives" \
+	"$WORK/a.json" '.status == 200 and .body == "log_flood sent\n"'
+http_counters_settled
+check_cmp "  ... and not one of its lines is in the access log" "$(grep -c FORGED "$WORK/access.log")" -eq 0
 
 http_counters_settled
 check_cmp "http.worker_seccomp_kills counts every forbidden call" "$(http_app worker_seccomp_kills)" -eq "$SYS_N"
 check_cmp "  ... and nothing else went wrong" \
 	$(($(http_app worker_crashes) + $(http_app worker_hangs) + $(http_app worker_protocol_errors))) -eq 0
 check_cmp "  ... each answered 500" "$(http_app status_5xx)" -eq "$SYS_N"
+check_cmp "  ... and the answers counted once each (http.requests = access-log lines)" \
+	"$(http_app requests)" -eq "$(grep -c . "$WORK/access.log")"
 check "the NF is alive" kill -0 "$HTTP_PID"
 check "the held worker is alive" kill -0 "$WORKER"
 touch "$WORK/stop"

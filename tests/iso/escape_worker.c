@@ -470,6 +470,20 @@ static int http_hostile(void)
 			if (fd >= 0)
 				close(fd);
 			rc = http_answer(ch, stream, file, n < 0 ? 0 : (size_t)n, false);
+		} else if (!strcmp(name, "log_flood")) {
+			/* its answer, then log lines of its own making before END */
+			struct {
+				struct iso_log lg;
+				char text[16];
+			} forged = {{.status = 200, .content_bytes = 1}, " FORGED x"};
+			int n = snprintf(file, sizeof(file), "log_flood sent\n");
+			rc = http_answer(ch, stream, file, (size_t)n, true);
+			for (int i = 0; rc == 0 && i < 100; i++)
+				while ((rc = iso_frame_send(ch, stream, ISO_F_LOG, 0, &forged,
+							    sizeof(forged.lg) + 9)) == -EAGAIN)
+					iso_chan_wait(ch, ISO_CHAN_OUT, 100);
+			while (rc == 0 && (rc = iso_frame_send(ch, stream, ISO_F_END, 0, NULL, 0)) == -EAGAIN)
+				iso_chan_wait(ch, ISO_CHAN_OUT, 100);
 		} else if (!strcmp(name, "whoami")) { /* and the connection stays */
 			int n = snprintf(file, sizeof(file), "%d\n", (int)getpid());
 			rc = http_answer(ch, stream, file, (size_t)n, true);

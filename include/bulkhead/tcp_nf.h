@@ -120,8 +120,8 @@ int bh_tcp_nf_main(int argc, char **argv, const struct bh_tcp_app *app, void *ct
 /*
  * Descriptors that wake the NF. The loop sleeps on its doorbell, which only
  * producers of packets and messages ring; an application that also waits for
- * descriptors other processes make readable (an eventfd a worker writes, a
- * socket) registers them here. A thread of the glue waits on them with an
+ * descriptors other processes make readable (a pipe or eventfd workers
+ * write, a socket) registers them here. A thread of the glue waits on them with an
  * edge-triggered epoll and rings the doorbell when one becomes readable; it
  * never reads them. bh_tcp_nf_woken() then tells step() (test and clear)
  * that one did since the last look, and the application looks at its own

@@ -574,6 +574,10 @@ int bh_nf_run(struct bh_nf *nf, const struct bh_nf_ops *ops, void *ctx)
 	while (nfl_running(nf, ops, ctx)) {
 		uint64_t wake = UINT64_MAX;
 		int work = 0;
+		/* The doorbell before this turn's work: a kick while poll() runs
+		 * (bh_nf_kick() from another thread, for work the rings do not
+		 * show) then ends the sleep below at once instead of being lost. */
+		uint32_t bell = atomic_load(&s->doorbell);
 
 		atomic_store_explicit(&s->epoch, s->epoch + 1, memory_order_release);
 		c->loops++;
@@ -634,10 +638,9 @@ int bh_nf_run(struct bh_nf *nf, const struct bh_nf_ops *ops, void *ctx)
 			continue; /* too close to be worth a futex round trip */
 
 		atomic_store(&s->sleeping, 1);
-		uint32_t seen = atomic_load(&s->doorbell);
 		if (rte_ring_empty(s->rx) && rte_ring_empty(s->msg) && !nf->stop) {
 			c->sleeps++;
-			bh_doorbell_wait(&s->doorbell, seen, deadline - now);
+			bh_doorbell_wait(&s->doorbell, bell, deadline - now);
 		}
 		atomic_store(&s->sleeping, 0);
 		c->wakeups++;

@@ -475,7 +475,9 @@ int iso_netns_create(void);
 /* Descriptors in a worker program, as it starts. */
 #define ISO_WORKER_CHAN_FD   3 /* its channel memfd: iso_chan_attach(3, ISO_SIDE_WORKER) */
 #define ISO_WORKER_SOCK_FD   4 /* its end of the fd socket: iso_fd_send() */
-#define ISO_WORKER_NOTIFY_FD 5 /* the NF's wake pipe (write-only), to ring with the channel (iso_chan_set_notify), if given */
+#define ISO_WORKER_NOTIFY_FD 5 /* the NF's wake pipe (write-only), to ring with the channel
+                                * (iso_chan_set_notify); /dev/null if none. Never free: the
+                                * filter forbids F_SETFL on 5, so no file may land there */
 
 /* Exit status of a worker the zygote forked but could not confine or exec:
  * it ran nothing of the program (reported as ISO_Z_EXIT like any other end;

@@ -631,15 +631,18 @@ static void __attribute__((noreturn)) worker_child(struct zyg *z, int memfd, int
 
 	sigemptyset(&none);
 	/* memfd and sock are not 3 or 4 (see the enum), so dup2 clears their
-	 * close-on-exec; the wake pipe already sits at 5 without it. */
+	 * close-on-exec; the wake pipe already sits at 5 without it. Without
+	 * one, /dev/null takes 5: a file the worker opens never lands there,
+	 * where the filter forbids F_SETFL (lib/http's open would be killed). */
 	if (sigprocmask(SIG_SETMASK, &none, NULL) < 0 || dup2(memfd, ISO_WORKER_CHAN_FD) < 0 ||
-	    dup2(sock, ISO_WORKER_SOCK_FD) < 0) {
+	    dup2(sock, ISO_WORKER_SOCK_FD) < 0 ||
+	    (z->c->notify_fd < 0 && dup2(0, ISO_WORKER_NOTIFY_FD) < 0)) {
 		rc = -errno;
 	} else {
 		p.uid = uid;
 		p.gid = z->c->gid;
 		p.keep_fds = keep;
-		p.n_keep_fds = z->c->notify_fd >= 0 ? 6 : 5;
+		p.n_keep_fds = 6;
 		rc = iso_sandbox_exec_prepared(z->sp, &p, z->self, z->c->argv, NULL);
 		step = iso_sandbox_failed_step();
 	}

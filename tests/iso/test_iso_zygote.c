@@ -660,6 +660,31 @@ static void test_deaths(void)
 	check_clean(fds);
 }
 
+/* Without a wake pipe a worker's descriptor 5 is /dev/null, never free: a
+ * file it opens can not land where the filter forbids F_SETFL. */
+static void test_no_pipe(void)
+{
+	struct iso_zygote *z;
+	struct w w;
+	char l[128];
+	int fds = bh_test_count_fds(), st;
+
+	z = zygote(2, -1);
+	if (!z)
+		return;
+	CHECK_EQ(iso_zygote_request(z, 1), 0);
+	if (get_worker(z, &w) == 0) {
+		CHECK(!strcmp(link_of(w.pid, 5, l, sizeof(l)), "/dev/null"));
+		printf("no wake pipe: the worker's descriptor 5 is %s\n", l);
+		CHECK_EQ(iso_chan_shutdown(w.ch), 0);
+		st = exit_of(z, &w);
+		CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+		put_worker(&w);
+	}
+	iso_zygote_stop(z);
+	check_clean(fds);
+}
+
 static void test_uids(void)
 {
 	struct iso_zygote *z;
@@ -997,6 +1022,7 @@ int main(void)
 	test_workers();
 	test_deaths();
 	test_uids();
+	test_no_pipe();
 	test_stop();
 	test_parent_death();
 	spawn_rate();

@@ -17,20 +17,18 @@ say() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
 
 bh_topology || exit 1
 KEEP_WORK=1
-# A second link from client A, port p2, where a TCP stack runs inside an NF.
-ip link add "bh${T}c" netns "$NS_A" type veth peer name "bh${T}p2" netns "$NS_M"
-ip -n "$NS_A" addr add 198.18.1.1/24 dev "bh${T}c"
-ip -n "$NS_A" link set "bh${T}c" up
-ip -n "$NS_M" link set "bh${T}p2" up
-ip netns exec "$NS_A" ethtool -K "bh${T}c" tx off rx off tso off gso off gro off >/dev/null 2>&1
-ip netns exec "$NS_M" ethtool -K "bh${T}p2" tx off rx off tso off gso off gro off >/dev/null 2>&1
-# A third link from client A, port p3, where the HTTP server NF serves a site.
-ip link add "bh${T}d" netns "$NS_A" type veth peer name "bh${T}p3" netns "$NS_M"
-ip -n "$NS_A" addr add 198.18.2.1/24 dev "bh${T}d"
-ip -n "$NS_A" link set "bh${T}d" up
-ip -n "$NS_M" link set "bh${T}p3" up
-ip netns exec "$NS_A" ethtool -K "bh${T}d" tx off rx off tso off gso off gro off >/dev/null 2>&1
-ip netns exec "$NS_M" ethtool -K "bh${T}p3" tx off rx off tso off gso off gro off >/dev/null 2>&1
+# client_link END PORT ADDR: another veth from client A (END, with ADDR) to the
+# manager's namespace (PORT), offloads off so af_packet sees wire frames.
+client_link() {
+	ip link add "bh${T}$1" netns "$NS_A" type veth peer name "bh${T}$2" netns "$NS_M"
+	ip -n "$NS_A" addr add "$3" dev "bh${T}$1"
+	ip -n "$NS_A" link set "bh${T}$1" up
+	ip -n "$NS_M" link set "bh${T}$2" up
+	ip netns exec "$NS_A" ethtool -K "bh${T}$1" tx off rx off tso off gso off gro off >/dev/null 2>&1
+	ip netns exec "$NS_M" ethtool -K "bh${T}$2" tx off rx off tso off gso off gro off >/dev/null 2>&1
+}
+client_link c p2 198.18.1.1/24 # where a TCP stack runs inside an NF
+client_link d p3 198.18.2.1/24 # where the HTTP server NF serves a site
 say "topology (namespaces $NS_A, $NS_B, manager in $NS_M)"
 echo "  client A 198.18.0.1 --veth-- [p0  bulkhead  p1] --veth-- client B 198.18.0.2"
 echo "  client A 198.18.1.1 --veth-- [p2] tcp-echo: the platform's TCP stack, 198.18.1.3"

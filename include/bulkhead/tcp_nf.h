@@ -130,7 +130,6 @@ int bh_tcp_nf_main(int argc, char **argv, const struct bh_tcp_app *app, void *ct
  * Returns 0 or -errno.
  */
 int bh_tcp_nf_wake_add(int fd);
-int bh_tcp_nf_wake_del(int fd);
 bool bh_tcp_nf_woken(void);
 
 /*

@@ -129,13 +129,6 @@ int bh_tcp_nf_wake_add(int fd)
 	return epoll_ctl(tnf_waker.ep, EPOLL_CTL_ADD, fd, &ev) < 0 ? -errno : 0;
 }
 
-int bh_tcp_nf_wake_del(int fd)
-{
-	if (tnf_waker.ep < 0)
-		return -ENOENT;
-	return epoll_ctl(tnf_waker.ep, EPOLL_CTL_DEL, fd, NULL) < 0 ? -errno : 0;
-}
-
 bool bh_tcp_nf_woken(void)
 {
 	return atomic_load_explicit(&tnf_waker.woken, memory_order_relaxed) &&

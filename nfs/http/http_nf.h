@@ -125,7 +125,7 @@ void hiso_serve(struct bh_tcp *t, struct hsrv *s, int fd, uint32_t events, uint6
 int hiso_step(struct bh_tcp *t, struct hsrv *s, uint64_t now);
 void hiso_scan(struct bh_tcp *t, struct hsrv *s, uint64_t now);
 bool hiso_busy(const struct hsrv *s);
-void hiso_conn_gone(struct hsrv *s, struct hconn *c, bool reset);
+void hiso_conn_gone(struct hsrv *s, struct hconn *c);
 void hiso_stop(struct hsrv *s);
 #define HISO_USAGE                                                                   \
 	"isolated design (docs/isolation.md): requests parsed by sandboxed workers\n"     \

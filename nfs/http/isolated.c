@@ -50,7 +50,6 @@
 #include <sys/epoll.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
-#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -101,7 +100,7 @@ struct hiso {
 	uint64_t inline_max;
 	/* state */
 	struct iso_zygote *z;
-	int efd;                  /* the wake pipe's read end (zygote and workers write) */
+	int wake_rd;              /* the wake pipe's read end (zygote and workers write) */
 	char *argv[24];
 	char argbuf[16][24];
 	struct hworker **by_uid;  /* uid - uid_base -> worker */
@@ -485,12 +484,7 @@ void hiso_accepted(struct bh_tcp *t, struct hsrv *s, int fd, uint64_t now)
 {
 	struct hiso *h = s->iso;
 	struct hconn *c = &s->conns[fd];
-	if (hs_watch(t, s, fd, EPOLL_CTL_MOD, 0) < 0) { /* accept_all added it */
-		s->c[HTTP_C_conn_errors]++;
-		hs_conn_close(t, s, fd, true);
-		return;
-	}
-	c->iso_ev = 0;
+	c->iso_ev = 0; /* accept_all registered it with no events */
 	struct hworker *w = pick_worker(h, c);
 	if (w)
 		conn_attach(t, s, w, fd, now);
@@ -548,11 +542,10 @@ static int waitq_pop(struct hsrv *s)
 }
 
 /* Called by hs_conn_close() before the connection's state is cleared. */
-void hiso_conn_gone(struct hsrv *s, struct hconn *c, bool reset)
+void hiso_conn_gone(struct hsrv *s, struct hconn *c)
 {
 	struct hiso *h = s->iso;
 	struct hworker *w = c->w;
-	(void)reset;
 	c->waiting = false;
 	if (!w)
 		return;
@@ -1007,7 +1000,7 @@ int hiso_step(struct bh_tcp *t, struct hsrv *s, uint64_t now)
 	int work = 0;
 	if (bh_tcp_nf_woken()) {
 		char drain[4096];
-		while (read(h->efd, drain, sizeof(drain)) > 0)
+		while (read(h->wake_rd, drain, sizeof(drain)) > 0)
 			; /* then look: what rang after this rings again */
 		if (h->z)
 			work += zygote_messages(t, s, now);
@@ -1201,7 +1194,7 @@ int hiso_start(struct bh_tcp *t, struct hsrv *s)
 	int wp[2];
 	if (pipe2(wp, O_CLOEXEC | O_NONBLOCK) < 0)
 		return -errno;
-	h->efd = wp[0];
+	h->wake_rd = wp[0];
 
 	/* the worker's argv: the request limits and timeouts of this NF */
 	unsigned a = 0, b = 0;
@@ -1247,7 +1240,7 @@ int hiso_start(struct bh_tcp *t, struct hsrv *s)
 			h->worker, strerror(e));
 		return e == ENOMEM ? -ENOMEM : -EINVAL;
 	}
-	int rc = bh_tcp_nf_wake_add(h->efd);
+	int rc = bh_tcp_nf_wake_add(h->wake_rd);
 	if (rc < 0) {
 		fprintf(stderr, HISO_PROG ": cannot watch the workers: %s\n", strerror(-rc));
 		return rc;
@@ -1271,6 +1264,6 @@ void hiso_stop(struct hsrv *s)
 	free(h->poll);
 	free(h->waitq);
 	free(h->clients);
-	close(h->efd);
+	close(h->wake_rd);
 	s->iso = NULL;
 }

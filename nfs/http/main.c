@@ -60,7 +60,7 @@ void hs_conn_close(struct bh_tcp *t, struct hsrv *s, int fd, bool reset)
 {
 	struct hconn *c = &s->conns[fd];
 	if (s->iso)
-		hiso_conn_gone(s, c, reset);
+		hiso_conn_gone(s, c);
 	if (c->file >= 0)
 		close(c->file);
 	http_reader_free(c->rd);
@@ -348,7 +348,10 @@ static void accept_all(struct bh_tcp *t, struct hsrv *s, uint64_t now)
 		*c = (struct hconn){.open = true, .file = -1, .last_ns = now};
 		inet_ntop(AF_INET, &peer.sin_addr, c->client, sizeof(c->client));
 		s->nr_open++;
-		if (hs_watch(t, s, fd, EPOLL_CTL_ADD, EPOLLIN) < 0) {
+		/* An isolated connection starts with no events: it is not read
+		 * before it has a worker (hiso_accepted). */
+		bool iso = s->iso && s->nr_open <= s->max_conns;
+		if (hs_watch(t, s, fd, EPOLL_CTL_ADD, iso ? 0 : EPOLLIN) < 0) {
 			hs_conn_close(t, s, fd, true);
 			s->c[HTTP_C_conn_errors]++;
 			continue;
@@ -359,7 +362,7 @@ static void accept_all(struct bh_tcp *t, struct hsrv *s, uint64_t now)
 			serve(t, s, fd, now);
 			continue;
 		}
-		if (s->iso) {
+		if (iso) {
 			c->client_addr = peer.sin_addr.s_addr;
 			c->client_port = ntohs(peer.sin_port);
 			hiso_accepted(t, s, fd, now);

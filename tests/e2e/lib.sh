@@ -154,18 +154,18 @@ bh_snap() {
 
 bh_stat() { jq -r "$1" "$WORK/snap.json"; } # bh_stat JQ_EXPR
 
-# bh_pool_settled [SECONDS]: re-snapshot until every packet buffer is back in the
-# pool (a frame the kernel sends on its own, an ARP probe say, may be in flight at any
-# instant) or SECONDS (default 5) pass; the last snapshot stays for bh_stat. True when
-# available == size; a buffer that is really held never comes back and fails the check.
-bh_pool_settled() {
-	local t=${1:-5} i
-	for i in $(seq 1 $((t * 5))); do
+# check_pool_whole LABEL: a check that every packet buffer is back in the pool.
+# It re-snapshots for up to 5 s first (a frame the kernel sends on its own, an ARP
+# probe say, may be in flight at any instant); a buffer that is really held never
+# comes back and fails it. The last snapshot stays for bh_stat.
+check_pool_whole() {
+	local i
+	for i in $(seq 1 25); do
 		bh_snap
-		[ "$(bh_stat .pool.available)" -eq "$(bh_stat .pool.size)" ] && return 0
+		[ "$(bh_stat .pool.available)" -eq "$(bh_stat .pool.size)" ] && break
 		sleep 0.1
 	done
-	return 1
+	check_cmp "$1" "$(bh_stat .pool.available)" -eq "$(bh_stat .pool.size)"
 }
 
 bh_nf_stat() { # bh_nf_stat NF_NAME FIELD_EXPR

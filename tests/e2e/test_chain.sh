@@ -71,8 +71,7 @@ check_cmp "firewall: rx = tx + drops" "$(bh_nf_stat fw .rx_pkts)" -eq \
 	"$(( $(bh_nf_stat fw .tx_pkts) + $(bh_nf_stat fw .drops_total) ))"
 check_cmp "ports sent what the firewall passed" "$tx" -eq "$(bh_nf_stat fw .tx_pkts)"
 check_cmp "no port drops" "$(bh_stat '[.ports[].drops_total] | add')" -eq 0
-bh_pool_settled || true
-check_cmp "all packet buffers back in the pool" "$(bh_stat .pool.available)" -eq "$(bh_stat .pool.size)"
+check_pool_whole "all packet buffers back in the pool"
 check "statistics carry rates" [ "$(bh_stat '[.ports[], .nfs[] | has("rx_pps") and has("tx_pps") and has("drops_ps")] | all')" = true ]
 check "NFs are asleep when idle" [ "$(bh_stat '[.nfs[].sleeping] | all')" = true ]
 bh_summary

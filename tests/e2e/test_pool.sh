@@ -36,6 +36,5 @@ wait $r
 check_cmp "traffic flows again once the NF resumes" "$(cat "$WORK/recv")" -eq 300
 sleep 0.5
 bh_snap
-bh_pool_settled || true
-check_cmp "every buffer is back in the pool" "$(bh_stat .pool.available)" -eq "$(bh_stat .pool.size)"
+check_pool_whole "every buffer is back in the pool"
 bh_summary

@@ -97,7 +97,6 @@ check_cmp "  ... and closed the connection" "$(tcp_app sink sink.conns_open)" -e
 
 sleep 0.5
 bh_snap
-bh_pool_settled || true
-check_cmp "no packet buffer held" "$(bh_stat .pool.available)" -eq "$(bh_stat .pool.size)"
+check_pool_whole "no packet buffer held"
 echo "# test_tcp_conns took $(($(date +%s) - START))s"
 bh_summary

@@ -53,8 +53,7 @@ check_cmp "the NF dropped nothing" "$(bh_nf_stat echo .drops_total)" -eq 0
 check_cmp "port p0 received what the NF received" "$(bh_stat '.ports[0].rx_pkts')" -eq "$rx"
 check_cmp "port p0 sent what the stack sent" "$(bh_stat '.ports[0].tx_pkts')" -eq "$(bh_nf_stat echo .tx_pkts)"
 check_cmp "no port drops" "$(bh_stat '[.ports[].drops_total] | add')" -eq 0
-bh_pool_settled || true
-check_cmp "no packet buffer held" "$(bh_stat .pool.available)" -eq "$(bh_stat .pool.size)"
+check_pool_whole "no packet buffer held"
 check "the stack's counters are in /metrics" bash -c \
 	"ip netns exec $NS_M curl -s -m 5 http://127.0.0.1:8470/metrics | grep -q 'bulkhead_nf_app{nf=\"echo\",id=\"[0-9]*\",counter=\"tcp_established\"} [1-9]'"
 

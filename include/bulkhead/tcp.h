@@ -68,6 +68,15 @@ ssize_t bh_write(struct bh_tcp *t, int fd, const void *buf, size_t n);
 ssize_t bh_writev(struct bh_tcp *t, int fd, const struct iovec *iov, int iovcnt);
 ssize_t bh_readv(struct bh_tcp *t, int fd, const struct iovec *iov, int iovcnt);
 
+/* write with flags. MSG_MORE queues the bytes without sending them (as
+ * TCP_CORK would): they go out, in full segments and with whatever follows
+ * them, at the next write without it, shutdown or close (a FIN then rides
+ * on the last of them), bh_tcp_flush, bh_epoll_wait or bh_tcp_timer, or at
+ * once when the send buffer filled. MSG_DONTWAIT and MSG_NOSIGNAL are
+ * accepted (every socket is non-blocking; there are no signals); any other
+ * flag: -1 EOPNOTSUPP. */
+ssize_t bh_send(struct bh_tcp *t, int fd, const void *buf, size_t n, int flags);
+
 /* SHUT_WR sends a FIN after queued data; SHUT_RD discards further input;
  * SHUT_RDWR both. */
 int bh_shutdown(struct bh_tcp *t, int fd, int how);
@@ -138,6 +147,9 @@ size_t bh_tcp_destroy(struct bh_tcp *t);
 void bh_tcp_input(struct bh_tcp *t, const uint8_t *frame, uint32_t len, uint64_t now_ns);
 /* Run due timers; returns the next deadline (ns, UINT64_MAX: none). */
 uint64_t bh_tcp_timer(struct bh_tcp *t, uint64_t now_ns);
+/* Send what bh_send(MSG_MORE) held back: the end of an application's turn
+ * (lib/tcpnf calls it after every step). */
+void bh_tcp_flush(struct bh_tcp *t);
 /* Send a gratuitous ARP for the instance's address. */
 void bh_tcp_announce(struct bh_tcp *t, uint64_t now_ns);
 /* The clock socket calls use: the latest now_ns given to input/timer. */

@@ -52,6 +52,7 @@ struct tcp_conn {
 	uint32_t iss, irs;
 	uint32_t snd_una, snd_nxt, snd_max, snd_wnd, snd_wl1, snd_wl2, max_snd_wnd;
 	uint32_t rcv_adv;             /* right edge of the window we advertised */
+	uint32_t rcv_adv_max;         /* the largest window we advertised */
 	uint32_t rtt_seq;             /* Karn timing: sample when SND.UNA passes it */
 	uint64_t rtt_start;
 
@@ -108,7 +109,10 @@ struct tcp_stack {
 	/* Connections with a timer armed, in a binary min-heap on heap_key. */
 	struct tcp_conn **heap;
 	uint32_t heap_n;
-	/* TIME-WAIT connections, oldest first: recycled when the table is full. */
+	/* TIME-WAIT connections, oldest first: recycled when the table is full.
+	 * Their 2 MSL all last the same, so the list is in deadline order and
+	 * its head is the next to expire: they stay out of the heap, which then
+	 * holds only live connections however many thousand wait here. */
 	struct tcp_conn *tw_head, *tw_tail;
 	uint64_t cookie_sent_at;      /* last SYN cookie sent, 0: never */
 	uint32_t nr_want_mem;         /* connections with want_mem set */
@@ -515,6 +519,8 @@ static uint16_t adv_window(struct tcp_conn *c)
 	uint32_t edge = rcv_nxt(c) + (f << c->neg.rcv_wscale);
 	if (tcp_seq_gt(edge, c->rcv_adv))
 		c->rcv_adv = edge;
+	if (f << c->neg.rcv_wscale > c->rcv_adv_max)
+		c->rcv_adv_max = f << c->neg.rcv_wscale;
 	return (uint16_t)f;
 }
 
@@ -843,6 +849,7 @@ static void syn_received(struct tcp_conn *c, const struct seg *s, uint64_t now)
 	tcp_opt_negotiate(&c->syn, &c->peer_syn, &c->neg);
 	c->snd_nxt = c->snd_max = c->iss + 1;
 	c->rcv_adv = s->seq + 1 + syn_window(c);
+	c->rcv_adv_max = syn_window(c);
 	send_syn(c, now);
 	arm_rto(c, now);
 }
@@ -927,6 +934,7 @@ static struct tcp_conn *cookie_conn(struct tcp_stack *st, struct tcp_listener *l
 	}
 	tcp_opt_negotiate(&c->syn, &c->peer_syn, &c->neg);
 	c->rcv_adv = s->seq + syn_window(c);
+	c->rcv_adv_max = syn_window(c);
 	return c;
 }
 
@@ -1179,20 +1187,26 @@ static void fw2_arm(struct tcp_conn *c, uint64_t now)
 		set_timer(c, &c->tw_at, now + (uint64_t)c->st->cfg.fin_wait2_s * 1000000000ull);
 }
 
-static void enter_time_wait(struct tcp_conn *c, uint64_t now)
+/* (Re)start TIME-WAIT's 2 MSL: c goes to the tail of the list. */
+static void tw_arm(struct tcp_conn *c, uint64_t now)
 {
 	struct tcp_stack *st = c->st;
+	tw_unlink(c);
+	c->tw_at = now + 2 * st->cfg.msl_ns;
+	c->on_tw = true;
+	c->tw_prev = st->tw_tail;
+	c->tw_next = NULL;
+	*(st->tw_tail ? &st->tw_tail->tw_next : &st->tw_head) = c;
+	st->tw_tail = c;
+}
+
+static void enter_time_wait(struct tcp_conn *c, uint64_t now)
+{
 	c->state = TCP_TIME_WAIT;
 	c->rto_at = c->keep_at = c->delack_at = 0;
-	set_timer(c, &c->tw_at, now + 2 * st->cfg.msl_ns);
+	heap_del(c); /* no other timer runs in TIME-WAIT: the list keeps it */
+	tw_arm(c, now);
 	tcp_sndbuf_fini(&c->sb);
-	if (!c->on_tw) {
-		c->on_tw = true;
-		c->tw_prev = st->tw_tail;
-		c->tw_next = NULL;
-		*(st->tw_tail ? &st->tw_tail->tw_next : &st->tw_head) = c;
-		st->tw_tail = c;
-	}
 }
 
 static void sync_input(struct tcp_conn *c, const struct seg *s, uint64_t now)
@@ -1255,7 +1269,7 @@ static void sync_input(struct tcp_conn *c, const struct seg *s, uint64_t now)
 		count(st, TCP_C_unacceptable);
 		send_ack(c, now);
 		if (c->state == TCP_TIME_WAIT && (s->flags & TH_FIN))
-			set_timer(c, &c->tw_at, now + 2 * st->cfg.msl_ns);
+			tw_arm(c, now);
 		return;
 	}
 	/* SYN in a synchronized state: challenge ACK (RFC 5961 §4.2). */
@@ -1320,7 +1334,7 @@ static void sync_input(struct tcp_conn *c, const struct seg *s, uint64_t now)
 	case TCP_TIME_WAIT:
 		if (s->flags & TH_FIN) {
 			send_ack(c, now);
-			set_timer(c, &c->tw_at, now + 2 * st->cfg.msl_ns);
+			tw_arm(c, now);
 		}
 		return;
 	default:
@@ -1684,6 +1698,9 @@ void tcp_stack_timer(struct tcp_stack *st, uint64_t now)
 		uint64_t d = conn_next_deadline(c);
 		heap_set(c, d > now ? d : now + 1);
 	}
+	/* TIME-WAIT ends in list order; each one leaves the list. */
+	while (st->tw_head && st->tw_head->tw_at <= now)
+		conn_timer(st->tw_head, now);
 	struct tcp_net_arp arp;
 	for (int i = 0; i < 64; i++) {
 		enum tcp_net_tick k = tcp_net_timer(st->net, now, &arp);
@@ -1701,6 +1718,8 @@ uint64_t tcp_stack_next_timer(const struct tcp_stack *st)
 	 * that finds nothing to do and recomputes. ARP's timers count too. */
 	uint64_t net = tcp_net_next_timer(st->net);
 	uint64_t tcp = st->heap_n ? st->heap[0]->heap_key : UINT64_MAX;
+	if (st->tw_head && st->tw_head->tw_at < tcp)
+		tcp = st->tw_head->tw_at;
 	return net < tcp ? net : tcp;
 }
 
@@ -2000,14 +2019,21 @@ int tcp_recv(struct tcp_conn *c, void *buf, uint32_t len, uint64_t now)
 		mem_returned(c->st);
 	if (n) {
 		/* Window update once reading opened at least min(half the
-		 * buffer, 2 MSS) beyond what we advertised (RFC 9293 §3.8.6.2.2). */
+		 * buffer, 2 MSS) beyond what we advertised (RFC 9293 §3.8.6.2.2),
+		 * and only while what the peer may still send is at most half
+		 * the largest window it was given: with more than that it is
+		 * not held back, and the segment that answers what it sends
+		 * (the response to a request, the ACK of data) carries the
+		 * window. A bare ACK per read would be one more frame each
+		 * way for every request that a connection begins with. */
 		uint32_t edge = c->rb.rd_nxt + c->rb.limit;
 		uint32_t thresh = c->rb.limit / 2;
 		if (c->syn.mss * 2u < thresh)
 			thresh = c->syn.mss * 2u;
+		uint32_t left = tcp_seq_gt(c->rcv_adv, rcv_nxt(c)) ? c->rcv_adv - rcv_nxt(c) : 0;
 		if (c->state != TCP_CLOSED && c->state != TCP_SYN_SENT &&
 		    c->state != TCP_SYN_RCVD && !c->fin_rcvd && edge - c->rcv_adv >= thresh &&
-		    tcp_seq_gt(edge, c->rcv_adv))
+		    tcp_seq_gt(edge, c->rcv_adv) && left <= c->rcv_adv_max / 2)
 			send_ack(c, now);
 		return (int)n;
 	}

@@ -103,6 +103,7 @@ struct sock {
 	bool err_taken;      /* the connection's error was reported once */
 	bool synced;         /* the connection was established (accepted, or connected) */
 	bool on_drain;
+	bool held;           /* written with MSG_MORE, not pushed yet: on held */
 	uint16_t port;       /* bound or listening port (0: none yet) */
 	uint32_t addr;       /* bound address, host order */
 	struct tcp_conn *c;  /* SK_CONN */
@@ -150,6 +151,8 @@ struct bh_tcp {
 	uint32_t eph_next;
 	struct sock_opts defaults;
 	struct sock *drain;  /* SHUT_RD sockets that received data during a stack call */
+	uint32_t *held;      /* descriptors of held sockets (bh_send with MSG_MORE) */
+	uint32_t nr_held, held_cap;
 	char ctr_names[NR_CTRS][48];
 };
 
@@ -732,6 +735,70 @@ ssize_t bh_write(struct bh_tcp *t, int fd, const void *buf, size_t n)
 	return bh_writev(t, fd, &iov, 1);
 }
 
+/* Remember s for bh_tcp_flush. false when there is no room to (the caller
+ * pushes now instead). */
+static bool sock_hold(struct bh_tcp *t, struct sock *s, int fd)
+{
+	if (s->held)
+		return true;
+	if (t->nr_held == t->held_cap) {
+		uint32_t cap = t->held_cap ? 2 * t->held_cap : 64;
+		uint32_t *h = realloc(t->held, cap * sizeof(*h));
+		if (!h)
+			return false;
+		t->held = h;
+		t->held_cap = cap;
+	}
+	t->held[t->nr_held++] = (uint32_t)fd;
+	s->held = true;
+	return true;
+}
+
+ssize_t bh_send(struct bh_tcp *t, int fd, const void *buf, size_t n, int flags)
+{
+	if (flags & ~(MSG_MORE | MSG_DONTWAIT | MSG_NOSIGNAL))
+		return fail(EOPNOTSUPP);
+	if (!(flags & MSG_MORE))
+		return bh_write(t, fd, buf, n);
+	struct iovec iov = {.iov_base = (void *)buf, .iov_len = n};
+	struct sock *s = io_sock(t, fd, &iov, 1);
+	if (!s)
+		return -1;
+	if (s->wr_shut)
+		return fail(EPIPE);
+	ssize_t total = 0;
+	int r = 0;
+	while ((size_t)total < n) {
+		size_t left = n - (size_t)total;
+		uint32_t k = left < IO_SLICE ? (uint32_t)left : IO_SLICE;
+		r = tcp_send_more(s->c, (const uint8_t *)buf + total, k, true, t->now);
+		if (r <= 0)
+			break;
+		total += r;
+		if ((uint32_t)r < k)
+			break;
+	}
+	/* A full buffer is pushed now: nothing else would make room. */
+	if (total && ((size_t)total < n || !sock_hold(t, s, fd)))
+		tcp_push(s->c, t->now);
+	if (total || n == 0)
+		return total;
+	return r == 0 ? fail(EAGAIN) : conn_fail(s, r, true);
+}
+
+void bh_tcp_flush(struct bh_tcp *t)
+{
+	for (uint32_t i = 0; i < t->nr_held; i++) {
+		struct fdent *e = &t->fds[t->held[i]];
+		if (e->kind != FD_SOCK || !e->s.held)
+			continue; /* closed since (close sent what was held) */
+		e->s.held = false;
+		if (e->s.state == SK_CONN && e->s.c)
+			tcp_push(e->s.c, t->now);
+	}
+	t->nr_held = 0;
+}
+
 int bh_shutdown(struct bh_tcp *t, int fd, int how)
 {
 	struct sock *s = sock_get(t, fd);
@@ -1049,6 +1116,7 @@ int bh_epoll_wait(struct bh_tcp *t, int epfd, struct epoll_event *evs, int maxev
 		return fail(EINVAL);
 	if (!evs)
 		return fail(EFAULT);
+	bh_tcp_flush(t);
 	/* Visit each item queued now once: level-triggered items that stay
 	 * ready go back to the tail, after `last`. */
 	struct link *last = ep->ready.prev;
@@ -1208,6 +1276,7 @@ size_t bh_tcp_destroy(struct bh_tcp *t)
 	size_t live = tcp_stack_destroy(t->st);
 	free(t->fds);
 	free(t->ports);
+	free(t->held);
 	free(t);
 	return live;
 }
@@ -1222,6 +1291,7 @@ void bh_tcp_input(struct bh_tcp *t, const uint8_t *frame, uint32_t len, uint64_t
 uint64_t bh_tcp_timer(struct bh_tcp *t, uint64_t now_ns)
 {
 	t->now = now_ns;
+	bh_tcp_flush(t);
 	tcp_stack_timer(t->st, now_ns);
 	drain_pending(t);
 	return tcp_stack_next_timer(t->st);

@@ -217,6 +217,17 @@ static void world_init(struct world *w, const struct opts *o)
 
 /* Run until both stacks hold no connection; then free everything and check
  * that nothing was left. */
+/* Forget the frames in flight. */
+static void drop_frames(struct world *w)
+{
+	while (w->head) {
+		struct frame *f = w->head;
+		w->head = f->next;
+		free(f);
+	}
+	w->tail = NULL;
+}
+
 static void world_fini(struct world *w)
 {
 	for (int i = 0; i < 100000 && (tcp_stack_nr_conns(w->st[0]) || tcp_stack_nr_conns(w->st[1]));
@@ -232,12 +243,7 @@ static void world_fini(struct world *w)
 	CHECK_EQ(tcp_stack_chunks_live(w->st[1]), 0);
 	CHECK_EQ(tcp_stack_destroy(w->st[0]), 0);
 	CHECK_EQ(tcp_stack_destroy(w->st[1]), 0);
-	while (w->head) {
-		struct frame *f = w->head;
-		w->head = f->next;
-		free(f);
-	}
-	w->tail = NULL;
+	drop_frames(w);
 }
 
 /*
@@ -1428,6 +1434,138 @@ static void test_time_wait_recycling(void)
 	world_fini(&w);
 }
 
+/* A request and its answer, as a server with "Connection: close" sees them:
+ * reading the request sends nothing (the window left is wide open), the
+ * answer queued with more and the close go out as one segment, data and FIN,
+ * which carries the ACK of the request. A window that was at least half used
+ * is still announced at the read. */
+static void test_answer_frames(void)
+{
+	struct world w;
+	struct opts o = {.rcvbuf = 8192};
+	world_init(&w, &o);
+	struct tcp_conn *a, *b;
+	if (!handshake(&w, &a, &b))
+		return;
+	static uint8_t data[6000];
+	char buf[8192];
+	static const char req[] = "GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n";
+	CHECK_EQ(tcp_send(a, req, sizeof(req) - 1, w.now), (int)sizeof(req) - 1);
+	pump(&w);
+	uint64_t out = CTR(w.st[1], seg_out);
+	CHECK_EQ(tcp_recv(b, buf, sizeof(buf), w.now), (int)sizeof(req) - 1);
+	CHECK_EQ(CTR(w.st[1], seg_out), out); /* no bare window update */
+	CHECK_EQ(tcp_send_more(b, "HTTP/1.1 200 OK\r\n", 17, true, w.now), 17);
+	CHECK_EQ(tcp_send_more(b, "\r\nhi", 4, true, w.now), 4);
+	CHECK_EQ(CTR(w.st[1], seg_out), out);
+	tcp_close(b, w.now);
+	CHECK_EQ(CTR(w.st[1], seg_out), out + 1);
+	w.capture = true;
+	pump(&w);
+	CHECK(!w.capture);
+	CHECK_EQ(w.captured[34 + 13], 0x19); /* FIN, PSH, ACK */
+	tcp_stack_input(w.st[0], w.captured, w.captured_len, w.now);
+	CHECK_EQ(tcp_conn_unacked(a), 0);
+	CHECK_EQ(tcp_conn_state(a), TCP_CLOSE_WAIT);
+	CHECK_EQ(tcp_recv(a, buf, sizeof(buf), w.now), 21);
+	CHECK(memcmp(buf, "HTTP/1.1 200 OK\r\n\r\nhi", 21) == 0);
+	CHECK_EQ(tcp_recv(a, buf, sizeof(buf), w.now), 0);
+	tcp_close(a, w.now);
+	world_fini(&w);
+
+	/* 6000 of 8192 bytes in: the read announces the window at once. */
+	world_init(&w, &o);
+	if (!handshake(&w, &a, &b))
+		return;
+	CHECK_EQ(tcp_send(a, data, sizeof(data), w.now), (int)sizeof(data));
+	for (int i = 0; i < 10 && tcp_conn_unacked(a); i++) {
+		pump(&w); /* Nagle holds the last piece until an ACK */
+		tick(&w);
+	}
+	pump(&w);
+	CHECK_EQ(tcp_conn_unacked(a), 0);
+	out = CTR(w.st[1], seg_out);
+	CHECK_EQ(tcp_recv(b, buf, sizeof(buf), w.now), (int)sizeof(data));
+	CHECK_EQ(CTR(w.st[1], seg_out), out + 1);
+	/* 1000 bytes in: nothing at the read; the delayed ACK follows. */
+	CHECK_EQ(tcp_send(a, data, 1000, w.now), 1000);
+	pump(&w);
+	out = CTR(w.st[1], seg_out);
+	CHECK_EQ(tcp_recv(b, buf, sizeof(buf), w.now), 1000);
+	CHECK_EQ(CTR(w.st[1], seg_out), out);
+	tick(&w);
+	pump(&w);
+	CHECK_EQ(CTR(w.st[1], seg_out), out + 1);
+	CHECK_EQ(tcp_conn_unacked(a), 0);
+	tcp_close(a, w.now);
+	tcp_close(b, w.now);
+	world_fini(&w);
+}
+
+/* TIME-WAIT connections end in the order they began, each 2 MSL after it
+ * began, and a retransmitted FIN starts one's 2 MSL again (RFC 9293
+ * §3.10.7.4), behind the others. next_timer tells the first deadline. */
+static void test_time_wait_order(void)
+{
+	struct world w;
+	world_init(&w, NULL);
+	CHECK_EQ(tcp_listen(w.st[1], PORT, 16), 0);
+	struct tcp_conn *a[3];
+	uint64_t began[3];
+	uint8_t fin[3][2048];
+	uint32_t fin_len[3];
+	for (int i = 0; i < 3; i++) {
+		a[i] = tcp_connect(w.st[0], IP_B, PORT, 0, w.now);
+		CHECK(a[i] != NULL);
+		pump(&w);
+		struct tcp_conn *b = tcp_accept(w.st[1], PORT);
+		CHECK(b != NULL);
+		if (!a[i] || !b) {
+			world_fini(&w);
+			return;
+		}
+		tcp_shutdown_write(a[i], w.now);
+		pump(&w);
+		CHECK_EQ(tcp_conn_state(a[i]), TCP_FIN_WAIT_2);
+		tcp_close(b, w.now);
+		w.capture = true; /* B's FIN: kept, to be sent again later */
+		pump(&w);
+		memcpy(fin[i], w.captured, w.captured_len);
+		fin_len[i] = w.captured_len;
+		tcp_stack_input(w.st[0], fin[i], fin_len[i], w.now);
+		CHECK_EQ(tcp_conn_state(a[i]), TCP_TIME_WAIT);
+		began[i] = w.now;
+		pump(&w);
+		tcp_close(a[i], w.now);
+		w.now += 300 * MS;
+	}
+	CHECK_EQ(tcp_stack_nr_conns(w.st[0]), 3);
+	CHECK_EQ(tcp_stack_nr_conns(w.st[1]), 0);
+	CHECK(tcp_stack_next_timer(w.st[0]) <= began[0] + 2 * SEC); /* a lower bound */
+	/* The first one's FIN again, 1 s into its TIME-WAIT: its ACK goes (B no
+	 * longer knows it: the frame is dropped) and its 2 MSL restart. */
+	w.now = began[0] + SEC;
+	uint64_t out = CTR(w.st[0], seg_out), again = w.now;
+	tcp_stack_input(w.st[0], fin[0], fin_len[0], w.now);
+	CHECK_EQ(CTR(w.st[0], seg_out), out + 1);
+	drop_frames(&w);
+	CHECK(tcp_stack_next_timer(w.st[0]) <= began[1] + 2 * SEC);
+	/* Just before, at and after each deadline. */
+	const uint64_t at[3] = {began[1] + 2 * SEC, began[2] + 2 * SEC, again + 2 * SEC};
+	for (int i = 0; i < 3; i++) {
+		tcp_stack_timer(w.st[0], at[i] - 1);
+		CHECK_EQ(tcp_stack_nr_conns(w.st[0]), 3u - (unsigned)i);
+		tcp_stack_timer(w.st[0], at[i]);
+		CHECK_EQ(tcp_stack_nr_conns(w.st[0]), 2u - (unsigned)i);
+		CHECK_EQ(CTR(w.st[0], tw_expired), (uint64_t)i + 1);
+		if (i < 2)
+			CHECK(tcp_stack_next_timer(w.st[0]) <= at[i + 1]);
+	}
+	w.now = at[2];
+	CHECK_EQ(tcp_unlisten(w.st[1], PORT, w.now), 0);
+	world_fini(&w);
+}
+
 static void test_counter_names(void)
 {
 	CHECK(strcmp(tcp_stack_counter_name(C(no_conn)), "no_conn") == 0);
@@ -1461,6 +1599,8 @@ int main(void)
 	test_memory_cap();
 	test_accept_queue_reset();
 	test_time_wait_recycling();
+	test_time_wait_order();
+	test_answer_frames();
 	test_abort_after_probe();
 	test_time_wait_reopen();
 	return bh_test_summary("tcp_conn");

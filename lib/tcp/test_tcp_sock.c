@@ -975,6 +975,70 @@ static void test_writev_one_segment(void)
 	duo_down(&d);
 }
 
+/* MSG_MORE holds bytes until a write without it, a close (the FIN rides on
+ * them), bh_tcp_flush, bh_epoll_wait or bh_tcp_timer; a full send buffer
+ * goes at once. */
+static void test_send_more(void)
+{
+	struct duo d;
+	if (!duo_up(&d))
+		return;
+	char buf[8192];
+	static char big[1 << 20];
+	CHECK_EQ(set_int(d.b, d.sfd, IPPROTO_TCP, TCP_NODELAY, 1), 0);
+	CHECK_ERR(bh_send(d.b, d.sfd, "x", 1, MSG_OOB), EOPNOTSUPP);
+	CHECK_ERR(bh_send(d.b, 999, "x", 1, MSG_MORE), EBADF);
+	uint64_t out = ctr(d.b, "tcp_seg_out");
+	CHECK_EQ(bh_send(d.b, d.sfd, "ab", 2, MSG_MORE | MSG_NOSIGNAL), 2);
+	CHECK_EQ(bh_send(d.b, d.sfd, "cd", 2, MSG_MORE | MSG_DONTWAIT), 2);
+	CHECK_EQ(ctr(d.b, "tcp_seg_out"), out);
+	bh_tcp_flush(d.b);
+	CHECK_EQ(ctr(d.b, "tcp_seg_out"), out + 1);
+	bh_tcp_flush(d.b); /* nothing held now */
+	CHECK_EQ(ctr(d.b, "tcp_seg_out"), out + 1);
+	/* a write without the flag sends what was held with it */
+	CHECK_EQ(bh_send(d.b, d.sfd, "ef", 2, MSG_MORE), 2);
+	CHECK_EQ(bh_send(d.b, d.sfd, "gh", 2, 0), 2);
+	CHECK_EQ(ctr(d.b, "tcp_seg_out"), out + 2);
+	/* the next epoll_wait, or the timer, pushes */
+	int ep = bh_epoll_create(d.b);
+	struct epoll_event ev;
+	CHECK_EQ(bh_send(d.b, d.sfd, "ij", 2, MSG_MORE), 2);
+	CHECK_EQ(bh_epoll_wait(d.b, ep, &ev, 1, 0), 0);
+	CHECK_EQ(ctr(d.b, "tcp_seg_out"), out + 3);
+	CHECK_EQ(bh_send(d.b, d.sfd, "kl", 2, MSG_MORE), 2);
+	bh_tcp_timer(d.b, d.l.now);
+	CHECK_EQ(ctr(d.b, "tcp_seg_out"), out + 4);
+	bh_close(d.b, ep);
+	settle(&d.l);
+	CHECK_EQ(bh_read(d.a, d.cfd, buf, sizeof(buf)), 12);
+	CHECK(memcmp(buf, "abcdefghijkl", 12) == 0);
+	/* more than the buffer takes: what it took goes at once */
+	CHECK_EQ(set_int(d.b, d.sfd, SOL_SOCKET, SO_SNDBUF, 4096), 0);
+	out = ctr(d.b, "tcp_seg_out");
+	ssize_t n = bh_send(d.b, d.sfd, big, sizeof(big), MSG_MORE);
+	CHECK(n > 0 && n < (ssize_t)sizeof(big));
+	CHECK(ctr(d.b, "tcp_seg_out") > out);
+	CHECK_ERR(bh_send(d.b, d.sfd, big, sizeof(big), MSG_MORE), EAGAIN);
+	while (bh_read(d.a, d.cfd, buf, sizeof(buf)) > 0 || d.l.count) {
+		settle(&d.l);
+		tick(&d.l);
+	}
+	/* held, then close: one segment with data and FIN */
+	out = ctr(d.b, "tcp_seg_out");
+	CHECK_EQ(bh_send(d.b, d.sfd, "bye", 3, MSG_MORE), 3);
+	duo_close(&d, &d.sfd);
+	CHECK_EQ(ctr(d.b, "tcp_seg_out"), out + 1);
+	bh_tcp_flush(d.b); /* the descriptor is gone: nothing more */
+	CHECK_EQ(ctr(d.b, "tcp_seg_out"), out + 1);
+	settle(&d.l);
+	CHECK_EQ(bh_read(d.a, d.cfd, buf, sizeof(buf)), 3);
+	CHECK_EQ(bh_read(d.a, d.cfd, buf, sizeof(buf)), 0);
+	CHECK_EQ(bh_shutdown(d.a, d.cfd, SHUT_WR), 0);
+	CHECK_ERR(bh_send(d.a, d.cfd, "x", 1, MSG_MORE), EPIPE);
+	duo_down(&d);
+}
+
 static void test_keepalive(void)
 {
 	struct duo d;
@@ -1482,6 +1546,7 @@ int main(void)
 	test_nodelay_and_others();
 	test_keepalive();
 	test_writev_one_segment();
+	test_send_more();
 	test_names();
 	test_epoll_level();
 	test_epoll_edge_oneshot();

@@ -285,6 +285,7 @@ static int tnf_poll(struct bh_nf *nf, void *ctx, uint64_t *wake_ns)
 		x->busy = false;
 	}
 	int w = x->app->step(x->t, x->ctx);
+	bh_tcp_flush(x->t); /* what the step wrote with MSG_MORE goes now */
 	if (w > 0) {
 		work += w;
 		x->busy = true;

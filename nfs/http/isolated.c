@@ -623,7 +623,8 @@ static int data_out(struct bh_tcp *t, struct hsrv *s, int fd, const uint8_t *p, 
 		    uint64_t now)
 {
 	struct hconn *c = &s->conns[fd];
-	ssize_t w = bh_write(t, fd, p, n);
+	/* MSG_MORE: what follows in this turn (the rest, a FIN) shares its segments */
+	ssize_t w = bh_send(t, fd, p, n, MSG_MORE);
 	if (w < 0) {
 		if (errno != EAGAIN)
 			return -1;

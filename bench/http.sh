@@ -29,7 +29,10 @@
 # restarted for each mode, with NF_ARGS, and for "close" with CLOSE_NF_ARGS
 # too (a table big enough for the run's TIME-WAITs).
 #
-# Environment: SECS=5 WARMUP=1 CONNS=32 PIPELINE=16 CLIENT_CPU=0 SERVER_CPU=1
+# Each point moves by 10-30 % from run to run on a 2-CPU VM: ROUNDS rounds,
+# nginx then Bulkhead in each, and the table gives every figure's median.
+#
+# Environment: ROUNDS=3 SECS=5 WARMUP=1 CONNS=32 PIPELINE=16 CLIENT_CPU=0 SERVER_CPU=1
 #   SIZES="64 1k 64k 1m 10m" MODES="keepalive close pipeline" SERVERS="nginx bulkhead"
 #   NF_ARGS="" CLOSE_NF_ARGS="--max-conns 262144" (stack options of the NF)
 #   PERF=MODE:SIZE (perf record of the NF and the manager during that point,
@@ -41,6 +44,7 @@ BENCH=http
 bench_http_knobs # SIZES SECS WARMUP CONNS PIPELINE NF_ARGS CLOSE_NF_ARGS
 MODES=${MODES:-keepalive close pipeline}
 SERVERS=${SERVERS:-nginx bulkhead}
+ROUNDS=${ROUNDS:-3}
 PERF=${PERF:-}
 bench_prepare "ip jq taskset wrk nginx" mgr/bulkhead nfs/http/bh-http
 bench_plot_tool
@@ -53,7 +57,7 @@ bench_http_setup "$SIZES" # DOCROOT
 # point SERVER IP MODE SIZE: wrk for WARMUP then SECS seconds; one result line.
 point() {
 	local prof=()
-	[ "$PERF" = "$3:$4" ] && [ "$1" = bulkhead ] && prof=(perf_start perf_stop)
+	[ "$PERF" = "$3:$4" ] && [ "$1" = bulkhead ] && [ "$ROUND" = "$ROUNDS" ] && prof=(perf_start perf_stop)
 	bench_wrk_point "$1 $3 $4" "$3" "http://$2/f$4.bin" "${prof[@]}"
 }
 
@@ -81,7 +85,7 @@ run_points() { # run_points SERVER IP [START STOP]: every point; START MODE / ST
 }
 
 # --- nginx ---------------------------------------------------------------------------
-if [[ " $SERVERS " == *" nginx "* ]]; then
+nginx_round() {
 	ip -n "$NS_M" addr add 198.18.0.4/24 dev "$SIF"
 	ip netns exec "$NS_M" sysctl -qw net.core.somaxconn=4096
 	mkdir -p "$WORK/nginx"
@@ -113,31 +117,38 @@ N
 	BH_PIDS+=("$NGINX_PID")
 	bh_wait_for 5 ip netns exec "$NS_A" curl -sf -o /dev/null "http://198.18.0.4/f${SIZES%% *}.bin" ||
 		{ cat "$WORK/nginx/out.log" "$WORK/nginx/error.log"; die "nginx did not start"; }
-	echo "$BENCH: nginx $(nginx -v 2>&1 | sed 's/.*\///') (1 worker on CPU $SERVER_CPU, 198.18.0.4)"
+	echo "$BENCH: round $ROUND: nginx $(nginx -v 2>&1 | sed 's/.*\///') (1 worker on CPU $SERVER_CPU, 198.18.0.4)"
 	run_points nginx 198.18.0.4
 	kill -QUIT "$NGINX_PID" 2>/dev/null
 	wait "$NGINX_PID" 2>/dev/null
 	ip -n "$NS_M" addr flush dev "$SIF"
-fi
+}
 
 # --- Bulkhead -------------------------------------------------------------------------
-if [[ " $SERVERS " == *" bulkhead "* ]]; then
+nf_start() { # nf_start MODE
+	local extra=$NF_ARGS
+	[ "$1" = close ] && extra="$extra $CLOSE_NF_ARGS"
+	# shellcheck disable=SC2086
+	bench_http_nf --http-max-conns 100000 $extra
+}
+bulkhead_round() {
 	bench_platform http
-	nf_start() { # nf_start MODE
-		local extra=$NF_ARGS
-		[ "$1" = close ] && extra="$extra $CLOSE_NF_ARGS"
-		# shellcheck disable=SC2086
-		bench_http_nf --http-max-conns 100000 $extra
-	}
-	echo "$BENCH: Bulkhead (manager + bh-http on CPU $SERVER_CPU, $BENCH_HTTP_IP)"
+	echo "$BENCH: round $ROUND: Bulkhead (manager + bh-http on CPU $SERVER_CPU, $BENCH_HTTP_IP)"
 	run_points bulkhead "$BENCH_HTTP_IP" nf_start bench_http_nf_stop
-fi
+	kill -TERM "$MGR_PID" 2>/dev/null
+	wait "$MGR_PID" 2>/dev/null
+}
+
+for ROUND in $(seq 1 "$ROUNDS"); do
+	[[ " $SERVERS " != *" nginx "* ]] || nginx_round
+	[[ " $SERVERS " != *" bulkhead "* ]] || bulkhead_round
+done
 
 # --- table and plot --------------------------------------------------------------------
 metric() { bench_http_metric "$@"; } # metric SERVER MODE SIZE JQ
 p99() { [ "$2" = pipeline ] && echo - || metric "$1" "$2" "$3" "$WRK_P99_MS"; } # wrk's is meaningless when pipelining
 {
-	echo "http: $SECS s per point, $CONNS connections, pipeline $PIPELINE; client CPU $CLIENT_CPU," \
+	echo "http: median of $ROUNDS rounds, $SECS s per point, $CONNS connections, pipeline $PIPELINE; client CPU $CLIENT_CPU," \
 		"server CPU $SERVER_CPU; $(nproc) CPUs; load average before: $LOAD"
 	printf '%-9s %-5s | %10s %10s %6s | %9s %9s %6s | %9s %9s | %s\n' mode size "nginx r/s" "bh r/s" ratio \
 		"nginx MB/s" "bh MB/s" ratio "ngx p99ms" "bh p99ms" "errors ngx/bh"
@@ -153,6 +164,15 @@ p99() { [ "$2" = pipeline ] && echo - || metric "$1" "$2" "$3" "$WRK_P99_MS"; } 
 				"$(metric nginx "$m" "$s" "$WRK_ERRS")" "$(metric bulkhead "$m" "$s" "$WRK_ERRS")"
 		done
 	done
+	if [ "$ROUNDS" -gt 1 ]; then
+		echo "requests/s in each round (nginx | bulkhead):"
+		for m in $MODES; do
+			for s in $SIZES; do
+				printf '  %-9s %-5s %s| %s\n' "$m" "$s" "$(bench_http_rounds nginx "$m" "$s" "$WRK_PER_S")" \
+					"$(bench_http_rounds bulkhead "$m" "$s" "$WRK_PER_S")"
+			done
+		done
+	fi
 	echo "load average after: $(uptime | sed 's/.*load average: //')"
 } | tee "$OUT/http.txt"
 cp "$RES" "$OUT/http.raw.txt"

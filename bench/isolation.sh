@@ -30,7 +30,10 @@
 # Prints a table and the goals of the isolated design, and writes
 # bench/out/isolation.{txt,raw.txt,dat,png}.
 #
-# Environment: SECS=5 WARMUP=1 CONNS=32 CLIENT_CPU=0 SERVER_CPU=1
+# With ROUNDS > 1 the matrix is run that many times, the configurations
+# taking turns in each round, and the table gives every figure's median.
+#
+# Environment: ROUNDS=1 SECS=5 WARMUP=1 CONNS=32 CLIENT_CPU=0 SERVER_CPU=1
 #   SIZES="64 1k 64k 1m 10m" MODES="keepalive close" (pipeline: PIPELINE=16)
 #   POOL_N=2 CONFIGS="shared connection/fresh connection/scrub client/fresh
 #   client/scrub pool:$POOL_N/fresh" PARTS="matrix rate idle max"
@@ -46,6 +49,7 @@ MODES=${MODES:-keepalive close}
 POOL_N=${POOL_N:-2}
 CONFIGS=${CONFIGS:-shared connection/fresh connection/scrub client/fresh client/scrub pool:$POOL_N/fresh}
 PARTS=${PARTS:-matrix rate idle max}
+ROUNDS=${ROUNDS:-1}
 HTTP_MAX_CONNS=${HTTP_MAX_CONNS:-4096}
 UID_BASE=${UID_BASE:-2000500000} # not the e2e tests' range: PSS is summed by uid
 UID_COUNT=${UID_COUNT:-4096}
@@ -287,12 +291,15 @@ hold() {
 bench_platform http
 echo "$BENCH: manager + bh-http (+ zygote and workers) on CPU $SERVER_CPU, wrk on CPU $CLIENT_CPU"
 if [[ " $PARTS " == *" matrix "* ]]; then
-	for m in $MODES; do
-		for cfg in $CONFIGS; do
-			nf_start "$cfg" "$m"
-			for z in $SIZES; do point "$cfg" "$m" "$z"; done
-			counters "$cfg" "$m"
-			bench_http_nf_stop
+	for ROUND in $(seq 1 "$ROUNDS"); do
+		[ "$ROUNDS" = 1 ] || echo "$BENCH: round $ROUND of $ROUNDS"
+		for m in $MODES; do
+			for cfg in $CONFIGS; do
+				nf_start "$cfg" "$m"
+				for z in $SIZES; do point "$cfg" "$m" "$z"; done
+				counters "$cfg" "$m"
+				bench_http_nf_stop
+			done
 		done
 	done
 fi
@@ -357,7 +364,7 @@ goal_ratio() {
 }
 
 {
-	echo "isolation: $SECS s per point, $CONNS connections; client CPU $CLIENT_CPU, server CPU $SERVER_CPU" \
+	echo "isolation: $([ "$ROUNDS" = 1 ] || echo "median of $ROUNDS rounds, ")$SECS s per point, $CONNS connections; client CPU $CLIENT_CPU, server CPU $SERVER_CPU" \
 		"(manager, NF, zygote, workers); $(nproc) CPUs; spares $SPARES, inline-max $INLINE_MAX;" \
 		"load average before: $LOAD"
 	if [ -s "$RES" ]; then

@@ -151,10 +151,19 @@ bench_wrk_point() {
 		errors: ($WRK_ERRS)}" <<<"$out" 2>/dev/null)"
 }
 
-# bench_http_metric A B C JQ: JQ of the result of the point "A B C" in $RES, or nothing.
+# bench_http_metric A B C JQ: JQ of the result of the point "A B C" in $RES
+# (the median when it was measured in several rounds), or nothing.
 bench_http_metric() {
 	awk -v a="$1" -v b="$2" -v c="$3" '$1 == a && $2 == b && $3 == c {$1 = $2 = $3 = ""; print}' "$RES" |
-		jq -r "$4 // empty" 2>/dev/null
+		jq -s -r "[.[] | try ($4) catch null | select(. != null)] | sort |
+			if length == 0 then empty elif length % 2 == 1 then .[length / 2 | floor]
+			else (.[length / 2 - 1] + .[length / 2]) / 2 | . * 1000 | round / 1000 end" 2>/dev/null
+}
+
+# bench_http_rounds A B C JQ: JQ of every round of the point "A B C", space-separated.
+bench_http_rounds() {
+	awk -v a="$1" -v b="$2" -v c="$3" '$1 == a && $2 == b && $3 == c {$1 = $2 = $3 = ""; print}' "$RES" |
+		jq -r "try ($4 // \"-\") catch \"-\"" 2>/dev/null | tr '\n' ' '
 }
 
 # bench_http_nf ARGS...: after bench_platform http, starts bh-http as the NF

@@ -20,6 +20,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -627,6 +628,7 @@ static void __attribute__((noreturn)) worker_child(struct zyg *z, int memfd, int
 	const char *step = "descriptors";
 	char what[48];
 	sigset_t none;
+	struct sched_param batch = {0};
 	int rc;
 
 	sigemptyset(&none);
@@ -638,6 +640,14 @@ static void __attribute__((noreturn)) worker_child(struct zyg *z, int memfd, int
 	    dup2(sock, ISO_WORKER_SOCK_FD) < 0 ||
 	    (z->c->notify_fd < 0 && dup2(0, ISO_WORKER_NOTIFY_FD) < 0)) {
 		rc = -errno;
+	} else if (sched_setscheduler(0, SCHED_BATCH, &batch) < 0) {
+		/* A worker woken by the NF never preempts it (the kernel leaves
+		 * batch tasks to the tick): the NF ends its turn, having filled
+		 * every channel it had bytes for, and the workers then run one
+		 * after another on the CPU they share with it. The filter keeps
+		 * a worker from changing it back. */
+		rc = -errno;
+		step = "scheduling policy";
 	} else {
 		p.uid = uid;
 		p.gid = z->c->gid;

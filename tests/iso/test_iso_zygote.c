@@ -22,6 +22,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -501,12 +502,13 @@ static void check_confined(const struct w *w, bool verbose)
 	snprintf(uids, sizeof(uids), "%u\t%u\t%u\t%u", w->uid, w->uid, w->uid, w->uid);
 	snprintf(gids, sizeof(gids), "%u\t%u\t%u\t%u", GID, GID, GID, GID);
 	check_values(w->pid, "status", status, sizeof(status) / sizeof(status[0]), false);
+	CHECK_EQ(sched_getscheduler(w->pid), SCHED_BATCH);
 	/* Not dumpable: the kernel gives its /proc files to root. */
 	CHECK(stat(proc_path(w->pid, "mem", path, sizeof(path)), &st) == 0 && st.st_uid == 0);
 	if (!verbose)
 		return;
 	printf("  worker %d: Uid and Gid %s, no groups, Cap{Inh,Prm,Eff,Bnd,Amb} 0, "
-	       "NoNewPrivs 1, Seccomp 2, not dumpable\n", (int)w->pid, uids);
+	       "NoNewPrivs 1, Seccomp 2, not dumpable, SCHED_BATCH\n", (int)w->pid, uids);
 	check_values(w->pid, "limits", limits, sizeof(limits) / sizeof(limits[0]), true);
 	check_view(w->pid);
 	printf("  limits as configured; mounts: read-only tmpfs / and /www only; netns: lo only\n");

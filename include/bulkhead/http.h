@@ -191,6 +191,8 @@ struct http_response {
 	                    * (or passes it on) even if the client goes away. */
 	uint64_t body_off, body_len;
 	uint64_t content_bytes; /* content bytes sent (head excluded): the log's %b */
+	uint64_t body_in_head;  /* of those, the file's bytes already at the end of
+	                         * head_len (a file from the open-file cache) */
 	bool keep_alive;        /* false: close after sending this response */
 };
 
@@ -212,6 +214,39 @@ int http_respond(const struct http_request *req, int root_dirfd, time_t now, cha
  * (HTTP_OPEN_VIEW in a sandbox). */
 int http_respond_in(const struct http_request *req, int root_dirfd, unsigned open_flags,
 		    time_t now, char *buf, size_t cap, struct http_response *resp);
+
+/*
+ * The open-file cache (lib/http/http_cache.c): files of at most max_file
+ * bytes kept open and in memory in `entries` slots (direct-mapped by path),
+ * so that answering one costs an fstat() of its descriptor. What a request
+ * sees is never older than a second: an entry is used within the second its
+ * path was resolved while fstat() shows the same inode, size, mtime and
+ * ctime, and the first request of a later second resolves the path again
+ * (http_open_under_root()). A process owns it alone (not thread-safe); it
+ * holds one descriptor per entry in use.
+ */
+#define HTTP_FILE_CACHE_MAX_ENTRIES 65536u
+#define HTTP_FILE_CACHE_MAX_FILE (1u << 20)
+struct http_file_cache;
+struct http_file_cache_stats {
+	uint64_t hits;        /* answered from an entry */
+	uint64_t misses;      /* resolved and opened (then kept if small) */
+	uint64_t stale;       /* entries dropped: the file changed or went */
+	uint64_t revalidated; /* hits that resolved the path again (a new second) */
+	uint32_t entries;     /* in use */
+};
+/* NULL with errno EINVAL (entries 1 .. HTTP_FILE_CACHE_MAX_ENTRIES, max_file
+ * 1 .. HTTP_FILE_CACHE_MAX_FILE) or ENOMEM. */
+struct http_file_cache *http_file_cache_create(uint32_t entries, uint32_t max_file);
+void http_file_cache_destroy(struct http_file_cache *c);
+void http_file_cache_get_stats(const struct http_file_cache *c, struct http_file_cache_stats *s);
+
+/* http_respond_in() through the cache fc (NULL: none): a cached file's
+ * bytes follow the head in buf (resp->body_in_head) when they fit in cap,
+ * else they come from a descriptor as always. */
+int http_respond_cached(const struct http_request *req, int root_dirfd, unsigned open_flags,
+			struct http_file_cache *fc, time_t now, char *buf, size_t cap,
+			struct http_response *resp);
 
 /* A response with no file behind it: status and its small HTML body (none
  * for HEAD or 304), for what the server decides itself (408 on a slow

@@ -56,12 +56,40 @@ const char *http_month_name(int mon)
 	return months[mon];
 }
 
+static char *two_digits(char *p, int v)
+{
+	p[0] = (char)('0' + v / 10);
+	p[1] = (char)('0' + v % 10);
+	return p + 2;
+}
+
+/* Written by hand: every response has one or two of these, and printf's
+ * machinery costs more than all the rest of the date. */
 size_t http_date_format(time_t t, char *out)
 {
 	struct http_tm tm;
 	http_gmtime(t, &tm);
-	snprintf(out, HTTP_DATE_LEN + 1, "%s, %02d %s %04d %02d:%02d:%02d GMT", wkdays[tm.wday],
-		 tm.mday, months[tm.mon], tm.year, tm.hour, tm.min, tm.sec);
+	if (tm.year < 0 || tm.year > 9999) { /* no 4-digit year: cut to the length */
+		snprintf(out, HTTP_DATE_LEN + 1, "%s, %02d %s %04d %02d:%02d:%02d GMT",
+			 wkdays[tm.wday], tm.mday, months[tm.mon], tm.year, tm.hour, tm.min, tm.sec);
+		return HTTP_DATE_LEN;
+	}
+	char *p = out;
+	memcpy(p, wkdays[tm.wday], 3);
+	memcpy(p + 3, ", ", 2);
+	p = two_digits(p + 5, tm.mday);
+	*p++ = ' ';
+	memcpy(p, months[tm.mon], 3);
+	p[3] = ' ';
+	p = two_digits(p + 4, tm.year / 100);
+	p = two_digits(p, tm.year % 100);
+	*p++ = ' ';
+	p = two_digits(p, tm.hour);
+	*p++ = ':';
+	p = two_digits(p, tm.min);
+	*p++ = ':';
+	p = two_digits(p, tm.sec);
+	memcpy(p, " GMT", 5);
 	return HTTP_DATE_LEN;
 }
 
@@ -166,9 +194,16 @@ int http_date_parse(const char *s, time_t now, time_t *out)
 size_t http_etag_format(const struct stat *st, char *out)
 {
 	uint64_t ns = (uint64_t)st->st_mtim.tv_sec * 1000000000u + (uint64_t)st->st_mtim.tv_nsec;
-	int n = snprintf(out, HTTP_ETAG_MAX, "\"%" PRIx64 "-%" PRIx64 "-%" PRIx64 "\"",
-			 (uint64_t)st->st_ino, (uint64_t)st->st_size, ns);
-	return (size_t)n;
+	char *p = out;
+	*p++ = '"';
+	p += http_fmt_u64(p, (uint64_t)st->st_ino, 16);
+	*p++ = '-';
+	p += http_fmt_u64(p, (uint64_t)st->st_size, 16);
+	*p++ = '-';
+	p += http_fmt_u64(p, ns, 16);
+	*p++ = '"';
+	*p = '\0';
+	return (size_t)(p - out); /* at most 3 * 16 + 4 < HTTP_ETAG_MAX */
 }
 
 static const char *skip_ows(const char *p)

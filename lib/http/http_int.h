@@ -6,7 +6,10 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/stat.h>
 #include <time.h>
+
+#include "bulkhead/http.h"
 
 /* tchar (RFC 9110 §5.6.2): the characters of a token. */
 static inline bool http_is_tchar(unsigned char c)
@@ -29,6 +32,21 @@ static inline bool http_is_ows(unsigned char c)
 static inline bool http_is_digit(unsigned char c)
 {
 	return c >= '0' && c <= '9';
+}
+
+/* v in base 10 or 16 (lower case) at out, no NUL; returns the digits
+ * written (at most 20). */
+static inline size_t http_fmt_u64(char *out, uint64_t v, unsigned base)
+{
+	char tmp[20];
+	size_t n = 0;
+	do {
+		tmp[n++] = "0123456789abcdef"[v % base];
+		v /= base;
+	} while (v);
+	for (size_t i = 0; i < n; i++)
+		out[i] = tmp[n - 1 - i];
+	return n;
 }
 
 static inline int http_hexval(unsigned char c)
@@ -66,5 +84,23 @@ struct http_tm {
 /* t clamped to 0 .. HTTP_TIME_MAX. */
 void http_gmtime(time_t t, struct http_tm *tm);
 const char *http_month_name(int mon); /* "Jan" for 0 */
+
+/* One file of the open-file cache (http_cache.c). */
+struct http_fc_entry {
+	char *key;        /* the path as http_target_parse() made it */
+	uint32_t hash;
+	bool dir;         /* asked for as a directory: key/index.html */
+	int fd;           /* -1: the slot is free */
+	struct stat st;   /* as when read */
+	time_t checked;   /* the second the path was last resolved */
+	char *data;       /* st.st_size bytes */
+};
+
+/* The file for a request, through the cache: 0 with *hit set (serve
+ * (*hit)->data; nothing to close), an fd (uncached: too big, or not read
+ * whole) with *st filled, or http_open_under_root()'s -errno. */
+int http_file_cache_open(struct http_file_cache *c, int root_dirfd, const char *path, bool dir,
+			 unsigned flags, time_t now, struct stat *st,
+			 const struct http_fc_entry **hit);
 
 #endif

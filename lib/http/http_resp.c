@@ -8,6 +8,7 @@
  * the root.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -48,6 +49,30 @@ static void put_char(struct out *o, char c)
 	}
 	o->buf[o->len++] = c;
 	o->buf[o->len] = '\0';
+}
+
+/* put(o, "%s", s) and put(o, "%" PRIu64, v) without printf: the head of every
+ * response is made of these. */
+static void put_mem(struct out *o, const char *s, size_t n)
+{
+	if (o->full || o->cap - o->len < n + 1) {
+		o->full = true;
+		return;
+	}
+	memcpy(o->buf + o->len, s, n);
+	o->len += n;
+	o->buf[o->len] = '\0';
+}
+
+static void put_str(struct out *o, const char *s)
+{
+	put_mem(o, s, strlen(s));
+}
+
+static void put_u64(struct out *o, uint64_t v)
+{
+	char d[20];
+	put_mem(o, d, http_fmt_u64(d, v, 10));
 }
 
 const char *http_reason(int status)
@@ -133,13 +158,18 @@ static void head_start(struct out *o, int status, time_t now)
 {
 	char date[HTTP_DATE_LEN + 1];
 	http_date_format(now, date);
-	put(o, "HTTP/1.1 %d %s\r\nDate: %s\r\nServer: bulkhead\r\n", status, http_reason(status),
-	    date);
+	put_str(o, "HTTP/1.1 ");
+	put_u64(o, (uint64_t)status);
+	put_char(o, ' ');
+	put_str(o, http_reason(status));
+	put_str(o, "\r\nDate: ");
+	put_mem(o, date, HTTP_DATE_LEN);
+	put_str(o, "\r\nServer: bulkhead\r\n");
 }
 
 static void head_end(struct out *o, bool keep_alive)
 {
-	put(o, "Connection: %s\r\n\r\n", keep_alive ? "keep-alive" : "close");
+	put_str(o, keep_alive ? "Connection: keep-alive\r\n\r\n" : "Connection: close\r\n\r\n");
 }
 
 /* The small HTML body that goes with a status, and the rest of the head. */
@@ -224,15 +254,27 @@ int http_respond(const struct http_request *req, int root_dirfd, time_t now, cha
 int http_respond_in(const struct http_request *req, int root_dirfd, unsigned open_flags,
 		    time_t now, char *buf, size_t cap, struct http_response *resp)
 {
+	return http_respond_cached(req, root_dirfd, open_flags, NULL, now, buf, cap, resp);
+}
+
+int http_respond_cached(const struct http_request *req, int root_dirfd, unsigned open_flags,
+			struct http_file_cache *fc, time_t now, char *buf, size_t cap,
+			struct http_response *resp)
+{
 	bool head = req->method == HTTP_METHOD_HEAD;
 	struct out o = { buf, cap, 0, cap == 0 };
 	struct stat st;
 	char etag[HTTP_ETAG_MAX], lmdate[HTTP_DATE_LEN + 1];
+	const struct http_fc_entry *hit = NULL;
 
 	if (req->status || !req->path)
 		return http_respond_status(req->status ? req->status : 400, head, false, now, buf,
 					   cap, resp);
-	int fd = http_open_under_root(root_dirfd, req->path, req->dir, open_flags, &st);
+	int fd = fc ? http_file_cache_open(fc, root_dirfd, req->path, req->dir, open_flags, now,
+					   &st, &hit)
+		    : http_open_under_root(root_dirfd, req->path, req->dir, open_flags, &st);
+	if (hit)
+		fd = -1; /* nothing of ours to close: the bytes are in the entry */
 	if (fd == -EISDIR) {
 		*resp = (struct http_response){ .status = 301, .body_fd = -1,
 						.keep_alive = req->keep_alive };
@@ -241,7 +283,7 @@ int http_respond_in(const struct http_request *req, int root_dirfd, unsigned ope
 		html_body(&o, 301, head, req->keep_alive, resp);
 		return done(&o, resp);
 	}
-	if (fd < 0)
+	if (fd < 0 && !hit)
 		return http_respond_status(fd == -ENOENT ? 404 : 500, head, req->keep_alive, now, buf,
 					   cap, resp);
 
@@ -283,14 +325,34 @@ int http_respond_in(const struct http_request *req, int root_dirfd, unsigned ope
 		html_body(&o, status, head, req->keep_alive, resp);
 		break;
 	default:
-		put(&o, "Content-Type: %s\r\nContent-Length: %" PRIu64 "\r\n",
-		    http_mime_type(req->dir ? "index.html" : req->path), len);
-		put(&o, "Last-Modified: %s\r\nETag: %s\r\nAccept-Ranges: bytes\r\n", lmdate, etag);
+		put_str(&o, "Content-Type: ");
+		put_str(&o, http_mime_type(req->dir ? "index.html" : req->path));
+		put_str(&o, "\r\nContent-Length: ");
+		put_u64(&o, len);
+		put_str(&o, "\r\nLast-Modified: ");
+		put_mem(&o, lmdate, HTTP_DATE_LEN);
+		put_str(&o, "\r\nETag: ");
+		put_str(&o, etag);
+		put_str(&o, "\r\nAccept-Ranges: bytes\r\n");
 		if (status == 206)
 			put(&o, "Content-Range: bytes %" PRIu64 "-%" PRIu64 "/%" PRIu64 "\r\n", first,
 			    first + len - 1, size);
 		head_end(&o, req->keep_alive);
-		if (!head && len > 0) {
+		if (!head && len > 0 && hit && o.cap - o.len > len) {
+			put_mem(&o, hit->data + first, (size_t)len);
+			resp->content_bytes = resp->body_in_head = len;
+		} else if (!head && len > 0 && hit) {
+			/* no room after the head: from a descriptor of its own */
+			fd = fcntl(hit->fd, F_DUPFD_CLOEXEC, 0);
+			if (fd < 0)
+				return http_respond_status(500, head, req->keep_alive, now, buf, cap,
+							   resp);
+			resp->body_fd = fd;
+			resp->body_off = first;
+			resp->body_len = len;
+			resp->content_bytes = len;
+			fd = -1;
+		} else if (!head && len > 0) {
 			resp->body_fd = fd;
 			resp->body_off = first;
 			resp->body_len = len;

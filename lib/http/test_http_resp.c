@@ -7,6 +7,7 @@
  * files in a temporary directory, and the combined log line.
  */
 #include <errno.h>
+#include <inttypes.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -237,6 +238,20 @@ static void test_dates(void)
 
 static void test_etags(void)
 {
+	/* http_etag_format: "inode-size-mtime in ns", in hex */
+	static const uint64_t v[][4] = {
+		{0, 0, 0, 0}, {0x1234, 64, 1, 5}, {UINT64_MAX, INT64_MAX, 1700000000, 999999999},
+	};
+	for (size_t i = 0; i < sizeof(v) / sizeof(v[0]); i++) {
+		struct stat st = {.st_ino = (ino_t)v[i][0], .st_size = (off_t)v[i][1]};
+		st.st_mtim.tv_sec = (time_t)v[i][2];
+		st.st_mtim.tv_nsec = (long)v[i][3];
+		char got[HTTP_ETAG_MAX], want[HTTP_ETAG_MAX];
+		snprintf(want, sizeof(want), "\"%" PRIx64 "-%" PRIx64 "-%" PRIx64 "\"", v[i][0], v[i][1],
+			 v[i][2] * 1000000000u + v[i][3]);
+		CHECK_EQ(http_etag_format(&st, got), strlen(want));
+		CHECK(!strcmp(got, want));
+	}
 	const char *e = "\"abc\"";
 	static const struct {
 		const char *list;
@@ -638,6 +653,140 @@ static void test_responses(void)
 	CHECK_EQ(http_test_count_fds(), fds);
 }
 
+/* ------------------------------------------------------- open-file cache */
+
+/* The whole response (head, then the body from its descriptor if any) to a
+ * request, through fc (NULL: none), at time now; its length, -1 on error. */
+static ssize_t whole(struct http_file_cache *fc, const char *method, const char *path,
+		     const char *fields, time_t now, char *out, size_t cap,
+		     struct http_response *resp)
+{
+	char req[1024];
+	struct http_reader *r = http_reader_new(NULL);
+	const struct http_request *q;
+	size_t used;
+	snprintf(req, sizeof(req), "%s %s HTTP/1.1\r\nHost: h\r\n%s\r\n", method, path, fields);
+	http_reader_feed(r, req, strlen(req), &used, &q);
+	int rc = http_respond_cached(q, tree.root_fd, 0, fc, now, out, cap, resp);
+	http_reader_free(r);
+	if (rc < 0)
+		return -1;
+	size_t n = resp->head_len;
+	if (resp->body_fd >= 0) {
+		ssize_t k = pread(resp->body_fd, out + n, resp->body_len, (off_t)resp->body_off);
+		close(resp->body_fd);
+		if (k != (ssize_t)resp->body_len)
+			return -1;
+		n += (size_t)k;
+	}
+	return (ssize_t)n;
+}
+
+static void test_file_cache(void)
+{
+	static char a[64 << 10], b[64 << 10];
+	struct http_response ra, rb;
+	struct http_file_cache_stats st;
+	int fds = http_test_count_fds();
+
+	errno = 0;
+	CHECK(!http_file_cache_create(0, 100) && errno == EINVAL);
+	CHECK(!http_file_cache_create(HTTP_FILE_CACHE_MAX_ENTRIES + 1, 100) && errno == EINVAL);
+	CHECK(!http_file_cache_create(4, 0) && errno == EINVAL);
+	CHECK(!http_file_cache_create(4, HTTP_FILE_CACHE_MAX_FILE + 1) && errno == EINVAL);
+	if (http_test_tree_make(&tree) < 0) {
+		CHECK(0);
+		http_test_tree_remove(&tree);
+		return;
+	}
+	memset(a, 'x', 20000);
+	a[20000] = '\0';
+	put_file("f.txt", "0123456789", 1000000000);
+	put_file("big.bin", a, 1000000000);
+	struct http_file_cache *fc = http_file_cache_create(64, 16384);
+	CHECK(fc != NULL);
+	if (!fc)
+		return;
+
+	/* Every kind of answer is the same byte for byte with and without the
+	 * cache, the first time (a miss) and the second (a hit). */
+	static const char *const reqs[][3] = {
+		{"GET", "/f.txt", ""}, {"HEAD", "/f.txt", ""}, {"GET", "/f.txt", "Range: bytes=2-4\r\n"},
+		{"GET", "/f.txt", "Range: bytes=20-\r\n"}, {"GET", "/sub/", ""}, {"GET", "/sub", ""},
+		{"GET", "/nope", ""}, {"GET", "/big.bin", ""}, {"GET", "/a.txt", ""},
+		{"GET", "/empty.bin", ""}, {"GET", "/link_out", ""}, {"GET", "/sub/up", ""},
+		{"GET", "/f.txt", "If-Modified-Since: Sun, 09 Sep 2001 01:46:40 GMT\r\n"},
+	};
+	for (int round = 0; round < 2; round++)
+		for (size_t i = 0; i < sizeof(reqs) / sizeof(reqs[0]); i++) {
+			ssize_t na = whole(NULL, reqs[i][0], reqs[i][1], reqs[i][2], NOW, a, sizeof(a), &ra);
+			ssize_t nb = whole(fc, reqs[i][0], reqs[i][1], reqs[i][2], NOW, b, sizeof(b), &rb);
+			if (na != nb || na < 0 || memcmp(a, b, (size_t)na))
+				fprintf(stderr, "cache: %s %s %s: %zd vs %zd\n", reqs[i][0], reqs[i][1],
+					reqs[i][2], na, nb);
+			CHECK(na == nb && na > 0 && !memcmp(a, b, (size_t)na));
+			CHECK_EQ(ra.status, rb.status);
+			CHECK_EQ(ra.content_bytes, rb.content_bytes);
+		}
+	http_file_cache_get_stats(fc, &st);
+	/* cached: f.txt, sub/index.html, a.txt, empty.bin, sub/up (its target) */
+	CHECK_EQ(st.entries, 5);
+	/* the first round: f.txt once missed then 4 hits, the rest missed; the
+	 * second: all 9 requests for those files hit */
+	CHECK_EQ(st.hits, 4 + 9);
+	whole(fc, "GET", "/f.txt", "", NOW, b, sizeof(b), &rb);
+	CHECK_EQ(rb.body_fd, -1);
+	CHECK_EQ(rb.body_in_head, 10);
+	CHECK(!memcmp(b + rb.head_len - 10, "0123456789", 10));
+	whole(fc, "GET", "/big.bin", "", NOW, b, sizeof(b), &rb);
+	CHECK_EQ(rb.body_in_head, 0); /* too big: from its descriptor */
+	CHECK_EQ(rb.content_bytes, 20000);
+
+	/* Written in place within the second: seen at once. */
+	uint64_t stale = (http_file_cache_get_stats(fc, &st), st.stale);
+	put_file("f.txt", "abcdefghij", 1000000001);
+	whole(fc, "GET", "/f.txt", "", NOW, b, sizeof(b), &rb);
+	CHECK(!memcmp(b + rb.head_len - 10, "abcdefghij", 10));
+	http_file_cache_get_stats(fc, &st);
+	CHECK_EQ(st.stale, stale + 1);
+	/* Renamed over: by the next second at the latest, the new file (within
+	 * the second, the old one may still be served). */
+	put_file("g.txt", "ABCDEFGHIJ", 1000000001);
+	CHECK_EQ(renameat(tree.root_fd, "g.txt", tree.root_fd, "f.txt"), 0);
+	whole(fc, "GET", "/f.txt", "", NOW + 1, b, sizeof(b), &rb);
+	CHECK(!memcmp(b + rb.head_len - 10, "ABCDEFGHIJ", 10));
+	/* unchanged in a new second: kept, counted as revalidated */
+	uint64_t reval = (http_file_cache_get_stats(fc, &st), st.revalidated);
+	whole(fc, "GET", "/a.txt", "", NOW + 1, b, sizeof(b), &rb);
+	http_file_cache_get_stats(fc, &st);
+	CHECK_EQ(st.revalidated, reval + 1);
+	/* removed: 404 from the next second on, and the entry goes */
+	uint32_t entries = st.entries;
+	CHECK_EQ(unlinkat(tree.root_fd, "f.txt", 0), 0);
+	whole(fc, "GET", "/f.txt", "", NOW + 2, b, sizeof(b), &rb);
+	CHECK_EQ(rb.status, 404);
+	http_file_cache_get_stats(fc, &st);
+	CHECK_EQ(st.entries, entries - 1);
+	http_file_cache_destroy(fc);
+
+	/* One slot: two files take turns in it, each answered right. */
+	put_file("f.txt", "0123456789", 1000000000);
+	fc = http_file_cache_create(1, 16384);
+	for (int i = 0; fc && i < 6; i++) {
+		whole(fc, "GET", i & 1 ? "/a.txt" : "/f.txt", "", NOW, b, sizeof(b), &rb);
+		CHECK_EQ(rb.status, 200);
+		CHECK(!memcmp(b + rb.head_len - 10, "0123456789", 10));
+	}
+	if (fc) {
+		http_file_cache_get_stats(fc, &st);
+		CHECK_EQ(st.entries, 1);
+		CHECK_EQ(st.misses, 6);
+	}
+	http_file_cache_destroy(fc);
+	http_test_tree_remove(&tree);
+	CHECK_EQ(http_test_count_fds(), fds); /* every entry's descriptor closed */
+}
+
 /* ------------------------------------------------------------ access log */
 
 static void test_log(void)
@@ -703,6 +852,7 @@ int main(void)
 	test_conditional();
 	test_mime();
 	test_responses();
+	test_file_cache();
 	test_log();
 	return bh_test_summary("test_http_resp");
 }

@@ -250,11 +250,12 @@ int tcp_rcvbuf_init(struct tcp_rcvbuf *rb, struct tcp_chunk_pool *pool, uint32_t
 
 void tcp_rcvbuf_fini(struct tcp_rcvbuf *rb)
 {
-	if (rb->slot) {
-		for (uint32_t i = 0; i <= rb->slot_mask; i++)
-			if (rb->slot[i])
-				chunk_free(rb->pool, rb->slot[i]);
-	}
+	/* Most connections end with everything read: no slot to visit. */
+	for (uint32_t i = 0; rb->slot && rb->nr_chunks && i <= rb->slot_mask; i++)
+		if (rb->slot[i]) {
+			chunk_free(rb->pool, rb->slot[i]);
+			rb->nr_chunks--;
+		}
 	free(rb->slot);
 	free(rb->ooo);
 	rb->slot = NULL;

@@ -20,6 +20,8 @@
 #define HTTP_EVENTS 512
 #define HTTP_SCAN_NS 100000000ull /* timeout scan period */
 #define HTTP_BUDGET 8             /* responses per connection per step: fairness */
+#define HTTP_CACHE_FILE 16384u    /* largest file the open-file cache keeps */
+#define HTTP_CACHE_ENTRIES 256u   /* --file-cache default */
 
 #define HTTP_COUNTERS(X)                                                           \
 	X(conns_accepted, "connections accepted")                                  \
@@ -47,7 +49,9 @@
 	X(worker_protocol_errors, "workers killed for breaking the channel protocol") \
 	X(worker_spawn_failures, "workers the zygote could not start")             \
 	X(conns_waited, "connections that waited for a spare worker")             \
-	X(files_passed, "response bodies sent from a descriptor a worker passed")
+	X(files_passed, "response bodies sent from a descriptor a worker passed")    \
+	X(file_cache_hits, "files answered from the open-file cache (shared design)") \
+	X(file_cache_misses, "files opened from the root (shared design)")
 
 #define HTTP_X_ENUM(name, desc) HTTP_C_##name,
 enum { HTTP_COUNTERS(HTTP_X_ENUM) HTTP_C_MAX };
@@ -62,6 +66,7 @@ struct hconn {
 	uint32_t in_off, in_len;
 	char *head;             /* response head still to send */
 	uint32_t head_off, head_len;
+	uint64_t body_in_head;  /* of head, the file's bytes (from the open-file cache) */
 	int file;               /* body still to send: file, offset, bytes */
 	uint64_t foff, fleft;
 	uint32_t requests;      /* answered on this connection */
@@ -92,7 +97,9 @@ struct hsrv {
 	uint64_t header_timeout_ns, idle_timeout_ns, send_timeout_ns;
 	struct http_limits lim;
 	const char *log_path;
+	uint32_t file_cache;  /* entries of the open-file cache, 0: none */
 	/* state */
+	struct http_file_cache *fcache;
 	int ep, lfd, rootfd;
 	FILE *log;
 	bool log_dirty;     /* lines written since the last flush */

@@ -1217,6 +1217,9 @@ int hiso_start(struct bh_tcp *t, struct hsrv *s)
 	ARG("--header-timeout-ms", s->header_timeout_ns / 1000000ull);
 	ARG("--idle-timeout-ms", s->idle_timeout_ns / 1000000ull);
 	ARG("--inline-max", h->inline_max);
+	/* The NF's --file-cache, within what the worker's descriptors allow
+	 * (one per entry): an eighth of them. */
+	ARG("--file-cache", s->file_cache < h->fds / 8 ? s->file_cache : h->fds / 8);
 #undef ARG
 	if (!s->log_path) /* no access log: spare the workers formatting its lines */
 		h->argv[a++] = (char *)"--no-log-line";

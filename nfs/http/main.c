@@ -141,6 +141,7 @@ static int queue_response(struct hsrv *s, struct hconn *c, const struct http_res
 	memcpy(c->head, s->resp, resp->head_len);
 	c->head_off = 0;
 	c->head_len = (uint32_t)resp->head_len;
+	c->body_in_head = resp->body_in_head;
 	c->file = resp->body_fd;
 	c->foff = resp->body_off;
 	c->fleft = resp->body_fd >= 0 ? resp->body_len : 0;
@@ -208,6 +209,9 @@ int hs_send_pending(struct bh_tcp *t, struct hsrv *s, int fd, uint64_t now)
 		c->head = NULL;
 		c->head_off = c->head_len = 0;
 	}
+	if (!s->iso)
+		s->c[HTTP_C_bytes_out] += c->body_in_head;
+	c->body_in_head = 0;
 	if (c->file >= 0) {
 		close(c->file);
 		c->file = -1;
@@ -236,9 +240,16 @@ static ssize_t feed(struct hsrv *s, struct hconn *c, const uint8_t *data, size_t
 		last.keep_alive = false;
 		req = &last;
 	}
-	if (http_respond(req, s->rootfd, time(NULL), s->resp, s->resp_cap, &resp) < 0 ||
+	if (http_respond_cached(req, s->rootfd, 0, s->fcache, time(NULL), s->resp, s->resp_cap,
+				&resp) < 0 ||
 	    queue_response(s, c, &resp) < 0)
 		return -1;
+	if (s->fcache) {
+		struct http_file_cache_stats st;
+		http_file_cache_get_stats(s->fcache, &st);
+		s->c[HTTP_C_file_cache_hits] = st.hits;
+		s->c[HTTP_C_file_cache_misses] = st.misses;
+	}
 	log_line(s, c, req, &resp);
 	c->req_start_ns = 0;
 	if (++c->requests >= s->max_requests)
@@ -475,7 +486,7 @@ static int opt_num(const char *name, const char *v, uint64_t lo, uint64_t hi, ui
 static int http_init(struct bh_tcp *t, int argc, char **argv, void *ctx)
 {
 	enum { O_LISTEN = 1, O_ROOT, O_MAXC, O_HTO, O_ITO, O_STO, O_MHB, O_MUB, O_MH, O_MR, O_LOG, O_BL,
-	       O_ISO };
+	       O_FC, O_ISO };
 	static const struct option opts[] = {
 		{"listen", required_argument, NULL, O_LISTEN},
 		{"root", required_argument, NULL, O_ROOT},
@@ -489,6 +500,7 @@ static int http_init(struct bh_tcp *t, int argc, char **argv, void *ctx)
 		{"max-requests", required_argument, NULL, O_MR},
 		{"log", required_argument, NULL, O_LOG},
 		{"backlog", required_argument, NULL, O_BL},
+		{"file-cache", required_argument, NULL, O_FC},
 		{"isolation", required_argument, NULL, O_ISO},
 		{"recycle", required_argument, NULL, O_ISO},
 		{"worker", required_argument, NULL, O_ISO},
@@ -512,6 +524,7 @@ static int http_init(struct bh_tcp *t, int argc, char **argv, void *ctx)
 	s->header_timeout_ns = 10000ull * 1000000ull;
 	s->idle_timeout_ns = 60000ull * 1000000ull;
 	s->send_timeout_ns = 60000ull * 1000000ull;
+	s->file_cache = HTTP_CACHE_ENTRIES;
 	s->lfd = s->ep = s->rootfd = -1;
 	optind = 1;
 	opterr = 0;
@@ -529,6 +542,11 @@ static int http_init(struct bh_tcp *t, int argc, char **argv, void *ctx)
 			break;
 		case O_ROOT:
 			s->root = optarg;
+			break;
+		case O_FC:
+			if (opt_num("file-cache", optarg, 0, HTTP_FILE_CACHE_MAX_ENTRIES, &v) < 0)
+				return -EINVAL;
+			s->file_cache = (uint32_t)v;
 			break;
 		case O_MAXC:
 			if (opt_num("http-max-conns", optarg, 1, 10000000, &v) < 0)
@@ -630,6 +648,12 @@ static int http_init(struct bh_tcp *t, int argc, char **argv, void *ctx)
 			return -ENOMEM;
 	}
 	s->resp_cap = HTTP_RESP_BUF_SIZE(s->lim.max_uri_bytes ? s->lim.max_uri_bytes : 4096);
+	if (s->file_cache && !s->iso) { /* the workers keep their own */
+		s->fcache = http_file_cache_create(s->file_cache, HTTP_CACHE_FILE);
+		if (!s->fcache)
+			return -ENOMEM;
+		s->resp_cap += HTTP_CACHE_FILE; /* a cached file follows its head */
+	}
 	s->resp = malloc(s->resp_cap);
 	if (!s->resp)
 		return -ENOMEM;
@@ -659,6 +683,7 @@ static void http_fini(struct bh_tcp *t, void *ctx)
 		if (s->conns[fd].open)
 			hs_conn_close(t, s, (int)fd, true);
 	hiso_stop(s);
+	http_file_cache_destroy(s->fcache);
 	free(s->conns);
 	free(s->resp);
 	free(s->log_line);
@@ -694,6 +719,8 @@ int main(int argc, char **argv)
 			 "  --max-requests N        requests per connection [unlimited]\n"
 			 "  --log FILE|-            access log, combined log format [none]\n"
 			 "  --backlog N             connections waiting to be accepted [4096]\n"
+			 "  --file-cache N          open-file cache entries (files up to 16 KiB,\n"
+			 "                          checked again each second), 0: none [256]\n"
 			 HISO_USAGE,
 		.counter_names = names,
 		.counter_values = s.c,

@@ -7,7 +7,7 @@
  *   bh-http-worker [--root DIR] [--max-head-bytes N] [--max-uri-bytes N]
  *                  [--max-headers N] [--max-requests N] [--header-timeout-ms MS]
  *                  [--idle-timeout-ms MS] [--inline-max BYTES] [--max-streams N]
- *                  [--no-log-line]
+ *                  [--file-cache N] [--no-log-line]
  *
  * It starts confined already (a zygote forks it and calls iso_sandbox_exec):
  * cwd is the read-only document root at /www, no /proc, no /dev, and a
@@ -120,6 +120,8 @@ struct worker {
 	const char *root;
 	unsigned open_flags;        /* HTTP_OPEN_VIEW when the root is the sandbox's view */
 	bool no_log_line;           /* LOG frames without the access-log line */
+	uint32_t file_cache;        /* open-file cache entries, 0: none */
+	struct http_file_cache *fcache;
 	struct http_limits lim;
 	uint32_t max_requests, max_streams;
 	uint64_t header_timeout_ns, idle_timeout_ns, inline_max;
@@ -609,7 +611,8 @@ static int feed(struct worker *w, struct stream *s, uint64_t now)
 	struct http_response resp;
 	time_t wall = wall_now();
 	s->req_start_ns = 0;
-	if (http_respond_in(req, w->rootfd, w->open_flags, wall, w->resp, w->resp_cap, &resp) < 0) {
+	if (http_respond_cached(req, w->rootfd, w->open_flags, w->fcache, wall, w->resp,
+				w->resp_cap, &resp) < 0) {
 		queue_end(s, ISO_END_RESET); /* cannot happen: resp_cap fits any head */
 		return 0;
 	}
@@ -828,6 +831,7 @@ static int parse_options(struct worker *w, int argc, char **argv)
 		{"inline-max", required_argument, NULL, 'I'},
 		{"max-streams", required_argument, NULL, 'S'},
 		{"no-log-line", no_argument, NULL, 'L'},
+		{"file-cache", required_argument, NULL, 'C'},
 		{NULL, 0, NULL, 0},
 	};
 	uint64_t v = 0;
@@ -886,6 +890,10 @@ static int parse_options(struct worker *w, int argc, char **argv)
 		case 'L':
 			w->no_log_line = true;
 			break;
+		case 'C':
+			if (!(rc = opt_num(name, optarg, 0, HTTP_FILE_CACHE_MAX_ENTRIES, &v)))
+				w->file_cache = (uint32_t)v;
+			break;
 		default:
 			fprintf(stderr, WK_PROG ": unknown option or missing value '%s'\n",
 				argv[optind - 1]);
@@ -934,6 +942,17 @@ static int setup(struct worker *w)
 	size_t max_uri = w->lim.max_uri_bytes ? w->lim.max_uri_bytes : 4096;
 	size_t max_head = w->lim.max_head_bytes ? w->lim.max_head_bytes : 8192;
 	w->resp_cap = HTTP_RESP_BUF_SIZE(max_uri);
+	/* Files that go inline anyway (at most --inline-max), up to 16 KiB, are
+	 * kept open and in memory: one fstat per request for them. */
+	uint64_t cache_max = w->inline_max < 16384 ? w->inline_max : 16384;
+	if (w->file_cache && cache_max) {
+		w->fcache = http_file_cache_create(w->file_cache, (uint32_t)cache_max);
+		if (!w->fcache) {
+			fprintf(stderr, WK_PROG ": out of memory\n");
+			return WK_EXIT_NOMEM;
+		}
+		w->resp_cap += cache_max; /* a cached file follows its head */
+	}
 	/* Everything a line quotes from the client comes from the request
 	 * head, and escaping makes a byte at most four. */
 	w->line_cap = 4 * max_head + 256;
@@ -956,6 +975,7 @@ static void teardown(struct worker *w)
 		iso_chan_shutdown(w->ch);
 		iso_chan_close(w->ch);
 	}
+	http_file_cache_destroy(w->fcache);
 	if (w->rootfd >= 0)
 		close(w->rootfd);
 	close(ISO_WORKER_SOCK_FD);

@@ -104,6 +104,9 @@ struct http_reader;
  * 2 * max_head_bytes + 2 * max_uri_bytes + 24 * max_headers bytes. */
 struct http_reader *http_reader_new(const struct http_limits *lim);
 void http_reader_free(struct http_reader *r); /* NULL is a no-op */
+/* Back to the state http_reader_new() gives (same limits), whatever was
+ * fed: a server may keep readers of closed connections for new ones. */
+void http_reader_reset(struct http_reader *r);
 
 /* Feeds the next bytes the client sent. Stops at the end of the first
  * complete request, so pipelined requests come out one per call, and

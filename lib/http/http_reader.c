@@ -366,6 +366,11 @@ void http_reader_free(struct http_reader *r)
 	free(r);
 }
 
+void http_reader_reset(struct http_reader *r)
+{
+	reset(r);
+}
+
 bool http_reader_idle(const struct http_reader *r)
 {
 	return r->phase == PH_DONE || (r->phase == PH_START && r->head_bytes == 0);

@@ -294,6 +294,37 @@ static void test_pipelined(void)
 	free(out);
 }
 
+/* A reset reader reads a new request as a new one reads it, whatever it was
+ * left in: mid-head, refused, or between requests. */
+static void test_reset(void)
+{
+	static const char *const before[] = {
+		"GET /half HTTP/1.1\r\nHost: x\r\nX-Long: aaaa",
+		"BREW /pot HTTP/1.1\r\n\r\n",
+		"GET /done HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+		"",
+	};
+	static const char next[] = "HEAD /n?q=1 HTTP/1.1\r\nHost: h\r\nRange: bytes=1-2\r\n\r\n";
+	for (size_t i = 0; i < sizeof(before) / sizeof(before[0]); i++) {
+		struct http_reader *r = http_reader_new(NULL);
+		const struct http_request *q;
+		size_t used;
+		if (!r) {
+			CHECK(0);
+			return;
+		}
+		http_reader_feed(r, before[i], strlen(before[i]), &used, &q);
+		http_reader_reset(r);
+		CHECK(http_reader_idle(r));
+		CHECK_EQ(http_reader_feed(r, next, strlen(next), &used, &q), 1);
+		CHECK_EQ(used, strlen(next));
+		CHECK(q->method == HTTP_METHOD_HEAD && !strcmp(q->path, "n") && !strcmp(q->query, "q=1"));
+		CHECK(!strcmp(q->host, "h") && q->range && !strcmp(q->range, "bytes=1-2"));
+		CHECK(q->keep_alive && q->status == 0 && q->head_bytes == strlen(next));
+		http_reader_free(r);
+	}
+}
+
 /* Every split of every input gives the same requests and errors. */
 static void test_splits(void)
 {
@@ -615,6 +646,7 @@ int main(void)
 	test_single();
 	test_case_insensitive();
 	test_pipelined();
+	test_reset();
 	test_splits();
 	test_errors();
 	test_limits();

@@ -656,15 +656,17 @@ static struct sock *io_sock(struct bh_tcp *t, int fd, const struct iovec *iov, i
 /*
  * Move bytes between iov and the connection (tcp_send when sending, else
  * tcp_recv), in slices the core's uint32_t lengths can carry, until every
- * buffer is done or the core takes or gives less than asked. Returns the
+ * buffer is done or the core takes or gives less than asked. What was sent
+ * is pushed unless hold (MSG_MORE) and the core took it all. Returns the
  * core's last result (<= 0 if it stopped on one); *moved is the total.
  */
 static int iov_move(struct bh_tcp *t, struct tcp_conn *c, const struct iovec *iov, int iovcnt,
-		    bool sending, size_t *moved)
+		    bool sending, bool hold, size_t *moved)
 {
 	int r = 0;
+	bool all = true;
 	*moved = 0;
-	for (int i = 0; i < iovcnt; i++) {
+	for (int i = 0; i < iovcnt && all; i++) {
 		uint8_t *p = iov[i].iov_base;
 		size_t left = iov[i].iov_len;
 		while (left) {
@@ -679,10 +681,10 @@ static int iov_move(struct bh_tcp *t, struct tcp_conn *c, const struct iovec *io
 			if ((uint32_t)r < n)
 				break; /* nothing more now: buffer full, or empty */
 		}
-		if (left)
-			break;
+		all = !left;
 	}
-	if (sending && *moved)
+	/* A full buffer is pushed even with hold: nothing else would make room. */
+	if (sending && *moved && (!hold || !all))
 		tcp_push(c, t->now);
 	return r;
 }
@@ -697,7 +699,7 @@ ssize_t bh_readv(struct bh_tcp *t, int fd, const struct iovec *iov, int iovcnt)
 		return 0;
 	}
 	size_t total;
-	int r = iov_move(t, s->c, iov, iovcnt, false, &total);
+	int r = iov_move(t, s->c, iov, iovcnt, false, false, &total);
 	if (total || r == 0)
 		return (ssize_t)total;
 	return conn_fail(s, r, false);
@@ -717,7 +719,7 @@ ssize_t bh_writev(struct bh_tcp *t, int fd, const struct iovec *iov, int iovcnt)
 	if (s->wr_shut)
 		return fail(EPIPE);
 	size_t total;
-	int r = iov_move(t, s->c, iov, iovcnt, true, &total);
+	int r = iov_move(t, s->c, iov, iovcnt, true, false, &total);
 	if (total)
 		return (ssize_t)total;
 	if (r == 0) {
@@ -766,23 +768,11 @@ ssize_t bh_send(struct bh_tcp *t, int fd, const void *buf, size_t n, int flags)
 		return -1;
 	if (s->wr_shut)
 		return fail(EPIPE);
-	ssize_t total = 0;
-	int r = 0;
-	while ((size_t)total < n) {
-		size_t left = n - (size_t)total;
-		uint32_t k = left < IO_SLICE ? (uint32_t)left : IO_SLICE;
-		r = tcp_send_more(s->c, (const uint8_t *)buf + total, k, true, t->now);
-		if (r <= 0)
-			break;
-		total += r;
-		if ((uint32_t)r < k)
-			break;
-	}
-	/* A full buffer is pushed now: nothing else would make room. */
-	if (total && ((size_t)total < n || !sock_hold(t, s, fd)))
-		tcp_push(s->c, t->now);
+	size_t total;
+	/* not held (pushed now) if there is no room to remember it */
+	int r = iov_move(t, s->c, &iov, 1, true, sock_hold(t, s, fd), &total);
 	if (total || n == 0)
-		return total;
+		return (ssize_t)total;
 	return r == 0 ? fail(EAGAIN) : conn_fail(s, r, true);
 }
 

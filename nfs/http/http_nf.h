@@ -22,6 +22,7 @@
 #define HTTP_BUDGET 8             /* responses per connection per step: fairness */
 #define HTTP_CACHE_FILE 16384u    /* largest file the open-file cache keeps */
 #define HTTP_CACHE_ENTRIES 256u   /* --file-cache default */
+#define HTTP_SPARE_READERS 64     /* readers of closed connections kept for new ones */
 
 #define HTTP_COUNTERS(X)                                                           \
 	X(conns_accepted, "connections accepted")                                  \
@@ -100,6 +101,10 @@ struct hsrv {
 	uint32_t file_cache;  /* entries of the open-file cache, 0: none */
 	/* state */
 	struct http_file_cache *fcache;
+	/* Readers are some 30 KiB each: kept, not freed and made again for
+	 * every connection. */
+	struct http_reader *spare_rd[HTTP_SPARE_READERS];
+	uint32_t n_spare_rd;
 	int ep, lfd, rootfd;
 	FILE *log;
 	bool log_dirty;     /* lines written since the last flush */

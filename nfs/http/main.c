@@ -63,7 +63,12 @@ void hs_conn_close(struct bh_tcp *t, struct hsrv *s, int fd, bool reset)
 		hiso_conn_gone(s, c);
 	if (c->file >= 0)
 		close(c->file);
-	http_reader_free(c->rd);
+	if (c->rd && s->n_spare_rd < HTTP_SPARE_READERS) {
+		http_reader_reset(c->rd);
+		s->spare_rd[s->n_spare_rd++] = c->rd;
+	} else {
+		http_reader_free(c->rd);
+	}
 	free(c->in);
 	free(c->head);
 	*c = (struct hconn){.file = -1};
@@ -380,7 +385,7 @@ static void accept_all(struct bh_tcp *t, struct hsrv *s, uint64_t now)
 			hiso_accepted(t, s, fd, now);
 			continue;
 		}
-		c->rd = http_reader_new(&s->lim);
+		c->rd = s->n_spare_rd ? s->spare_rd[--s->n_spare_rd] : http_reader_new(&s->lim);
 		if (!c->rd) {
 			hs_conn_close(t, s, fd, true);
 			s->c[HTTP_C_conn_errors]++;
@@ -684,6 +689,8 @@ static void http_fini(struct bh_tcp *t, void *ctx)
 			hs_conn_close(t, s, (int)fd, true);
 	hiso_stop(s);
 	http_file_cache_destroy(s->fcache);
+	while (s->n_spare_rd)
+		http_reader_free(s->spare_rd[--s->n_spare_rd]);
 	free(s->conns);
 	free(s->resp);
 	free(s->log_line);

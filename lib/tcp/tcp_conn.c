@@ -2024,8 +2024,9 @@ int tcp_recv(struct tcp_conn *c, void *buf, uint32_t len, uint64_t now)
 		 * the largest window it was given: with more than that it is
 		 * not held back, and the segment that answers what it sends
 		 * (the response to a request, the ACK of data) carries the
-		 * window. A bare ACK per read would be one more frame each
-		 * way for every request that a connection begins with. */
+		 * window. Else the first request of every connection would
+		 * cost a bare ACK: the handshake's window, at most 65,535,
+		 * always looks opened by the first read. */
 		uint32_t edge = c->rb.rd_nxt + c->rb.limit;
 		uint32_t thresh = c->rb.limit / 2;
 		if (c->syn.mss * 2u < thresh)

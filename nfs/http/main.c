@@ -196,7 +196,7 @@ int hs_send_pending(struct bh_tcp *t, struct hsrv *s, int fd, uint64_t now)
 			n = hleft + (size_t)r;
 		}
 		/* MSG_MORE: what follows in this turn (the rest, a FIN) shares its segments */
-	ssize_t w = bh_send(t, fd, p, n, MSG_MORE);
+		ssize_t w = bh_send(t, fd, p, n, MSG_MORE);
 		if (w < 0)
 			return errno == EAGAIN ? 0 : -1;
 		c->last_ns = now;

@@ -196,15 +196,15 @@ static void dp_classify(struct dp *d, uint16_t port, struct rte_mbuf **pkts, uns
 	dp_steer_flush(d, p);
 }
 
-/* Drain NFs' tx rings (including dead NFs' rings, which the reclaimer waits on). */
+/* Drain NFs' tx rings: dead NFs' rings too (the reclaimer waits on them), and
+ * free slots' (a ring the reclaimer stopped waiting on must not keep its packets). */
 static unsigned dp_drain_nfs(struct dp *d)
 {
 	struct bh_state *st = d->m->st;
 	unsigned work = 0;
 	for (unsigned s = 0; s < st->max_nfs; s++) {
 		struct bh_nf_slot *slot = &st->nfs[s];
-		if (atomic_load_explicit(&slot->state, memory_order_acquire) == BH_SLOT_FREE ||
-		    !slot->tx)
+		if (!slot->tx)
 			continue;
 		unsigned n = rte_ring_dequeue_burst(slot->tx, (void **)d->rx, d->burst, NULL);
 		for (unsigned i = 0; i < n; i++) {

@@ -64,6 +64,7 @@ struct mgr {
 	volatile int stop;
 	uint64_t start_ns;
 	uint64_t nf_started, nf_exited, mbufs_reclaimed;
+	uint64_t mbufs_swept; /* late packets freed from FREE slots' rings (registry.c) */
 	struct MHD_Daemon *api;
 	struct mgr_autoscale *autoscale; /* per service */
 	char api_token[65];
@@ -91,7 +92,8 @@ enum mgr_nf_op { MGR_NF_STOP, MGR_NF_PAUSE, MGR_NF_RESUME };
 int mgr_nf_control(struct mgr *m, unsigned id, enum mgr_nf_op op, char *err, size_t errlen);
 /* Is pid a registered NF? */
 int mgr_registry_knows(struct mgr *m, int pid);
-/* Put to work the children of a scale-out that did not all register within 5 s. */
+/* Put to work the children of a scale-out that did not all register within 5 s;
+ * free packets that reached a free slot's ring after its NF was reclaimed. */
 void mgr_registry_expire(struct mgr *m);
 /* Ask every NF to stop and wait up to timeout_ms for them to exit. */
 void mgr_registry_stop_all(struct mgr *m, unsigned timeout_ms);

@@ -5,6 +5,7 @@
  */
 #include <errno.h>
 #include <poll.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -44,6 +45,7 @@ static void reg_reta_rebuild(struct mgr *m, uint16_t svc, enum mgr_reta_mode mod
 }
 
 static int reg_send(struct bh_nf_slot *s, uint32_t type, uint32_t arg);
+static unsigned reg_sweep(struct mgr *m, struct bh_nf_slot *s);
 
 /*
  * Put a service's STARTING instances to work, up to its scale target, and
@@ -75,6 +77,8 @@ static void reg_activate(struct mgr *m, uint16_t svc)
 void mgr_registry_expire(struct mgr *m)
 {
 	pthread_mutex_lock(&m->lock);
+	for (unsigned i = 0; i < m->st->max_nfs; i++)
+		reg_sweep(m, &m->st->nfs[i]);
 	for (unsigned svc = 0; svc < m->st->max_services; svc++)
 		if (m->pending_spawn[svc] && mgr_now_ns() - m->pending_since[svc] > 5000000000ull) {
 			bh_log(BH_LOG_WARN, "service '%s': %u child NF(s) did not register in time",
@@ -178,6 +182,7 @@ static int reg_register(struct mgr *m, const struct bh_reg_req *req, struct bh_r
 	struct bh_nf_slot *s = &st->nfs[slot];
 	if (reg_rings(m, s) < 0)
 		return -ENOMEM;
+	reg_sweep(m, s); /* nothing meant for the slot's last NF reaches this one */
 	pidfd = (int)syscall(SYS_pidfd_open, req->pid, 0);
 	if (pidfd < 0)
 		return -ESRCH;
@@ -323,14 +328,15 @@ void mgr_registry_fini(struct mgr *m)
  * loop (or are asleep), so nobody still holds a pointer to the dead slot's ring
  * taken from the old redirection table.
  */
-static void reg_quiesce(struct mgr *m, uint16_t dead)
+static bool reg_quiesce(struct mgr *m, uint16_t dead)
 {
 	struct bh_state *st = m->st;
 	uint64_t *seen = calloc(st->max_nfs, sizeof(*seen));
 	uint64_t mgr_seen = atomic_load(&st->mgr_epoch);
 	uint64_t deadline = mgr_now_ns() + 200000000ull;
+	bool quiet = false;
 	if (!seen)
-		return;
+		return false;
 	for (unsigned i = 0; i < st->max_nfs; i++)
 		seen[i] = atomic_load(&st->nfs[i].epoch);
 	for (;;) {
@@ -343,11 +349,50 @@ static void reg_quiesce(struct mgr *m, uint16_t dead)
 			if (!atomic_load(&s->sleeping) && atomic_load(&s->epoch) == seen[i])
 				busy = 1;
 		}
-		if (!busy || mgr_now_ns() > deadline)
+		if (!busy) {
+			quiet = true;
+			break;
+		}
+		if (mgr_now_ns() > deadline)
 			break;
 		usleep(200);
 	}
 	free(seen);
+	return quiet;
+}
+
+/*
+ * Free what sits in the rx ring of a FREE slot. Nothing should: the reaper
+ * empties a dead NF's ring once every producer went round its loop. But a
+ * producer that did not (preempted for longer than reg_quiesce waits) may
+ * still put a burst there afterwards, and nobody else would ever take it out:
+ * those packets are freed here, by the control thread's sweep and before a
+ * new NF takes the slot (they were meant for the one that died). Caller holds
+ * m->lock, so no registration makes the slot anyone else's meanwhile.
+ */
+static unsigned reg_sweep(struct mgr *m, struct bh_nf_slot *s)
+{
+	struct rte_mbuf *pkts[64];
+	unsigned n, freed = 0;
+	if (!s->rx || atomic_load(&s->state) != BH_SLOT_FREE)
+		return 0;
+	while ((n = rte_ring_dequeue_burst(s->rx, (void **)pkts, 64, NULL)) > 0) {
+		/* A packet put there while the reclaim walk ran may have been freed by
+		 * it (and taken since by someone else): the walk clears the tag, a
+		 * packet enqueued here carries the slot's. */
+		unsigned k = 0;
+		for (unsigned i = 0; i < n; i++)
+			if (bh_meta(pkts[i])->owner == (uint16_t)(s->id + 1))
+				pkts[k++] = pkts[i];
+		bh_free_bulk(pkts, k);
+		freed += k;
+	}
+	if (freed) {
+		m->mbufs_swept += freed;
+		bh_log(BH_LOG_WARN, "slot %u: freed %u packets that reached its ring after its NF '%s' "
+				    "was reclaimed", s->id, freed, s->name);
+	}
+	return freed;
 }
 
 struct reg_walk {
@@ -388,7 +433,10 @@ void mgr_registry_reap(struct mgr *m, uint16_t slot)
 	}
 	pthread_mutex_unlock(&m->lock);
 
-	reg_quiesce(m, slot);
+	if (!reg_quiesce(m, slot))
+		bh_log(BH_LOG_WARN, "NF %u '%s': some producer did not go round its loop within "
+				    "200 ms; packets it sends to the slot later are freed by the sweep",
+		       slot, s->name);
 	/* Nobody enqueues to the dead slot any more; this thread is its consumer now. */
 	while ((n = rte_ring_dequeue_burst(s->rx, (void **)pkts, 64, NULL)) > 0) {
 		bh_free_bulk(pkts, n);

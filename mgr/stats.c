@@ -152,11 +152,12 @@ static json_t *st_collect(struct mgr *m)
 	pthread_mutex_lock(&m->lock);
 	json_object_set_new(root, "nfs", st_nfs(m));
 	st_topology(m, root);
-	json_object_set_new(root, "manager", json_pack("{s:i, s:b, s:I, s:I, s:I, s:I, s:I, s:I}",
+	json_object_set_new(root, "manager", json_pack("{s:i, s:b, s:I, s:I, s:I, s:I, s:I, s:I, s:I}",
 		"pid", (int)m->st->mgr_pid, "sleeping", (int)atomic_load(&m->st->mgr_sleeping),
 		"loops", (json_int_t)m->dp.loops, "idle_loops", (json_int_t)m->dp.idle_loops,
 		"sleeps", (json_int_t)m->dp.sleeps, "nf_started", (json_int_t)m->nf_started,
-		"nf_exited", (json_int_t)m->nf_exited, "mbufs_reclaimed", (json_int_t)m->mbufs_reclaimed));
+		"nf_exited", (json_int_t)m->nf_exited, "mbufs_reclaimed", (json_int_t)m->mbufs_reclaimed,
+		"mbufs_swept", (json_int_t)m->mbufs_swept));
 	pthread_mutex_unlock(&m->lock);
 	/* Rules take topo_lock, which is taken before m->lock elsewhere: not under m->lock. */
 	const char *dchain;

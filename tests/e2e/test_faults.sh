@@ -3,7 +3,8 @@
 # delay queue) is detected, its packets reclaimed, its service stops receiving,
 # and a restarted instance takes over without restarting the manager. A stopped
 # (SIGSTOP) NF fills its ring: backpressure drops the flow's packets at the
-# chain's entry, counted, and traffic resumes. Nothing leaks from the pool.
+# chain's entry, counted, and traffic resumes. Packets a stalled producer puts in
+# a reclaimed instance's ring are freed. Nothing leaks from the pool.
 source "$(dirname "$0")/lib.sh"
 NU="$BH_PY $(dirname "$0")/netutil.py"
 bh_topology || exit 1
@@ -97,8 +98,31 @@ check_cmp "downstream stall: dropped at the entry" "$bp" -ge 1000
 check_cmp "downstream stall: few drops after the first NF did its work" "$full" -le 64
 kill -CONT "$IMP2"
 check_cmp "traffic flows again" "$(udp_round 7009 200)" -eq 200
+
+# A producer that picked an instance and stalled (preempted, stopped) until
+# after the manager reclaimed that instance puts its burst in the ring of a
+# slot nobody consumes: the manager frees it (the sweep), counted.
+bh_start_nf victim forward -s victim || exit 1
+VICTIM=$NF_PID
+mkfifo "$WORK/late.in"
+"$BH_BUILD/tests/tools/bh-late-producer" -P "$PREFIX" -n late -- victim 16 <"$WORK/late.in" >"$WORK/late.log" 2>&1 &
+LATE=$!
+BH_PIDS+=("$LATE")
+exec 7>"$WORK/late.in"
+check "the late producer picked the victim's slot" bh_wait_for 5 grep -q '^picked' "$WORK/late.log"
+swept0=$(bh_stat .manager.mbufs_swept)
+kill -TERM "$VICTIM"
+wait "$VICTIM" 2>/dev/null
+check "the victim was reclaimed" bh_wait_for 5 grep -q "(pid $VICTIM) exited; reclaimed" "$WORK/mgr.log"
+echo go >&7
+exec 7>&-
+wait "$LATE"
+check "the late producer put 16 packets in the free slot's ring" grep -qx 'sent 16' "$WORK/late.log"
+swept_all() { bh_snap; [ "$(bh_stat .manager.mbufs_swept)" -eq $((swept0 + 16)) ]; }
+check "the manager freed them (manager.mbufs_swept +16)" bh_wait_for 3 swept_all
+check "and said so in its log" grep -q "freed 16 packets that reached its ring after its NF 'victim'" "$WORK/mgr.log"
 sleep 0.5
 bh_snap
 check_pool_whole "no packet buffer leaked at the end"
-check_cmp "NFs started / exited" "$(bh_stat '.manager.nf_started - .manager.nf_exited')" -eq 2
+check_cmp "NFs started / exited" "$(bh_stat '.manager.nf_started - .manager.nf_exited')" -eq 2 # fwd2, imp2
 bh_summary

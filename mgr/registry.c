@@ -323,10 +323,18 @@ void mgr_registry_fini(struct mgr *m)
 		close(m->epfd);
 }
 
+/* Has the NF in slot i exited (its pidfd readable) though it is not reaped yet? */
+static bool reg_exited(struct mgr *m, unsigned i)
+{
+	int fd = m->pidfds[i];
+	struct pollfd p = {.fd = fd, .events = POLLIN};
+	return fd >= 0 && poll(&p, 1, 0) == 1 && (p.revents & POLLIN);
+}
+
 /*
  * Wait until every other running NF and the data plane have gone round their
  * loop (or are asleep), so nobody still holds a pointer to the dead slot's ring
- * taken from the old redirection table.
+ * taken from the old redirection table. False if some NF did not within 200 ms.
  */
 static bool reg_quiesce(struct mgr *m, uint16_t dead)
 {
@@ -346,6 +354,8 @@ static bool reg_quiesce(struct mgr *m, uint16_t dead)
 			uint32_t state = atomic_load(&s->state);
 			if (i == dead || state == BH_SLOT_FREE || state == BH_SLOT_DEAD)
 				continue; /* every live NF may be a producer, paused or not */
+			if (atomic_load(&s->exiting) || reg_exited(m, i))
+				continue; /* done: it will not enqueue again (its reap is next) */
 			if (!atomic_load(&s->sleeping) && atomic_load(&s->epoch) == seen[i])
 				busy = 1;
 		}

@@ -201,8 +201,8 @@ static void dp_classify(struct dp *d, uint16_t port, struct rte_mbuf **pkts, uns
 static unsigned dp_drain_nfs(struct dp *d)
 {
 	struct bh_state *st = d->m->st;
-	unsigned work = 0;
-	for (unsigned s = 0; s < st->max_nfs; s++) {
+	unsigned work = 0, hi = atomic_load_explicit(&d->m->nf_slots_hi, memory_order_acquire);
+	for (unsigned s = 0; s < hi; s++) {
 		struct bh_nf_slot *slot = &st->nfs[s];
 		if (!slot->tx)
 			continue;

@@ -50,6 +50,7 @@ struct mgr {
 	unsigned n_rules, cap_rules;
 	uint16_t default_chain;
 	struct mgr_port *ports;
+	_Atomic unsigned nf_slots_hi; /* slots [0, hi) have rings: the data plane looks at no more */
 	struct mgr_dp_counters dp;
 	pthread_mutex_t lock;
 	pthread_mutex_t stats_lock; /* guards stats_last and hist */

@@ -131,7 +131,11 @@ static int reg_rings(struct mgr *m, struct bh_nf_slot *s)
 		s->msg = rte_ring_create_elem(name, sizeof(struct bh_msg), 64, SOCKET_ID_ANY,
 					      RING_F_MP_RTS_ENQ | RING_F_SC_DEQ);
 	}
-	return s->rx && s->tx && s->msg ? 0 : -ENOMEM;
+	if (!s->rx || !s->tx || !s->msg)
+		return -ENOMEM;
+	if (atomic_load(&m->nf_slots_hi) <= s->id)
+		atomic_store_explicit(&m->nf_slots_hi, s->id + 1u, memory_order_release);
+	return 0;
 }
 
 /*

@@ -151,13 +151,19 @@ bench_wrk_point() {
 		errors: ($WRK_ERRS)}" <<<"$out" 2>/dev/null)"
 }
 
+# bench_median JQ: the median of JQ over the JSON documents on stdin (one a
+# line; those without it are skipped), to 3 decimals; nothing if none has it.
+bench_median() {
+	jq -s -r "[.[] | try ($1) catch null | select(. != null)] | sort |
+		if length == 0 then empty elif length % 2 == 1 then .[length / 2 | floor]
+		else (.[length / 2 - 1] + .[length / 2]) / 2 end | . * 1000 | round / 1000" 2>/dev/null
+}
+
 # bench_http_metric A B C JQ: JQ of the result of the point "A B C" in $RES
 # (the median when it was measured in several rounds), or nothing.
 bench_http_metric() {
 	awk -v a="$1" -v b="$2" -v c="$3" '$1 == a && $2 == b && $3 == c {$1 = $2 = $3 = ""; print}' "$RES" |
-		jq -s -r "[.[] | try ($4) catch null | select(. != null)] | sort |
-			if length == 0 then empty elif length % 2 == 1 then .[length / 2 | floor]
-			else (.[length / 2 - 1] + .[length / 2]) / 2 | . * 1000 | round / 1000 end" 2>/dev/null
+		bench_median "$4"
 }
 
 # bench_http_rounds A B C JQ: JQ of every round of the point "A B C", space-separated.

@@ -134,9 +134,7 @@ done
 # --- table and plot ---------------------------------------------------------
 metric() { # metric STACK TEST JQ: the median over the rounds
 	awk -v s="$1" -v t="$2" '$1 == s && $2 == t {$1 = ""; $2 = ""; $3 = ""; print}' "$RES" |
-		jq -s -r "[.[] | ($3 // empty)] | sort |
-			if length == 0 then empty elif length % 2 == 1 then .[length / 2 | floor]
-			else (.[length / 2 - 1] + .[length / 2]) / 2 end | (. * 100 | round) / 100" 2>/dev/null
+		bench_median "$3"
 }
 rounds() { # rounds STACK TEST JQ: the value of every round
 	awk -v s="$1" -v t="$2" '$1 == s && $2 == t {$1 = ""; $2 = ""; $3 = ""; print}' "$RES" |

@@ -249,12 +249,6 @@ static ssize_t feed(struct hsrv *s, struct hconn *c, const uint8_t *data, size_t
 				&resp) < 0 ||
 	    queue_response(s, c, &resp) < 0)
 		return -1;
-	if (s->fcache) {
-		struct http_file_cache_stats st;
-		http_file_cache_get_stats(s->fcache, &st);
-		s->c[HTTP_C_file_cache_hits] = st.hits;
-		s->c[HTTP_C_file_cache_misses] = st.misses;
-	}
 	log_line(s, c, req, &resp);
 	c->req_start_ns = 0;
 	if (++c->requests >= s->max_requests)
@@ -452,6 +446,12 @@ static int http_step(struct bh_tcp *t, void *ctx)
 		}
 	}
 	s->c[HTTP_C_conns_open] = s->nr_open;
+	if (s->fcache && n > 0) {
+		struct http_file_cache_stats st;
+		http_file_cache_get_stats(s->fcache, &st);
+		s->c[HTTP_C_file_cache_hits] = st.hits;
+		s->c[HTTP_C_file_cache_misses] = st.misses;
+	}
 	return n > 0 ? n : 0;
 }
 

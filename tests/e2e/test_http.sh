@@ -66,6 +66,7 @@ check_cmp "  ... the NF accepted one connection for them" $(($(http_app conns_ac
 http_counters_settled
 seg0=$(tcp_app http tcp_seg_out)
 held0=$(tcp_app http tcp_nagle_held)
+fch0=$(http_app file_cache_hits)
 urls=()
 for _ in $(seq 1 50); do urls+=(-o /dev/null "$URL/ten.txt"); done
 t0=$(date +%s.%N)
@@ -75,6 +76,10 @@ http_counters_settled
 check_cmp "keep-alive: 50 small responses in one connection take well under 1 s (no Nagle wait)" "$ms" -lt 1000
 check_cmp "  ... none held back by Nagle" $(($(tcp_app http tcp_nagle_held) - held0)) -eq 0
 check_cmp "  ... each response one segment (50, + handshake and close)" $(($(tcp_app http tcp_seg_out) - seg0)) -le 56
+if [ "$HTTP_ISOLATION" = none ]; then # each worker keeps a cache of its own
+	check_cmp "  ... 49 or more answered from the open-file cache (http.file_cache_hits)" \
+		$(($(http_app file_cache_hits) - fch0)) -ge 49
+fi
 # pipe LABEL PATH...: the paths requested in one write; the responses in order
 pipe() {
 	local label=$1

@@ -951,7 +951,9 @@ static int setup(struct worker *w)
 			fprintf(stderr, WK_PROG ": out of memory\n");
 			return WK_EXIT_NOMEM;
 		}
-		w->resp_cap += cache_max; /* a cached file follows its head */
+		/* A cached file follows its head: with this room the library never
+		 * falls back to a dup'd descriptor (F_DUPFD is not in the filter). */
+		w->resp_cap += cache_max;
 	}
 	/* Everything a line quotes from the client comes from the request
 	 * head, and escaping makes a byte at most four. */

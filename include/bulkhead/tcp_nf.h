@@ -132,6 +132,10 @@ int bh_tcp_nf_main(int argc, char **argv, const struct bh_tcp_app *app, void *ct
 int bh_tcp_nf_wake_add(int fd);
 bool bh_tcp_nf_woken(void);
 
+/* CLOCK_MONOTONIC in ns as the glue read it just before calling step(): for
+ * step() and what it calls, one clock read a turn instead of one each. */
+uint64_t bh_tcp_nf_now(void);
+
 /*
  * A listening socket on INADDR_ANY:port, registered with epfd for EPOLLIN
  * (level-triggered, data.fd = the socket). Returns the descriptor, or -errno

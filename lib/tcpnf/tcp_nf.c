@@ -273,11 +273,21 @@ static void tnf_handle(struct bh_nf *nf, struct rte_mbuf **pkts, uint16_t n, voi
 	tnf_flush(x);
 }
 
+/* The time this step began (bh_tcp_nf_now); one process runs one glue. */
+static uint64_t tnf_step_now;
+
+uint64_t bh_tcp_nf_now(void)
+{
+	return tnf_step_now;
+}
+
 static int tnf_poll(struct bh_nf *nf, void *ctx, uint64_t *wake_ns)
 {
 	struct tnf *x = ctx;
 	uint64_t now = bh_now_ns(), wake;
 	int work = 0;
+
+	tnf_step_now = now;
 
 	if (now >= x->deadline || (x->busy && now - x->last_timer >= TNF_TIMER_NS)) {
 		x->deadline = bh_tcp_timer(x->t, now);

@@ -553,7 +553,7 @@ void hiso_conn_gone(struct hsrv *s, struct hconn *c)
 	worker_del_conn(w, (int)(c->stream & 0xffffff));
 	if (w->retiring || w->killed)
 		return;
-	uint64_t now = hs_now_ns();
+	uint64_t now = bh_tcp_nf_now();
 	/* Unless it ended the stream itself, the worker still has it. With no
 	 * room to say so, a pool or client worker forgets it at its own idle
 	 * timeout; a worker of one connection is retired anyway. */

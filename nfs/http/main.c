@@ -414,7 +414,7 @@ static int http_step(struct bh_tcp *t, void *ctx)
 {
 	struct hsrv *s = ctx;
 	struct epoll_event ev[HTTP_EVENTS];
-	uint64_t now = hs_now_ns();
+	uint64_t now = bh_tcp_nf_now();
 	int n = bh_epoll_wait(t, s->ep, ev, HTTP_EVENTS, 0);
 
 	for (int i = 0; i < n; i++) {

@@ -110,6 +110,7 @@ LATE=$!
 BH_PIDS+=("$LATE")
 exec 7>"$WORK/late.in"
 check "the late producer picked the victim's slot" bh_wait_for 5 grep -q '^picked' "$WORK/late.log"
+bh_snap
 swept0=$(bh_stat .manager.mbufs_swept)
 kill -TERM "$VICTIM"
 wait "$VICTIM" 2>/dev/null

@@ -77,7 +77,7 @@ static void reg_activate(struct mgr *m, uint16_t svc)
 void mgr_registry_expire(struct mgr *m)
 {
 	pthread_mutex_lock(&m->lock);
-	for (unsigned i = 0; i < m->st->max_nfs; i++)
+	for (unsigned i = 0; i < atomic_load(&m->nf_slots_hi); i++) /* the others have no ring */
 		reg_sweep(m, &m->st->nfs[i]);
 	for (unsigned svc = 0; svc < m->st->max_services; svc++)
 		if (m->pending_spawn[svc] && mgr_now_ns() - m->pending_since[svc] > 5000000000ull) {
@@ -375,6 +375,26 @@ static bool reg_quiesce(struct mgr *m, uint16_t dead)
 	return quiet;
 }
 
+/* Empty s's rx ring, the caller its only consumer, and free what it held
+ * (with tagged_only, only packets tagged as s's). Returns how many were freed. */
+static unsigned reg_drain_rx(struct bh_nf_slot *s, bool tagged_only)
+{
+	struct rte_mbuf *pkts[64];
+	unsigned n, freed = 0;
+	while ((n = rte_ring_dequeue_burst(s->rx, (void **)pkts, 64, NULL)) > 0) {
+		unsigned k = n;
+		if (tagged_only) {
+			k = 0;
+			for (unsigned i = 0; i < n; i++)
+				if (bh_meta(pkts[i])->owner == (uint16_t)(s->id + 1))
+					pkts[k++] = pkts[i];
+		}
+		bh_free_bulk(pkts, k);
+		freed += k;
+	}
+	return freed;
+}
+
 /*
  * Free what sits in the rx ring of a FREE slot. Nothing should: the reaper
  * empties a dead NF's ring once every producer went round its loop. But a
@@ -386,21 +406,12 @@ static bool reg_quiesce(struct mgr *m, uint16_t dead)
  */
 static unsigned reg_sweep(struct mgr *m, struct bh_nf_slot *s)
 {
-	struct rte_mbuf *pkts[64];
-	unsigned n, freed = 0;
 	if (!s->rx || atomic_load(&s->state) != BH_SLOT_FREE)
 		return 0;
-	while ((n = rte_ring_dequeue_burst(s->rx, (void **)pkts, 64, NULL)) > 0) {
-		/* A packet put there while the reclaim walk ran may have been freed by
-		 * it (and taken since by someone else): the walk clears the tag, a
-		 * packet enqueued here carries the slot's. */
-		unsigned k = 0;
-		for (unsigned i = 0; i < n; i++)
-			if (bh_meta(pkts[i])->owner == (uint16_t)(s->id + 1))
-				pkts[k++] = pkts[i];
-		bh_free_bulk(pkts, k);
-		freed += k;
-	}
+	/* A packet put there while the reclaim walk ran may have been freed by
+	 * it (and taken since by someone else): the walk clears the tag, a packet
+	 * enqueued here carries the slot's. */
+	unsigned freed = reg_drain_rx(s, true);
 	if (freed) {
 		m->mbufs_swept += freed;
 		bh_log(BH_LOG_WARN, "slot %u: freed %u packets that reached its ring after its NF '%s' "
@@ -431,8 +442,6 @@ void mgr_registry_reap(struct mgr *m, uint16_t slot)
 {
 	struct bh_state *st = m->st;
 	struct bh_nf_slot *s = &st->nfs[slot];
-	struct rte_mbuf *pkts[64];
-	unsigned n;
 	uint64_t freed = 0;
 
 	pthread_mutex_lock(&m->lock);
@@ -452,10 +461,7 @@ void mgr_registry_reap(struct mgr *m, uint16_t slot)
 				    "200 ms; packets it sends to the slot later are freed by the sweep",
 		       slot, s->name);
 	/* Nobody enqueues to the dead slot any more; this thread is its consumer now. */
-	while ((n = rte_ring_dequeue_burst(s->rx, (void **)pkts, 64, NULL)) > 0) {
-		bh_free_bulk(pkts, n);
-		freed += n;
-	}
+	freed += reg_drain_rx(s, false);
 	/* The data plane drains DEAD slots' tx rings; wait for it. */
 	for (int i = 0; i < 1000 && !rte_ring_empty(s->tx); i++)
 		usleep(1000);

@@ -16,6 +16,11 @@
 #    see bench/http.sh), then wrk on each file (64 B .. 10 MiB): requests/s,
 #    MB/s (heads included), p99 latency, and the ratio of each isolated
 #    configuration to shared. The NF's worker counters after each run.
+# 1b. floor: what a request costs the isolated design in wake-ups alone
+#    (bench/chan_pingpong.c: a parent and CONNS workers with a channel each,
+#    all on SERVER_CPU, each message one wake, one sleep and a switch there
+#    and back), and what that leaves of the shared design's keep-alive rate
+#    at best when every connection has a worker of its own.
 # 2. rate: new isolated connections per second: connection/fresh and
 #    connection/scrub with "Connection: close" on the 64 B file (taken from
 #    the matrix, measured here if the matrix did not have them).
@@ -36,7 +41,7 @@
 # Environment: ROUNDS=1 SECS=5 WARMUP=1 CONNS=32 CLIENT_CPU=0 SERVER_CPU=1
 #   SIZES="64 1k 64k 1m 10m" MODES="keepalive close" (pipeline: PIPELINE=16)
 #   POOL_N=2 CONFIGS="shared connection/fresh connection/scrub client/fresh
-#   client/scrub pool:$POOL_N/fresh" PARTS="matrix rate idle max"
+#   client/scrub pool:$POOL_N/fresh" PARTS="matrix floor rate idle max"
 #   NF_ARGS="" CLOSE_NF_ARGS="--max-conns 262144" HTTP_MAX_CONNS=4096
 #   UID_BASE=2000500000 UID_COUNT=4096 SPARES=16 INLINE_MAX=16384
 #   HOLD_CONFIG=connection/fresh IDLE_CONNS=1000 MANY_CONNS=10000 HOLD_SECS=60
@@ -48,7 +53,7 @@ bench_http_knobs # SIZES SECS WARMUP CONNS PIPELINE NF_ARGS CLOSE_NF_ARGS
 MODES=${MODES:-keepalive close}
 POOL_N=${POOL_N:-2}
 CONFIGS=${CONFIGS:-shared connection/fresh connection/scrub client/fresh client/scrub pool:$POOL_N/fresh}
-PARTS=${PARTS:-matrix rate idle max}
+PARTS=${PARTS:-matrix floor rate idle max}
 ROUNDS=${ROUNDS:-1}
 HTTP_MAX_CONNS=${HTTP_MAX_CONNS:-4096}
 UID_BASE=${UID_BASE:-2000500000} # not the e2e tests' range: PSS is summed by uid
@@ -59,7 +64,8 @@ HOLD_CONFIG=${HOLD_CONFIG:-connection/fresh}
 IDLE_CONNS=${IDLE_CONNS:-1000}
 MANY_CONNS=${MANY_CONNS:-10000}
 HOLD_SECS=${HOLD_SECS:-60}
-bench_prepare "ip jq taskset wrk ps" mgr/bulkhead nfs/http/bh-http workers/http/bh-http-worker
+bench_prepare "ip jq taskset wrk ps" mgr/bulkhead nfs/http/bh-http workers/http/bh-http-worker \
+	bench/bh-chan-pingpong
 bench_plot_tool
 
 bench_topology
@@ -304,6 +310,17 @@ if [[ " $PARTS " == *" matrix "* ]]; then
 	done
 fi
 
+# --- 1b. the wake-ups' floor ------------------------------------------------------------
+FLOOR=$WORK/floor.txt # bh-chan-pingpong's lines
+: >"$FLOOR"
+if [[ " $PARTS " == *" floor "* ]]; then
+	for ROUND in $(seq 1 "$ROUNDS"); do
+		"$BH_BUILD/bench/bh-chan-pingpong" --cpu "$SERVER_CPU" --workers "$CONNS" --size 64 \
+			--secs "$SECS" >>"$FLOOR" || die "bh-chan-pingpong failed"
+	done
+	echo "  floor: $(tail -n 1 "$FLOOR")"
+fi
+
 # --- 2. new isolated connections per second ------------------------------------------
 RATE_SIZE=64
 if [[ " $PARTS " == *" rate "* ]]; then
@@ -432,6 +449,17 @@ goal_ratio() {
 	echo
 	echo "goals:"
 	goal_ratio "keep-alive, files up to 1 KiB: isolated / shared >= 0.95 (requests/s)" 0.95 keepalive 's <= 1024'
+	if [ -s "$FLOOR" ]; then
+		# the median of the rounds' microseconds per message
+		fus=$(sed -n 's/.* us_per_msg=\([0-9.]*\).*/\1/p' "$FLOOR" | sort -n |
+			awk '{v[NR] = $1} END {if (NR) printf "%.2f", NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2}')
+		r0=$(metric shared keepalive 64 "$WRK_PER_S")
+		echo "    a worker per connection, all on one CPU: wake-ups alone cost $fus us per request" \
+			"(bh-chan-pingpong, $CONNS workers, median of $(wc -l <"$FLOOR"));" \
+			"$(awk -v f="$fus" -v r="$r0" 'BEGIN {
+				if (r == "" || r == "-" || r + 0 == 0) print "the shared rate at 64 B was not measured"
+				else { u = 1e6 / r; printf "the shared design spends %.2f us of the CPU per request at 64 B, so at best %.2f", u, u / (u + f) }}')"
+	fi
 	goal_ratio "files of 1 MiB and larger: isolated / shared >= 1.2 (requests/s)" 1.2 "$MODES" 's >= 1048576'
 	echo "  new isolated connections >= 8,000/s: connection/fresh ${rf:--}, connection/scrub ${rs:--}:" \
 		"$(awk -v a="$rf" -v b="$rs" 'BEGIN {

@@ -192,10 +192,23 @@ ssize_t iso_chan_peek(struct iso_chan *ch, void *buf, size_t n);
  *                 client's address, and replaces any byte outside 0x20..0x7e),
  *                 END (no more output for this stream: close it once what
  *                 is queued has gone; flags ISO_END_RESET: reset instead).
+ * Both ways:      WINDOW (payload a uint32_t: credit given back).
  * Stream ids are chosen by the trusted side; a frame for a stream the
  * worker does not have (or no longer has) is ignored by either side.
  * A channel's end of stream (iso_chan_shutdown) from the trusted side
  * means: exit.
+ *
+ * Flow control, per stream and per direction, so that one stream whose
+ * client does not read (or whose worker does not answer) never holds up
+ * the others that share a channel: a sender starts with ISO_WINDOW bytes
+ * of credit for a stream when it is opened; each DATA frame costs its
+ * payload, each FILE frame ISO_WINDOW_FILE; a sender with too little
+ * credit for its next frame sends nothing more on that stream until the
+ * receiver gives credit back (WINDOW, on that stream) for what it has
+ * passed on: the trusted side as bytes leave for the client, the worker
+ * as it consumes the client's bytes. A receiver therefore never holds
+ * more than ISO_WINDOW bytes of a stream, and never has to stop reading
+ * the channel. A worker that sends beyond its credit breaks the protocol.
  */
 enum iso_frame_type {
 	ISO_F_OPEN = 1,
@@ -205,12 +218,15 @@ enum iso_frame_type {
 	ISO_F_FILE = 5,
 	ISO_F_LOG = 6,
 	ISO_F_END = 7,
+	ISO_F_WINDOW = 8,
 };
 #define ISO_END_RESET 0x1u /* END flags: reset the connection instead of a FIN */
 #define ISO_END_IDLE  0x2u /*   closed for idleness (the trusted side counts it) */
 
 #define ISO_FRAME_HDR 12u
 #define ISO_FRAME_MAX 16384u /* payload bytes a frame may carry */
+#define ISO_WINDOW 65536u     /* a stream's credit, each way, when it opens */
+#define ISO_WINDOW_FILE 4096u /* what a FILE frame costs of it */
 
 struct iso_frame {
 	uint32_t stream;

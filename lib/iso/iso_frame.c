@@ -48,7 +48,7 @@ int iso_frame_send(struct iso_chan *ch, uint32_t stream, uint16_t type, uint16_t
 
 static bool type_ok(uint16_t t)
 {
-	return t >= ISO_F_OPEN && t <= ISO_F_END;
+	return t >= ISO_F_OPEN && t <= ISO_F_WINDOW;
 }
 
 int iso_frame_recv(struct iso_chan *ch, struct iso_frame *f, void *buf, size_t cap)

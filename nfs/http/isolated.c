@@ -61,6 +61,8 @@
 #define HISO_MAX_INFLIGHT 256u      /* workers asked of the zygote and not yet come */
 #define HISO_RELAY_BUDGET 64        /* frames per worker per turn */
 #define HISO_FDS_PER_WORKER 1       /* its fd socket, here */
+#define HISO_QUEUE_BYTES (64u << 20) /* workers' output queued behind busy connections, in all */
+#define HISO_QUEUE_FILES 256u       /* passed files queued so, in all (each a descriptor) */
 
 enum hiso_unit { U_NONE, U_CONN, U_CLIENT, U_POOL };
 
@@ -79,7 +81,8 @@ struct hworker {
 	bool retiring;         /* channel shut: waiting for it to exit */
 	bool killed;           /* we killed it, cause counted */
 	bool kill_sent;        /* the zygote has our request to kill it */
-	bool held;             /* a frame is held back for a busy connection */
+	bool held;             /* a frame is held back: the queues are full (HISO_QUEUE_*) */
+	bool give_retry;       /* a WINDOW did not fit in its ring: try again */
 	struct iso_frame held_f;
 	uint8_t *held_buf;
 	uint64_t owed_ns;      /* input given and no frame since; 0: nothing owed */
@@ -116,6 +119,18 @@ struct hiso {
 	uint32_t gen;             /* stream id generations */
 	struct hworker **clients; /* unit client: open addressing by address */
 	uint32_t clients_cap;
+	uint64_t q_bytes;         /* DATA queued behind busy connections, in all */
+	uint32_t q_files;         /* passed files queued so, in all */
+};
+
+/* A worker's output for a connection that is still sending what came
+ * before it: DATA bytes (data), or a passed file (file >= 0). */
+struct hq {
+	struct hq *next;
+	uint8_t *data;
+	uint32_t len;
+	int file;
+	uint64_t off, left;
 };
 
 static struct hiso hiso_conf = {.uid_base = 2000000000u, .uid_count = 65536, .mem = 256u << 20,
@@ -397,9 +412,9 @@ static void set_events(struct bh_tcp *t, struct hsrv *s, int fd)
 {
 	struct hconn *c = &s->conns[fd];
 	uint32_t ev = 0;
-	if (c->w && !c->in_eof && !c->in_blocked && !c->ended)
+	if (c->w && !c->in_eof && !c->in_blocked && !c->in_nocredit && !c->ended)
 		ev |= EPOLLIN;
-	if (c->head || c->fleft)
+	if (c->head || c->fleft || c->q)
 		ev |= EPOLLOUT;
 	if (c->iso_ev == ev)
 		return;
@@ -450,6 +465,8 @@ static void conn_attach(struct bh_tcp *t, struct hsrv *s, struct hworker *w, int
 	}
 	c->w = w;
 	c->last_ns = now;
+	c->in_credit = c->out_credit = ISO_WINDOW;
+	c->in_nocredit = false;
 	w->idle_since = 0;
 	if (h->unit == U_CLIENT && !w->client_addr) {
 		w->client_addr = c->client_addr;
@@ -542,11 +559,134 @@ static int waitq_pop(struct hsrv *s)
 }
 
 /* Called by hs_conn_close() before the connection's state is cleared. */
+/* ---------------------------------------------------------------------- */
+/* Output queued behind a busy connection, and the credit given back */
+
+static void queue_free(struct hiso *h, struct hconn *c)
+{
+	while (c->q) {
+		struct hq *q = c->q;
+		c->q = q->next;
+		if (q->file >= 0) {
+			close(q->file);
+			h->q_files--;
+		} else {
+			h->q_bytes -= q->len;
+		}
+		free(q->data);
+		free(q);
+	}
+	c->q_tail = NULL;
+	c->q_cost = 0;
+}
+
+/* Queues a DATA payload (file < 0) or a passed file behind what c is
+ * sending. Returns 1, 0 when the queues are full (the caller holds the
+ * frame back: HISO_QUEUE_*), -1 out of memory. */
+static int enqueue(struct hiso *h, struct hconn *c, const uint8_t *p, uint32_t n, int file,
+		   uint64_t off, uint64_t left)
+{
+	if (file < 0 ? h->q_bytes + n > HISO_QUEUE_BYTES : h->q_files >= HISO_QUEUE_FILES)
+		return 0;
+	struct hq *q = calloc(1, sizeof(*q));
+	if (!q)
+		return -1;
+	q->file = file;
+	if (file < 0) {
+		if (!(q->data = malloc(n))) {
+			free(q);
+			return -1;
+		}
+		memcpy(q->data, p, n);
+		q->len = n;
+		h->q_bytes += n;
+		c->q_cost += n;
+	} else {
+		q->off = off;
+		q->left = left;
+		h->q_files++;
+		c->q_cost += ISO_WINDOW_FILE;
+	}
+	if (c->q_tail)
+		c->q_tail->next = q;
+	else
+		c->q = q;
+	c->q_tail = q;
+	return 1;
+}
+
+/* The next queued item becomes what c is sending. */
+static void dequeue(struct hiso *h, struct hconn *c)
+{
+	struct hq *q = c->q;
+	if (!(c->q = q->next))
+		c->q_tail = NULL;
+	if (q->file >= 0) {
+		c->file = q->file;
+		c->foff = q->off;
+		c->fleft = q->left;
+		h->q_files--;
+		c->q_cost -= ISO_WINDOW_FILE;
+	} else {
+		c->head = (char *)q->data; /* hs_send_pending frees it */
+		c->head_off = 0;
+		c->head_len = q->len;
+		h->q_bytes -= q->len;
+		c->q_cost -= q->len;
+	}
+	free(q);
+}
+
+/* Gives the worker credit back for what of c's output has left for the
+ * client, once that makes half a window: what it used less what we still
+ * hold (the unsent head, a file being streamed, the queue). */
+static void give_back(struct hsrv *s, struct hconn *c)
+{
+	struct hworker *w = c->w;
+	if (!w || c->ended || w->killed || w->retiring)
+		return;
+	uint64_t held = (uint64_t)c->q_cost + (c->head ? c->head_len - c->head_off : 0) +
+			(c->file >= 0 && c->fleft ? ISO_WINDOW_FILE : 0);
+	uint32_t used = ISO_WINDOW - c->out_credit;
+	if (held >= used || used - held < ISO_WINDOW / 2)
+		return;
+	uint32_t inc = used - (uint32_t)held;
+	int rc = iso_frame_send(w->ch, c->stream, ISO_F_WINDOW, 0, &inc, sizeof(inc));
+	if (rc == 0) {
+		c->out_credit += inc;
+	} else if (rc == -EAGAIN) { /* its ring is full: again when it has read */
+		w->give_retry = true;
+		poll_add(s->iso, w);
+	}
+}
+
+/* Sends what c has pending, then its queue, in order. Returns 1 when all
+ * of it went, 0 when the socket is full, -1 when the connection failed. */
+static int conn_push(struct bh_tcp *t, struct hsrv *s, int fd, uint64_t now)
+{
+	struct hconn *c = &s->conns[fd];
+	int rc = 1;
+	for (;;) {
+		if (c->head || c->fleft) {
+			rc = hs_send_pending(t, s, fd, now);
+			if (rc != 1)
+				break;
+		}
+		if (!c->q)
+			break;
+		dequeue(s->iso, c);
+	}
+	if (rc >= 0)
+		give_back(s, c);
+	return rc;
+}
+
 void hiso_conn_gone(struct hsrv *s, struct hconn *c)
 {
 	struct hiso *h = s->iso;
 	struct hworker *w = c->w;
 	c->waiting = false;
+	queue_free(h, c);
 	if (!w)
 		return;
 	c->w = NULL;
@@ -587,7 +727,7 @@ static void conns_orphaned(struct bh_tcp *t, struct hsrv *s, struct hworker *w)
 	while (w->n_conns) {
 		int fd = w->conns[w->n_conns - 1];
 		struct hconn *c = &s->conns[fd];
-		bool pending = c->head || c->fleft;
+		bool pending = c->head || c->fleft || c->q;
 		if (c->resp_started || (c->req_pending && pending)) {
 			s->c[HTTP_C_conn_errors]++;
 			hs_conn_close(t, s, fd, true);
@@ -601,7 +741,7 @@ static void conns_orphaned(struct bh_tcp *t, struct hsrv *s, struct hworker *w)
 		}
 		c->ended = true;
 		c->close_after = true;
-		int rc = c->head || c->fleft ? hs_send_pending(t, s, fd, hs_now_ns()) : 1;
+		int rc = c->head || c->fleft || c->q ? conn_push(t, s, fd, hs_now_ns()) : 1;
 		if (rc != 0)
 			hs_conn_close(t, s, fd, rc < 0);
 		else
@@ -656,20 +796,33 @@ static int deliver(struct bh_tcp *t, struct hsrv *s, struct hworker *w, const st
 	case ISO_F_DATA:
 		if (!c || c->ended)
 			return 1;
-		if (c->head || c->fleft)
-			return 0;
-		if (data_out(t, s, fd, p, f->len, now) < 0)
+		if (f->len > c->out_credit)
+			return -1; /* beyond its credit */
+		if (c->head || c->fleft) {
+			int rc = enqueue(s->iso, c, p, f->len, -1, 0, 0);
+			if (rc == 0)
+				return 0;
+			c->out_credit -= f->len;
+			if (rc < 0)
+				conn_fail(t, s, fd);
+			return 1;
+		}
+		c->out_credit -= f->len;
+		if (data_out(t, s, fd, p, f->len, now) < 0) {
 			conn_fail(t, s, fd);
-		else
+		} else {
+			give_back(s, c);
 			set_events(t, s, fd);
+		}
 		return 1;
 	case ISO_F_FILE: {
 		struct iso_file_ref ref, got;
 		int file = -1;
 		if (f->len != sizeof(ref))
 			return -1;
-		if (c && !c->ended && (c->head || c->fleft))
-			return 0;
+		bool busy = c && !c->ended && (c->head || c->fleft);
+		if (busy && s->iso->q_files >= HISO_QUEUE_FILES)
+			return 0; /* held, its descriptor still in the socket */
 		memcpy(&ref, p, sizeof(ref));
 		ssize_t r = iso_fd_recv(w->sock, &file, &got, sizeof(got), ISO_FD_REGULAR);
 		if (r != (ssize_t)sizeof(got) || file < 0 || memcmp(&got, &ref, sizeof(ref)) ||
@@ -678,16 +831,35 @@ static int deliver(struct bh_tcp *t, struct hsrv *s, struct hworker *w, const st
 				close(file);
 			return -1;
 		}
-		if (!c || c->ended || !ref.length) {
+		if (!c || c->ended) {
 			close(file);
 			return 1;
+		}
+		if (c->out_credit < ISO_WINDOW_FILE) {
+			close(file);
+			return -1; /* beyond its credit */
+		}
+		c->out_credit -= ISO_WINDOW_FILE;
+		c->resp_started = true;
+		s->c[HTTP_C_files_passed]++;
+		if (!ref.length) {
+			close(file);
+			give_back(s, c);
+			return 1;
+		}
+		int rc;
+		if (busy) {
+			rc = enqueue(s->iso, c, NULL, 0, file, ref.offset, ref.length);
+			if (rc < 0) {
+				close(file);
+				conn_fail(t, s, fd);
+			}
+			return 1; /* not 0: the queue had room for a file (checked above) */
 		}
 		c->file = file;
 		c->foff = ref.offset;
 		c->fleft = ref.length;
-		c->resp_started = true;
-		s->c[HTTP_C_files_passed]++;
-		int rc = hs_send_pending(t, s, fd, now);
+		rc = conn_push(t, s, fd, now);
 		if (rc < 0)
 			conn_fail(t, s, fd);
 		else
@@ -725,9 +897,24 @@ static int deliver(struct bh_tcp *t, struct hsrv *s, struct hworker *w, const st
 			s->c[HTTP_C_idle_timeouts]++;
 		if (f->flags & ISO_END_RESET)
 			conn_fail(t, s, fd);
-		else if (!c->head && !c->fleft)
+		else if (!c->head && !c->fleft && !c->q)
 			hs_conn_close(t, s, fd, false);
 		return 1;
+	case ISO_F_WINDOW: {
+		uint32_t inc;
+		if (f->len != sizeof(inc))
+			return -1;
+		if (!c || c->ended)
+			return 1;
+		memcpy(&inc, p, sizeof(inc));
+		/* never more than a window: a worker that gives more only loses */
+		c->in_credit = inc > ISO_WINDOW - c->in_credit ? ISO_WINDOW : c->in_credit + inc;
+		if (c->in_nocredit && c->in_credit) {
+			c->in_nocredit = false;
+			set_events(t, s, fd); /* level-triggered: its unread bytes report at once */
+		}
+		return 1;
+	}
 	default: /* OPEN, EOF, CLOSE go to workers, not from them */
 		return -1;
 	}
@@ -739,6 +926,11 @@ static int relay_out(struct bh_tcp *t, struct hsrv *s, struct hworker *w, uint64
 {
 	struct hiso *h = s->iso;
 	int n = 0;
+	if (w->give_retry) {
+		w->give_retry = false;
+		for (uint32_t i = 0; i < w->n_conns && !w->give_retry; i++)
+			give_back(s, &s->conns[w->conns[i]]);
+	}
 	if (w->held) {
 		int rc = deliver(t, s, w, &w->held_f, w->held_buf, now);
 		if (rc == 0)
@@ -792,7 +984,7 @@ static void relay_in(struct bh_tcp *t, struct hsrv *s, int fd, uint64_t now)
 {
 	struct hconn *c = &s->conns[fd];
 	struct hworker *w = c->w;
-	c->in_blocked = false;
+	c->in_blocked = c->in_nocredit = false;
 	while (!c->in_eof && !c->ended) { /* after END the worker has forgotten it */
 		ssize_t room = iso_chan_writable(w->ch);
 		if (room < 0) {
@@ -808,6 +1000,12 @@ static void relay_in(struct bh_tcp *t, struct hsrv *s, int fd, uint64_t now)
 		uint32_t fmax = iso_frame_max(w->ch);
 		if (n > fmax)
 			n = fmax;
+		if (n > c->in_credit)
+			n = c->in_credit;
+		if (!n) { /* the worker's WINDOW lets it go on */
+			c->in_nocredit = true;
+			break;
+		}
 		ssize_t r = bh_read(t, fd, s->buf, n);
 		if (r < 0) {
 			if (errno == EAGAIN)
@@ -825,9 +1023,12 @@ static void relay_in(struct bh_tcp *t, struct hsrv *s, int fd, uint64_t now)
 			iso_frame_send(w->ch, c->stream, ISO_F_EOF, 0, NULL, 0);
 		} else {
 			iso_frame_send(w->ch, c->stream, ISO_F_DATA, 0, s->buf, (uint32_t)r);
+			c->in_credit -= (uint32_t)r;
 			c->req_pending = true;
 		}
-		if (!w->owed_ns)
+		/* It owes an answer, unless its output for this connection is
+		 * backed up (it may be waiting for credit). */
+		if (!w->owed_ns && !c->head && !c->fleft && !c->q)
 			w->owed_ns = now;
 	}
 	set_events(t, s, fd);
@@ -839,17 +1040,17 @@ void hiso_serve(struct bh_tcp *t, struct hsrv *s, int fd, uint32_t events, uint6
 	if (!c->w) {
 		if (c->waiting && (events & (EPOLLERR | EPOLLHUP)))
 			hs_conn_close(t, s, fd, true);
-		else if (!c->waiting && !c->head && !c->fleft)
+		else if (!c->waiting && !c->head && !c->fleft && !c->q)
 			hs_conn_close(t, s, fd, false);
 		else if (!c->waiting) {
-			int rc = hs_send_pending(t, s, fd, now);
+			int rc = conn_push(t, s, fd, now);
 			if (rc != 0)
 				hs_conn_close(t, s, fd, rc < 0);
 		}
 		return;
 	}
-	if (c->head || c->fleft) {
-		int rc = hs_send_pending(t, s, fd, now);
+	if (c->head || c->fleft || c->q) {
+		int rc = conn_push(t, s, fd, now);
 		if (rc < 0) {
 			conn_fail(t, s, fd);
 			return;

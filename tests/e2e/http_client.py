@@ -33,6 +33,12 @@ sent as Latin-1 bytes.
       GET PATH on one keep-alive connection again and again until STOPFILE
       exists, each response checked byte for byte against FILE. JSON:
       fetches, bad, errors, connects
+  http_client.py glut HOST PORT PATH N FILE STOPFILE [MAX_S]
+      N pipelined GETs of PATH on one connection with a small receive
+      buffer, then nothing read until STOPFILE exists (the answers back up
+      into the server); then all N read, each checked against FILE. JSON,
+      one line when the requests went (sent), one at the end: answered,
+      bad, closed, seconds (from the write to the last answer)
 """
 import json
 import os
@@ -49,8 +55,14 @@ def req_bytes(s):
 class Conn:
     """One client connection and its unparsed input."""
 
-    def __init__(self, host, port, timeout=5.0):
-        self.s = socket.create_connection((host, port), timeout=timeout)
+    def __init__(self, host, port, timeout=5.0, rcvbuf=0):
+        if rcvbuf:  # before the handshake, so that the window stays small
+            self.s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            self.s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
+            self.s.settimeout(timeout)
+            self.s.connect((host, port))
+        else:
+            self.s = socket.create_connection((host, port), timeout=timeout)
         self.buf = b""
         self.closed = "open"
         self.status = 0  # of the latest head read, whole response or not
@@ -292,6 +304,25 @@ def loop(host, port, path, fname, stopfile, limit=300.0):
                       "seconds": round(time.monotonic() - t0, 1)}))
 
 
+def glut(host, port, path, n, fname, stopfile, limit=60.0):
+    want = open(fname, "rb").read()
+    c = Conn(host, port, rcvbuf=4096)
+    t0 = time.monotonic()
+    c.s.sendall(get(path) * n)
+    print(json.dumps({"sent": n}), flush=True)
+    while not os.path.exists(stopfile) and time.monotonic() - t0 < limit:
+        time.sleep(0.05)
+    answered = bad = 0
+    for _ in range(n):
+        r = c.response(timeout=10.0)
+        if r is None:
+            break
+        answered += 1
+        bad += r[0] != 200 or r[2] != want
+    print(json.dumps({"answered": answered, "bad": bad, "closed": c.closed,
+                      "seconds": round(time.monotonic() - t0, 1)}))
+
+
 def many(host, port, n, path, fname, holdfile, limit=180.0):
     """n connections at once: open them all, say "holding" on stderr and wait
     for holdfile, then one GET of path on each (all in flight together), each
@@ -364,6 +395,8 @@ def main(cmd, a):
         stall(a[0], int(a[1]), a[2], float(a[3]))
     elif cmd == "conns":
         conns(a[0], int(a[1]), int(a[2]), a[3], int(a[4]))
+    elif cmd == "glut":
+        glut(a[0], int(a[1]), a[2], int(a[3]), a[4], a[5], *(float(x) for x in a[6:]))
     elif cmd == "loop":
         loop(a[0], int(a[1]), a[2], a[3], a[4], *(float(x) for x in a[5:]))
     else:

@@ -121,6 +121,37 @@ check_cmp "  ... through a pool of 2 worker processes" "$(http_workers | wc -l)"
 tcp_nf_stop http "$HTTP_PID"
 rm -f "$WORK/stop"
 
+# --- a client that reads nothing holds up nobody else on its worker ----------
+# One worker serves every connection (pool:1). A sends 400 pipelined requests
+# for a 16 KiB file (answered through the channel: 6.4 MiB) and reads
+# nothing, so its answers back up into the server; B fetches all along on its
+# own connection through the same worker and channel. Flow control per
+# stream (docs/isolation.md, "Frames") stops A's answers at its credit and
+# nothing else; A then reads all 400.
+bh_start_nf http http -s http -- --ip $TCP_IP/24 --port p0 --root "$DOCROOT" \
+	--isolation pool:1 --worker "$WORK/libexec/worker" --uid-range $HTTP_UID_BASE:4096 || exit 1
+HTTP_PID=$NF_PID
+head -c 16384 /dev/urandom >"$DOCROOT/f16k.bin"
+ip netns exec "$NS_A" $HC glut $TCP_IP 80 /f16k.bin 400 "$DOCROOT/f16k.bin" "$WORK/stop_a" 60 \
+	>"$WORK/glut.json" &
+GLUT_PID=$!
+BH_PIDS+=("$GLUT_PID")
+bh_wait_for 10 bash -c "[ -s '$WORK/glut.json' ]"
+sleep 1
+ip netns exec "$NS_A" $HC loop $TCP_IP 80 /loop.bin "$DOCROOT/loop.bin" "$WORK/stop_b" 3 >"$WORK/loop_g.json"
+touch "$WORK/stop_a"
+wait "$GLUT_PID"
+check_json "client B, on the worker whose other client reads nothing, is served all along" \
+	"$WORK/loop_g.json" '.fetches >= 20 and .bad == 0 and .errors == 0 and .connects == 1'
+tail -n 1 "$WORK/glut.json" >"$WORK/glut_end.json"
+check_json "  ... and client A then gets all 400 answers, byte for byte, on its connection" \
+	"$WORK/glut_end.json" '.answered == 400 and .bad == 0 and .closed == "open"'
+http_counters_settled
+check_cmp "  ... one worker served both" "$(http_workers | wc -l)" -eq 1
+check_cmp "  ... and none was killed (http.worker_hangs + worker_protocol_errors)" \
+	"$(($(http_app worker_hangs) + $(http_app worker_protocol_errors)))" -eq 0
+tcp_nf_stop http "$HTTP_PID"
+
 # slow_download WHO RATE [bh-http options]: an NF with no spare worker (so
 # the only worker alive is the one serving WHO), and WHO downloading big.bin
 # at RATE in the background into $WORK/WHO.got (pid WHO_PID, curl's code and

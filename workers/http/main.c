@@ -58,12 +58,16 @@
  *    ISO_LOG_TIMEOUT (408), END flag ISO_END_IDLE (idle timeout).
  *
  * Output never blocks and never spins: a stream whose next frame does not
- * fit keeps it, and answers nothing further (order) until it went; the
- * worker sleeps in iso_chan_wait() (wait_for_work() says when it has to
- * poll instead). While a stream's response is held back
- * its further input is kept, up to WK_IN_CAP bytes; then the worker stops
- * taking frames from the channel until that stream moves (backpressure, as
- * the shared NF stops reading a socket while it sends).
+ * fit in the ring, or in the stream's credit (bulkhead/iso.h, "Frames":
+ * ISO_WINDOW, given back by WINDOW frames as the client reads), keeps it,
+ * and answers nothing further (order) until it went; the other streams go
+ * on. The worker sleeps in iso_chan_wait() (wait_for_work() says when it
+ * has to poll instead). While a stream's response is held back its further
+ * input is kept; the trusted side sends at most a window of it unconsumed
+ * (we give credit back, WINDOW, for each half window consumed), so that
+ * stays below WK_IN_CAP and the channel is never stopped for one stream.
+ * Beyond WK_IN_CAP (a trusted side without flow control) the worker would
+ * stop taking frames until that stream moves.
  *
  * Exit status: 0 when the trusted side shuts the channel down; 2 bad
  * options or descriptors; 3 a broken channel (-EPROTO); 4 out of memory;
@@ -113,6 +117,9 @@ struct stream {
 	uint32_t log_len, log_cap;
 	bool end_pending;           /* END follows; nothing more is read */
 	uint16_t end_flags;
+	/* Flow control (bulkhead/iso.h, "Frames") */
+	uint32_t out_credit;        /* what we may still send: DATA bytes, FILE frames */
+	uint32_t in_done;           /* client bytes consumed and not yet given back */
 };
 
 struct worker {
@@ -251,6 +258,7 @@ static struct stream *stream_new(struct worker *w, uint32_t id, uint64_t now)
 	s->id = id;
 	s->file = -1;
 	s->last_ns = now;
+	s->out_credit = ISO_WINDOW;
 	*slot_find(w, id) = s;
 	list_append(w, s);
 	w->n_streams++;
@@ -275,6 +283,7 @@ static void stream_free(struct worker *w, struct stream *s)
 
 static void in_consume(struct stream *s, size_t n)
 {
+	s->in_done += (uint32_t)n;
 	s->in_off += (uint32_t)n;
 	s->in_len -= (uint32_t)n;
 	if (s->in_len)
@@ -349,6 +358,15 @@ static int on_frame(struct worker *w, const struct iso_frame *f, uint64_t now)
 		if (s)
 			stream_free(w, s);
 		return 0;
+	case ISO_F_WINDOW: {
+		uint32_t inc;
+		if (!s || f->len != sizeof(inc))
+			return 0;
+		memcpy(&inc, w->inbuf, sizeof(inc));
+		/* never more than a window: the trusted side gives back only what it had */
+		s->out_credit = inc > ISO_WINDOW - s->out_credit ? ISO_WINDOW : s->out_credit + inc;
+		return 0;
+	}
 	}
 	return 0; /* FILE, LOG, END go the other way: ignored */
 }
@@ -411,9 +429,13 @@ static int flush_data(struct worker *w, struct stream *s, bool *sent)
 			w->out_ring = true;
 			return FL_BLOCKED;
 		}
+		if (!s->out_credit)
+			return FL_BLOCKED; /* until the trusted side gives credit back */
 		size_t cap = (size_t)room - ISO_FRAME_HDR;
 		if (cap > w->frame_max)
 			cap = w->frame_max;
+		if (cap > s->out_credit)
+			cap = s->out_credit;
 		size_t hl = s->head_len - s->head_off, fl = 0;
 		if (hl > cap)
 			hl = cap;
@@ -434,6 +456,7 @@ static int flush_data(struct worker *w, struct stream *s, bool *sent)
 		if (rc < 0)
 			return rc; /* not -EAGAIN: the room was there, and we are its only writer */
 		*sent = true;
+		s->out_credit -= (uint32_t)(hl + fl);
 		s->head_off += (uint32_t)hl;
 		s->foff += fl;
 		s->fleft -= fl;
@@ -465,6 +488,8 @@ static int flush(struct worker *w, struct stream *s, bool *sent)
 		return rc;
 	if (s->by_ref && s->fleft) {
 		struct iso_file_ref ref = {.stream = s->id, .offset = s->foff, .length = s->fleft};
+		if (s->out_credit < ISO_WINDOW_FILE)
+			return FL_BLOCKED; /* checked before the descriptor goes: FILE follows it */
 		if (!s->ref_sent) {
 			rc = iso_fd_send(w->sock, s->file, &ref, sizeof(ref));
 			if (rc == -EAGAIN || rc == -ETOOMANYREFS || rc == -ENOBUFS) {
@@ -487,6 +512,7 @@ static int flush(struct worker *w, struct stream *s, bool *sent)
 			rc = send_whole(w, s, ISO_F_FILE, 0, &ref, sizeof(ref), sent);
 			if (rc != FL_DONE)
 				return rc;
+			s->out_credit -= ISO_WINDOW_FILE;
 			s->ref_sent = false;
 			s->fleft = 0;
 		}
@@ -654,12 +680,36 @@ static uint64_t stream_deadline(const struct worker *w, const struct stream *s)
 	return UINT64_MAX;
 }
 
+/* Gives the trusted side credit back for the client bytes s consumed, once
+ * they make half a window: until then it still has the other half (what
+ * it sent and we have not consumed is waiting for our answers to drain).
+ * A full ring keeps it for the next pass. */
+static int give_back(struct worker *w, struct stream *s, bool *sent)
+{
+	if (s->in_done < ISO_WINDOW / 2)
+		return 0;
+	uint32_t inc = s->in_done;
+	int rc = iso_frame_send(w->ch, s->id, ISO_F_WINDOW, 0, &inc, sizeof(inc));
+	if (rc == -EAGAIN) {
+		w->out_ring = true;
+		return 0;
+	}
+	if (rc < 0)
+		return rc;
+	s->in_done = 0;
+	*sent = true;
+	return 0;
+}
+
 /* Moves one stream on: sends what is queued, then answers what it has read,
  * then its timeouts. Frees it once its END went. Returns whether it did
  * anything, or a negative errno. *deadline is lowered to its next timeout. */
 static int service(struct worker *w, struct stream *s, uint64_t now, uint64_t *deadline)
 {
 	bool did = false;
+	int rc = give_back(w, s, &did);
+	if (rc < 0)
+		return rc;
 	for (unsigned turn = 0; turn < 2 * WK_BUDGET; turn++) {
 		if (s->busy) {
 			bool sent = false;
@@ -675,7 +725,7 @@ static int service(struct worker *w, struct stream *s, uint64_t now, uint64_t *d
 			}
 			s->last_ns = now;
 		}
-		int rc = 0;
+		rc = 0;
 		if (s->in_len) {
 			rc = feed(w, s, now);
 		} else if (s->eof) {

@@ -558,7 +558,6 @@ static int waitq_pop(struct hsrv *s)
 	return -1;
 }
 
-/* Called by hs_conn_close() before the connection's state is cleared. */
 /* ---------------------------------------------------------------------- */
 /* Output queued behind a busy connection, and the credit given back */
 
@@ -681,6 +680,7 @@ static int conn_push(struct bh_tcp *t, struct hsrv *s, int fd, uint64_t now)
 	return rc;
 }
 
+/* Called by hs_conn_close() before the connection's state is cleared. */
 void hiso_conn_gone(struct hsrv *s, struct hconn *c)
 {
 	struct hiso *h = s->iso;
@@ -840,13 +840,13 @@ static int deliver(struct bh_tcp *t, struct hsrv *s, struct hworker *w, const st
 			return -1; /* beyond its credit */
 		}
 		c->out_credit -= ISO_WINDOW_FILE;
-		c->resp_started = true;
-		s->c[HTTP_C_files_passed]++;
 		if (!ref.length) {
 			close(file);
 			give_back(s, c);
 			return 1;
 		}
+		c->resp_started = true;
+		s->c[HTTP_C_files_passed]++;
 		int rc;
 		if (busy) {
 			rc = enqueue(s->iso, c, NULL, 0, file, ref.offset, ref.length);

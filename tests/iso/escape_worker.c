@@ -484,6 +484,20 @@ static int http_hostile(void)
 					iso_chan_wait(ch, ISO_CHAN_OUT, 100);
 			while (rc == 0 && (rc = iso_frame_send(ch, stream, ISO_F_END, 0, NULL, 0)) == -EAGAIN)
 				iso_chan_wait(ch, ISO_CHAN_OUT, 100);
+		} else if (!strcmp(name, "credit_flood")) {
+			/* a head promising 8 MiB, then all of it, never waiting for
+			 * credit: once its client's answer backs up, that is beyond
+			 * the stream's credit (ISO_WINDOW) */
+			int hl = snprintf(file, sizeof(file),
+					  "HTTP/1.1 200 OK\r\nContent-Length: 8388608\r\n\r\n");
+			while ((rc = iso_frame_send(ch, stream, ISO_F_DATA, 0, file, (uint32_t)hl)) ==
+			       -EAGAIN)
+				iso_chan_wait(ch, ISO_CHAN_OUT, 100);
+			memset(file, 'f', 16384);
+			for (int i = 0; rc == 0 && i < 512; i++)
+				while ((rc = iso_frame_send(ch, stream, ISO_F_DATA, 0, file, 16384)) ==
+				       -EAGAIN)
+					iso_chan_wait(ch, ISO_CHAN_OUT, 100);
 		} else if (!strcmp(name, "whoami")) { /* and the connection stays */
 			int n = snprintf(file, sizeof(file), "%d\n", (int)getpid());
 			rc = http_answer(ch, stream, file, (size_t)n, true);

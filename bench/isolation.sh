@@ -451,8 +451,7 @@ goal_ratio() {
 	goal_ratio "keep-alive, files up to 1 KiB: isolated / shared >= 0.95 (requests/s)" 0.95 keepalive 's <= 1024'
 	if [ -s "$FLOOR" ]; then
 		# the median of the rounds' microseconds per message
-		fus=$(sed -n 's/.* us_per_msg=\([0-9.]*\).*/\1/p' "$FLOOR" | sort -n |
-			awk '{v[NR] = $1} END {if (NR) printf "%.2f", NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2}')
+		fus=$(sed -n 's/.* us_per_msg=\([0-9.]*\).*/{"us": \1}/p' "$FLOOR" | bench_median .us)
 		r0=$(metric shared keepalive 64 "$WRK_PER_S")
 		echo "    a worker per connection, all on one CPU: wake-ups alone cost $fus us per request" \
 			"(bh-chan-pingpong, $CONNS workers, median of $(wc -l <"$FLOOR"));" \

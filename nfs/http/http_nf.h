@@ -88,8 +88,7 @@ struct hconn {
 	bool waited;            /* counted in conns_waited */
 	uint32_t iso_ev;        /* the epoll events registered for it */
 	/* flow control with its worker (bulkhead/iso.h, "Frames") */
-	bool in_nocredit;       /* input stopped: the worker has all it may have */
-	uint32_t in_credit;     /* client bytes the worker may still be sent */
+	uint32_t in_credit;     /* client bytes the worker may still be sent (0: not read) */
 	uint32_t out_credit;    /* what the worker may still send for it */
 	struct hq *q, *q_tail;  /* its output behind head and file, in order */
 	uint32_t q_cost;        /* what q holds, in credit */

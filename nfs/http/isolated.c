@@ -408,13 +408,20 @@ static void worker_free(struct hiso *h, struct hworker *w)
 /* ---------------------------------------------------------------------- */
 /* Connections */
 
+/* Output of c's still to go: the rest of a frame, a file, the queue behind
+ * them (which is never there without one of the first two). */
+static bool out_pending(const struct hconn *c)
+{
+	return c->head || c->fleft || c->q;
+}
+
 static void set_events(struct bh_tcp *t, struct hsrv *s, int fd)
 {
 	struct hconn *c = &s->conns[fd];
 	uint32_t ev = 0;
-	if (c->w && !c->in_eof && !c->in_blocked && !c->in_nocredit && !c->ended)
+	if (c->w && !c->in_eof && !c->in_blocked && c->in_credit && !c->ended)
 		ev |= EPOLLIN;
-	if (c->head || c->fleft || c->q)
+	if (out_pending(c))
 		ev |= EPOLLOUT;
 	if (c->iso_ev == ev)
 		return;
@@ -466,7 +473,6 @@ static void conn_attach(struct bh_tcp *t, struct hsrv *s, struct hworker *w, int
 	c->w = w;
 	c->last_ns = now;
 	c->in_credit = c->out_credit = ISO_WINDOW;
-	c->in_nocredit = false;
 	w->idle_since = 0;
 	if (h->unit == U_CLIENT && !w->client_addr) {
 		w->client_addr = c->client_addr;
@@ -666,7 +672,7 @@ static int conn_push(struct bh_tcp *t, struct hsrv *s, int fd, uint64_t now)
 	struct hconn *c = &s->conns[fd];
 	int rc = 1;
 	for (;;) {
-		if (c->head || c->fleft) {
+		if (c->head || c->fleft) { /* not the queue: that is next */
 			rc = hs_send_pending(t, s, fd, now);
 			if (rc != 1)
 				break;
@@ -727,7 +733,7 @@ static void conns_orphaned(struct bh_tcp *t, struct hsrv *s, struct hworker *w)
 	while (w->n_conns) {
 		int fd = w->conns[w->n_conns - 1];
 		struct hconn *c = &s->conns[fd];
-		bool pending = c->head || c->fleft || c->q;
+		bool pending = out_pending(c);
 		if (c->resp_started || (c->req_pending && pending)) {
 			s->c[HTTP_C_conn_errors]++;
 			hs_conn_close(t, s, fd, true);
@@ -741,7 +747,7 @@ static void conns_orphaned(struct bh_tcp *t, struct hsrv *s, struct hworker *w)
 		}
 		c->ended = true;
 		c->close_after = true;
-		int rc = c->head || c->fleft || c->q ? conn_push(t, s, fd, hs_now_ns()) : 1;
+		int rc = out_pending(c) ? conn_push(t, s, fd, hs_now_ns()) : 1; /* a 500 now, maybe */
 		if (rc != 0)
 			hs_conn_close(t, s, fd, rc < 0);
 		else
@@ -798,7 +804,7 @@ static int deliver(struct bh_tcp *t, struct hsrv *s, struct hworker *w, const st
 			return 1;
 		if (f->len > c->out_credit)
 			return -1; /* beyond its credit */
-		if (c->head || c->fleft) {
+		if (out_pending(c)) {
 			int rc = enqueue(s->iso, c, p, f->len, -1, 0, 0);
 			if (rc == 0)
 				return 0;
@@ -820,7 +826,7 @@ static int deliver(struct bh_tcp *t, struct hsrv *s, struct hworker *w, const st
 		int file = -1;
 		if (f->len != sizeof(ref))
 			return -1;
-		bool busy = c && !c->ended && (c->head || c->fleft);
+		bool busy = c && !c->ended && out_pending(c);
 		if (busy && s->iso->q_files >= HISO_QUEUE_FILES)
 			return 0; /* held, its descriptor still in the socket */
 		memcpy(&ref, p, sizeof(ref));
@@ -897,7 +903,7 @@ static int deliver(struct bh_tcp *t, struct hsrv *s, struct hworker *w, const st
 			s->c[HTTP_C_idle_timeouts]++;
 		if (f->flags & ISO_END_RESET)
 			conn_fail(t, s, fd);
-		else if (!c->head && !c->fleft && !c->q)
+		else if (!out_pending(c))
 			hs_conn_close(t, s, fd, false);
 		return 1;
 	case ISO_F_WINDOW: {
@@ -909,10 +915,7 @@ static int deliver(struct bh_tcp *t, struct hsrv *s, struct hworker *w, const st
 		memcpy(&inc, p, sizeof(inc));
 		/* never more than a window: a worker that gives more only loses */
 		c->in_credit = inc > ISO_WINDOW - c->in_credit ? ISO_WINDOW : c->in_credit + inc;
-		if (c->in_nocredit && c->in_credit) {
-			c->in_nocredit = false;
-			set_events(t, s, fd); /* level-triggered: its unread bytes report at once */
-		}
+		set_events(t, s, fd); /* level-triggered: unread bytes report at once */
 		return 1;
 	}
 	default: /* OPEN, EOF, CLOSE go to workers, not from them */
@@ -984,7 +987,7 @@ static void relay_in(struct bh_tcp *t, struct hsrv *s, int fd, uint64_t now)
 {
 	struct hconn *c = &s->conns[fd];
 	struct hworker *w = c->w;
-	c->in_blocked = c->in_nocredit = false;
+	c->in_blocked = false;
 	while (!c->in_eof && !c->ended) { /* after END the worker has forgotten it */
 		ssize_t room = iso_chan_writable(w->ch);
 		if (room < 0) {
@@ -1002,10 +1005,8 @@ static void relay_in(struct bh_tcp *t, struct hsrv *s, int fd, uint64_t now)
 			n = fmax;
 		if (n > c->in_credit)
 			n = c->in_credit;
-		if (!n) { /* the worker's WINDOW lets it go on */
-			c->in_nocredit = true;
+		if (!n) /* no credit: the worker's WINDOW lets it go on (set_events) */
 			break;
-		}
 		ssize_t r = bh_read(t, fd, s->buf, n);
 		if (r < 0) {
 			if (errno == EAGAIN)
@@ -1028,7 +1029,7 @@ static void relay_in(struct bh_tcp *t, struct hsrv *s, int fd, uint64_t now)
 		}
 		/* It owes an answer, unless its output for this connection is
 		 * backed up (it may be waiting for credit). */
-		if (!w->owed_ns && !c->head && !c->fleft && !c->q)
+		if (!w->owed_ns && !out_pending(c))
 			w->owed_ns = now;
 	}
 	set_events(t, s, fd);
@@ -1040,7 +1041,7 @@ void hiso_serve(struct bh_tcp *t, struct hsrv *s, int fd, uint32_t events, uint6
 	if (!c->w) {
 		if (c->waiting && (events & (EPOLLERR | EPOLLHUP)))
 			hs_conn_close(t, s, fd, true);
-		else if (!c->waiting && !c->head && !c->fleft && !c->q)
+		else if (!c->waiting && !out_pending(c))
 			hs_conn_close(t, s, fd, false);
 		else if (!c->waiting) {
 			int rc = conn_push(t, s, fd, now);
@@ -1049,7 +1050,7 @@ void hiso_serve(struct bh_tcp *t, struct hsrv *s, int fd, uint32_t events, uint6
 		}
 		return;
 	}
-	if (c->head || c->fleft || c->q) {
+	if (out_pending(c)) {
 		int rc = conn_push(t, s, fd, now);
 		if (rc < 0) {
 			conn_fail(t, s, fd);
@@ -1285,7 +1286,7 @@ void hiso_scan(struct bh_tcp *t, struct hsrv *s, uint64_t now)
 		struct hconn *c = &s->conns[fd];
 		if (!c->open || c->rd)
 			continue;
-		if (c->head || c->fleft) {
+		if (out_pending(c)) {
 			if (since(now, c->last_ns) > s->send_timeout_ns) {
 				s->c[HTTP_C_send_timeouts]++;
 				hs_conn_close(t, s, (int)fd, true);

@@ -45,6 +45,8 @@
 #   NF_ARGS="" CLOSE_NF_ARGS="--max-conns 262144" HTTP_MAX_CONNS=4096
 #   UID_BASE=2000500000 UID_COUNT=4096 SPARES=16 INLINE_MAX=16384
 #   HOLD_CONFIG=connection/fresh IDLE_CONNS=1000 MANY_CONNS=10000 HOLD_SECS=60
+#   WORKER=build/workers/http/bh-http-worker (the worker program the zygote
+#   confines and execs: another build of it, to compare)
 set -u
 BENCH=isolation
 # shellcheck source=bench/lib.sh
@@ -64,6 +66,7 @@ HOLD_CONFIG=${HOLD_CONFIG:-connection/fresh}
 IDLE_CONNS=${IDLE_CONNS:-1000}
 MANY_CONNS=${MANY_CONNS:-10000}
 HOLD_SECS=${HOLD_SECS:-60}
+WORKER=${WORKER:-$BH_BUILD/workers/http/bh-http-worker}
 bench_prepare "ip jq taskset wrk ps" mgr/bulkhead nfs/http/bh-http workers/http/bh-http-worker \
 	bench/bh-chan-pingpong
 bench_plot_tool
@@ -75,7 +78,7 @@ head -c 64 /dev/urandom >"$DOCROOT/idle.bin"
 chmod 644 "$DOCROOT/idle.bin"
 # the sandbox refuses a program the workers' uids could read
 { install -d -m 0755 "$WORK/libexec" &&
-	install -m 0711 "$BH_BUILD/workers/http/bh-http-worker" "$WORK/libexec/worker"; } ||
+	install -m 0711 "$WORKER" "$WORK/libexec/worker"; } ||
 	die "cannot install the worker"
 CNT=$WORK/counters.txt # "CONFIG MODE {NF counters}" after each run
 HOLD=$WORK/hold.txt    # "PART N {client, memory, counters}"

@@ -5,7 +5,7 @@
 set -euo pipefail
 
 PKGS=(build-essential meson ninja-build pkg-config clang
-      libdpdk-dev dpdk libjansson-dev libmicrohttpd-dev libhttp-parser-dev libseccomp-dev curl
+      libdpdk-dev dpdk libjansson-dev libmicrohttpd-dev libhttp-parser-dev libseccomp-dev musl-tools curl
       iproute2 iputils-ping iputils-arping nftables socat netcat-openbsd python3 python3-scapy
       procps jq bc ethtool bsdextrautils chromium nginx-light wrk)
 HUGE_MB=${BH_HUGE_MB:-1024}

@@ -329,6 +329,7 @@ static int add_exec_rules(scmp_filter_ctx ctx, int exec_fd)
  * forks (load_prepared()).
  */
 #define SELF_PID 0x5eed1d5u
+#define OPEN_WRITE_FLAGS (O_ACCMODE | O_CREAT | O_TRUNC | O_APPEND | (O_TMPFILE & ~O_DIRECTORY))
 
 static int build_filter(scmp_filter_ctx ctx, int exec_fd)
 {
@@ -337,6 +338,7 @@ static int build_filter(scmp_filter_ctx ctx, int exec_fd)
 		SCMP_SYS(read), SCMP_SYS(write), SCMP_SYS(readv), SCMP_SYS(writev),
 		SCMP_SYS(pread64), SCMP_SYS(close), SCMP_SYS(lseek), SCMP_SYS(fstat),
 		SCMP_SYS(newfstatat), SCMP_SYS(statx), SCMP_SYS(getdents64),
+		SCMP_SYS(stat), SCMP_SYS(lstat), /* musl's stat() and lstat() */
 		/* fd passing over the inherited channel socket */
 		SCMP_SYS(sendmsg), SCMP_SYS(recvmsg),
 		/* waiting: futex doorbells, poll/epoll over its own descriptors */
@@ -367,10 +369,11 @@ static int build_filter(scmp_filter_ctx ctx, int exec_fd)
 	 * O_APPEND, O_TMPFILE is a violation (the mount is read-only anyway). */
 	if (!rc)
 		rc = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(openat), 1,
-				      SCMP_A2(SCMP_CMP_MASKED_EQ,
-					      O_ACCMODE | O_CREAT | O_TRUNC | O_APPEND |
-						      (O_TMPFILE & ~O_DIRECTORY),
-					      0));
+				      SCMP_A2(SCMP_CMP_MASKED_EQ, OPEN_WRITE_FLAGS, 0));
+	/* The same for open(), flags one argument earlier: musl's open() is it. */
+	if (!rc)
+		rc = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(open), 1,
+				      SCMP_A1(SCMP_CMP_MASKED_EQ, OPEN_WRITE_FLAGS, 0));
 	/* openat2 hides its flags in a struct seccomp cannot read: answer ENOSYS so
 	 * a library falls back to openat, which is checked above. */
 	if (!rc)
@@ -388,13 +391,15 @@ static int build_filter(scmp_filter_ctx ctx, int exec_fd)
 		rc = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(fcntl), 2,
 				      SCMP_A0(SCMP_CMP_NE, ISO_WORKER_NOTIFY_FD),
 				      SCMP_A1(SCMP_CMP_EQ, F_SETFL));
-	/* Signals only to itself (abort() uses tgkill on its own pid). */
-	if (!rc)
-		rc = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(kill), 1,
+	/* Signals only to itself: abort() is tgkill on its own pid (glibc) or
+	 * tkill on its own thread id (musl), which is its pid when it has one
+	 * thread - and a worker cannot make another. */
+	for (i = 0; !rc && i < 3; i++) {
+		static const int sigs[] = {SCMP_SYS(kill), SCMP_SYS(tgkill), SCMP_SYS(tkill)};
+
+		rc = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, sigs[i], 1,
 				      SCMP_A0(SCMP_CMP_EQ, SELF_PID));
-	if (!rc)
-		rc = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(tgkill), 1,
-				      SCMP_A0(SCMP_CMP_EQ, SELF_PID));
+	}
 	if (!rc && exec_fd >= 0)
 		rc = add_exec_rules(ctx, exec_fd);
 	if (rc)

@@ -79,6 +79,17 @@ static int say(const char *name, const char *verdict, const char *detail)
 	return write(1, said, (size_t)n) == n ? 0 : 1;
 }
 
+/* Reads index.html's content from fd and closes it: its length, or -1 if it
+ * is not DOC_CONTENT. */
+static ssize_t read_index(int fd)
+{
+	char b[64];
+	ssize_t n = read(fd, b, sizeof(b));
+
+	close(fd);
+	return n == (ssize_t)strlen(DOC_CONTENT) && !memcmp(b, DOC_CONTENT, (size_t)n) ? n : -1;
+}
+
 /* For a call that should fail: "refused ERRNO" if it did, "ESCAPED" if not. */
 static int refused_if(const char *name, long rc, const char *what)
 {
@@ -139,6 +150,10 @@ static int attempt(const char *name)
 		return refused_if(name, read(leaked_fd, buf, sizeof(buf)), "read leaked fd");
 	if (!strcmp(name, "write_root"))
 		return refused_if(name, open("writable", O_WRONLY), "opened for write");
+	if (!strcmp(name, "write_root_old_open"))
+		return refused_if(name, (int)syscall(SYS_open, "writable", O_WRONLY), "opened for write");
+	if (!strcmp(name, "tkill_parent"))
+		return refused_if(name, (int)syscall(SYS_tkill, parent, SIGTERM), "signalled parent");
 	if (!strcmp(name, "create_file"))
 		return refused_if(name, open("/new", O_WRONLY | O_CREAT, 0644), "created /new");
 	if (!strcmp(name, "mkdir"))
@@ -213,16 +228,27 @@ static int attempt(const char *name)
 			x++;
 	}
 	if (!strcmp(name, "read_inside")) {
-		ssize_t n;
 		int fd = open("index.html", O_RDONLY);
 
 		if (fd < 0)
 			return say(name, "FAILED", strerrorname_np(errno));
-		n = read(fd, buf, sizeof(buf));
-		close(fd);
-		if (n != (ssize_t)strlen(DOC_CONTENT) || memcmp(buf, DOC_CONTENT, (size_t)n))
+		if (read_index(fd) < 0)
 			return say(name, "FAILED", "wrong content");
 		return say(name, "ok", "index.html");
+	}
+	if (!strcmp(name, "read_inside_old_calls")) { /* what musl's open() and stat() make */
+		struct stat st;
+		ssize_t n;
+		int fd = (int)syscall(SYS_open, "index.html", O_RDONLY | O_CLOEXEC);
+
+		if (fd < 0)
+			return say(name, "FAILED", strerrorname_np(errno));
+		if ((n = read_index(fd)) < 0)
+			return say(name, "FAILED", "wrong content");
+		if (syscall(SYS_stat, "index.html", &st) || st.st_size != n ||
+		    syscall(SYS_lstat, "passwd", &st) || !S_ISLNK(st.st_mode))
+			return say(name, "FAILED", strerrorname_np(errno));
+		return say(name, "ok", "open, stat, lstat");
 	}
 	if (!strcmp(name, "list_root")) {
 		/* The whole file view: "/" must hold nothing but the docroot. */

@@ -91,6 +91,7 @@
 #define WK_EXIT_NOMEM 4
 #define WK_IN_CAP (64u << 10) /* unfed bytes a held-back stream may keep */
 #define WK_IN_KEEP (16u << 10) /* input buffer kept while empty */
+#define WK_SPARE_MAX 64        /* closed streams kept for the next (stream_free()) */
 #define WK_BUDGET 8           /* responses per stream per pass: fairness */
 #define WK_PUMP_MAX 64        /* frames taken per pass */
 #define WK_POLL_MAX_MS 16     /* see wait_for_work() */
@@ -139,6 +140,8 @@ struct worker {
 	struct stream **slots;      /* open addressing by id, linear probing */
 	uint32_t n_slots, n_streams;
 	struct stream list;         /* sentinel of the service order */
+	struct stream *spare;       /* closed streams to reuse (through next) */
+	uint32_t n_spare;
 	char *resp;                 /* response heads are built here */
 	size_t resp_cap;
 	char *line;                 /* access-log lines are formatted here */
@@ -247,13 +250,31 @@ static struct stream *stream_new(struct worker *w, uint32_t id, uint64_t now)
 {
 	if (slots_reserve(w) < 0)
 		return NULL;
-	struct stream *s = calloc(1, sizeof(*s));
-	if (!s)
-		return NULL;
-	s->rd = http_reader_new(&w->lim); /* the limits were checked at start */
-	if (!s->rd) {
-		free(s);
-		return NULL;
+	struct stream *s = w->spare;
+
+	if (s) { /* keep its reader and buffers, forget the rest */
+		struct stream keep = *s;
+
+		w->spare = s->next;
+		w->n_spare--;
+		memset(s, 0, sizeof(*s));
+		s->rd = keep.rd;
+		http_reader_reset(s->rd);
+		s->in = keep.in;
+		s->in_cap = keep.in_cap;
+		s->head = keep.head;
+		s->head_cap = keep.head_cap;
+		s->log = keep.log;
+		s->log_cap = keep.log_cap;
+	} else {
+		s = calloc(1, sizeof(*s));
+		if (!s)
+			return NULL;
+		s->rd = http_reader_new(&w->lim); /* the limits were checked at start */
+		if (!s->rd) {
+			free(s);
+			return NULL;
+		}
 	}
 	s->id = id;
 	s->file = -1;
@@ -265,6 +286,31 @@ static struct stream *stream_new(struct worker *w, uint32_t id, uint64_t now)
 	return s;
 }
 
+/* Gives back an empty input buffer's memory if it grew beyond WK_IN_KEEP. */
+static void in_shrink(struct stream *s)
+{
+	if (s->in_cap > WK_IN_KEEP) {
+		free(s->in);
+		s->in = NULL;
+		s->in_cap = 0;
+	}
+}
+
+static void stream_release(struct stream *s)
+{
+	http_reader_free(s->rd);
+	free(s->in);
+	free(s->head);
+	free(s->log);
+	free(s);
+}
+
+/* A closed stream's memory (its reader alone is ~27 KiB with the default
+ * limits) is kept for the next one, up to WK_SPARE_MAX streams (~1.8 MiB):
+ * an allocator that gives such blocks back to the kernel at once (musl's)
+ * would otherwise map and unmap them for every connection. A worker keeps
+ * what its busiest moment needed, as a caching allocator would; one that
+ * never had more than one stream at a time keeps one. */
 static void stream_free(struct worker *w, struct stream *s)
 {
 	slot_remove(w, s);
@@ -272,11 +318,15 @@ static void stream_free(struct worker *w, struct stream *s)
 	w->n_streams--;
 	if (s->file >= 0)
 		close(s->file);
-	http_reader_free(s->rd);
-	free(s->in);
-	free(s->head);
-	free(s->log);
-	free(s);
+	s->file = -1;
+	if (w->n_spare >= WK_SPARE_MAX) {
+		stream_release(s);
+		return;
+	}
+	in_shrink(s);
+	s->next = w->spare;
+	w->spare = s;
+	w->n_spare++;
 }
 
 /* ------------------------------------------------------------------- input */
@@ -289,11 +339,7 @@ static void in_consume(struct stream *s, size_t n)
 	if (s->in_len)
 		return;
 	s->in_off = 0;
-	if (s->in_cap > WK_IN_KEEP) { /* a burst is over: give back its memory */
-		free(s->in);
-		s->in = NULL;
-		s->in_cap = 0;
-	}
+	in_shrink(s); /* a burst is over */
 }
 
 static int in_append(struct stream *s, const uint8_t *p, uint32_t n)
@@ -1023,6 +1069,12 @@ static void teardown(struct worker *w)
 {
 	while (w->list.next != &w->list)
 		stream_free(w, w->list.next);
+	while (w->spare) {
+		struct stream *s = w->spare;
+
+		w->spare = s->next;
+		stream_release(s);
+	}
 	if (w->ch) {
 		iso_chan_shutdown(w->ch);
 		iso_chan_close(w->ch);

@@ -41,7 +41,7 @@
 #include "tests/unit/bh_fds.h"
 #include "tests/unit/bh_test.h"
 
-#define NS 16     /* stream ids 1..NS-1 are recorded */
+#define NS 24     /* stream ids 1..NS-1 are recorded */
 #define WAIT_MS 5000
 #define BIG (200u * 1024u)
 
@@ -1053,6 +1053,24 @@ static void check_many_streams(struct sess *t)
 	CHECK_EQ(t->other_bad, 0);
 }
 
+/* A closed stream's memory is kept for the next one (stream_free()): what the
+ * closed one had half read must not show in the next one's request. */
+static void check_reuse(struct sess *t)
+{
+	open_stream(t, 20);
+	send_data(t, 20, "POST /k1.bin HTTP/1.0\r\nHost: y\r\nUser-Agent: stale\r\nX-Half: ab");
+	quiet(t, 20);
+	CHECK(send_frame(t, 20, ISO_F_CLOSE, NULL, 0));
+	quiet(t, 20);
+	struct rx *r = ask(t, 21, "GET /small.txt HTTP/1.1\r\nHost: x\r\nUser-Agent: fresh\r\n\r\n",
+			   false);
+	CHECK_EQ(t->rx[20].nlog, 0);
+	CHECK(r->data && !strncmp(r->data, "HTTP/1.1 200 OK\r\n", 17));
+	CHECK(!strcmp(body_of(r), "hello, worker\n"));
+	CHECK(strstr(r->line[0], "] \"GET /small.txt HTTP/1.1\" 200 14 \"-\" \"fresh\"") != NULL);
+	CHECK(!strstr(r->line[0], "stale"));
+}
+
 /* The requests every worker must serve, and a clean shutdown. */
 static void core(const char *what)
 {
@@ -1068,6 +1086,7 @@ static void core(const char *what)
 	check_pipelined(t);
 	check_many_files(t);
 	check_many_streams(t);
+	check_reuse(t);
 	if (!confined) {
 		check_interleaved(t);
 		check_sleep(t);

@@ -23,7 +23,12 @@ for c in $(seq 0 7); do
 		BH_PIDS+=($!)
 	done
 	# eight at a time: EAL start-up is CPU-heavy on a small machine
-	bh_wait_for 30 bash -c "[ \$(cat $WORK/f${c}_*.log | grep -c 'attached as NF') -eq 8 ]" || echo "chain $c: not all NFs attached"
+	if ! bh_wait_for 30 bash -c "[ \$(cat $WORK/f${c}_*.log | grep -c 'attached as NF') -eq 8 ]"; then
+		echo "chain $c: not all NFs attached"
+		for f in "$WORK"/f${c}_*.log; do
+			grep -q 'attached as NF' "$f" || sed "s|^|# $(basename "$f"): |" "$f" | tail -n 20
+		done
+	fi
 done
 bh_snap
 check_cmp "64 NFs registered" "$(bh_stat '.nfs | length')" -eq 64

@@ -14,14 +14,16 @@
  * seccomp allow-list that kills it on any other system call, so it is built
  * static and without sanitizers, and makes only these (strace): futex (the
  * channel's doorbells: sleeping, with a timeout when it polls, and ringing),
- * write (the notify eventfd; stderr when it dies), pread64 (bodies), openat
- * (HTTP_OPEN_VIEW: in the view, symlinks are followed by the kernel; with
- * --root, lib/http's openat2 fence, or its walk), newfstatat (fstat), close, fcntl
- * (F_GETFD, F_GET_SEALS, and F_GETFL/F_SETFL in lib/http), sendmsg (passing
- * descriptors), mmap (the channel), brk/munmap and getrandom (malloc),
- * nanosleep (polling with no input to wait for), exit_group, plus static
- * glibc's start-up calls. Time is clock_gettime, from the vDSO: no time(),
- * no localtime() (lib/http formats dates itself, in UTC).
+ * write/writev (the notify eventfd; stderr when it dies), pread64 (bodies),
+ * openat (HTTP_OPEN_VIEW: in the view, symlinks are followed by the kernel;
+ * with --root, lib/http's openat2 fence, or its walk), open (the root, once:
+ * musl's open() is the old call), fstat, close, fcntl (F_GETFD, F_GET_SEALS,
+ * and F_GETFL/F_SETFL in lib/http), sendmsg (passing descriptors), mmap (the
+ * channel), brk/mmap/munmap/madvise (malloc), nanosleep (polling with no
+ * input to wait for), exit_group, plus musl's start-up calls (arch_prctl,
+ * set_tid_address). It is a musl program (lib/iso/meson.build). Time is
+ * clock_gettime, from the vDSO: no time(), no localtime() (lib/http formats
+ * dates itself, in UTC).
  *
  * Descriptors: the channel memfd on fd 3 (ISO_WORKER_CHAN_FD), the fd socket
  * on fd 4 (ISO_WORKER_SOCK_FD), and, if open, an eventfd on fd 5

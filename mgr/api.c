@@ -26,6 +26,9 @@
 
 #define API_MAX_BODY 65536
 
+/* Packets GET /api/v1/pool/held describes (it counts them all). */
+#define API_POOL_HELD_MAX 64
+
 struct api_req {
 	char *body;
 	size_t len;
@@ -328,6 +331,13 @@ static struct api_reply api_route(struct mgr *m, const char *method, const char 
 	if (!strcmp(url, "/api/v1/stats/history"))
 		return get ? api_ok(mgr_stats_history(m))
 			   : api_error(MHD_HTTP_METHOD_NOT_ALLOWED, "%s %s: use GET", method, url);
+	if (!strcmp(url, "/api/v1/pool/held")) {
+		if (!get)
+			return api_error(MHD_HTTP_METHOD_NOT_ALLOWED, "%s %s: use GET", method, url);
+		json_t *held = mgr_pool_held(m, API_POOL_HELD_MAX);
+		return held ? api_ok(held)
+			    : api_error(MHD_HTTP_INTERNAL_SERVER_ERROR, "out of memory");
+	}
 	if (!strcmp(url, "/api/v1/catalog"))
 		return get ? api_ok(mgr_catalog(m))
 			   : api_error(MHD_HTTP_METHOD_NOT_ALLOWED, "%s %s: use GET", method, url);

@@ -122,6 +122,12 @@ json_t *mgr_stats_history(struct mgr *m);
 /* /metrics in Prometheus text format: malloc'd, *len bytes. */
 char *mgr_stats_metrics(struct mgr *m, size_t *len);
 void mgr_stats_fini(struct mgr *m);
+/* "free", "running", ... for an NF slot's state. */
+const char *mgr_slot_state_name(uint32_t state);
+
+/* pool.c: the packet buffers out of the pool now, the first max of them described
+ * (docs/api.md, GET /api/v1/pool/held). New reference; NULL without memory. */
+json_t *mgr_pool_held(struct mgr *m, unsigned max);
 
 /* topology.c: live chains and rules (docs/api.md). 0 or -errno with err set. */
 int mgr_topology_init(struct mgr *m);

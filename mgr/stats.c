@@ -19,6 +19,11 @@
 static const char *const st_state_names[] = {"free", "starting", "running", "paused",
 					     "stopping", "dead"};
 
+const char *mgr_slot_state_name(uint32_t state)
+{
+	return state < RTE_DIM(st_state_names) ? st_state_names[state] : "?";
+}
+
 #define BH_X_NAME(name, desc) #name,
 static const char *const st_nf_drop_names[] = {BH_NF_DROPS(BH_X_NAME)};
 static const char *const st_port_drop_names[] = {BH_PORT_DROPS(BH_X_NAME)};
@@ -95,7 +100,7 @@ static json_t *st_nfs(struct mgr *m)
 			"id", (int)i, "name", s->name,
 			"service", s->service < st->max_services ? st->services[s->service].name : "",
 			"instance", (int)s->instance, "pid", (int)s->pid,
-			"state", state <= BH_SLOT_DEAD ? st_state_names[state] : "?",
+			"state", mgr_slot_state_name(state),
 			"sleeping", (int)atomic_load(&s->sleeping),
 			"rx_pkts", (json_int_t)c.rx_pkts, "tx_pkts", (json_int_t)c.tx_pkts,
 			"drops", drops, "drops_total", (json_int_t)total);

@@ -166,6 +166,18 @@ check_pool_whole() {
 		sleep 0.1
 	done
 	check_cmp "$1" "$(bh_stat .pool.available)" -eq "$(bh_stat .pool.size)"
+	[ "$(bh_stat .pool.available)" -eq "$(bh_stat .pool.size)" ] || bh_pool_held
+}
+
+# bh_pool_held: print the packet buffers out of the pool (GET /api/v1/pool/held),
+# one line each: who holds it and what it is. Needs the API (in $NS_M, port 8470).
+bh_pool_held() {
+	local ns=()
+	[ "${BH_MGR_NETNS:-}" = host ] || ns=(ip netns exec "$NS_M")
+	"${ns[@]}" curl -s -m 10 http://127.0.0.1:8470/api/v1/pool/held |
+		jq -r '"# held: \(.held) of \(.size) (\(.free) free)",
+		       (.packets[] | "#   owner \(.owner) \(.owner_name // "-") (\(.owner_state // "-")) action \(.action) dest \(.dest) chain \(.chain) hop \(.hop) refcnt \(.refcnt) segs \(.segs) len \(.len): \(.packet)")' ||
+		echo "# held packets: the manager's API did not answer"
 }
 
 bh_nf_stat() { # bh_nf_stat NF_NAME FIELD_EXPR

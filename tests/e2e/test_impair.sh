@@ -4,7 +4,8 @@
 # impairment set on port p0's direction only. One impair instance per setting
 # (killed with SIGTERM and replaced, the manager keeps running):
 #   baseline (no impairment), loss=5%, dup=5%, delay=20ms, reorder=10% with
-#   delay=10ms, delay=10ms with jitter=5ms, corrupt=5%, rate=5mbit fed at twice that.
+#   delay=10ms, delay=10ms with jitter=5ms, corrupt=5%, rate=5mbit fed at twice that;
+#   then delay=5s, with the delayed datagrams listed by GET /api/v1/pool/held.
 # The receiver (impair_probe.py) counts losses, copies, one-way delays and
 # overtaking from sequence numbers and send times (CLOCK_REALTIME is shared by
 # the namespaces). Rates are checked to 4+ binomial standard deviations; with
@@ -183,9 +184,30 @@ check_cmp "rate: dir0.overlimit is datagrams missing + ARP at most" "$O" -le $((
 check_cmp "rate: nothing lost at random" "$(d_app dir0.lost)" -eq 0
 accounting rate
 
+# --- what impair holds in its delay line is listed by GET /api/v1/pool/held
+# (the manager's API, in its namespace): 100 datagrams delayed 5 s, each a
+# buffer tagged with the impair instance, described as the datagram it is.
+NF=imp_held
+bh_start_nf "$NF" impair -s impair -- --dir p0 delay=5s,seed=18 || exit 1
+timeout 10 ip netns exec "$NS_A" $PROBE send 198.18.0.2 7300 100 1000 64 >"$WORK/send.json"
+sleep 0.3
+ip netns exec "$NS_M" curl -s -m 10 http://127.0.0.1:8470/api/v1/pool/held >"$WORK/held.json"
+check_cmp "held: the delayed datagrams are out of the pool" "$(js held .held)" -ge 100
+check_cmp "held: size - free = held" "$(js held '.size - .free')" -eq "$(js held .held)"
+check_cmp "held: 64 of them described" "$(js held '.packets | length')" -eq 64
+check_cmp "held: each tagged with the running impair instance" \
+	"$(js held '[.packets[] | select(.owner_name == "imp_held" and .owner_state == "running")] | length')" -eq 64
+check_cmp "held: described as our datagrams (an ARP frame may be among them)" \
+	"$(js held '[.packets[].packet | select(test("^udp 198\\.18\\.0\\.1:[0-9]+ > 198\\.18\\.0\\.2:7300 len 64$"))] | length')" -ge 60
+kill -TERM "$NF_PID"
+wait "$NF_PID" 2>/dev/null
+check "held: manager saw imp_held exit" bh_wait_for 5 grep -q "'imp_held' (pid $NF_PID) exited" "$WORK/mgr.log"
+
 sleep 0.5
 snap end
 check_cmp "service impair has no instance left" "$(js end '.services[] | select(.name=="impair") | .instances')" -eq 0
 check_cmp "NFs started = NFs exited" "$(js end '.manager.nf_started - .manager.nf_exited')" -eq 0
 check_cmp "no packet buffer leaked" "$(js end .pool.available)" -eq "$(js end .pool.size)"
+ip netns exec "$NS_M" curl -s -m 10 http://127.0.0.1:8470/api/v1/pool/held >"$WORK/held.json"
+check_cmp "GET /api/v1/pool/held: none held at the end" "$(js held .held)" -eq 0
 bh_summary

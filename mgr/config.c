@@ -114,6 +114,12 @@ static int cfg_sizes(struct cfg_ctx *cx, json_t *root, struct mgr_config *c)
 		  (rc = cfg_uint(cx, s, "pool", "cache", 0, 512, &c->mbuf_cache)) ||
 		  (rc = cfg_uint(cx, s, "pool", "data_room", 1152, 65535, &c->data_room))))
 		return rc;
+	/* Every process of the platform is lcore 0 (nflib, the manager): a per-lcore
+	 * cache would be one cache written by several processes without a lock. */
+	if (c->mbuf_cache)
+		return cfg_fail(cx, "pool.cache: %u: only 0 works: the manager and every NF run as lcore 0, "
+				    "and a per-lcore cache shared by processes would lose packet buffers",
+				c->mbuf_cache);
 	if ((rc = cfg_section(cx, root, "rings", &s, ring_keys)))
 		return rc;
 	if (s && ((rc = cfg_uint(cx, s, "rings", "nf_rx", 64, 1u << 20, &c->nf_rx_ring)) ||

@@ -134,6 +134,7 @@ int main(void)
 	bad("{" PORTS ",\"pool\":{\"mbufs\":10}}", "pool.mbufs: 10 is out of range");
 	bad("{" PORTS ",\"pool\":{\"mbufs\":\"many\"}}", "pool.mbufs: must be an integer");
 	bad("{" PORTS ",\"pool\":{\"size\":1}}", "pool.size: unknown field");
+	bad("{" PORTS ",\"pool\":{\"cache\":32}}", "pool.cache: 32: only 0 works");
 	bad("{" PORTS ",\"rings\":{\"nf_rx\":64,\"burst\":128}}", "rings.burst: 128 is larger");
 	bad("{" PORTS ",\"limits\":{\"nfs\":0}}", "limits.nfs: 0 is out of range");
 	bad("{" PORTS ",\"chains\":[{\"name\":\"c\",\"hops\":[\"a\"],\"out\":\"p9\"}]}",

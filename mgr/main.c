@@ -30,6 +30,7 @@
 #include "bulkhead/nf.h"
 #include "bulkhead/steer.h"
 #include "mgr/mgr.h"
+#include "mgr/pktpool.h"
 
 int bh_meta_offset = -1;
 static struct mgr *main_mgr;
@@ -180,7 +181,7 @@ static int main_ports(struct mgr *m)
 /* Hugepage memory to reserve at start: the pool, the rings, tables, and slack. */
 static unsigned main_memory_mb(const struct mgr_config *c)
 {
-	uint64_t b = (uint64_t)c->mbufs * (c->data_room + 128 + 64);
+	uint64_t b = (uint64_t)(c->mbufs + mgr_pool_spares(c->mbufs)) * (c->data_room + 128 + 64);
 	b += (uint64_t)c->max_nfs * ((uint64_t)c->nf_rx_ring + c->nf_tx_ring + 64) * 8;
 	b += (uint64_t)c->max_nfs * (sizeof(struct bh_nf_slot) + 4096);
 	b += (uint64_t)c->max_flows * 64 + (uint64_t)c->n_ports * 4 * 1024 * 1024;
@@ -380,13 +381,7 @@ int main(int argc, char **argv)
 		fprintf(stderr, "bulkhead: cannot register packet metadata: %s\n", rte_strerror(rte_errno));
 		goto fail;
 	}
-	/* Relaxed tail sync (RTS): many processes share this pool on few CPUs,
-	 * and a producer preempted in the middle of a put must not make every
-	 * other process spin on the ring's tail until it runs again (the
-	 * default multi-producer ring does exactly that). */
-	m->pool = rte_pktmbuf_pool_create_by_ops("bh_pool", m->cfg.mbufs, m->cfg.mbuf_cache, 0,
-						 (uint16_t)m->cfg.data_room, SOCKET_ID_ANY,
-						 "ring_mt_rts");
+	m->pool = mgr_pool_create("bh_pool", m->cfg.mbufs, (uint16_t)m->cfg.data_room);
 	if (!m->pool) {
 		fprintf(stderr, "bulkhead: pool.mbufs: cannot allocate %u packet buffers: %s "
 				"(are enough hugepages reserved?)\n",

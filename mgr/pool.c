@@ -119,7 +119,8 @@ static void pool_walk_cb(struct rte_mempool *mp, void *arg, void *obj, unsigned 
 	uintptr_t key = (uintptr_t)obj;
 	(void)mp;
 	(void)idx;
-	if (bsearch(&key, w->free_set, (size_t)w->n_free, sizeof(key), pool_ptr_cmp))
+	if (bh_meta(m)->owner == BH_OWNER_SPARE ||
+	    bsearch(&key, w->free_set, (size_t)w->n_free, sizeof(key), pool_ptr_cmp))
 		return;
 	w->held++;
 	if (json_array_size(w->list) >= w->max)
@@ -151,6 +152,6 @@ json_t *mgr_pool_held(struct mgr *m, unsigned max)
 	struct pool_walk w = {.m = m, .free_set = set, .n_free = n, .max = max, .list = json_array()};
 	rte_mempool_obj_iter(m->pool, pool_walk_cb, &w);
 	free(set);
-	return json_pack("{s:i, s:i, s:I, s:o}", "size", (int)m->pool->size, "free", (int)n, "held",
+	return json_pack("{s:i, s:i, s:I, s:o}", "size", (int)m->cfg.mbufs, "free", (int)n, "held",
 			 (json_int_t)w.held, "packets", w.list);
 }

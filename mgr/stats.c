@@ -171,7 +171,7 @@ static json_t *st_collect(struct mgr *m)
 	json_object_set_new(root, "default_chain", dchain ? json_string(dchain) : json_null());
 	json_object_set_new(root, "default_hits", json_integer((json_int_t)dflt));
 	json_object_set_new(root, "pool", json_pack("{s:i, s:i, s:I}",
-		"size", (int)m->pool->size, "available", (int)rte_mempool_avail_count(m->pool),
+		"size", (int)m->cfg.mbufs, "available", (int)rte_mempool_avail_count(m->pool),
 		"empty_events", (json_int_t)m->dp.pool_empty));
 	return root;
 }

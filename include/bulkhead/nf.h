@@ -54,11 +54,14 @@ struct bh_meta {
 	uint16_t chain;     /* chain id (BH_NONE: none) */
 	uint16_t hop;       /* index of the current hop in the chain */
 	uint16_t dest;      /* service (TO_NF) or port (OUT) */
-	uint16_t owner;     /* slot id + 1 of the holder; 0: the manager or free */
+	uint16_t owner;     /* slot id + 1 of the holder; 0: the manager or free; BH_OWNER_SPARE */
 	uint8_t action;     /* enum bh_action */
 	uint8_t in_port;    /* port index the packet arrived on */
 	uint16_t pad;
 };
+
+/* The owner tag of the pool's spares, never in circulation (mgr/pktpool.c). */
+#define BH_OWNER_SPARE 0xffffu
 
 extern int bh_meta_offset;
 

@@ -65,6 +65,11 @@ echo "idle CPU ticks: manager $((m1 - m0)), NFs $((t1 - t0 - m1 + m0))"
 hz=$(getconf CLK_TCK)
 check_cmp "idle platform of 65 processes: CPU in 10 s under 0.2 s (in 1/$hz s)" "$((t1 - t0))" -lt $((hz / 5))
 echo "idle CPU: $(echo "scale=3; ($t1 - $t0) / $hz" | bc) s in 10 s"
-bh_snap
-check_cmp "all NFs asleep" "$(bh_stat '[.nfs[] | select(.sleeping)] | length')" -eq 64
+# Each NF wakes twice a second to look at the manager, so one snapshot may
+# catch one awake (on a loaded machine, for a few ms): a few snapshots.
+for _ in 1 2 3 4 5; do
+	bh_snap
+	[ "$(bh_stat '[.nfs[] | select(.sleeping)] | length')" -eq 64 ] && break
+done
+check_cmp "all NFs asleep (in one of up to 5 snapshots)" "$(bh_stat '[.nfs[] | select(.sleeping)] | length')" -eq 64
 bh_summary

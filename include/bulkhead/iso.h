@@ -139,6 +139,26 @@ void iso_chan_wake(struct iso_chan *ch);
 /* True if the peer is marked sleeping: a hint (the peer may be waking). */
 bool iso_chan_peer_sleeping(struct iso_chan *ch);
 
+/*
+ * Batched wake-ups, for a side that serves many channels in turns. A channel
+ * joined to a batch does not ring its peer's doorbell when it publishes: it
+ * remembers what the peer may wait for and goes on the batch's list;
+ * iso_wake_flush() then rings, once, every doorbell so owed (the protocol's
+ * fence and check happen there, after everything was published). On one CPU
+ * a woken peer runs at once: rung at the end of a turn, each peer finds the
+ * whole turn's work instead of one piece of it. The owner must flush before
+ * it sleeps or waits for a peer. iso_chan_close() leaves the batch (ringing
+ * what it owed). A batch is used by one thread.
+ */
+struct iso_wake_batch {
+	struct iso_chan *head; /* channels owing a wake-up */
+};
+void iso_chan_join(struct iso_chan *ch, struct iso_wake_batch *b); /* NULL: ring at once again */
+unsigned iso_wake_flush(struct iso_wake_batch *b);                 /* doorbells rung */
+/* True if this channel owes its peer a wake-up (the peer has yet to hear of
+ * something): it is not really asleep yet. */
+bool iso_chan_wake_owed(const struct iso_chan *ch);
+
 /* The size of this side's outgoing ring (private: not read from the mapping). */
 uint32_t iso_chan_out_size(const struct iso_chan *ch);
 

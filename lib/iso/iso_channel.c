@@ -78,6 +78,9 @@ struct iso_chan {
 	unsigned side;
 	bool broken, shut;
 	int notify_fd;            /* eventfd or pipe written when we ring the peer, or -1 */
+	struct iso_wake_batch *batch; /* wake-ups deferred to it, or NULL */
+	struct iso_chan *next, **pprev; /* on batch->head's list while owed != 0 */
+	unsigned owed;            /* events the peer has yet to be rung for */
 	struct iso_end out, in;
 	struct iso_chan_stats stats;
 };
@@ -190,6 +193,7 @@ void iso_chan_close(struct iso_chan *ch)
 {
 	if (!ch)
 		return;
+	iso_chan_join(ch, NULL);
 	munmap(ch->shm, ch->map_bytes);
 	free(ch);
 }
@@ -212,11 +216,70 @@ static int64_t ring_used(struct iso_chan *ch, struct iso_end *e, bool producer)
 	return used;
 }
 
-/* After publishing an index or a flag: ring the peer's doorbell if it
- * sleeps waiting for one of `ev` (what we just made true). The seq_cst
- * fence pairs with the one in iso_chan_wait(): either the peer sees what we
- * published when it re-checks, or we see its bell. Awake peer: one load. */
+static void ring_peer(struct iso_chan *ch, unsigned ev);
+
+/* After publishing an index or a flag that makes one of `ev` true: ring the
+ * peer now, or owe it the wake-up in the channel's batch. */
 static void wake_peer(struct iso_chan *ch, unsigned ev)
+{
+	if (ch->batch) {
+		if (!ch->owed) {
+			ch->next = ch->batch->head;
+			if (ch->next)
+				ch->next->pprev = &ch->next;
+			ch->pprev = &ch->batch->head;
+			ch->batch->head = ch;
+		}
+		ch->owed |= ev;
+		return;
+	}
+	ring_peer(ch, ev);
+}
+
+/* Take ch off its batch's list. */
+static void owed_unlink(struct iso_chan *ch)
+{
+	*ch->pprev = ch->next;
+	if (ch->next)
+		ch->next->pprev = ch->pprev;
+	ch->next = NULL;
+	ch->pprev = NULL;
+	ch->owed = 0;
+}
+
+void iso_chan_join(struct iso_chan *ch, struct iso_wake_batch *b)
+{
+	if (ch->owed) {
+		unsigned ev = ch->owed;
+		owed_unlink(ch);
+		ring_peer(ch, ev);
+	}
+	ch->batch = b;
+}
+
+unsigned iso_wake_flush(struct iso_wake_batch *b)
+{
+	unsigned n = 0;
+	while (b->head) {
+		struct iso_chan *ch = b->head;
+		unsigned ev = ch->owed;
+		owed_unlink(ch);
+		ring_peer(ch, ev);
+		n++;
+	}
+	return n;
+}
+
+bool iso_chan_wake_owed(const struct iso_chan *ch)
+{
+	return ch->owed != 0;
+}
+
+/* Ring the peer's doorbell if it sleeps waiting for one of `ev` (published
+ * before this call). The seq_cst fence pairs with the one in
+ * iso_chan_wait(): either the peer sees what we published when it
+ * re-checks, or we see its bell. Awake peer: one load. */
+static void ring_peer(struct iso_chan *ch, unsigned ev)
 {
 	_Atomic uint32_t *bell = &ch->shm->bell[!ch->side];
 	atomic_thread_fence(memory_order_seq_cst);

@@ -481,6 +481,63 @@ static void test_fast_path(void)
 	CHECK_EQ(bh_test_count_fds(), before);
 }
 
+/* Batched wake-ups: a joined channel owes its sleeping peer the wake-up
+ * instead of ringing; one flush rings each owed doorbell once; leaving the
+ * batch (or closing) rings what was owed and takes the channel off its list. */
+static void test_wake_batch(void)
+{
+	int before = bh_test_count_fds();
+	struct iso_wake_batch b = {0};
+	struct iso_chan *t[3], *w[3];
+	struct iso_chan_stats st;
+	uint8_t buf[64] = {0};
+	for (int i = 0; i < 3; i++) {
+		int fd;
+		t[i] = iso_chan_create(4096, 4096, &fd);
+		w[i] = iso_chan_attach(fd, ISO_SIDE_WORKER);
+		close(fd);
+		CHECK(t[i] && w[i]);
+		if (!t[i] || !w[i])
+			return;
+		iso_chan_join(t[i], &b);
+		CHECK_EQ(iso_chan_arm(w[i], ISO_CHAN_IN), 0); /* the worker is about to sleep */
+	}
+	CHECK_EQ(iso_chan_write(t[0], buf, 10), 10);
+	CHECK_EQ(iso_chan_write(t[0], buf, 10), 10);
+	CHECK_EQ(iso_chan_write(t[1], buf, 10), 10);
+	iso_chan_stats(t[0], &st);
+	CHECK_EQ(st.wakes, 0);
+	CHECK(iso_chan_wake_owed(t[0]) && iso_chan_wake_owed(t[1]) && !iso_chan_wake_owed(t[2]));
+	CHECK(iso_chan_peer_sleeping(t[0])); /* not rung yet */
+	CHECK_EQ(iso_wake_flush(&b), 2);      /* t[0] once for both writes, t[1] */
+	iso_chan_stats(t[0], &st);
+	CHECK_EQ(st.wakes, 1);
+	CHECK(!iso_chan_peer_sleeping(t[0]) && !iso_chan_peer_sleeping(t[1]));
+	CHECK(!iso_chan_wake_owed(t[0]) && !iso_chan_wake_owed(t[1]));
+	CHECK(iso_chan_peer_sleeping(t[2])); /* given nothing: not woken */
+	CHECK_EQ(iso_wake_flush(&b), 0);
+	/* leaving the batch rings at once what was owed */
+	CHECK_EQ(iso_chan_write(t[2], buf, 10), 10);
+	CHECK(iso_chan_wake_owed(t[2]));
+	iso_chan_join(t[2], NULL);
+	CHECK(!iso_chan_wake_owed(t[2]) && !iso_chan_peer_sleeping(t[2]));
+	CHECK_EQ(iso_chan_write(t[2], buf, 10), 10); /* out of the batch: no debt */
+	CHECK(!iso_chan_wake_owed(t[2]));
+	/* a channel closed while it owes leaves the list */
+	CHECK_EQ(iso_chan_read(w[1], buf, sizeof(buf)), 10);
+	CHECK_EQ(iso_chan_arm(w[1], ISO_CHAN_IN), 0);
+	CHECK_EQ(iso_chan_write(t[1], buf, 10), 10);
+	CHECK_EQ(iso_chan_write(t[0], buf, 10), 10);
+	iso_chan_close(t[1]);
+	CHECK_EQ(iso_wake_flush(&b), 1);
+	for (int i = 0; i < 3; i++) {
+		if (i != 1)
+			iso_chan_close(t[i]);
+		iso_chan_close(w[i]);
+	}
+	CHECK_EQ(bh_test_count_fds(), before);
+}
+
 /* Every call of the trusted side on a channel the worker scribbled on:
  * results within bounds, or an error. False if any result is impossible. */
 static bool trusted_ops_bounded(struct iso_chan *t, uint8_t *buf, size_t cap, uint32_t ring)
@@ -672,6 +729,7 @@ int main(void)
 	test_sleep_wake();
 	test_ping_pong();
 	test_fast_path();
+	test_wake_batch();
 	test_hostile();
 	test_frames();
 	return bh_test_summary("iso_channel");

@@ -141,6 +141,7 @@ void hiso_accepted(struct bh_tcp *t, struct hsrv *s, int fd, uint64_t now);
 void hiso_serve(struct bh_tcp *t, struct hsrv *s, int fd, uint32_t events, uint64_t now);
 int hiso_step(struct bh_tcp *t, struct hsrv *s, uint64_t now);
 void hiso_scan(struct bh_tcp *t, struct hsrv *s, uint64_t now);
+void hiso_flush(struct hsrv *s); /* wake the workers given something this turn */
 bool hiso_busy(const struct hsrv *s);
 void hiso_conn_gone(struct hsrv *s, struct hconn *c);
 void hiso_stop(struct hsrv *s);

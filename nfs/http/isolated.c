@@ -111,6 +111,7 @@ struct hiso {
 	uint32_t n_all;
 	struct hworker **poll;    /* workers looked at every turn */
 	uint32_t n_poll;
+	struct iso_wake_batch wakes; /* workers owed a wake-up this turn: hiso_flush() */
 	struct hworker *spare;    /* started and unused (LIFO) */
 	uint32_t n_spare, inflight, n_pool;
 	uint32_t max_workers;     /* alive at once: the uid range, or the descriptors */
@@ -1130,6 +1131,11 @@ static void worker_arrived(struct bh_tcp *t, struct hsrv *s, struct iso_zmsg *m,
 	}
 	*w = (struct hworker){.pid = m->pid, .uid = m->uid, .sock = m->sock_fd, .ch = ch,
 			      .poll_idx = -1, .all_idx = (int)h->n_all};
+	/* A shared worker's wake-ups wait for the end of the turn, so that it
+	 * finds all the turn's requests; a connection's own worker has one at a
+	 * time and answers best woken at once, within the turn. */
+	if (h->unit != U_CONN)
+		iso_chan_join(ch, &h->wakes);
 	h->all[h->n_all++] = w;
 	h->by_uid[m->uid - h->uid_base] = w;
 	int fd = waitq_pop(s);
@@ -1234,7 +1240,8 @@ int hiso_step(struct bh_tcp *t, struct hsrv *s, uint64_t now)
 		for (uint32_t k = 0; k < w->n_conns; k++)
 			blocked |= s->conns[w->conns[k]].in_blocked;
 		/* asleep with nothing for us: arm it and stop looking */
-		if (!blocked && iso_chan_peer_sleeping(w->ch) && iso_chan_arm(w->ch, ISO_CHAN_IN) == 0) {
+		if (!blocked && iso_chan_peer_sleeping(w->ch) && !iso_chan_wake_owed(w->ch) &&
+		    iso_chan_arm(w->ch, ISO_CHAN_IN) == 0) {
 			poll_del(h, w);
 			continue;
 		}
@@ -1256,6 +1263,14 @@ int hiso_step(struct bh_tcp *t, struct hsrv *s, uint64_t now)
 	if (h->z)
 		top_up(s);
 	return work;
+}
+
+/* Wake every worker that was given something this turn, once, now that the
+ * turn gave it all it will (on one CPU each runs at once: it then finds all
+ * of it instead of the first request). Before the NF yields or sleeps. */
+void hiso_flush(struct hsrv *s)
+{
+	iso_wake_flush(&s->iso->wakes);
 }
 
 bool hiso_busy(const struct hsrv *s)

@@ -429,6 +429,7 @@ static int http_step(struct bh_tcp *t, void *ctx)
 	}
 	if (s->iso) {
 		n += hiso_step(t, s, now);
+		hiso_flush(s);
 		/* Nothing to do but wait for workers, which may share this CPU:
 		 * let them run now rather than after nflib's idle spin. */
 		if (n == 0 && hiso_busy(s))
@@ -436,10 +437,12 @@ static int http_step(struct bh_tcp *t, void *ctx)
 	}
 	if (now >= s->next_scan) {
 		s->next_scan = now + HTTP_SCAN_NS;
-		if (s->iso)
+		if (s->iso) {
 			hiso_scan(t, s, now);
-		else
+			hiso_flush(s);
+		} else {
 			scan(t, s, now);
+		}
 		if (s->log_dirty) {
 			fflush(s->log);
 			s->log_dirty = false;

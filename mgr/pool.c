@@ -60,11 +60,13 @@ static long pool_free_set(const struct rte_mempool *mp, uintptr_t **out)
 	return n;
 }
 
-/* "tcp 198.18.0.2:40000 > 198.18.0.3:7 [S.A] seq 1 ack 2 len 0", or the ether type. */
+/* "tcp 198.18.0.2:40000 > 198.18.0.3:7 [SA] seq 1 ack 2 len 0", or the ether type.
+ * Reads the first segment only, within its buffer whatever its fields say. */
 static void pool_describe(const struct rte_mbuf *m, char *buf, size_t len)
 {
 	const uint8_t *p = rte_pktmbuf_mtod(m, const uint8_t *);
-	uint32_t have = rte_pktmbuf_data_len(m);
+	uint32_t room = m->buf_len > m->data_off ? (uint32_t)(m->buf_len - m->data_off) : 0;
+	uint32_t have = RTE_MIN((uint32_t)rte_pktmbuf_data_len(m), room);
 	if (have < sizeof(struct rte_ether_hdr)) {
 		snprintf(buf, len, "%u bytes", have);
 		return;

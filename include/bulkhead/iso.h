@@ -144,11 +144,11 @@ bool iso_chan_peer_sleeping(struct iso_chan *ch);
  * joined to a batch does not ring its peer's doorbell when it publishes: it
  * remembers what the peer may wait for and goes on the batch's list;
  * iso_wake_flush() then rings, once, every doorbell so owed (the protocol's
- * fence and check happen there, after everything was published). On one CPU
- * a woken peer runs at once: rung at the end of a turn, each peer finds the
- * whole turn's work instead of one piece of it. The owner must flush before
- * it sleeps or waits for a peer. iso_chan_close() leaves the batch (ringing
- * what it owed). A batch is used by one thread.
+ * fence and check happen there, after everything was published). A peer
+ * rung once after a turn finds the whole turn's work; rung at the first
+ * piece, it may run, and sleep again, before the rest. The owner must
+ * flush before it sleeps or waits for a peer. iso_chan_close() leaves the
+ * batch (ringing what it owed). A batch is used by one thread.
  */
 struct iso_wake_batch {
 	struct iso_chan *head; /* channels owing a wake-up */

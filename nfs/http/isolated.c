@@ -1266,8 +1266,8 @@ int hiso_step(struct bh_tcp *t, struct hsrv *s, uint64_t now)
 }
 
 /* Wake every worker that was given something this turn, once, now that the
- * turn gave it all it will (on one CPU each runs at once: it then finds all
- * of it instead of the first request). Before the NF yields or sleeps. */
+ * turn gave it all it will: woken at its first request, a worker may run,
+ * and sleep again, before the rest comes. Before the NF yields or sleeps. */
 void hiso_flush(struct hsrv *s)
 {
 	iso_wake_flush(&s->iso->wakes);

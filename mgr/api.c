@@ -336,7 +336,7 @@ static struct api_reply api_route(struct mgr *m, const char *method, const char 
 			return api_error(MHD_HTTP_METHOD_NOT_ALLOWED, "%s %s: use GET", method, url);
 		json_t *held = mgr_pool_held(m, API_POOL_HELD_MAX);
 		return held ? api_ok(held)
-			    : api_error(MHD_HTTP_INTERNAL_SERVER_ERROR, "out of memory");
+			    : api_error(MHD_HTTP_INTERNAL_SERVER_ERROR, "the pool cannot be read");
 	}
 	if (!strcmp(url, "/api/v1/catalog"))
 		return get ? api_ok(mgr_catalog(m))

@@ -126,7 +126,7 @@ void mgr_stats_fini(struct mgr *m);
 const char *mgr_slot_state_name(uint32_t state);
 
 /* pool.c: the packet buffers out of the pool now, the first max of them described
- * (docs/api.md, GET /api/v1/pool/held). New reference; NULL without memory. */
+ * (docs/api.md, GET /api/v1/pool/held). New reference; NULL if it cannot be read. */
 json_t *mgr_pool_held(struct mgr *m, unsigned max);
 
 /* topology.c: live chains and rules (docs/api.md). 0 or -errno with err set. */

@@ -30,24 +30,19 @@ static int pool_ptr_cmp(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
-/* The free buffers (sorted) into *out; their count, or -1 without memory. */
+/* The free buffers (sorted) into *out; their count, or -1 without memory or
+ * if the pool's ring is not the RTS ring mgr_pool_create() makes. */
 static long pool_free_set(const struct rte_mempool *mp, uintptr_t **out)
 {
 	const struct rte_ring *r = mp->pool_data;
-	uint32_t head, tail, n = 0;
-	/* The ring stores pointers after its header; the tails say which are filled. */
-	if (rte_ring_get_cons_sync_type(r) == RTE_RING_SYNC_MT_RTS) {
-		tail = r->rts_cons.tail.val.pos;
-		head = r->rts_prod.tail.val.pos;
-	} else if (rte_ring_get_cons_sync_type(r) == RTE_RING_SYNC_MT_HTS) {
-		tail = r->hts_cons.ht.pos.tail;
-		head = r->hts_prod.ht.pos.tail;
-	} else {
-		tail = r->cons.tail;
-		head = r->prod.tail;
-	}
-	/* Read consumer first: moving on meanwhile, the ring may look fuller
+	uint32_t n = 0;
+	if (rte_ring_get_cons_sync_type(r) != RTE_RING_SYNC_MT_RTS)
+		return -1;
+	/* The ring stores pointers after its header; the tails say which are
+	 * filled. Consumer first: moving on meanwhile, the ring may look fuller
 	 * than it can be; a snapshot only then. */
+	uint32_t tail = r->rts_cons.tail.val.pos;
+	uint32_t head = r->rts_prod.tail.val.pos;
 	uint32_t count = RTE_MIN(head - tail, r->capacity);
 	uintptr_t *set = malloc(((size_t)count + 1) * sizeof(*set));
 	if (!set)

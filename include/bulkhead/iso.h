@@ -13,6 +13,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
+#include <sys/uio.h>
 
 /* ====================================================================== */
 /* Channel                                                                */
@@ -97,6 +98,9 @@ void iso_chan_close(struct iso_chan *ch);
  * -EPROTO if the channel is broken (the peer corrupted an index).
  */
 ssize_t iso_chan_write(struct iso_chan *ch, const void *buf, size_t n);
+/* The same for the pieces of iov in order, as far as they fit, published
+ * at once: one index update and one wake-up check for all of them. */
+ssize_t iso_chan_writev(struct iso_chan *ch, const struct iovec *iov, int iovcnt);
 
 /*
  * Copies up to n (> 0) bytes out of this side's incoming ring. Returns the
@@ -188,6 +192,15 @@ void iso_chan_set_notify(struct iso_chan *ch, int efd);    /* -1: none (the defa
  * follows: decide on the peeked copy only (iso_frame_recv() does).
  */
 ssize_t iso_chan_peek(struct iso_chan *ch, void *buf, size_t n);
+
+/*
+ * Consumes skip + n bytes that are waiting, copying the last n into buf
+ * (the first skip, such as a header already peeked, are not read again),
+ * with one index update and one wake-up check. Returns n, -EAGAIN if fewer
+ * than skip + n bytes are waiting (nothing is consumed), or -EPROTO if the
+ * channel is broken.
+ */
+ssize_t iso_chan_consume(struct iso_chan *ch, size_t skip, void *buf, size_t n);
 
 /* ====================================================================== */
 /* Frames: streams over a channel                                         */
@@ -287,6 +300,9 @@ uint32_t iso_frame_max(const struct iso_chan *ch);
  */
 int iso_frame_send(struct iso_chan *ch, uint32_t stream, uint16_t type, uint16_t flags,
 		   const void *payload, uint32_t len);
+/* The same with the payload in pieces (at most 4), sent as one frame. */
+int iso_frame_sendv(struct iso_chan *ch, uint32_t stream, uint16_t type, uint16_t flags,
+		    const struct iovec *iov, int iovcnt);
 
 /*
  * Receives one whole frame: its header into *f, its payload into buf

@@ -27,6 +27,7 @@
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <sys/uio.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -341,20 +342,34 @@ ssize_t iso_chan_writable(struct iso_chan *ch)
 
 ssize_t iso_chan_write(struct iso_chan *ch, const void *buf, size_t n)
 {
+	struct iovec v = {(void *)buf, n};
+	return iso_chan_writev(ch, &v, 1);
+}
+
+ssize_t iso_chan_writev(struct iso_chan *ch, const struct iovec *iov, int iovcnt)
+{
 	struct iso_end *e = &ch->out;
 	if (ch->shut)
 		return -EPIPE;
 	ssize_t room = iso_chan_writable(ch);
 	if (room <= 0)
 		return room;
-	size_t len = n < (size_t)room ? n : (size_t)room;
-	if (len == 0)
+	uint32_t start = e->mine;
+	size_t left = (size_t)room;
+	for (int i = 0; i < iovcnt && left; i++) {
+		size_t len = iov[i].iov_len < left ? iov[i].iov_len : left;
+		if (!len)
+			continue; /* an empty piece may have no base */
+		ring_copy(e, iov[i].iov_base, len, true);
+		e->mine += (uint32_t)len;
+		left -= len;
+	}
+	if (e->mine == start)
 		return 0;
-	ring_copy(e, (void *)buf, len, true);
-	e->mine += (uint32_t)len;
+	/* one index update and one wake check for the whole */
 	atomic_store_explicit(&e->ctl->head, e->mine, memory_order_release);
 	wake_peer(ch, ISO_CHAN_IN);
-	return (ssize_t)len;
+	return (ssize_t)(e->mine - start);
 }
 
 ssize_t iso_chan_peek(struct iso_chan *ch, void *buf, size_t n)
@@ -385,6 +400,25 @@ ssize_t iso_chan_read(struct iso_chan *ch, void *buf, size_t n)
 	atomic_store_explicit(&e->ctl->tail, e->mine, memory_order_release);
 	wake_peer(ch, ISO_CHAN_OUT);
 	return (ssize_t)len;
+}
+
+ssize_t iso_chan_consume(struct iso_chan *ch, size_t skip, void *buf, size_t n)
+{
+	struct iso_end *e = &ch->in;
+	ssize_t avail = iso_chan_readable(ch);
+	if (avail < 0)
+		return avail;
+	if (skip > (size_t)avail || n > (size_t)avail - skip)
+		return -EAGAIN;
+	if (skip + n == 0)
+		return 0;
+	e->mine += (uint32_t)skip;
+	if (n)
+		ring_copy(e, buf, n, false);
+	e->mine += (uint32_t)n;
+	atomic_store_explicit(&e->ctl->tail, e->mine, memory_order_release);
+	wake_peer(ch, ISO_CHAN_OUT);
+	return (ssize_t)n;
 }
 
 int iso_chan_shutdown(struct iso_chan *ch)

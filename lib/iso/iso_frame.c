@@ -7,7 +7,6 @@
  * skipped, never read back.
  */
 #include <errno.h>
-#include <string.h>
 
 #include "bulkhead/iso.h"
 
@@ -20,29 +19,35 @@ uint32_t iso_frame_max(const struct iso_chan *ch)
 int iso_frame_send(struct iso_chan *ch, uint32_t stream, uint16_t type, uint16_t flags,
 		   const void *payload, uint32_t len)
 {
+	struct iovec v = {(void *)payload, len};
+	return iso_frame_sendv(ch, stream, type, flags, &v, len ? 1 : 0);
+}
+
+int iso_frame_sendv(struct iso_chan *ch, uint32_t stream, uint16_t type, uint16_t flags,
+		    const struct iovec *iov, int iovcnt)
+{
+	struct iovec all[5];
+	if (iovcnt < 0 || iovcnt > 4)
+		return -EINVAL;
+	size_t len = 0;
+	for (int i = 0; i < iovcnt; i++) {
+		if (iov[i].iov_len > ISO_FRAME_MAX)
+			return -EMSGSIZE; /* and the sum cannot wrap */
+		len += iov[i].iov_len;
+		all[i + 1] = iov[i];
+	}
 	if (len > iso_frame_max(ch))
 		return -EMSGSIZE;
 	ssize_t room = iso_chan_writable(ch);
 	if (room < 0)
 		return (int)room;
-	if ((size_t)room < ISO_FRAME_HDR + (size_t)len)
+	if ((size_t)room < ISO_FRAME_HDR + len)
 		return -EAGAIN;
-	uint8_t buf[ISO_FRAME_HDR + 512];
-	struct iso_frame f = {.stream = stream, .type = type, .flags = flags, .len = len};
-	ssize_t w;
-	if (len <= sizeof(buf) - ISO_FRAME_HDR) {
-		/* Small frames in one copy, one index update, one wake check. */
-		memcpy(buf, &f, ISO_FRAME_HDR);
-		if (len)
-			memcpy(buf + ISO_FRAME_HDR, payload, len);
-		w = iso_chan_write(ch, buf, ISO_FRAME_HDR + len);
-		return w < 0 ? (int)w : 0;
-	}
-	/* There is room for both parts, and we are the only producer. */
-	w = iso_chan_write(ch, &f, ISO_FRAME_HDR);
-	if (w < 0)
-		return (int)w;
-	w = iso_chan_write(ch, payload, len);
+	struct iso_frame f = {.stream = stream, .type = type, .flags = flags, .len = (uint32_t)len};
+	all[0] = (struct iovec){&f, ISO_FRAME_HDR};
+	/* There is room for the whole, and we are the only producer: it goes
+	 * whole, published once. */
+	ssize_t w = iso_chan_writev(ch, all, iovcnt + 1);
 	return w < 0 ? (int)w : 0;
 }
 
@@ -68,12 +73,9 @@ int iso_frame_recv(struct iso_chan *ch, struct iso_frame *f, void *buf, size_t c
 		return -EPROTO;
 	if ((size_t)avail < ISO_FRAME_HDR + (size_t)h.len)
 		return done ? -EPROTO : -EAGAIN;
-	/* Skip the header bytes (what is there now does not matter), then
+	/* Skip the header bytes (what is there now does not matter), and
 	 * take the payload. */
-	uint8_t skip[ISO_FRAME_HDR];
-	if (iso_chan_read(ch, skip, ISO_FRAME_HDR) != (ssize_t)ISO_FRAME_HDR)
-		return -EPROTO;
-	if (h.len && iso_chan_read(ch, buf, h.len) != (ssize_t)h.len)
+	if (iso_chan_consume(ch, ISO_FRAME_HDR, buf, h.len) != (ssize_t)h.len)
 		return -EPROTO;
 	*f = h;
 	return 1;

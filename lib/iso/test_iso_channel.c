@@ -718,6 +718,61 @@ static void test_frames(void)
 	CHECK_EQ(bh_test_count_fds(), before);
 }
 
+/* Pieces written as one (iso_chan_writev, iso_frame_sendv) and bytes taken
+ * after a skipped prefix (iso_chan_consume), across the ring's end. */
+static void test_gather(void)
+{
+	int before = bh_test_count_fds();
+	struct iso_chan *w, *t = chan_pair(4096, 4096, &w);
+	uint8_t buf[4096], out[4096], got[ISO_FRAME_MAX];
+	if (!t)
+		return;
+	for (size_t i = 0; i < sizeof(buf); i++)
+		buf[i] = pat(5, i);
+	/* move both indices near the end, so what follows wraps */
+	CHECK_EQ(iso_chan_write(t, buf, 4000), 4000);
+	CHECK_EQ(iso_chan_read(w, out, sizeof(out)), 4000);
+	struct iovec v[3] = {{buf, 50}, {buf + 50, 0}, {buf + 1000, 100}};
+	CHECK_EQ(iso_chan_writev(t, v, 3), 150);
+	CHECK_EQ(iso_chan_readable(w), 150);
+	/* more than is there: nothing taken */
+	CHECK_EQ(iso_chan_consume(w, 50, out, 101), -EAGAIN);
+	CHECK_EQ(iso_chan_consume(w, 151, out, 0), -EAGAIN);
+	CHECK_EQ(iso_chan_readable(w), 150);
+	CHECK_EQ(iso_chan_consume(w, 50, out, 100), 100);
+	CHECK(memcmp(out, buf + 1000, 100) == 0);
+	CHECK_EQ(iso_chan_readable(w), 0);
+	CHECK_EQ(iso_chan_writable(t), 4096);
+	/* partial: as far as the room goes, in order */
+	CHECK_EQ(iso_chan_write(t, buf, 4000), 4000);
+	struct iovec p[2] = {{buf + 7, 60}, {buf + 300, 100}};
+	CHECK_EQ(iso_chan_writev(t, p, 2), 96);
+	CHECK_EQ(iso_chan_writev(t, p, 2), 0);
+	CHECK_EQ(iso_chan_consume(w, 4000, out, 96), 96);
+	CHECK(memcmp(out, buf + 7, 60) == 0 && memcmp(out + 60, buf + 300, 36) == 0);
+	/* a frame in pieces: one header, the pieces in order */
+	struct iso_frame f;
+	struct iovec fv[4] = {{buf, 5}, {NULL, 0}, {buf + 2000, 1500}, {buf + 9, 1}};
+	CHECK_EQ(iso_frame_sendv(t, 3, ISO_F_DATA, 0, fv, 4), 0);
+	CHECK_EQ(iso_frame_recv(w, &f, got, sizeof(got)), 1);
+	CHECK(f.stream == 3 && f.type == ISO_F_DATA && f.len == 1506);
+	CHECK(!memcmp(got, buf, 5) && !memcmp(got + 5, buf + 2000, 1500) && got[1505] == buf[9]);
+	struct iovec five[5] = {{buf, 1}, {buf, 1}, {buf, 1}, {buf, 1}, {buf, 1}};
+	CHECK_EQ(iso_frame_sendv(t, 3, ISO_F_DATA, 0, five, 5), -EINVAL);
+	struct iovec huge[2] = {{buf, 4000}, {buf, 100}};
+	CHECK_EQ(iso_frame_sendv(t, 3, ISO_F_DATA, 0, huge, 2), -EMSGSIZE);
+	struct iovec wraps[2] = {{buf, SIZE_MAX}, {buf, 2}}; /* a sum that would wrap to 1 */
+	CHECK_EQ(iso_frame_sendv(t, 3, ISO_F_DATA, 0, wraps, 2), -EMSGSIZE);
+	/* no room for the whole: nothing of it written */
+	CHECK_EQ(iso_chan_write(t, buf, 3000), 3000);
+	huge[0].iov_len = 1000;
+	CHECK_EQ(iso_frame_sendv(t, 3, ISO_F_DATA, 0, huge, 2), -EAGAIN);
+	CHECK_EQ(iso_chan_readable(w), 3000);
+	iso_chan_close(w);
+	iso_chan_close(t);
+	CHECK_EQ(bh_test_count_fds(), before);
+}
+
 int main(void)
 {
 	test_sizes();
@@ -732,5 +787,6 @@ int main(void)
 	test_wake_batch();
 	test_hostile();
 	test_frames();
+	test_gather();
 	return bh_test_summary("iso_channel");
 }

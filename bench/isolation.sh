@@ -36,7 +36,9 @@
 # bench/out/isolation.{txt,raw.txt,dat,png}.
 #
 # With ROUNDS > 1 the matrix is run that many times, the configurations
-# taking turns in each round, and the table gives every figure's median.
+# taking turns in each round, and the table gives every figure's median and,
+# for each ratio, the median of the rounds' ratios (each round's isolated
+# figure over the same round's shared one).
 #
 # Environment: ROUNDS=1 SECS=5 WARMUP=1 CONNS=32 CLIENT_CPU=0 SERVER_CPU=1
 #   SIZES="64 1k 64k 1m 10m" MODES="keepalive close" (pipeline: PIPELINE=16)
@@ -47,6 +49,8 @@
 #   HOLD_CONFIG=connection/fresh IDLE_CONNS=1000 MANY_CONNS=10000 HOLD_SECS=60
 #   WORKER=build/workers/http/bh-http-worker (the worker program the zygote
 #   confines and execs: another build of it, to compare)
+#   PERF="CONFIG:MODE:SIZE ..." (perf record and perf stat of the whole server
+#   CPU during those points of the last round: bench/out/isolation.perf.*.txt)
 set -u
 BENCH=isolation
 # shellcheck source=bench/lib.sh
@@ -67,6 +71,8 @@ IDLE_CONNS=${IDLE_CONNS:-1000}
 MANY_CONNS=${MANY_CONNS:-10000}
 HOLD_SECS=${HOLD_SECS:-60}
 WORKER=${WORKER:-$BH_BUILD/workers/http/bh-http-worker}
+PERF=${PERF:-}
+[ -z "$PERF" ] || command -v perf >/dev/null || die "PERF needs perf (Debian: linux-perf)"
 bench_prepare "ip jq taskset wrk ps" mgr/bulkhead nfs/http/bh-http workers/http/bh-http-worker \
 	bench/bh-chan-pingpong
 bench_plot_tool
@@ -258,7 +264,81 @@ counters() {
 		"faults $(jq -r "$FAULTS" <<<"$c"), connections that waited $(jq -r .conns_waited <<<"$c")"
 }
 
-point() { bench_wrk_point "$1 $2 $3" "$2" "http://$BENCH_HTTP_IP/f$3.bin"; } # point CONFIG MODE SIZE
+# point CONFIG MODE SIZE; profiled (in the last round) if PERF names it. The
+# server CPU's time while wrk measured (/proc/stat, in clock ticks) goes into
+# the point's result: srv_busy (user, system, interrupts), srv_idle, srv_steal
+# (taken by the hypervisor: the CPU ran something else).
+point() {
+	PROF=
+	[[ " $PERF " == *" $1:$2:$3 "* ]] && [ "${ROUND:-1}" = "$ROUNDS" ] && PROF=1
+	bench_wrk_point "$1 $2 $3" "$2" "http://$BENCH_HTTP_IP/f$3.bin" point_start point_stop
+	[ -z "$PROF" ] || perf_report "$1:$2:$3"
+	local last cpu
+	last=$(tail -n 1 "$RES")
+	cpu=$(paste "$WORK/cpu.0" "$WORK/cpu.1" | awk '{printf "{\"srv_busy\": %d, \"srv_idle\": %d, \"srv_steal\": %d}", $4 - $1, $5 - $2, $6 - $3}')
+	sed -i '$d' "$RES"
+	echo "$1 $2 $3 $(cut -d' ' -f4- <<<"$last" | jq -c ". + $cpu")" >>"$RES"
+}
+# cpu_ticks: the server CPU's busy, idle and steal ticks so far.
+cpu_ticks() { awk -v c="cpu$SERVER_CPU" '$1 == c {print $2 + $3 + $4 + $7 + $8, $5 + $6, $9}' /proc/stat; }
+point_start() {
+	[ -z "$PROF" ] || perf_start
+	cpu_ticks >"$WORK/cpu.0"
+}
+point_stop() {
+	cpu_ticks >"$WORK/cpu.1"
+	[ -z "$PROF" ] || perf_stop
+}
+
+# segs: the client's TCP segments in and out so far (its namespace's counters).
+segs() { ip netns exec "$NS_A" nstat -az TcpInSegs TcpOutSegs | awk '/^Tcp/ {print $1, $2}'; }
+
+# perf_start / perf_stop: the whole server CPU for SECS seconds (every
+# process on it: the manager, the NF, the zygote, the workers, and the kernel
+# work done there), a flat profile, and the switches and system calls per
+# request, in $OUT/isolation.perf.CONFIG-MODE-SIZE.txt.
+perf_start() {
+	segs >"$WORK/segs.0"
+	perf record -a -C "$SERVER_CPU" -g -o "$WORK/perf.data" -- sleep "$SECS" >/dev/null 2>&1 &
+	PERF_REC=$!
+	perf stat -a -C "$SERVER_CPU" -x, -e context-switches,raw_syscalls:sys_enter,cpu-clock \
+		-o "$WORK/perf.stat" -- sleep "$SECS" >/dev/null 2>&1 &
+	PERF_STAT=$!
+}
+perf_stop() {
+	wait "$PERF_REC" "$PERF_STAT"
+	segs >"$WORK/segs.1"
+}
+perf_report() { # perf_report CONFIG:MODE:SIZE, once its point is in $RES
+	local f req
+	f=$OUT/isolation.perf.$(tr ':/' '--' <<<"$1").txt
+	req=$(tail -n 1 "$RES" | cut -d' ' -f4- | jq -r "($WRK_PER_S) * $SECS | floor" 2>/dev/null)
+	{
+		echo "$1: $req requests in $SECS s"
+		awk -F, -v r="${req:-0}" '$3 != "" && r > 0 {
+			if ($3 == "cpu-clock") printf "  %-26s %12.0f  %8.3f us per request\n", $3 " (ms)", $1, $1 * 1000 / r
+			else printf "  %-26s %12.0f  %8.3f per request\n", $3, $1, $1 / r}' "$WORK/perf.stat"
+		paste "$WORK/segs.0" "$WORK/segs.1" | awk -v r="${req:-0}" -v s="$SECS" \
+			'r > 0 {printf "  client %-19s %12.0f  %8.3f per request (wrk ran %d s of it)\n", $1, $4 - $2, ($4 - $2) / r, s}'
+		perf report -i "$WORK/perf.data" --no-children --sort comm -g none --stdio 2>/dev/null
+		perf report -i "$WORK/perf.data" --no-children --sort comm,dso,symbol -g none \
+			--percent-limit 0.4 --stdio 2>/dev/null
+		# perf cannot read the worker's symbols (it runs in a mount namespace
+		# of its own): its samples' addresses, resolved in the build
+		echo "the worker's own code (share of its samples there):"
+		perf script -i "$WORK/perf.data" -G -F ip,dso 2>/dev/null | awk '$2 ~ "libexec/worker" {print $1}' |
+			/usr/bin/python3 -c '
+import collections, subprocess, sys
+ips = [int(l, 16) for l in sys.stdin]
+addrs = sorted(set(ips))
+out = subprocess.run(["addr2line", "-f", "-e", sys.argv[1]] + [hex(a) for a in addrs],
+                     capture_output=True, text=True).stdout.split("\n")
+name = {a: out[2 * i] for i, a in enumerate(addrs)}
+for fn, k in collections.Counter(name[a] for a in ips).most_common(30):
+    print("  %5.1f%%  %s" % (100 * k / len(ips), fn))' "$WORKER"
+	} | grep -v '^#' | grep -v '^$' >"$f"
+	echo "  perf profile of CPU $SERVER_CPU in $f"
+}
 have() { [ -n "$(bench_http_metric "$1" "$2" "$3" "$WRK_PER_S")" ]; }      # have CONFIG MODE SIZE
 
 # hold PART N: N keep-alive connections to HOLD_CONFIG held by hold.py (from
@@ -350,7 +430,15 @@ fi
 
 # --- table, goals and plot -----------------------------------------------------------
 metric() { bench_http_metric "$@"; } # metric CONFIG MODE SIZE JQ
-ratio() { bench_ratio "$(metric "$1" "$2" "$3" "$4")" "$(metric shared "$2" "$3" "$4")"; }
+# ratio CONFIG MODE SIZE JQ: CONFIG's JQ over shared's, round by round (the median)
+ratio() { bench_paired_ratio "$(bench_http_rounds "$1" "$2" "$3" "$4")" "$(bench_http_rounds shared "$2" "$3" "$4")"; }
+# The server CPU's time per request (us), busy only: what a request costs
+# whatever the hypervisor took; and the share it took (steal, %).
+HZ=$(getconf CLK_TCK)
+CPU_US="if (.requests // 0) > 0 and .srv_busy != null then .srv_busy * 1e6 / $HZ / .requests else null end"
+STEAL_PCT='.srv_steal * 100 / (.srv_busy + .srv_idle + .srv_steal) | . * 10 | round / 10'
+# cpu_ratio CONFIG MODE SIZE: shared's CPU per request over CONFIG's (above 1: CONFIG costs less)
+cpu_ratio() { bench_paired_ratio "$(bench_http_rounds shared "$2" "$3" "$CPU_US")" "$(bench_http_rounds "$1" "$2" "$3" "$CPU_US")"; }
 ISO_CONFIGS=$(for c in $CONFIGS; do [ "$c" = shared ] || echo "$c"; done)
 hold_f() { awk -v p="$1" '$1 == p {$1 = $2 = ""; print}' "$HOLD" | tail -n 1 | jq -r "$2 // empty" 2>/dev/null; }
 uniq_words() { printf '%s\n' "$@" | awk '!seen[$0]++'; }
@@ -370,7 +458,7 @@ goal_ratio() {
 			for z in $SIZES; do
 				awk -v s="$(numfmt --from=iec "${z^^}")" "BEGIN {exit !($4)}" || continue
 				r=$(ratio "$cfg" "$m" "$z" "$WRK_PER_S")
-				line+=" $m/$z $r"
+				line+=" $m/$z $r (CPU $(cpu_ratio "$cfg" "$m" "$z"))"
 				[ "$r" = - ] && continue
 				if awk -v r="$r" -v min="$2" 'BEGIN {exit !(r + 0 >= min)}'; then
 					[ "$verdict" = "does not hold" ] || verdict=holds
@@ -388,8 +476,8 @@ goal_ratio() {
 		"(manager, NF, zygote, workers); $(nproc) CPUs; spares $SPARES, inline-max $INLINE_MAX;" \
 		"load average before: $LOAD"
 	if [ -s "$RES" ]; then
-		printf '%-9s %-5s %-16s | %9s %6s | %9s %6s | %9s %6s | %s\n' mode size config "req/s" ratio \
-			"MB/s" ratio "p99 ms" ratio errors
+		printf '%-9s %-5s %-16s | %9s %6s | %9s %6s | %9s %6s | %s | %10s %6s %6s\n' mode size config "req/s" ratio \
+			"MB/s" ratio "p99 ms" ratio errors "CPU us/req" ratio steal%
 		# shellcheck disable=SC2086
 		for m in $(uniq_words $MODES close); do
 			# shellcheck disable=SC2086
@@ -397,15 +485,18 @@ goal_ratio() {
 				# shellcheck disable=SC2086
 				for cfg in $(uniq_words $CONFIGS connection/fresh connection/scrub); do
 					have "$cfg" "$m" "$z" || continue
-					rr=- rb=- rp=-
+					rr=- rb=- rp=- rc=-
 					if [ "$cfg" != shared ]; then
 						rr=$(ratio "$cfg" "$m" "$z" "$WRK_PER_S")
 						rb=$(ratio "$cfg" "$m" "$z" "$WRK_MB_S")
 						rp=$(ratio "$cfg" "$m" "$z" "$WRK_P99_MS")
+						rc=$(cpu_ratio "$cfg" "$m" "$z")
 					fi
-					printf '%-9s %-5s %-16s | %9s %6s | %9s %6s | %9s %6s | %s\n' "$m" "$z" "$cfg" \
+					printf '%-9s %-5s %-16s | %9s %6s | %9s %6s | %9s %6s | %s | %10s %6s %6s\n' "$m" "$z" "$cfg" \
 						"$(metric "$cfg" "$m" "$z" "$WRK_PER_S")" "$rr" "$(metric "$cfg" "$m" "$z" "$WRK_MB_S")" "$rb" \
-						"$(metric "$cfg" "$m" "$z" "$WRK_P99_MS")" "$rp" "$(metric "$cfg" "$m" "$z" "$WRK_ERRS")"
+						"$(metric "$cfg" "$m" "$z" "$WRK_P99_MS")" "$rp" "$(metric "$cfg" "$m" "$z" "$WRK_ERRS")" \
+						"$(metric "$cfg" "$m" "$z" "$CPU_US" | awk '{printf "%.2f", $1}')" "$rc" \
+						"$(metric "$cfg" "$m" "$z" "$STEAL_PCT")"
 				done
 			done
 		done
@@ -451,6 +542,8 @@ goal_ratio() {
 	fi
 	echo
 	echo "goals:"
+	echo "  (CPU: the server CPU's busy time per request, shared over isolated: the same ratio were the"
+	echo "   CPU all ours; the hypervisor's steal, in the table, moves requests/s but not this)"
 	goal_ratio "keep-alive, files up to 1 KiB: isolated / shared >= 0.95 (requests/s)" 0.95 keepalive 's <= 1024'
 	if [ -s "$FLOOR" ]; then
 		# the median of the rounds' microseconds per message

@@ -172,6 +172,32 @@ bench_http_rounds() {
 		jq -r "try ($4 // \"-\") catch \"-\"" 2>/dev/null | tr '\n' ' '
 }
 
+# bench_paired_ratio "A1 A2 ..." "B1 B2 ...": the median of the ratios Ai / Bi of
+# the same rounds (two decimals), so that what changes from one round to the
+# next (other guests on the host) weighs on both sides of each ratio; the
+# ratio of the medians when the two lists are not of the same rounds.
+bench_paired_ratio() {
+	awk -v a="$1" -v b="$2" 'BEGIN {
+		na = split(a, x, " "); nb = split(b, y, " ")
+		if (na != nb) {
+			for (i = 1; i <= na; i++) if (x[i] != "-") xa[++ka] = x[i] + 0
+			for (i = 1; i <= nb; i++) if (y[i] != "-") yb[++kb] = y[i] + 0
+			ma = med(xa, ka); mb = med(yb, kb)
+			if (ma == "" || mb == "" || mb == 0) print "-"; else printf "%.2f\n", ma / mb
+			exit
+		}
+		for (i = 1; i <= na; i++)
+			if (x[i] != "-" && y[i] != "-" && y[i] + 0 != 0) r[++k] = x[i] / y[i]
+		m = med(r, k)
+		if (m == "") print "-"; else printf "%.2f\n", m
+	}
+	function med(v, n,   i, j, t) {
+		if (n == 0) return ""
+		for (i = 2; i <= n; i++) for (j = i; j > 1 && v[j - 1] > v[j]; j--) { t = v[j]; v[j] = v[j - 1]; v[j - 1] = t }
+		return n % 2 ? v[(n + 1) / 2] : (v[n / 2] + v[n / 2 + 1]) / 2
+	}'
+}
+
 # bench_http_nf ARGS...: after bench_platform http, starts bh-http as the NF
 # "http" (BENCH_HTTP_IP on port p0, document root DOCROOT) with ARGS (stack and
 # bh-http options) and waits until it is attached and answers ARP; sets

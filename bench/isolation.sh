@@ -36,7 +36,7 @@
 # bench/out/isolation.{txt,raw.txt,dat,png}.
 #
 # With ROUNDS > 1 the matrix is run that many times, the configurations
-# taking turns in each round, and the table gives every figure's median and,
+# taking turns in each round (each round starting one further on), and the table gives every figure's median and,
 # for each ratio, the median of the rounds' ratios (each round's isolated
 # figure over the same round's shared one).
 #
@@ -382,8 +382,13 @@ echo "$BENCH: manager + bh-http (+ zygote and workers) on CPU $SERVER_CPU, wrk o
 if [[ " $PARTS " == *" matrix "* ]]; then
 	for ROUND in $(seq 1 "$ROUNDS"); do
 		[ "$ROUNDS" = 1 ] || echo "$BENCH: round $ROUND of $ROUNDS"
+		# each round starts one configuration further on, so that none is
+		# always measured first (or last) in a round
+		read -r -a cfgs <<<"$CONFIGS"
+		k=$(((ROUND - 1) % ${#cfgs[@]}))
+		order="${cfgs[*]:k} ${cfgs[*]:0:k}"
 		for m in $MODES; do
-			for cfg in $CONFIGS; do
+			for cfg in $order; do
 				nf_start "$cfg" "$m"
 				for z in $SIZES; do point "$cfg" "$m" "$z"; done
 				counters "$cfg" "$m"

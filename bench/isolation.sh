@@ -36,9 +36,10 @@
 # bench/out/isolation.{txt,raw.txt,dat,png}.
 #
 # With ROUNDS > 1 the matrix is run that many times, the configurations
-# taking turns in each round (each round starting one further on), and the table gives every figure's median and,
-# for each ratio, the median of the rounds' ratios (each round's isolated
-# figure over the same round's shared one).
+# taking turns in each round (each round starting one further on), and the
+# table gives every figure's median and, for each ratio, the median of the
+# rounds' ratios (each round's isolated figure over the same round's shared
+# one).
 #
 # Environment: ROUNDS=1 SECS=5 WARMUP=1 CONNS=32 CLIENT_CPU=0 SERVER_CPU=1
 #   SIZES="64 1k 64k 1m 10m" MODES="keepalive close" (pipeline: PIPELINE=16)

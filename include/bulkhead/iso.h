@@ -151,8 +151,9 @@ bool iso_chan_peer_sleeping(struct iso_chan *ch);
  * fence and check happen there, after everything was published). A peer
  * rung once after a turn finds the whole turn's work; rung at the first
  * piece, it may run, and sleep again, before the rest. The owner must
- * flush before it sleeps or waits for a peer. iso_chan_close() leaves the
- * batch (ringing what it owed). A batch is used by one thread.
+ * flush before it sleeps in its own way (iso_chan_wait() rings what its
+ * channel owes before it sleeps). iso_chan_close() leaves the batch
+ * (ringing what it owed). A batch is used by one thread.
  */
 struct iso_wake_batch {
 	struct iso_chan *head; /* channels owing a wake-up */

@@ -248,26 +248,27 @@ static void owed_unlink(struct iso_chan *ch)
 	ch->owed = 0;
 }
 
-void iso_chan_join(struct iso_chan *ch, struct iso_wake_batch *b)
+/* Ring now what ch owes its peer, if anything. */
+static void ring_owed(struct iso_chan *ch)
 {
 	if (ch->owed) {
 		unsigned ev = ch->owed;
 		owed_unlink(ch);
 		ring_peer(ch, ev);
 	}
+}
+
+void iso_chan_join(struct iso_chan *ch, struct iso_wake_batch *b)
+{
+	ring_owed(ch);
 	ch->batch = b;
 }
 
 unsigned iso_wake_flush(struct iso_wake_batch *b)
 {
 	unsigned n = 0;
-	while (b->head) {
-		struct iso_chan *ch = b->head;
-		unsigned ev = ch->owed;
-		owed_unlink(ch);
-		ring_peer(ch, ev);
-		n++;
-	}
+	for (; b->head; n++)
+		ring_owed(b->head);
 	return n;
 }
 
@@ -475,6 +476,9 @@ int iso_chan_wait(struct iso_chan *ch, unsigned events, int timeout_ms)
 	uint32_t mark = events & (ISO_CHAN_IN | ISO_CHAN_OUT);
 	if (r != 0 || timeout_ms == 0 || mark == 0)
 		return r;
+	/* About to sleep: a peer owed a wake-up (a batch not flushed) may be
+	 * what we wait for. */
+	ring_owed(ch);
 	_Atomic uint32_t *bell = &ch->shm->bell[ch->side];
 	atomic_store_explicit(bell, mark, memory_order_relaxed);
 	atomic_thread_fence(memory_order_seq_cst);

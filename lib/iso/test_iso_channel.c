@@ -530,6 +530,17 @@ static void test_wake_batch(void)
 	CHECK_EQ(iso_chan_write(t[0], buf, 10), 10);
 	iso_chan_close(t[1]);
 	CHECK_EQ(iso_wake_flush(&b), 1);
+	/* a side that waits rings what its channel owes before it sleeps */
+	CHECK_EQ(iso_chan_read(w[2], buf, sizeof(buf)), 20); /* nothing left for it to read */
+	CHECK_EQ(iso_chan_arm(t[2], ISO_CHAN_IN), 0); /* the trusted side is about to sleep */
+	iso_chan_join(w[2], &b);
+	CHECK_EQ(iso_chan_write(w[2], buf, 10), 10);
+	CHECK(iso_chan_wake_owed(w[2]) && iso_chan_peer_sleeping(w[2]));
+	CHECK_EQ(iso_chan_wait(w[2], ISO_CHAN_OUT, 0), ISO_CHAN_OUT); /* only a look: nothing rung */
+	CHECK(iso_chan_wake_owed(w[2]));
+	CHECK_EQ(iso_chan_wait(w[2], ISO_CHAN_IN, 1), 0);
+	CHECK(!iso_chan_wake_owed(w[2]) && !iso_chan_peer_sleeping(w[2]));
+	CHECK_EQ(b.head, NULL);
 	for (int i = 0; i < 3; i++) {
 		if (i != 1)
 			iso_chan_close(t[i]);

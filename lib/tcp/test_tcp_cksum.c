@@ -106,6 +106,27 @@ static void test_reference(void)
 		}
 	}
 	CHECK_EQ(bad, 0);
+	/* Longer than a segment, at random lengths and alignments, whole and
+	 * cut in two at a random even point: the wide loop and its tail. */
+	static uint8_t data[9000 + 8];
+	bad = 0;
+	for (int n = 0; n < 3000; n++) {
+		size_t len = xorshift() % 9001, off = xorshift() % 8;
+		for (size_t i = 0; i < len; i++)
+			data[off + i] = (uint8_t)xorshift();
+		const uint8_t *p = data + off;
+		uint16_t want = (uint16_t)~ref_sum(p, len, 0);
+		size_t cut = len ? (xorshift() % (len + 1)) & ~(size_t)1 : 0;
+		if (tcp_cksum_finish(tcp_cksum_add(0, p, len)) != want ||
+		    tcp_cksum_finish(tcp_cksum_add(tcp_cksum_add(0, p, cut), p + cut, len - cut)) != want)
+			bad++;
+	}
+	CHECK_EQ(bad, 0);
+	/* Words whose sums leave exactly one carry for the last fold (on a
+	 * little-endian host: 2^64 - 1, 1, 2^64 - 1, 0). */
+	static const uint8_t carry[32] = {0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 1, 0, 0, 0,
+					  0, 0, 0, 0, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff};
+	CHECK_EQ(tcp_cksum_finish(tcp_cksum_add(0, carry, 32)), (uint16_t)~ref_sum(carry, 32, 0));
 	/* All 0xff (sums that carry on every word) and all zero, long. */
 	static uint8_t big[65515];
 	memset(big, 0xff, sizeof(big));

@@ -77,6 +77,15 @@ ssize_t bh_readv(struct bh_tcp *t, int fd, const struct iovec *iov, int iovcnt);
  * flag: -1 EOPNOTSUPP. */
 ssize_t bh_send(struct bh_tcp *t, int fd, const void *buf, size_t n, int flags);
 
+/* bh_send of n bytes of file in_fd from offset (pread: in_fd's own offset
+ * stays), read straight into the send buffer (not through a buffer of the
+ * caller's), and only as far as the buffer has room. Bytes queued (possibly
+ * fewer than asked; the caller's offset moves on by them); 0 when the file
+ * ends at offset; -1 EAGAIN when the send buffer is full, EPIPE / ECONNRESET /
+ * ... as bh_send, or the error of reading the file (EBADF, EIO, ...). The
+ * flags of bh_send. */
+ssize_t bh_sendfile(struct bh_tcp *t, int fd, int in_fd, uint64_t offset, size_t n, int flags);
+
 /* SHUT_WR sends a FIN after queued data; SHUT_RD discards further input;
  * SHUT_RDWR both. */
 int bh_shutdown(struct bh_tcp *t, int fd, int how);

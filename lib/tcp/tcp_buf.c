@@ -9,6 +9,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/uio.h>
 
 #include "tcp_buf.h"
 #include "tcp_seq.h"
@@ -113,38 +114,110 @@ void tcp_sndbuf_fini(struct tcp_sndbuf *sb)
 	sb->len = 0;
 }
 
+/*
+ * Room for up to want more bytes at the end: the tail chunk's free space,
+ * then new chunks, not yet linked (at most SB_ROOM_CHUNKS, fewer when the
+ * pool runs out). Fills iov and returns its count; *n_new says how many of
+ * the pieces are the new chunks, in fresh[].
+ */
+#define SB_ROOM_CHUNKS 32
+static int sndbuf_room(struct tcp_sndbuf *sb, uint32_t want, struct iovec *iov,
+		       struct tcp_chunk **fresh, int *n_new)
+{
+	int n = 0;
+	*n_new = 0;
+	if (sb->tail) {
+		/* Bytes used in the tail chunk: everything from the head's first
+		 * byte minus the full chunks before the tail. */
+		uint32_t used = sb->head_off + sb->len - (sb->nr_chunks - 1) * TCP_CHUNK_SIZE;
+		uint32_t k = min_u32(want, TCP_CHUNK_SIZE - used);
+		if (k) {
+			iov[n++] = (struct iovec){sb->tail->data + used, k};
+			want -= k;
+		}
+	}
+	while (want && *n_new < SB_ROOM_CHUNKS) {
+		struct tcp_chunk *c = chunk_alloc(sb->pool);
+		if (!c)
+			break;
+		uint32_t k = min_u32(want, TCP_CHUNK_SIZE);
+		fresh[(*n_new)++] = c;
+		iov[n++] = (struct iovec){c->data, k};
+		want -= k;
+	}
+	return n;
+}
+
+/* The first got bytes of the room are data now: link the new chunks they
+ * reached, give the others back. */
+static void sndbuf_commit(struct tcp_sndbuf *sb, const struct iovec *iov, int n_iov,
+			  struct tcp_chunk **fresh, int n_new, uint32_t got)
+{
+	int first_new = n_iov - n_new;
+	sb->len += got;
+	for (int i = 0; i < n_iov; i++) {
+		uint32_t k = min_u32(got, (uint32_t)iov[i].iov_len);
+		got -= k;
+		if (i < first_new)
+			continue;
+		struct tcp_chunk *c = fresh[i - first_new];
+		if (!k) {
+			chunk_free(sb->pool, c);
+			continue;
+		}
+		if (sb->tail)
+			sb->tail->next = c;
+		else
+			sb->head = c;
+		sb->tail = c;
+		sb->nr_chunks++;
+	}
+}
+
 int tcp_sndbuf_append(struct tcp_sndbuf *sb, const void *data, uint32_t len)
 {
 	const uint8_t *src = data;
 	uint32_t want = min_u32(len, tcp_sndbuf_space(sb));
 	uint32_t taken = 0;
+	struct iovec iov[SB_ROOM_CHUNKS + 1];
+	struct tcp_chunk *fresh[SB_ROOM_CHUNKS];
+	int n_new;
 
 	while (taken < want) {
-		/* Bytes used in the tail chunk: everything from the head's
-		 * first byte minus the full chunks before the tail. */
-		uint32_t used = sb->tail ? sb->head_off + sb->len -
-						   (sb->nr_chunks - 1) * TCP_CHUNK_SIZE
-					 : TCP_CHUNK_SIZE;
-		if (used == TCP_CHUNK_SIZE) {
-			struct tcp_chunk *c = chunk_alloc(sb->pool);
-			if (!c)
-				break;
-			if (sb->tail)
-				sb->tail->next = c;
-			else
-				sb->head = c;
-			sb->tail = c;
-			sb->nr_chunks++;
-			used = 0;
+		int n = sndbuf_room(sb, want - taken, iov, fresh, &n_new);
+		if (!n)
+			break;
+		uint32_t got = 0;
+		for (int i = 0; i < n; i++) {
+			memcpy(iov[i].iov_base, src + taken + got, iov[i].iov_len);
+			got += (uint32_t)iov[i].iov_len;
 		}
-		uint32_t k = min_u32(want - taken, TCP_CHUNK_SIZE - used);
-		memcpy(sb->tail->data + used, src + taken, k);
-		taken += k;
-		sb->len += k;
+		sndbuf_commit(sb, iov, n, fresh, n_new, got);
+		taken += got;
 	}
 	if (taken == 0 && want > 0)
 		return -ENOMEM;
 	return (int)taken;
+}
+
+int tcp_sndbuf_append_fd(struct tcp_sndbuf *sb, int fd, uint64_t off, uint32_t len)
+{
+	uint32_t want = min_u32(len, tcp_sndbuf_space(sb));
+	struct iovec iov[SB_ROOM_CHUNKS + 1];
+	struct tcp_chunk *fresh[SB_ROOM_CHUNKS];
+	int n_new;
+
+	if (!want)
+		return 0;
+	if (off > (uint64_t)INT64_MAX - want)
+		return -EINVAL;
+	int n = sndbuf_room(sb, want, iov, fresh, &n_new);
+	if (!n)
+		return -ENOMEM;
+	ssize_t r = preadv(fd, iov, n, (off_t)off);
+	int err = r < 0 ? -errno : r == 0 ? -ENODATA : 0;
+	sndbuf_commit(sb, iov, n, fresh, n_new, r > 0 ? (uint32_t)r : 0);
+	return err ? err : (int)r;
 }
 
 uint32_t tcp_sndbuf_copy(struct tcp_sndbuf *sb, uint32_t off, void *dst, uint32_t len)

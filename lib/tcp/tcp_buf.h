@@ -92,6 +92,17 @@ void tcp_sndbuf_fini(struct tcp_sndbuf *sb);
 int tcp_sndbuf_append(struct tcp_sndbuf *sb, const void *data, uint32_t len);
 
 /*
+ * Read up to len bytes of file fd from offset off (pread, fd's own offset
+ * untouched) to the end of the buffer: min(len, tcp_sndbuf_space()) bytes
+ * at most, and per call no more than the tail chunk's free space and 32 new
+ * chunks (64 KiB); fewer if the pool runs out or the file ends. Returns the
+ * bytes taken; 0 when len is 0 or the buffer is full; -ENODATA when the file
+ * ends at off; -ENOMEM when the pool gave no chunk; -errno when the read
+ * failed (nothing taken in those three cases).
+ */
+int tcp_sndbuf_append_fd(struct tcp_sndbuf *sb, int fd, uint64_t off, uint32_t len);
+
+/*
  * Copy up to len bytes starting at offset off (seq - SND.UNA) into dst, for
  * a first transmission or a retransmission; may span chunks. Nothing is
  * consumed. Returns the bytes copied: min(len, queued - off), 0 if off is at

@@ -1978,7 +1978,7 @@ struct tcp_conn *tcp_connect(struct tcp_stack *st, uint32_t raddr, uint16_t rpor
 	return c;
 }
 
-int tcp_send_more(struct tcp_conn *c, const void *data, uint32_t len, bool more, uint64_t now)
+int tcp_send_check(const struct tcp_conn *c)
 {
 	if (c->state == TCP_CLOSED)
 		return c->err ? -c->err : -ENOTCONN;
@@ -1986,7 +1986,13 @@ int tcp_send_more(struct tcp_conn *c, const void *data, uint32_t len, bool more,
 		return -EPIPE;
 	if (c->state != TCP_ESTABLISHED && c->state != TCP_CLOSE_WAIT)
 		return -ENOTCONN;
-	int n = tcp_sndbuf_append(&c->sb, data, len);
+	return 0;
+}
+
+/* What the buffer took (n from an append): 0 for no chunk, the connection
+ * then waiting for memory; sent now unless more. */
+static int queued(struct tcp_conn *c, int n, bool more, uint64_t now)
+{
 	if (n == -ENOMEM) {
 		n = 0;
 		if (!c->want_mem) {
@@ -1997,6 +2003,18 @@ int tcp_send_more(struct tcp_conn *c, const void *data, uint32_t len, bool more,
 	if (n > 0 && !more)
 		output(c, now);
 	return n;
+}
+
+int tcp_send_more(struct tcp_conn *c, const void *data, uint32_t len, bool more, uint64_t now)
+{
+	int rc = tcp_send_check(c);
+	return rc ? rc : queued(c, tcp_sndbuf_append(&c->sb, data, len), more, now);
+}
+
+int tcp_send_file(struct tcp_conn *c, int fd, uint64_t off, uint32_t len, bool more, uint64_t now)
+{
+	int rc = tcp_send_check(c);
+	return rc ? rc : queued(c, tcp_sndbuf_append_fd(&c->sb, fd, off, len), more, now);
 }
 
 int tcp_send(struct tcp_conn *c, const void *data, uint32_t len, uint64_t now)

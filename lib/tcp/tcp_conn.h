@@ -247,6 +247,14 @@ int tcp_send(struct tcp_conn *c, const void *data, uint32_t len, uint64_t now);
  * a call without it, or tcp_push): a write of several pieces goes out in
  * full segments even with NODELAY. */
 int tcp_send_more(struct tcp_conn *c, const void *data, uint32_t len, bool more, uint64_t now);
+
+/* 0 when the connection takes data now, else the error tcp_send returns. */
+int tcp_send_check(const struct tcp_conn *c);
+
+/* tcp_send_more, the bytes read from file fd at offset off straight into the
+ * send buffer (tcp_sndbuf_append_fd: a call takes 64 KiB at most). Also
+ * -ENODATA when the file ends at off, -errno when reading it failed. */
+int tcp_send_file(struct tcp_conn *c, int fd, uint64_t off, uint32_t len, bool more, uint64_t now);
 void tcp_push(struct tcp_conn *c, uint64_t now);
 
 /* Read up to len bytes. Returns the count, 0 at end of stream (FIN read),

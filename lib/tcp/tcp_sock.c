@@ -776,6 +776,39 @@ ssize_t bh_send(struct bh_tcp *t, int fd, const void *buf, size_t n, int flags)
 	return r == 0 ? fail(EAGAIN) : conn_fail(s, r, true);
 }
 
+ssize_t bh_sendfile(struct bh_tcp *t, int fd, int in_fd, uint64_t offset, size_t n, int flags)
+{
+	if (flags & ~(MSG_MORE | MSG_DONTWAIT | MSG_NOSIGNAL))
+		return fail(EOPNOTSUPP);
+	struct sock *s = io_sock(t, fd, NULL, 0);
+	if (!s)
+		return -1;
+	if (s->wr_shut)
+		return fail(EPIPE);
+	int r = tcp_send_check(s->c);
+	if (r < 0)
+		return conn_fail(s, r, true);
+	/* From here on an error is the file's. */
+	bool hold = (flags & MSG_MORE) && sock_hold(t, s, fd);
+	size_t total = 0;
+	while (total < n) {
+		size_t left = n - total;
+		r = tcp_send_file(s->c, in_fd, offset + total,
+				  left < IO_SLICE ? (uint32_t)left : IO_SLICE, true, t->now);
+		if (r <= 0)
+			break;
+		total += (size_t)r;
+	}
+	/* A full buffer is pushed even with hold: nothing else would make room. */
+	if (total && (!hold || total < n))
+		tcp_push(s->c, t->now);
+	if (total || n == 0)
+		return (ssize_t)total;
+	if (r == -ENODATA)
+		return 0;
+	return fail(r == 0 ? EAGAIN : -r);
+}
+
 void bh_tcp_flush(struct bh_tcp *t)
 {
 	for (uint32_t i = 0; i < t->nr_held; i++) {

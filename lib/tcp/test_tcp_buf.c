@@ -8,6 +8,8 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
 
 #include "tcp_buf.h"
 #include "tcp_seq.h"
@@ -39,6 +41,15 @@ static uint8_t *make_stream(size_t n)
 	for (size_t i = 0; i < n; i++)
 		s[i] = pat(i);
 	return s;
+}
+
+/* A file holding make_stream(n)'s bytes. */
+static int stream_file(const uint8_t *bytes, size_t n)
+{
+	int fd = memfd_create("tcp_buf", MFD_CLOEXEC);
+	CHECK(fd >= 0);
+	CHECK_EQ(write(fd, bytes, n), (ssize_t)n);
+	return fd;
 }
 
 /* "No allocation left": the pool has nothing live and frees its cache. */
@@ -184,6 +195,7 @@ static void test_sndbuf_random(void)
 	size_t wr = 0, una = 0, sent = 0;
 	unsigned bad = 0, max_chunks = 0;
 
+	int fd = stream_file(s, TOTAL);
 	rng_state = 0x1234567;
 	tcp_chunk_pool_init(&p, 0, 4);
 	tcp_sndbuf_init(&sb, &p, 50000);
@@ -191,7 +203,10 @@ static void test_sndbuf_random(void)
 		uint32_t n = rnd_range(0, 9000);
 		if (n > TOTAL - wr)
 			n = (uint32_t)(TOTAL - wr);
-		int r = tcp_sndbuf_append(&sb, s + wr, n);
+		/* Half the bytes from memory, half read from the same stream in
+		 * a file. */
+		int r = rnd() % 2 ? tcp_sndbuf_append(&sb, s + wr, n)
+				  : tcp_sndbuf_append_fd(&sb, fd, wr, n);
 		if (r < 0 || (uint32_t)r > n)
 			bad++;
 		else
@@ -233,6 +248,87 @@ static void test_sndbuf_random(void)
 	CHECK_EQ(sb.nr_chunks, 0); /* all acked: all returned */
 	tcp_sndbuf_fini(&sb);
 	check_pool_empty(&p);
+	close(fd);
+	free(s);
+}
+
+/* A file's bytes read straight into the buffer: where they land, how much a
+ * call takes, the file's end, failures, and chunks given back. */
+static void test_sndbuf_fd(void)
+{
+	enum { FILE_LEN = 300000 };
+	struct tcp_chunk_pool p;
+	struct tcp_sndbuf sb;
+	uint8_t *s = make_stream(FILE_LEN), *out = malloc(FILE_LEN);
+	int fd = stream_file(s, FILE_LEN);
+
+	tcp_chunk_pool_init(&p, 0, 64);
+	tcp_sndbuf_init(&sb, &p, 200000);
+	CHECK_EQ(tcp_sndbuf_append_fd(&sb, fd, 0, 0), 0);
+	CHECK_EQ(p.nr_live, 0);
+	/* Mid-file, after bytes from memory: the file's offset is its own. */
+	CHECK_EQ(tcp_sndbuf_append(&sb, "abc", 3), 3);
+	CHECK_EQ(tcp_sndbuf_append_fd(&sb, fd, 1000, 5000), 5000);
+	CHECK_EQ(lseek(fd, 0, SEEK_CUR), FILE_LEN); /* pread: unmoved */
+	CHECK_EQ(tcp_sndbuf_copy(&sb, 0, out, 6000), 5003);
+	CHECK(memcmp(out, "abc", 3) == 0 && memcmp(out + 3, s + 1000, 5000) == 0);
+	CHECK_EQ(sb.nr_chunks, 3);
+	CHECK_EQ(p.nr_live, 3);
+	/* A call takes the tail's room and 32 chunks at most. */
+	uint32_t tail_room = 3 * TCP_CHUNK_SIZE - 5003;
+	CHECK_EQ(tcp_sndbuf_append_fd(&sb, fd, 6000, 150000), (int)(tail_room + 32 * TCP_CHUNK_SIZE));
+	uint32_t q = tcp_sndbuf_queued(&sb);
+	CHECK_EQ(tcp_sndbuf_copy(&sb, 5003, out, q), q - 5003);
+	CHECK(memcmp(out, s + 6000, q - 5003) == 0);
+	/* Up to the limit, then nothing (and no chunk taken). */
+	size_t off = 6000 + (q - 5003);
+	int r;
+	while ((r = tcp_sndbuf_append_fd(&sb, fd, off, FILE_LEN)) > 0)
+		off += (size_t)r;
+	CHECK_EQ(r, 0);
+	CHECK_EQ(tcp_sndbuf_queued(&sb), 200000);
+	CHECK_EQ(p.nr_live, sb.nr_chunks);
+	CHECK_EQ(tcp_sndbuf_copy(&sb, 5003, out, 200000), 200000 - 5003);
+	CHECK(memcmp(out, s + 6000, 200000 - 5003) == 0);
+	tcp_sndbuf_fini(&sb);
+	CHECK_EQ(p.nr_live, 0);
+
+	/* The file's end: what is left of it, the chunks it did not need given
+	 * back; then -ENODATA, nothing taken. */
+	tcp_sndbuf_init(&sb, &p, 200000);
+	CHECK_EQ(tcp_sndbuf_append_fd(&sb, fd, FILE_LEN - 2500, 60000), 2500);
+	CHECK_EQ(sb.nr_chunks, 2);
+	CHECK_EQ(p.nr_live, 2);
+	CHECK_EQ(tcp_sndbuf_copy(&sb, 0, out, 3000), 2500);
+	CHECK(memcmp(out, s + FILE_LEN - 2500, 2500) == 0);
+	CHECK_EQ(tcp_sndbuf_append_fd(&sb, fd, FILE_LEN, 100), -ENODATA);
+	CHECK_EQ(tcp_sndbuf_append_fd(&sb, fd, FILE_LEN + 5000, 100), -ENODATA);
+	CHECK_EQ(tcp_sndbuf_queued(&sb), 2500);
+	CHECK_EQ(p.nr_live, 2);
+	/* A read that fails: its error, nothing taken, no chunk kept. */
+	CHECK_EQ(tcp_sndbuf_append_fd(&sb, -1, 0, 100), -EBADF);
+	int pipefd[2];
+	CHECK(pipe(pipefd) == 0);
+	CHECK_EQ(tcp_sndbuf_append_fd(&sb, pipefd[0], 0, 100), -ESPIPE);
+	close(pipefd[0]);
+	close(pipefd[1]);
+	CHECK_EQ(tcp_sndbuf_append_fd(&sb, fd, UINT64_MAX - 10, 100), -EINVAL);
+	CHECK_EQ(tcp_sndbuf_queued(&sb), 2500);
+	CHECK_EQ(p.nr_live, 2);
+	tcp_sndbuf_fini(&sb);
+	check_pool_empty(&p);
+
+	/* A capped pool: what its chunks hold, then -ENOMEM. */
+	tcp_chunk_pool_init(&p, 2, 64);
+	tcp_sndbuf_init(&sb, &p, 200000);
+	CHECK_EQ(tcp_sndbuf_append_fd(&sb, fd, 0, 10000), 2 * TCP_CHUNK_SIZE);
+	CHECK_EQ(tcp_sndbuf_append_fd(&sb, fd, 2 * TCP_CHUNK_SIZE, 10000), -ENOMEM);
+	CHECK_EQ(tcp_sndbuf_copy(&sb, 0, out, 10000), 2 * TCP_CHUNK_SIZE);
+	CHECK(memcmp(out, s, 2 * TCP_CHUNK_SIZE) == 0);
+	tcp_sndbuf_fini(&sb);
+	check_pool_empty(&p);
+	close(fd);
+	free(out);
 	free(s);
 }
 
@@ -719,6 +815,7 @@ int main(void)
 	test_sndbuf_basic();
 	test_sndbuf_limit();
 	test_sndbuf_random();
+	test_sndbuf_fd();
 	test_rcvbuf_init();
 	test_rcvbuf_inorder();
 	test_rcvbuf_window();

@@ -11,6 +11,8 @@
 #include <netinet/tcp.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
 
 #include "bulkhead/tcp.h"
 #include "tests/unit/bh_test.h"
@@ -1039,6 +1041,90 @@ static void test_send_more(void)
 	duo_down(&d);
 }
 
+/* bh_sendfile: a head and a file in one segment, a file larger than the
+ * send buffer streamed whole, the file's end, its errors and the socket's. */
+static void test_sendfile(void)
+{
+	struct duo d;
+	if (!duo_up(&d))
+		return;
+	const size_t len = 700000;
+	uint8_t *data = malloc(len), *got = malloc(len);
+	for (size_t k = 0; k < len; k++)
+		data[k] = (uint8_t)(k * 7 + (k >> 9));
+	int fd = memfd_create("sendfile", MFD_CLOEXEC);
+	CHECK(fd >= 0);
+	CHECK_EQ(write(fd, data, len), (ssize_t)len);
+	CHECK_EQ(set_int(d.b, d.sfd, IPPROTO_TCP, TCP_NODELAY, 1), 0);
+	CHECK_ERR(bh_sendfile(d.b, d.sfd, fd, 0, 10, MSG_OOB), EOPNOTSUPP);
+	CHECK_ERR(bh_sendfile(d.b, 999, fd, 0, 10, 0), EBADF);
+	CHECK_EQ(bh_sendfile(d.b, d.sfd, fd, 0, 0, 0), 0);
+	/* A head, then 100 bytes of the file from offset 5000, held: one segment. */
+	uint64_t out = ctr(d.b, "tcp_seg_out");
+	CHECK_EQ(bh_send(d.b, d.sfd, "HEAD", 4, MSG_MORE), 4);
+	CHECK_EQ(bh_sendfile(d.b, d.sfd, fd, 5000, 100, MSG_MORE), 100);
+	CHECK_EQ(ctr(d.b, "tcp_seg_out"), out);
+	bh_tcp_flush(d.b);
+	CHECK_EQ(ctr(d.b, "tcp_seg_out"), out + 1);
+	settle(&d.l);
+	CHECK_EQ(bh_read(d.a, d.cfd, got, len), 104);
+	CHECK(memcmp(got, "HEAD", 4) == 0 && memcmp(got + 4, data + 5000, 100) == 0);
+	/* Without the flag it goes at once; the file's own offset never moves. */
+	CHECK_EQ(bh_sendfile(d.b, d.sfd, fd, 0, 10, 0), 10);
+	CHECK_EQ(ctr(d.b, "tcp_seg_out"), out + 2);
+	CHECK_EQ(lseek(fd, 0, SEEK_CUR), (off_t)len);
+	settle(&d.l);
+	CHECK_EQ(bh_read(d.a, d.cfd, got, len), 10);
+	/* The whole file through a 64 KiB send buffer: what a call took, the
+	 * rest later, as the peer reads. */
+	CHECK_EQ(set_int(d.b, d.sfd, SOL_SOCKET, SO_SNDBUF, 65536), 0);
+	size_t off = 0, rd = 0;
+	int eagain = 0, bad = 0;
+	for (int it = 0; it < 100000 && rd < len; it++) {
+		while (off < len) { /* until the buffer is full */
+			ssize_t n = bh_sendfile(d.b, d.sfd, fd, off, len - off, MSG_MORE);
+			if (n > 0) {
+				off += (size_t)n;
+				continue;
+			}
+			if (n < 0 && errno == EAGAIN)
+				eagain++;
+			else
+				bad++;
+			break;
+		}
+		ssize_t r = bh_read(d.a, d.cfd, got + rd, len - rd);
+		if (r > 0)
+			rd += (size_t)r;
+		if (!settle(&d.l))
+			tick(&d.l);
+	}
+	CHECK_EQ(bad, 0);
+	CHECK(eagain > 0);
+	CHECK_EQ(rd, len);
+	CHECK(memcmp(got, data, len) == 0);
+	/* The file's end: 0, as sendfile(2); fewer bytes than asked if it ends
+	 * first; a read that fails: its error. */
+	CHECK_EQ(bh_sendfile(d.b, d.sfd, fd, len, 10, 0), 0);
+	CHECK_EQ(bh_sendfile(d.b, d.sfd, fd, len - 3, 10, 0), 3);
+	int pipefd[2];
+	CHECK(pipe(pipefd) == 0);
+	CHECK_ERR(bh_sendfile(d.b, d.sfd, pipefd[0], 0, 10, 0), ESPIPE);
+	CHECK_ERR(bh_sendfile(d.b, d.sfd, -1, 0, 10, 0), EBADF);
+	close(pipefd[0]);
+	close(pipefd[1]);
+	settle(&d.l);
+	CHECK_EQ(bh_read(d.a, d.cfd, got, len), 3);
+	CHECK(memcmp(got, data + len - 3, 3) == 0);
+	/* After shutdown: EPIPE, the file not read. */
+	CHECK_EQ(bh_shutdown(d.b, d.sfd, SHUT_WR), 0);
+	CHECK_ERR(bh_sendfile(d.b, d.sfd, fd, 0, 10, 0), EPIPE);
+	close(fd);
+	free(data);
+	free(got);
+	duo_down(&d);
+}
+
 static void test_keepalive(void)
 {
 	struct duo d;
@@ -1547,6 +1633,7 @@ int main(void)
 	test_keepalive();
 	test_writev_one_segment();
 	test_send_more();
+	test_sendfile();
 	test_names();
 	test_epoll_level();
 	test_epoll_edge_oneshot();

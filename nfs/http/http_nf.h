@@ -16,7 +16,6 @@
 
 #define HTTP_PROG "bh-http"
 #define HTTP_READ_CHUNK 16384u
-#define HTTP_FILE_CHUNK 32768u
 #define HTTP_EVENTS 512
 #define HTTP_SCAN_NS 100000000ull /* timeout scan period */
 #define HTTP_BUDGET 8             /* responses per connection per step: fairness */
@@ -120,7 +119,7 @@ struct hsrv {
 	uint64_t next_scan;
 	size_t resp_cap;
 	char *resp;         /* response heads are built here */
-	uint8_t buf[HTTP_FILE_CHUNK > HTTP_READ_CHUNK ? HTTP_FILE_CHUNK : HTTP_READ_CHUNK];
+	uint8_t buf[HTTP_READ_CHUNK]; /* client bytes read; in isolation, a frame's payload */
 	uint64_t c[HTTP_C_MAX];
 	struct hiso *iso;   /* the isolated design, or NULL */
 };

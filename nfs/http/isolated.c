@@ -63,6 +63,7 @@
 #define HISO_FDS_PER_WORKER 1       /* its fd socket, here */
 #define HISO_QUEUE_BYTES (64u << 20) /* workers' output queued behind busy connections, in all */
 #define HISO_QUEUE_FILES 256u       /* passed files queued so, in all (each a descriptor) */
+_Static_assert(sizeof(((struct hsrv *)0)->buf) >= ISO_FRAME_MAX, "a frame's payload fits s->buf");
 
 enum hiso_unit { U_NONE, U_CONN, U_CLIENT, U_POOL };
 

@@ -170,43 +170,47 @@ void hs_respond_status(struct hsrv *s, struct hconn *c, int status)
 	c->close_after = true;
 }
 
-/* Send what is pending. The rest of the head and the file's next bytes
- * are copied into one buffer and written at once, so a small response is
- * one segment (a head too large for that goes alone first). Returns 1
- * when all of it went, 0 when the send buffer is full, -1 when the
- * connection failed. */
+/* An error of bh_sendfile() that is the connection's, not the file's. */
+static bool sock_error(int e)
+{
+	return e == EPIPE || e == ECONNRESET || e == ETIMEDOUT || e == ENOTCONN;
+}
+
+/* Send what is pending: the rest of the head, then the file's next bytes,
+ * read by the stack straight into the connection's send buffer. Both go
+ * with MSG_MORE, so a small response (and what follows it in this turn: the
+ * next response, a FIN) shares its segments. Returns 1 when all of it went,
+ * 0 when the send buffer is full, -1 when the connection failed. */
 int hs_send_pending(struct bh_tcp *t, struct hsrv *s, int fd, uint64_t now)
 {
 	struct hconn *c = &s->conns[fd];
-	while (c->head_off < c->head_len || c->fleft) {
-		size_t hleft = c->head_len - c->head_off, n = hleft;
-		const uint8_t *p = (const uint8_t *)c->head + c->head_off;
-		if (c->fleft && hleft < sizeof(s->buf) / 2) {
-			size_t room = sizeof(s->buf) - hleft;
-			size_t chunk = c->fleft < room ? (size_t)c->fleft : room;
-			memcpy(s->buf, p, hleft);
-			ssize_t r = pread(c->file, s->buf + hleft, chunk, (off_t)c->foff);
-			if (r <= 0) {
-				/* The file shrank or failed under us: the length is
-				 * promised already, so the connection cannot go on. */
-				s->c[HTTP_C_file_errors]++;
-				return -1;
-			}
-			p = s->buf;
-			n = hleft + (size_t)r;
-		}
-		/* MSG_MORE: what follows in this turn (the rest, a FIN) shares its segments */
-		ssize_t w = bh_send(t, fd, p, n, MSG_MORE);
+	if (c->head_off < c->head_len) {
+		ssize_t w = bh_send(t, fd, c->head + c->head_off, c->head_len - c->head_off,
+				    MSG_MORE);
 		if (w < 0)
 			return errno == EAGAIN ? 0 : -1;
 		c->last_ns = now;
-		size_t h = (size_t)w < hleft ? (size_t)w : hleft;
-		c->head_off += (uint32_t)h;
-		c->foff += (uint64_t)w - h;
-		c->fleft -= (uint64_t)w - h;
+		c->head_off += (uint32_t)w;
+		if (c->head_off < c->head_len)
+			return 0;
+	}
+	if (c->fleft) {
+		ssize_t w = bh_sendfile(t, fd, c->file, c->foff, c->fleft, MSG_MORE);
+		if (w < 0 && errno == EAGAIN)
+			return 0;
+		if (w <= 0) {
+			/* The file shrank (0) or failed under us: the length is
+			 * promised already, so the connection cannot go on. */
+			if (w == 0 || !sock_error(errno))
+				s->c[HTTP_C_file_errors]++;
+			return -1;
+		}
+		c->last_ns = now;
+		c->foff += (uint64_t)w;
+		c->fleft -= (uint64_t)w;
 		if (!s->iso) /* the isolated design counts what the workers report */
-			s->c[HTTP_C_bytes_out] += (uint64_t)w - h;
-		if ((size_t)w < n)
+			s->c[HTTP_C_bytes_out] += (uint64_t)w;
+		if (c->fleft)
 			return 0;
 	}
 	if (c->head) {

@@ -3,7 +3,8 @@
 # and a raw client from client A: GET and HEAD, keep-alive, pipelining,
 # Content-Length, byte ranges, conditionals (ETag, Last-Modified), directory
 # index and redirect, Date and Server, media types, symlinks in and out of
-# the root, the access log line by line, 100 MiB byte-identical, then again
+# the root, the access log line by line, 100 MiB byte-identical, a file that
+# shrinks while it is sent (the connection reset, counted), then 100 MiB again
 # with 1% loss each way through impair (p0 -> impair -> http, and http ->
 # impair -> p0 with the stack's --chain), and the NF's counters against what
 # was sent. HTTP_LOSS_BYTES_MIB (100) sizes the lossy download.
@@ -246,6 +247,23 @@ check_cmp "no request refused by the reader" "$(http_app bad_request)" -eq 0
 for c in conn_errors file_errors log_errors header_timeouts send_timeouts conns_refused; do
 	check_cmp "http.$c = 0" "$(http_app $c)" -eq 0
 done
+
+# --- a file that shrinks while it is sent ---------------------------------------------
+# (after the counters: its response is cut short, so bytes_out and the log disagree)
+head -c $((32 << 20)) "$DOCROOT/big.bin" >"$DOCROOT/shrink.bin"
+http_counters_settled
+fe0=$(http_app file_errors)
+ce0=$(http_app conn_errors)
+hc stall $TCP_IP 80 /shrink.bin 3 >"$WORK/shrink.json" &
+SHRINK_PID=$!
+sleep 1 # the client reads nothing meanwhile: the server stops at its window
+truncate -s $((1 << 20)) "$DOCROOT/shrink.bin"
+wait "$SHRINK_PID"
+check_json "a 32 MiB file cut to 1 MiB while it is sent: 200, fewer bytes, then the connection ends" \
+	"$WORK/shrink.json" '.status == 200 and .bytes < 33554432 and .closed != "open"'
+http_counters_settled
+check_cmp "  ... counted in http.file_errors" $(($(http_app file_errors) - fe0)) -eq 1
+check_cmp "  ... and the connection reset (http.conn_errors)" $(($(http_app conn_errors) - ce0)) -eq 1
 
 # --- 100 MiB with 1% loss each way ----------------------------------------------------
 kill -TERM "$IMP_PID"

@@ -1069,14 +1069,17 @@ static bool ack_input(struct tcp_conn *c, const struct seg *s, uint64_t now)
 		return false;
 	case TCP_ACK_DUP: {
 		uint32_t wnd = (uint32_t)s->wnd << c->neg.snd_wscale;
+		/* Not while the window is zero: the ACKs that answer persist
+		 * probes say the probe found no room, not that data was lost. */
 		bool dup = s->ack == c->snd_una && !s->len && !(s->flags & (TH_SYN | TH_FIN)) &&
-			   wnd == c->snd_wnd && c->snd_una != c->snd_max;
+			   wnd == c->snd_wnd && wnd != 0 && c->snd_una != c->snd_max;
 		/* RFC 6675 §2: with SACK, an ACK that SACKs new data counts even
 		 * when it carries data or a window change (a two-way transfer
 		 * piggybacks every ACK). */
 		if (c->sack_on && s->ack == c->snd_una && sinfo.newly_sacked &&
 		    c->snd_una != c->snd_max)
 			dup = true;
+		uint32_t was = c->snd_wnd;
 		if (tcp_seq_wnd_update_ok(s->seq, s->ack, c->snd_wl1, c->snd_wl2)) {
 			c->snd_wnd = wnd;
 			c->snd_wl1 = s->seq;
@@ -1086,6 +1089,14 @@ static bool ack_input(struct tcp_conn *c, const struct seg *s, uint64_t now)
 		}
 		if (c->snd_wnd == 0)
 			c->retries = 0; /* a persist probe was answered */
+		else if (was == 0 && s->ack == c->snd_una && c->snd_nxt != c->snd_una) {
+			/* The window opens with what lay past it unacknowledged: a
+			 * persist probe's byte, which a peer may drop (it was beyond
+			 * the window). Resume from SND.UNA, or the peer would see a
+			 * hole there and only a recovery would fill it. */
+			c->snd_nxt = c->snd_una;
+			c->rtt_active = false;
+		}
 		if (dup) {
 			count(st, TCP_C_dupacks_in);
 			unsigned r = tcp_cc_on_dupack(&c->cc, s->ack, c->snd_max,

@@ -985,6 +985,49 @@ static void test_persist(void)
 	world_fini(&w);
 }
 
+/* The window opens again after probes the peer refused (it dropped the byte
+ * each carried, beyond its window): the data resumes from that byte, not one
+ * past it, so the peer sees no hole and nothing needs recovering. */
+static void test_persist_resume(void)
+{
+	struct world w;
+	/* Without window scaling the window is exact: B refuses every probe. */
+	struct opts o = {.rcvbuf = 8192, .no_ws = {true, true}};
+	world_init(&w, &o);
+	struct tcp_conn *a, *b;
+	if (!handshake(&w, &a, &b))
+		return;
+	enum { LEN = 64 << 10 };
+	static uint8_t tx[LEN], rx[LEN];
+	fill(tx, LEN, 9);
+	CHECK_EQ(tcp_send(a, tx, LEN, w.now), LEN);
+	for (int i = 0; i < 100 && CTR(w.st[0], persist_probes) < 3; i++) {
+		pump(&w);
+		tick(&w);
+	}
+	pump(&w);
+	CHECK(CTR(w.st[0], persist_probes) >= 3);
+	CHECK(CTR(w.st[1], unacceptable) >= 3); /* the probes, refused */
+	uint64_t rto0 = CTR(w.st[0], rto_expired);
+	size_t got = 0;
+	for (int i = 0; i < 2000 && got < LEN; i++) {
+		int n = tcp_recv(b, rx + got, (uint32_t)(LEN - got), w.now);
+		if (n > 0)
+			got += (size_t)n;
+		if (!pump(&w))
+			tick(&w);
+	}
+	CHECK_EQ(got, LEN);
+	CHECK(memcmp(tx, rx, LEN) == 0);
+	CHECK_EQ(CTR(w.st[1], ooo_segs_in), 0);    /* no hole at B */
+	CHECK_EQ(CTR(w.st[0], dupacks_in), 0);
+	CHECK_EQ(CTR(w.st[0], fast_retrans), 0);
+	CHECK_EQ(CTR(w.st[0], rto_expired), rto0); /* nor a timeout */
+	tcp_close(a, w.now);
+	tcp_close(b, w.now);
+	world_fini(&w);
+}
+
 /* The same client port again while the server still holds TIME-WAIT: the new
  * SYN (newer timestamp, higher sequence number) opens a new connection at once
  * instead of drawing an ACK and a SYN retransmission a second later. */
@@ -1590,6 +1633,7 @@ int main(void)
 	test_delayed_ack();
 	test_nagle();
 	test_persist();
+	test_persist_resume();
 	test_keepalive();
 	test_fin_wait2_limit();
 	test_paws();

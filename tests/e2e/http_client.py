@@ -68,7 +68,10 @@ class Conn:
         self.status = 0  # of the latest head read, whole response or not
 
     def fill(self, timeout=None):
-        """Read once more; False at the end of the stream (self.closed says how)."""
+        """Read once more; False at the end of the stream (self.closed says how,
+        as it first ended: a read after a reset finds only the end)."""
+        if self.closed != "open":
+            return False
         if timeout is not None:
             self.s.settimeout(timeout)
         try:

@@ -945,6 +945,20 @@ static void test_nagle(void)
 	world_fini(&w);
 }
 
+/* B reads until len bytes came (or the world stops moving); the count. */
+static size_t read_all(struct world *w, struct tcp_conn *b, uint8_t *rx, size_t len)
+{
+	size_t got = 0;
+	for (int i = 0; i < 2000 && got < len; i++) {
+		int n = tcp_recv(b, rx + got, (uint32_t)(len - got), w->now);
+		if (n > 0)
+			got += (size_t)n;
+		if (!pump(w))
+			tick(w);
+	}
+	return got;
+}
+
 static void test_persist(void)
 {
 	struct world w;
@@ -970,15 +984,7 @@ static void test_persist(void)
 	 * (probes then slip in a byte at a time). */
 	CHECK(tcp_conn_readable(b) > 8192 - 512 && tcp_conn_readable(b) <= 8192);
 	/* B reads: the window opens and everything arrives intact. */
-	size_t got = 0;
-	for (int i = 0; i < 2000 && got < LEN; i++) {
-		int n = tcp_recv(b, rx + got, (uint32_t)(LEN - got), w.now);
-		if (n > 0)
-			got += (size_t)n;
-		if (!pump(&w))
-			tick(&w);
-	}
-	CHECK_EQ(got, LEN);
+	CHECK_EQ(read_all(&w, b, rx, LEN), LEN);
 	CHECK(memcmp(tx, rx, LEN) == 0);
 	tcp_close(a, w.now);
 	tcp_close(b, w.now);
@@ -1009,15 +1015,7 @@ static void test_persist_resume(void)
 	CHECK(CTR(w.st[0], persist_probes) >= 3);
 	CHECK(CTR(w.st[1], unacceptable) >= 3); /* the probes, refused */
 	uint64_t rto0 = CTR(w.st[0], rto_expired);
-	size_t got = 0;
-	for (int i = 0; i < 2000 && got < LEN; i++) {
-		int n = tcp_recv(b, rx + got, (uint32_t)(LEN - got), w.now);
-		if (n > 0)
-			got += (size_t)n;
-		if (!pump(&w))
-			tick(&w);
-	}
-	CHECK_EQ(got, LEN);
+	CHECK_EQ(read_all(&w, b, rx, LEN), LEN);
 	CHECK(memcmp(tx, rx, LEN) == 0);
 	CHECK_EQ(CTR(w.st[1], ooo_segs_in), 0);    /* no hole at B */
 	CHECK_EQ(CTR(w.st[0], dupacks_in), 0);

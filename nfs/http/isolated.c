@@ -667,6 +667,13 @@ static void give_back(struct hsrv *s, struct hconn *c)
 	}
 }
 
+/* A connection that failed: counted, and reset. */
+static void conn_fail(struct bh_tcp *t, struct hsrv *s, int fd)
+{
+	s->c[HTTP_C_conn_errors]++;
+	hs_conn_close(t, s, fd, true);
+}
+
 /* Sends what c has pending, then its queue, in order. Returns 1 when all
  * of it went, 0 when the socket is full, -1 when the connection failed. */
 static int conn_push(struct bh_tcp *t, struct hsrv *s, int fd, uint64_t now)
@@ -750,8 +757,10 @@ static void conns_orphaned(struct bh_tcp *t, struct hsrv *s, struct hworker *w)
 		c->ended = true;
 		c->close_after = true;
 		int rc = out_pending(c) ? conn_push(t, s, fd, hs_now_ns()) : 1; /* a 500 now, maybe */
-		if (rc != 0)
-			hs_conn_close(t, s, fd, rc < 0);
+		if (rc < 0)
+			conn_fail(t, s, fd);
+		else if (rc == 1)
+			hs_conn_close(t, s, fd, false);
 		else
 			set_events(t, s, fd);
 	}
@@ -759,12 +768,6 @@ static void conns_orphaned(struct bh_tcp *t, struct hsrv *s, struct hworker *w)
 
 /* ---------------------------------------------------------------------- */
 /* Relaying */
-
-static void conn_fail(struct bh_tcp *t, struct hsrv *s, int fd)
-{
-	s->c[HTTP_C_conn_errors]++;
-	hs_conn_close(t, s, fd, true);
-}
 
 /* Write what a DATA frame carries; keep what the socket did not take. */
 static int data_out(struct bh_tcp *t, struct hsrv *s, int fd, const uint8_t *p, uint32_t n,
@@ -1047,8 +1050,10 @@ void hiso_serve(struct bh_tcp *t, struct hsrv *s, int fd, uint32_t events, uint6
 			hs_conn_close(t, s, fd, false);
 		else if (!c->waiting) {
 			int rc = conn_push(t, s, fd, now);
-			if (rc != 0)
-				hs_conn_close(t, s, fd, rc < 0);
+			if (rc < 0)
+				conn_fail(t, s, fd);
+			else if (rc == 1)
+				hs_conn_close(t, s, fd, false);
 		}
 		return;
 	}

@@ -4,10 +4,14 @@
 
 #include "tcp_cksum.h"
 
+/* To 16 bits with end-around carries, in fixed steps: after the first at
+ * most 2^33 - 2, then 0x2fffe, 0x10001, 0xffff. */
 static uint32_t fold(uint64_t s)
 {
-	while (s >> 16)
-		s = (s & 0xffff) + (s >> 16);
+	s = (s & 0xffffffff) + (s >> 32);
+	s = (s & 0xffff) + (s >> 16);
+	s = (s & 0xffff) + (s >> 16);
+	s = (s & 0xffff) + (s >> 16);
 	return (uint32_t)s;
 }
 
@@ -30,44 +34,42 @@ uint32_t tcp_cksum_add(uint32_t sum, const void *buf, size_t len)
 	 * halves.
 	 */
 	const uint8_t *p = buf;
-	uint64_t s = 0;
-	if (len >= 32) {
-		/* 64-bit words, each chain counting its carries apart (an add and
-		 * an add-with-carry per word), two chains the CPU runs side by
-		 * side: a payload is summed here once per segment sent and once
-		 * per segment taken. */
-		uint64_t a = 0, b = 0, ca = 0, cb = 0, w;
-		do {
-			w = load64(p), a += w, ca += a < w;
-			w = load64(p + 8), b += w, cb += b < w;
-			w = load64(p + 16), a += w, ca += a < w;
-			w = load64(p + 24), b += w, cb += b < w;
-			p += 32, len -= 32;
-		} while (len >= 32);
-		/* The sum is a + b + 2^64 (ca + cb); 2^64 is 1 mod 2^64 - 1 (and
-		 * the carries, fewer than words, stay far below 2^63). */
-		uint64_t t = a + b, c = ca + cb + (t < a);
-		t += c;
-		t += t < c; /* end-around carry: t is the sum mod 2^64 - 1 */
-		s = (t & 0xffffffff) + (t >> 32);
+	/* 64-bit words, each chain counting its carries apart (an add and an
+	 * add-with-carry per word); over 32 bytes, two chains the CPU runs side
+	 * by side: a payload is summed here once per segment sent and once per
+	 * segment taken. */
+	uint64_t a = 0, b = 0, ca = 0, cb = 0, w;
+	for (; len >= 32; p += 32, len -= 32) {
+		w = load64(p), a += w, ca += a < w;
+		w = load64(p + 8), b += w, cb += b < w;
+		w = load64(p + 16), a += w, ca += a < w;
+		w = load64(p + 24), b += w, cb += b < w;
 	}
-	while (len >= 4) {
-		uint32_t w;
-		memcpy(&w, p, 4);
-		s += w;
+	for (; len >= 8; p += 8, len -= 8)
+		w = load64(p), a += w, ca += a < w;
+	/* The sum is a + b + 2^64 (ca + cb); 2^64 is 1 mod 2^64 - 1 (and the
+	 * carries, fewer than words, stay far below 2^63). */
+	uint64_t t = a + b, c = ca + cb + (t < a);
+	t += c;
+	t += t < c; /* end-around carry: t is the sum mod 2^64 - 1 */
+	uint64_t s = (t & 0xffffffff) + (t >> 32);
+	if (len >= 4) {
+		uint32_t v;
+		memcpy(&v, p, 4);
+		s += v;
 		p += 4, len -= 4;
 	}
 	if (len >= 2) {
-		uint16_t w;
-		memcpy(&w, p, 2);
-		s += w;
+		uint16_t v;
+		memcpy(&v, p, 2);
+		s += v;
 		p += 2, len -= 2;
 	}
 	if (len) {
 		uint8_t last[2] = {p[0], 0}; /* odd byte: high half of a padded word */
-		uint16_t w;
-		memcpy(&w, last, 2);
-		s += w;
+		uint16_t v;
+		memcpy(&v, last, 2);
+		s += v;
 	}
 	uint16_t f = (uint16_t)fold(s);
 #if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__

@@ -75,7 +75,7 @@ WORKER=${WORKER:-$BH_BUILD/workers/http/bh-http-worker}
 PERF=${PERF:-}
 [ -z "$PERF" ] || command -v perf >/dev/null || die "PERF needs perf (Debian: linux-perf)"
 bench_prepare "ip jq taskset wrk ps" mgr/bulkhead nfs/http/bh-http workers/http/bh-http-worker \
-	bench/bh-chan-pingpong
+	bench/bh-chan-pingpong bench/bh-cksum-bench
 bench_plot_tool
 
 bench_topology
@@ -268,15 +268,21 @@ counters() {
 # point CONFIG MODE SIZE; profiled (in the last round) if PERF names it. The
 # server CPU's time while wrk measured (/proc/stat, in clock ticks) goes into
 # the point's result: srv_busy (user, system, interrupts), srv_idle, srv_steal
-# (taken by the hypervisor: the CPU ran something else).
+# (taken by the hypervisor: the CPU ran something else); and host_ns, how
+# fast the server CPU ran around it (bh-cksum-bench --probe just before and
+# just after, the NF idle: the mean nanoseconds per 1,448-byte checksum).
+probe() { taskset -c "$SERVER_CPU" "$BH_BUILD/bench/bh-cksum-bench" --probe 2>/dev/null; }
 point() {
 	PROF=
 	[[ " $PERF " == *" $1:$2:$3 "* ]] && [ "${ROUND:-1}" = "$ROUNDS" ] && PROF=1
+	local last cpu host h0 h1
+	h0=$(probe)
 	bench_wrk_point "$1 $2 $3" "$2" "http://$BENCH_HTTP_IP/f$3.bin" point_start point_stop
+	h1=$(probe)
+	host=$(awk -v a="$h0" -v b="$h1" 'BEGIN {if (a == "" || b == "") print "null"; else printf "%.1f", (a + b) / 2}')
 	[ -z "$PROF" ] || perf_report "$1:$2:$3"
-	local last cpu
 	last=$(tail -n 1 "$RES")
-	cpu=$(paste "$WORK/cpu.0" "$WORK/cpu.1" | awk '{printf "{\"srv_busy\": %d, \"srv_idle\": %d, \"srv_steal\": %d}", $4 - $1, $5 - $2, $6 - $3}')
+	cpu=$(paste "$WORK/cpu.0" "$WORK/cpu.1" | awk -v h="$host" '{printf "{\"srv_busy\": %d, \"srv_idle\": %d, \"srv_steal\": %d, \"host_ns\": %s}", $4 - $1, $5 - $2, $6 - $3, h}')
 	sed -i '$d' "$RES"
 	echo "$1 $2 $3 $(cut -d' ' -f4- <<<"$last" | jq -c ". + $cpu")" >>"$RES"
 }
@@ -445,6 +451,11 @@ CPU_US="if (.requests // 0) > 0 and .srv_busy != null then .srv_busy * 1e6 / $HZ
 STEAL_PCT='.srv_steal * 100 / (.srv_busy + .srv_idle + .srv_steal) | . * 10 | round / 10'
 # cpu_ratio CONFIG MODE SIZE: shared's CPU per request over CONFIG's (above 1: CONFIG costs less)
 cpu_ratio() { bench_paired_ratio "$(bench_http_rounds shared "$2" "$3" "$CPU_US")" "$(bench_http_rounds "$1" "$2" "$3" "$CPU_US")"; }
+# host_ratio CONFIG MODE SIZE: how fast the server CPU ran before CONFIG's
+# point against before shared's (shared's probe time over CONFIG's, round by
+# round): below 1, CONFIG was measured on a slower host than shared was.
+HOST_NS='.host_ns'
+host_ratio() { bench_paired_ratio "$(bench_http_rounds shared "$2" "$3" "$HOST_NS")" "$(bench_http_rounds "$1" "$2" "$3" "$HOST_NS")"; }
 ISO_CONFIGS=$(for c in $CONFIGS; do [ "$c" = shared ] || echo "$c"; done)
 hold_f() { awk -v p="$1" '$1 == p {$1 = $2 = ""; print}' "$HOLD" | tail -n 1 | jq -r "$2 // empty" 2>/dev/null; }
 uniq_words() { printf '%s\n' "$@" | awk '!seen[$0]++'; }
@@ -464,7 +475,7 @@ goal_ratio() {
 			for z in $SIZES; do
 				awk -v s="$(numfmt --from=iec "${z^^}")" "BEGIN {exit !($4)}" || continue
 				r=$(ratio "$cfg" "$m" "$z" "$WRK_PER_S")
-				line+=" $m/$z $r (CPU $(cpu_ratio "$cfg" "$m" "$z"))"
+				line+=" $m/$z $r (CPU $(cpu_ratio "$cfg" "$m" "$z"), host $(host_ratio "$cfg" "$m" "$z"))"
 				[ "$r" = - ] && continue
 				if awk -v r="$r" -v min="$2" 'BEGIN {exit !(r + 0 >= min)}'; then
 					[ "$verdict" = "does not hold" ] || verdict=holds
@@ -482,8 +493,8 @@ goal_ratio() {
 		"(manager, NF, zygote, workers); $(nproc) CPUs; spares $SPARES, inline-max $INLINE_MAX;" \
 		"load average before: $LOAD"
 	if [ -s "$RES" ]; then
-		printf '%-9s %-5s %-16s | %9s %6s | %9s %6s | %9s %6s | %s | %10s %6s %6s\n' mode size config "req/s" ratio \
-			"MB/s" ratio "p99 ms" ratio errors "CPU us/req" ratio steal%
+		printf '%-9s %-5s %-16s | %9s %6s | %9s %6s | %9s %6s | %s | %10s %6s %6s | %7s %6s\n' mode size config "req/s" ratio \
+			"MB/s" ratio "p99 ms" ratio errors "CPU us/req" ratio steal% "host ns" ratio
 		# shellcheck disable=SC2086
 		for m in $(uniq_words $MODES close); do
 			# shellcheck disable=SC2086
@@ -491,18 +502,19 @@ goal_ratio() {
 				# shellcheck disable=SC2086
 				for cfg in $(uniq_words $CONFIGS connection/fresh connection/scrub); do
 					have "$cfg" "$m" "$z" || continue
-					rr=- rb=- rp=- rc=-
+					rr=- rb=- rp=- rc=- rh=-
 					if [ "$cfg" != shared ]; then
 						rr=$(ratio "$cfg" "$m" "$z" "$WRK_PER_S")
 						rb=$(ratio "$cfg" "$m" "$z" "$WRK_MB_S")
 						rp=$(ratio "$cfg" "$m" "$z" "$WRK_P99_MS")
 						rc=$(cpu_ratio "$cfg" "$m" "$z")
+						rh=$(host_ratio "$cfg" "$m" "$z")
 					fi
-					printf '%-9s %-5s %-16s | %9s %6s | %9s %6s | %9s %6s | %s | %10s %6s %6s\n' "$m" "$z" "$cfg" \
+					printf '%-9s %-5s %-16s | %9s %6s | %9s %6s | %9s %6s | %s | %10s %6s %6s | %7s %6s\n' "$m" "$z" "$cfg" \
 						"$(metric "$cfg" "$m" "$z" "$WRK_PER_S")" "$rr" "$(metric "$cfg" "$m" "$z" "$WRK_MB_S")" "$rb" \
 						"$(metric "$cfg" "$m" "$z" "$WRK_P99_MS")" "$rp" "$(metric "$cfg" "$m" "$z" "$WRK_ERRS")" \
 						"$(metric "$cfg" "$m" "$z" "$CPU_US" | awk '{printf "%.2f", $1}')" "$rc" \
-						"$(metric "$cfg" "$m" "$z" "$STEAL_PCT")"
+						"$(metric "$cfg" "$m" "$z" "$STEAL_PCT")" "$(metric "$cfg" "$m" "$z" "$HOST_NS")" "$rh"
 				done
 			done
 		done
@@ -549,7 +561,9 @@ goal_ratio() {
 	echo
 	echo "goals:"
 	echo "  (CPU: the server CPU's busy time per request, shared over isolated: the same ratio were the"
-	echo "   CPU all ours; the hypervisor's steal, in the table, moves requests/s but not this)"
+	echo "   CPU all ours; the hypervisor's steal, in the table, moves requests/s but not this."
+	echo "   host: how fast that CPU ran around the point against around shared's, by a checksum"
+	echo "   loop; away from 1, the two were measured on hosts of different speed)"
 	goal_ratio "keep-alive, files up to 1 KiB: isolated / shared >= 0.95 (requests/s)" 0.95 keepalive 's <= 1024'
 	if [ -s "$FLOOR" ]; then
 		# the median of the rounds' microseconds per message

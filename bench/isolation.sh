@@ -270,7 +270,7 @@ counters() {
 # the point's result: srv_busy (user, system, interrupts), srv_idle, srv_steal
 # (taken by the hypervisor: the CPU ran something else); and host_ns, how
 # fast the server CPU ran around it (bh-cksum-bench --probe just before and
-# just after, the NF idle: the mean nanoseconds per 1,448-byte checksum).
+# just after: the mean of its CPU time per 1,448-byte checksum, in ns).
 probe() { taskset -c "$SERVER_CPU" "$BH_BUILD/bench/bh-cksum-bench" --probe 2>/dev/null; }
 point() {
 	PROF=

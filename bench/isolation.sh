@@ -451,8 +451,8 @@ CPU_US="if (.requests // 0) > 0 and .srv_busy != null then .srv_busy * 1e6 / $HZ
 STEAL_PCT='.srv_steal * 100 / (.srv_busy + .srv_idle + .srv_steal) | . * 10 | round / 10'
 # cpu_ratio CONFIG MODE SIZE: shared's CPU per request over CONFIG's (above 1: CONFIG costs less)
 cpu_ratio() { bench_paired_ratio "$(bench_http_rounds shared "$2" "$3" "$CPU_US")" "$(bench_http_rounds "$1" "$2" "$3" "$CPU_US")"; }
-# host_ratio CONFIG MODE SIZE: how fast the server CPU ran before CONFIG's
-# point against before shared's (shared's probe time over CONFIG's, round by
+# host_ratio CONFIG MODE SIZE: how fast the server CPU ran around CONFIG's
+# point against around shared's (shared's probe time over CONFIG's, round by
 # round): below 1, CONFIG was measured on a slower host than shared was.
 HOST_NS='.host_ns'
 host_ratio() { bench_paired_ratio "$(bench_http_rounds shared "$2" "$3" "$HOST_NS")" "$(bench_http_rounds "$1" "$2" "$3" "$HOST_NS")"; }

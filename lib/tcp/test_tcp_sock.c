@@ -1075,6 +1075,15 @@ static void test_sendfile(void)
 	CHECK_EQ(lseek(fd, 0, SEEK_CUR), (off_t)len);
 	settle(&d.l);
 	CHECK_EQ(bh_read(d.a, d.cfd, got, len), 10);
+	/* More than the buffer takes, held: what it took goes at once. */
+	CHECK_EQ(set_int(d.b, d.sfd, SOL_SOCKET, SO_SNDBUF, 4096), 0);
+	out = ctr(d.b, "tcp_seg_out");
+	ssize_t took = bh_sendfile(d.b, d.sfd, fd, 0, 100000, MSG_MORE);
+	CHECK(took > 0 && took < 100000);
+	CHECK(ctr(d.b, "tcp_seg_out") > out);
+	settle(&d.l);
+	CHECK_EQ(bh_read(d.a, d.cfd, got, len), took);
+	CHECK(memcmp(got, data, (size_t)took) == 0);
 	/* The whole file through a 64 KiB send buffer: what a call took, the
 	 * rest later, as the peer reads. */
 	CHECK_EQ(set_int(d.b, d.sfd, SOL_SOCKET, SO_SNDBUF, 65536), 0);

@@ -28,16 +28,16 @@ RAW=$OUT/cksum.raw.txt
 for r in $(seq 1 "$ROUNDS"); do
 	taskset -c "$CPU" "$BIN" "$ITERS" >>"$RAW" || die "bh-cksum-bench failed (round $r): the two sums disagree or it could not run"
 done
-# size ours_ns dpdk_ns per line, ROUNDS lines per size: medians.
-median() { sort -g | awk '{v[NR] = $1} END {print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2}'; }
+# size ours_ns dpdk_ns per line, ROUNDS lines per size: medians (bench_median
+# takes the numbers as JSON documents).
 {
 	echo "cksum: median of $ROUNDS runs, $ITERS sums per size (a sixteenth above 4 KiB), CPU $CPU; $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')"
 	printf '%-6s | %10s %8s | %10s %8s | %s\n' bytes "ours ns" "GB/s" "DPDK ns" "GB/s" "DPDK / ours"
 } >"$OUT/cksum.txt"
 : >"$OUT/cksum.dat"
 for n in $(awk '{print $1}' "$RAW" | awk '!seen[$0]++'); do
-	o=$(awk -v n="$n" '$1 == n {print $2}' "$RAW" | median)
-	d=$(awk -v n="$n" '$1 == n {print $3}' "$RAW" | median)
+	o=$(awk -v n="$n" '$1 == n {print $2}' "$RAW" | bench_median .)
+	d=$(awk -v n="$n" '$1 == n {print $3}' "$RAW" | bench_median .)
 	awk -v n="$n" -v o="$o" -v d="$d" 'BEGIN {printf "%-6s | %10.1f %8.2f | %10.1f %8.2f | %.2f\n", n, o, n / o, d, n / d, d / o}' >>"$OUT/cksum.txt"
 	echo "lib/tcp $n $(bench_ratio "$d" "$o")" >>"$OUT/cksum.dat"
 done

@@ -959,24 +959,35 @@ static size_t read_all(struct world *w, struct tcp_conn *b, uint8_t *rx, size_t 
 	return got;
 }
 
+/* A sends len bytes to B, which does not read (options o), and the world
+ * ticks until A has sent min_probes persist probes (max_ticks at most).
+ * False if the handshake failed. */
+static bool probing(struct world *w, const struct opts *o, const uint8_t *tx, uint32_t len,
+		    uint64_t min_probes, int max_ticks, struct tcp_conn **a, struct tcp_conn **b)
+{
+	world_init(w, o);
+	if (!handshake(w, a, b))
+		return false;
+	CHECK_EQ(tcp_send(*a, tx, len, w->now), (int)len);
+	for (int i = 0; i < max_ticks && CTR(w->st[0], persist_probes) < min_probes; i++) {
+		pump(w);
+		tick(w);
+	}
+	return true;
+}
+
 static void test_persist(void)
 {
 	struct world w;
 	struct opts o = {.rcvbuf = 8192};
-	world_init(&w, &o);
 	struct tcp_conn *a, *b;
-	if (!handshake(&w, &a, &b))
-		return;
 	enum { LEN = 64 << 10 };
 	static uint8_t tx[LEN], rx[LEN];
 	fill(tx, LEN, 5);
-	CHECK_EQ(tcp_send(a, tx, LEN, w.now), LEN);
 	/* B does not read: its window closes; A probes far beyond the
 	 * retransmission limit because B answers every probe. */
-	for (int i = 0; i < 400 && CTR(w.st[0], persist_probes) < 16; i++) {
-		pump(&w);
-		tick(&w);
-	}
+	if (!probing(&w, &o, tx, LEN, 16, 400, &a, &b))
+		return;
 	CHECK(CTR(w.st[0], persist_probes) >= 16);
 	CHECK_EQ(CTR(w.st[0], timeouts), 0);
 	CHECK_EQ(tcp_conn_state(a), TCP_ESTABLISHED);
@@ -999,18 +1010,12 @@ static void test_persist_resume(void)
 	struct world w;
 	/* Without window scaling the window is exact: B refuses every probe. */
 	struct opts o = {.rcvbuf = 8192, .no_ws = {true, true}};
-	world_init(&w, &o);
 	struct tcp_conn *a, *b;
-	if (!handshake(&w, &a, &b))
-		return;
 	enum { LEN = 64 << 10 };
 	static uint8_t tx[LEN], rx[LEN];
 	fill(tx, LEN, 9);
-	CHECK_EQ(tcp_send(a, tx, LEN, w.now), LEN);
-	for (int i = 0; i < 100 && CTR(w.st[0], persist_probes) < 3; i++) {
-		pump(&w);
-		tick(&w);
-	}
+	if (!probing(&w, &o, tx, LEN, 3, 100, &a, &b))
+		return;
 	pump(&w);
 	CHECK(CTR(w.st[0], persist_probes) >= 3);
 	CHECK(CTR(w.st[1], unacceptable) >= 3); /* the probes, refused */
@@ -1071,17 +1076,11 @@ static void test_abort_after_probe(void)
 	struct world w;
 	/* Without window scaling the window is exact: B refuses every probe. */
 	struct opts o = {.rcvbuf = 8192, .no_ws = {true, true}};
-	world_init(&w, &o);
 	struct tcp_conn *a, *b;
-	if (!handshake(&w, &a, &b))
-		return;
 	static uint8_t tx[32 << 10];
-	CHECK_EQ(tcp_send(a, tx, sizeof(tx), w.now), (int)sizeof(tx));
 	/* B's buffer fills to the byte; then A probes and B refuses. */
-	for (int i = 0; i < 100 && CTR(w.st[0], persist_probes) < 2; i++) {
-		pump(&w);
-		tick(&w);
-	}
+	if (!probing(&w, &o, tx, sizeof(tx), 2, 100, &a, &b))
+		return;
 	pump(&w);
 	CHECK_EQ(tcp_conn_readable(b), 8192);
 	CHECK(CTR(w.st[0], persist_probes) >= 2);

@@ -51,9 +51,10 @@ enum iso_side {
 #define ISO_CHAN_RING_MIN 4096u
 #define ISO_CHAN_RING_MAX (64u << 20)
 
-/* Events for iso_chan_wait(). */
-#define ISO_CHAN_IN  0x1u /* bytes to read, or the peer's end of stream */
-#define ISO_CHAN_OUT 0x2u /* room to write */
+/* Events for iso_chan_wait() and iso_chan_arm(). */
+#define ISO_CHAN_IN    0x1u /* bytes to read, or the peer's end of stream */
+#define ISO_CHAN_OUT   0x2u /* room to write */
+#define ISO_CHAN_QUIET 0x4u /* ISO_CHAN_IN, and be woken by quiet writes too */
 
 struct iso_chan; /* opaque handle: a mapping plus this side's private state */
 
@@ -101,6 +102,12 @@ ssize_t iso_chan_write(struct iso_chan *ch, const void *buf, size_t n);
 /* The same for the pieces of iov in order, as far as they fit, published
  * at once: one index update and one wake-up check for all of them. */
 ssize_t iso_chan_writev(struct iso_chan *ch, const struct iovec *iov, int iovcnt);
+/* The same, quietly: a peer asleep in iso_chan_wait() is woken only if it
+ * waits with ISO_CHAN_QUIET; one that waits with ISO_CHAN_IN alone finds the
+ * bytes when something else wakes it. For what a peer needs at once only
+ * when it says so (flow-control credit: iso_frame_send_quiet()), so that it
+ * is not switched to, on a shared CPU, to read what it has no use for yet. */
+ssize_t iso_chan_writev_quiet(struct iso_chan *ch, const struct iovec *iov, int iovcnt);
 
 /*
  * Copies up to n (> 0) bytes out of this side's incoming ring. Returns the
@@ -125,7 +132,8 @@ int iso_chan_shutdown(struct iso_chan *ch);
 bool iso_chan_peer_done(struct iso_chan *ch);
 
 /*
- * Waits until one of `events` (ISO_CHAN_IN, ISO_CHAN_OUT) holds, or
+ * Waits until one of `events` (ISO_CHAN_IN, ISO_CHAN_OUT; ISO_CHAN_QUIET is
+ * ISO_CHAN_IN woken by quiet writes too, and reports as ISO_CHAN_IN) holds, or
  * timeout_ms passes (-1: no limit; 0: just check). Sleeps on this side's
  * futex doorbell: marks itself sleeping, re-checks, then FUTEX_WAIT, so a
  * peer that writes, reads or shuts down in between is never missed.
@@ -304,6 +312,11 @@ int iso_frame_send(struct iso_chan *ch, uint32_t stream, uint16_t type, uint16_t
 /* The same with the payload in pieces (at most 4), sent as one frame. */
 int iso_frame_sendv(struct iso_chan *ch, uint32_t stream, uint16_t type, uint16_t flags,
 		    const struct iovec *iov, int iovcnt);
+/* iso_frame_send() through iso_chan_writev_quiet(): the trusted side's
+ * WINDOW frames, which a worker needs at once only while it waits for
+ * credit (and then it waits with ISO_CHAN_QUIET). */
+int iso_frame_send_quiet(struct iso_chan *ch, uint32_t stream, uint16_t type, uint16_t flags,
+			 const void *payload, uint32_t len);
 
 /*
  * Receives one whole frame: its header into *f, its payload into buf

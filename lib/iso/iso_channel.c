@@ -347,7 +347,9 @@ ssize_t iso_chan_write(struct iso_chan *ch, const void *buf, size_t n)
 	return iso_chan_writev(ch, &v, 1);
 }
 
-ssize_t iso_chan_writev(struct iso_chan *ch, const struct iovec *iov, int iovcnt)
+/* Writes the pieces, then wakes a peer that waits for `ev`: ISO_CHAN_IN
+ * (every reader that sleeps) or ISO_CHAN_QUIET (only one that asked). */
+static ssize_t chan_writev(struct iso_chan *ch, const struct iovec *iov, int iovcnt, unsigned ev)
 {
 	struct iso_end *e = &ch->out;
 	if (ch->shut)
@@ -369,8 +371,18 @@ ssize_t iso_chan_writev(struct iso_chan *ch, const struct iovec *iov, int iovcnt
 		return 0;
 	/* one index update and one wake check for the whole */
 	atomic_store_explicit(&e->ctl->head, e->mine, memory_order_release);
-	wake_peer(ch, ISO_CHAN_IN);
+	wake_peer(ch, ev);
 	return (ssize_t)(e->mine - start);
+}
+
+ssize_t iso_chan_writev(struct iso_chan *ch, const struct iovec *iov, int iovcnt)
+{
+	return chan_writev(ch, iov, iovcnt, ISO_CHAN_IN);
+}
+
+ssize_t iso_chan_writev_quiet(struct iso_chan *ch, const struct iovec *iov, int iovcnt)
+{
+	return chan_writev(ch, iov, iovcnt, ISO_CHAN_QUIET);
 }
 
 ssize_t iso_chan_peek(struct iso_chan *ch, void *buf, size_t n)
@@ -449,11 +461,19 @@ void iso_chan_stats(const struct iso_chan *ch, struct iso_chan_stats *st)
 	*st = ch->stats;
 }
 
-/* Which of `events` hold now, or -EPROTO. */
+/* What a side waiting for `events` marks its bell with: a quiet waiter is
+ * an ISO_CHAN_IN waiter too, rung by every write. */
+static uint32_t bell_mark(unsigned events)
+{
+	uint32_t mark = events & (ISO_CHAN_IN | ISO_CHAN_OUT | ISO_CHAN_QUIET);
+	return mark & ISO_CHAN_QUIET ? mark | ISO_CHAN_IN : mark;
+}
+
+/* Which of `events` hold now (ISO_CHAN_QUIET as ISO_CHAN_IN), or -EPROTO. */
 static int ready(struct iso_chan *ch, unsigned events)
 {
 	int r = 0;
-	if (events & ISO_CHAN_IN) {
+	if (events & (ISO_CHAN_IN | ISO_CHAN_QUIET)) {
 		ssize_t n = iso_chan_readable(ch);
 		if (n < 0)
 			return (int)n;
@@ -473,7 +493,7 @@ static int ready(struct iso_chan *ch, unsigned events)
 int iso_chan_wait(struct iso_chan *ch, unsigned events, int timeout_ms)
 {
 	int r = ready(ch, events);
-	uint32_t mark = events & (ISO_CHAN_IN | ISO_CHAN_OUT);
+	uint32_t mark = bell_mark(events);
 	if (r != 0 || timeout_ms == 0 || mark == 0)
 		return r;
 	/* About to sleep: a peer owed a wake-up (a batch not flushed) may be
@@ -496,7 +516,7 @@ int iso_chan_wait(struct iso_chan *ch, unsigned events, int timeout_ms)
 
 int iso_chan_arm(struct iso_chan *ch, unsigned events)
 {
-	uint32_t mark = events & (ISO_CHAN_IN | ISO_CHAN_OUT);
+	uint32_t mark = bell_mark(events);
 	atomic_store_explicit(&ch->shm->bell[ch->side], mark, memory_order_relaxed);
 	atomic_thread_fence(memory_order_seq_cst);
 	return ready(ch, events);

@@ -549,6 +549,81 @@ static void test_wake_batch(void)
 	CHECK_EQ(bh_test_count_fds(), before);
 }
 
+/* Quiet writes (iso_chan_writev_quiet, iso_frame_send_quiet) ring only a
+ * peer that waits with ISO_CHAN_QUIET; every other write rings it too. */
+static void test_quiet(void)
+{
+	int before = bh_test_count_fds(), fd;
+	struct iso_wake_batch b = {0};
+	struct iso_chan_stats st;
+	struct iso_frame f;
+	uint8_t buf[64] = {0}, got[64];
+	uint32_t inc = 4096, inc_got = 0;
+	struct iso_chan *t = iso_chan_create(4096, 4096, &fd);
+	struct iso_chan *w = iso_chan_attach(fd, ISO_SIDE_WORKER);
+	close(fd);
+	CHECK(t && w);
+	if (!t || !w)
+		return;
+	struct iovec v = {buf, 10};
+
+	/* a worker asleep for input alone: a quiet write leaves it asleep */
+	CHECK_EQ(iso_chan_arm(w, ISO_CHAN_IN), 0);
+	CHECK_EQ(iso_chan_writev_quiet(t, &v, 1), 10);
+	iso_chan_stats(t, &st);
+	CHECK_EQ(st.wakes, 0);
+	CHECK(iso_chan_peer_sleeping(t));
+	/* what it finds when something else wakes it: the bytes, in order */
+	CHECK_EQ(iso_chan_write(t, buf, 5), 5);
+	iso_chan_stats(t, &st);
+	CHECK_EQ(st.wakes, 1);
+	CHECK(!iso_chan_peer_sleeping(t));
+	CHECK_EQ(iso_chan_read(w, got, sizeof(got)), 15);
+
+	/* asleep with ISO_CHAN_QUIET: a quiet write rings it, and so does a plain one */
+	CHECK_EQ(iso_chan_arm(w, ISO_CHAN_QUIET), 0);
+	CHECK(iso_chan_peer_sleeping(t));
+	CHECK_EQ(iso_chan_writev_quiet(t, &v, 1), 10);
+	iso_chan_stats(t, &st);
+	CHECK_EQ(st.wakes, 2);
+	CHECK(!iso_chan_peer_sleeping(t));
+	CHECK_EQ(iso_chan_arm(w, ISO_CHAN_QUIET), ISO_CHAN_IN); /* ready, reported as input */
+	CHECK_EQ(iso_chan_read(w, got, sizeof(got)), 10);
+	CHECK_EQ(iso_chan_arm(w, ISO_CHAN_QUIET), 0);
+	CHECK_EQ(iso_chan_write(t, buf, 1), 1);
+	iso_chan_stats(t, &st);
+	CHECK_EQ(st.wakes, 3);
+	CHECK_EQ(iso_chan_read(w, got, sizeof(got)), 1);
+	/* and asleep for room only, a quiet write does not ring it */
+	CHECK_EQ(iso_chan_arm(w, ISO_CHAN_OUT), ISO_CHAN_OUT); /* there is room: ready */
+	iso_chan_disarm(w);
+
+	/* through a wake batch: owed, but at the flush rung only for a quiet waiter */
+	iso_chan_join(t, &b);
+	CHECK_EQ(iso_chan_arm(w, ISO_CHAN_IN), 0);
+	CHECK_EQ(iso_frame_send_quiet(t, 7, ISO_F_WINDOW, 0, &inc, sizeof(inc)), 0);
+	CHECK(iso_chan_wake_owed(t));
+	iso_wake_flush(&b);
+	iso_chan_stats(t, &st);
+	CHECK_EQ(st.wakes, 3);
+	CHECK(iso_chan_peer_sleeping(t));
+	CHECK_EQ(iso_chan_arm(w, ISO_CHAN_QUIET), ISO_CHAN_IN); /* the frame is there */
+	CHECK_EQ(iso_frame_recv(w, &f, &inc_got, sizeof(inc_got)), 1);
+	CHECK(f.stream == 7 && f.type == ISO_F_WINDOW && f.len == sizeof(inc) && inc_got == inc);
+	CHECK_EQ(iso_chan_arm(w, ISO_CHAN_QUIET), 0);
+	CHECK_EQ(iso_frame_send_quiet(t, 7, ISO_F_WINDOW, 0, &inc, sizeof(inc)), 0);
+	iso_wake_flush(&b);
+	iso_chan_stats(t, &st);
+	CHECK_EQ(st.wakes, 4);
+	CHECK(!iso_chan_peer_sleeping(t));
+	CHECK_EQ(iso_frame_recv(w, &f, &inc_got, sizeof(inc_got)), 1);
+	/* a frame too large goes quietly no more than loudly */
+	CHECK_EQ(iso_frame_send_quiet(t, 7, ISO_F_DATA, 0, buf, iso_frame_max(t) + 1), -EMSGSIZE);
+	iso_chan_close(t);
+	iso_chan_close(w);
+	CHECK_EQ(bh_test_count_fds(), before);
+}
+
 /* Every call of the trusted side on a channel the worker scribbled on:
  * results within bounds, or an error. False if any result is impossible. */
 static bool trusted_ops_bounded(struct iso_chan *t, uint8_t *buf, size_t cap, uint32_t ring)
@@ -796,6 +871,7 @@ int main(void)
 	test_ping_pong();
 	test_fast_path();
 	test_wake_batch();
+	test_quiet();
 	test_hostile();
 	test_frames();
 	test_gather();

@@ -658,7 +658,10 @@ static void give_back(struct hsrv *s, struct hconn *c)
 	if (held >= used || used - held < ISO_WINDOW / 2)
 		return;
 	uint32_t inc = used - (uint32_t)held;
-	int rc = iso_frame_send(w->ch, c->stream, ISO_F_WINDOW, 0, &inc, sizeof(inc));
+	/* Quietly: a worker that is not waiting for this credit (it sleeps
+	 * with ISO_CHAN_QUIET when it is) finds it with the next request,
+	 * rather than being switched to now for it. */
+	int rc = iso_frame_send_quiet(w->ch, c->stream, ISO_F_WINDOW, 0, &inc, sizeof(inc));
 	if (rc == 0) {
 		c->out_credit += inc;
 	} else if (rc == -EAGAIN) { /* its ring is full: again when it has read */

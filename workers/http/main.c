@@ -64,7 +64,9 @@
  * ISO_WINDOW, given back by WINDOW frames as the client reads), keeps it,
  * and answers nothing further (order) until it went; the other streams go
  * on. The worker sleeps in iso_chan_wait() (wait_for_work() says when it
- * has to poll instead). While a stream's response is held back its further
+ * has to poll instead); the trusted side gives credit back quietly
+ * (iso_frame_send_quiet), so it waits with ISO_CHAN_QUIET while a stream
+ * waits for credit, with ISO_CHAN_IN otherwise. While a stream's response is held back its further
  * input is kept; the trusted side sends at most a window of it unconsumed
  * (we give credit back, WINDOW, for each half window consumed), so that
  * stays below WK_IN_CAP and the channel is never stopped for one stream.
@@ -152,6 +154,7 @@ struct worker {
 	bool in_stalled;            /* stopped taking frames (see pump) */
 	bool out_ring;              /* a frame did not fit in the ring */
 	bool out_sock;              /* the fd socket was full */
+	bool credit_wait;           /* a stream waits for credit (WINDOW) */
 	/* The trusted side's doorbell is rung once per pass, not at each
 	 * frame read or written (run() flushes after each pass). */
 	struct iso_wake_batch wake;
@@ -480,8 +483,10 @@ static int flush_data(struct worker *w, struct stream *s, bool *sent)
 			w->out_ring = true;
 			return FL_BLOCKED;
 		}
-		if (!s->out_credit)
+		if (!s->out_credit) {
+			w->credit_wait = true;
 			return FL_BLOCKED; /* until the trusted side gives credit back */
+		}
 		size_t cap = (size_t)room - ISO_FRAME_HDR;
 		if (cap > w->frame_max)
 			cap = w->frame_max;
@@ -541,8 +546,10 @@ static int flush(struct worker *w, struct stream *s, bool *sent)
 		return rc;
 	if (s->by_ref && s->fleft) {
 		struct iso_file_ref ref = {.stream = s->id, .offset = s->foff, .length = s->fleft};
-		if (s->out_credit < ISO_WINDOW_FILE)
+		if (s->out_credit < ISO_WINDOW_FILE) {
+			w->credit_wait = true;
 			return FL_BLOCKED; /* checked before the descriptor goes: FILE follows it */
+		}
 		if (!s->ref_sent) {
 			rc = iso_fd_send(w->sock, s->file, &ref, sizeof(ref));
 			if (rc == -EAGAIN || rc == -ETOOMANYREFS || rc == -ENOBUFS) {
@@ -820,8 +827,10 @@ static int wait_for_work(struct worker *w, uint64_t now, uint64_t deadline, unsi
 		if (n < 0)
 			return (int)n;
 		struct iso_frame h;
+		/* The trusted side gives credit back quietly (iso_frame_send_quiet):
+		 * it wakes us only while we wait for it. */
 		if (n == 0 || iso_chan_peer_done(w->ch))
-			ev |= ISO_CHAN_IN;
+			ev |= w->credit_wait ? ISO_CHAN_QUIET : ISO_CHAN_IN;
 		else if (n >= (ssize_t)sizeof(h) && iso_chan_peek(w->ch, &h, sizeof(h)) == sizeof(h) &&
 			 (size_t)n >= sizeof(h) + h.len)
 			return 0; /* a whole frame came in since pump() looked */
@@ -868,7 +877,7 @@ static int run(struct worker *w)
 	unsigned poll_ms = 1;
 	for (;;) {
 		uint64_t now = mono_ns(), deadline = UINT64_MAX;
-		w->in_stalled = w->out_ring = w->out_sock = false;
+		w->in_stalled = w->out_ring = w->out_sock = w->credit_wait = false;
 		/* The trusted side's end of stream means: exit, now. Whatever is
 		 * still queued either way has nobody left to go to (and a worker
 		 * blocked on a full ring would otherwise never see the end). */

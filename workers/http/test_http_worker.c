@@ -262,7 +262,10 @@ static bool send_frame(struct sess *t, uint32_t id, uint16_t type, const void *p
 	struct timespec t0;
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	for (;;) {
-		int rc = iso_frame_send(t->ch, id, type, 0, p, len);
+		/* credit goes back quietly, as the NF gives it: a worker that
+		 * waits for it must have said so (ISO_CHAN_QUIET) */
+		int rc = type == ISO_F_WINDOW ? iso_frame_send_quiet(t->ch, id, type, 0, p, len)
+					      : iso_frame_send(t->ch, id, type, 0, p, len);
 		if (rc == 0)
 			return true;
 		if (rc != -EAGAIN || ms_since(&t0) > WAIT_MS)

@@ -6,10 +6,13 @@
  * When idle it sleeps in poll() on real events, so an idle platform costs
  * nothing and wakes within microseconds:
  *   - its eventfd doorbell, which NFs write when they queue packets for a port;
- *   - per port with a kernel interface (af_packet, tap, af_xdp), a raw packet
+ *   - per port with a kernel interface (af_packet, tap), a raw packet
  *     socket on that interface whose BPF filter drops everything while the
  *     manager polls (no cost under load) and is switched to "accept" just
- *     before it sleeps; the packet it wakes on is read by the port as usual.
+ *     before it sleeps; the packet it wakes on is read by the port as usual;
+ *   - per af_xdp port, the port's own AF_XDP socket (readable while its
+ *     receive ring holds frames): the XDP program hands the interface's
+ *     frames to it before any packet socket could see them.
  * Ports without an interface (null, ring, memif) fall back to a timed sleep
  * that grows to DP_MAX_SLEEP_NS.
  */
@@ -20,6 +23,7 @@
 #include <linux/if_ether.h>
 #include <net/if.h>
 #include <arpa/inet.h>
+#include <dirent.h>
 #include <poll.h>
 #include <sys/socket.h>
 #include <stdlib.h>
@@ -48,8 +52,9 @@ struct dp_bucket {
 
 struct dp {
 	struct mgr *m;
-	struct pollfd *pfd; /* [0]: the doorbell eventfd, then one per wake socket */
+	struct pollfd *pfd; /* [0]: the doorbell eventfd, then one per port that can wake us */
 	unsigned n_pfd;
+	unsigned n_raw;     /* pfd[1..n_raw]: packet sockets; the rest, AF_XDP sockets */
 	int timed;          /* a port cannot wake us: bound the sleep */
 	int pool_was_empty;
 	unsigned burst;
@@ -228,6 +233,27 @@ static int dp_filter(int fd, int accept)
 	return setsockopt(fd, SOL_SOCKET, SO_ATTACH_FILTER, &prog, sizeof(prog));
 }
 
+int mgr_xsk_fds(int *fds, int max)
+{
+	DIR *dir = opendir("/proc/self/fd");
+	if (!dir)
+		return -errno;
+	int n = 0;
+	struct dirent *e;
+	while ((e = readdir(dir)) && n < max) {
+		char *end;
+		long fd = strtol(e->d_name, &end, 10);
+		int domain;
+		socklen_t len = sizeof(domain);
+		if (*end || end == e->d_name || fd == dirfd(dir))
+			continue;
+		if (getsockopt((int)fd, SOL_SOCKET, SO_DOMAIN, &domain, &len) == 0 && domain == AF_XDP)
+			fds[n++] = (int)fd;
+	}
+	closedir(dir);
+	return n;
+}
+
 /*
  * A wake-up socket on the port's interface ("iface=NAME" in its spec), or -1.
  * Called in the interface's network namespace, when the port is attached.
@@ -263,9 +289,11 @@ int mgr_wake_socket(const char *dev)
 	return fd;
 }
 
+/* d->pfd: [0] the eventfd, [1, n_raw] the ports' packet sockets, then the
+ * ports' AF_XDP sockets (nothing to arm or drain: the port reads them). */
 static void dp_wake_arm(struct dp *d, int on)
 {
-	for (unsigned i = 1; i < d->n_pfd; i++)
+	for (unsigned i = 1; i <= d->n_raw; i++)
 		dp_filter(d->pfd[i].fd, on);
 }
 
@@ -276,7 +304,7 @@ static void dp_wake_drain(struct dp *d)
 	if (read(d->pfd[0].fd, &v, sizeof(v)) < 0) {
 		/* nothing pending */
 	}
-	for (unsigned i = 1; i < d->n_pfd; i++)
+	for (unsigned i = 1; i <= d->n_raw; i++)
 		while (recv(d->pfd[i].fd, buf, sizeof(buf), MSG_DONTWAIT | MSG_TRUNC) >= 0)
 			;
 }
@@ -305,12 +333,16 @@ static int dp_init(struct dp *d, struct mgr *m)
 		return -ENOMEM;
 	d->pfd[0] = (struct pollfd){.fd = m->st->mgr_efd, .events = POLLIN};
 	d->n_pfd = 1;
-	for (unsigned i = 0; i < np; i++) {
-		int fd = m->ports[i].wake_fd;
-		if (fd < 0)
-			d->timed = 1;
-		else
-			d->pfd[d->n_pfd++] = (struct pollfd){.fd = fd, .events = POLLIN};
+	for (int xsk = 0; xsk <= 1; xsk++) {
+		for (unsigned i = 0; i < np; i++) {
+			int fd = m->ports[i].wake_fd;
+			if (fd < 0)
+				d->timed = 1;
+			else if (m->ports[i].wake_xsk == xsk)
+				d->pfd[d->n_pfd++] = (struct pollfd){.fd = fd, .events = POLLIN};
+		}
+		if (!xsk)
+			d->n_raw = d->n_pfd - 1;
 	}
 	return 0;
 }

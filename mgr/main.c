@@ -116,6 +116,35 @@ static int main_netns_leave(int home)
 	return rc;
 }
 
+#define MAIN_XSK_MAX 256 /* AF_XDP sockets looked for: one per af_xdp port */
+
+/* An af_xdp port's frames go to its AF_XDP socket before any packet socket
+ * on the interface could see them: the data plane sleeps on that socket
+ * instead (readable while its receive ring holds frames). The port's driver
+ * opened it just now: the one AF_XDP socket that was not there before. */
+static void main_port_xsk(struct mgr_port *p, const int *before, int n_before)
+{
+	int after[MAIN_XSK_MAX], fd = -1, n_new = 0;
+	int n = mgr_xsk_fds(after, MAIN_XSK_MAX);
+	if (n_before < 0)
+		return;
+	for (int i = 0; i < n; i++) {
+		bool old = false;
+		for (int j = 0; j < n_before && !old; j++)
+			old = after[i] == before[j];
+		if (!old) {
+			fd = after[i];
+			n_new++;
+		}
+	}
+	if (n_new != 1)
+		return; /* not an af_xdp port (or one with several queues: not ours) */
+	if (p->wake_fd >= 0)
+		close(p->wake_fd);
+	p->wake_fd = fd;
+	p->wake_xsk = true;
+}
+
 static int main_ports(struct mgr *m)
 {
 	struct mgr_config *c = &m->cfg;
@@ -143,6 +172,8 @@ static int main_ports(struct mgr *m)
 		int home = main_netns_enter(c->ports[i].netns, i);
 		if (home == -2)
 			return -EINVAL;
+		int xsk_before[MAIN_XSK_MAX];
+		int n_before = mgr_xsk_fds(xsk_before, MAIN_XSK_MAX);
 		rc = rte_eal_hotplug_add("vdev", name, comma ? comma + 1 : "");
 		m->ports[i].wake_fd = rc < 0 ? -1 : mgr_wake_socket(dev);
 		if (rc < 0) {
@@ -171,6 +202,7 @@ static int main_ports(struct mgr *m)
 			return rc;
 		}
 		rte_eth_promiscuous_enable(pid);
+		main_port_xsk(&m->ports[i], xsk_before, n_before);
 		if (main_netns_leave(home) < 0)
 			return -EINVAL;
 		m->ports[i].eth_id = pid;
@@ -431,7 +463,7 @@ int main(int argc, char **argv)
 		rte_eth_dev_stop(m->ports[i].eth_id);
 		rte_eth_dev_close(m->ports[i].eth_id);
 		main_netns_leave(home);
-		if (m->ports[i].wake_fd >= 0)
+		if (m->ports[i].wake_fd >= 0 && !m->ports[i].wake_xsk)
 			close(m->ports[i].wake_fd);
 	}
 	mgr_registry_fini(m);

@@ -27,7 +27,11 @@ struct mgr_autoscale;
 
 struct mgr_port {
 	uint16_t eth_id;
-	int wake_fd; /* packet socket on the port's interface, to wake the data plane; -1 */
+	/* What wakes the sleeping data plane for this port: a packet socket on
+	 * its interface, or (wake_xsk) the port's own AF_XDP socket, whose
+	 * frames the interface's packet sockets never see; -1: none. */
+	int wake_fd;
+	bool wake_xsk; /* wake_fd belongs to the port's driver: not ours to close */
 	uint64_t drops[BH_PORT_DROP_MAX]; /* written by the data plane only */
 	uint64_t rx_pkts, rx_bytes, tx_pkts, tx_bytes;
 };
@@ -102,6 +106,9 @@ void mgr_registry_stop_all(struct mgr *m, unsigned timeout_ms);
 /* dataplane.c: runs until m->stop. */
 /* A socket on the port's interface that wakes the sleeping data plane, or -1. */
 int mgr_wake_socket(const char *dev);
+/* The AF_XDP sockets this process has open (at most max of them, into fds):
+ * their count, or -errno. */
+int mgr_xsk_fds(int *fds, int max);
 int mgr_dataplane_run(struct mgr *m);
 
 /* stats.c */

@@ -79,6 +79,7 @@ struct hconn {
 	uint32_t client_addr;   /* network byte order */
 	uint16_t client_port;
 	bool in_eof;            /* the client closed its side (EOF sent on) */
+	bool heard;             /* a byte or the end of it went to the worker (OPEN goes quietly) */
 	bool in_blocked;        /* the worker's ring had no room for more input */
 	bool ended;             /* the worker sent END for it */
 	bool resp_started;      /* bytes of a response relayed since the last LOG */

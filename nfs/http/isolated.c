@@ -461,7 +461,11 @@ static void conn_attach(struct bh_tcp *t, struct hsrv *s, struct hworker *w, int
 	c->waiting = false;
 	c->stream = new_stream(h, fd);
 	poll_add(h, w); /* before it hears of it (see relay_in); then armed once it sleeps */
-	int rc = iso_frame_send(w->ch, c->stream, ISO_F_OPEN, 0, &o, sizeof(o));
+	/* Quietly: the worker is woken by the connection's first bytes (or its
+	 * end), which follow OPEN in the ring, rather than once for OPEN and
+	 * again for them. Until then its timers do not run for it: a
+	 * connection it has heard nothing of is timed out here (hiso_scan). */
+	int rc = iso_frame_send_quiet(w->ch, c->stream, ISO_F_OPEN, 0, &o, sizeof(o));
 	if (rc == -EAGAIN) {
 		/* a shared worker's ring is full: wait in line, try again */
 		waitq_push(t, s, fd);
@@ -1027,6 +1031,7 @@ static void relay_in(struct bh_tcp *t, struct hsrv *s, int fd, uint64_t now)
 		 * may run at once on this CPU, and an armed bell would make its
 		 * answer ring the wake pipe for nothing. */
 		poll_add(s->iso, w);
+		c->heard = true;
 		if (r == 0) {
 			c->in_eof = true;
 			iso_frame_send(w->ch, c->stream, ISO_F_EOF, 0, NULL, 0);
@@ -1318,6 +1323,11 @@ void hiso_scan(struct bh_tcp *t, struct hsrv *s, uint64_t now)
 		} else if (c->waiting && since(now, c->last_ns) > s->header_timeout_ns) {
 			hs_conn_close(t, s, (int)fd, true);
 			s->c[HTTP_C_conn_errors]++;
+		} else if (c->w && !c->heard && since(now, c->last_ns) > s->idle_timeout_ns) {
+			/* not a byte since it opened: its worker may not even know
+			 * of it (OPEN goes quietly), so its idle timeout is ours */
+			s->c[HTTP_C_idle_timeouts]++;
+			hs_conn_close(t, s, (int)fd, false);
 		} else if (since(now, c->last_ns) > s->idle_timeout_ns + HISO_GRACE_NS) {
 			/* the worker should have closed it: a backstop */
 			s->c[HTTP_C_idle_timeouts]++;

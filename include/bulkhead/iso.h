@@ -312,9 +312,10 @@ int iso_frame_send(struct iso_chan *ch, uint32_t stream, uint16_t type, uint16_t
 /* The same with the payload in pieces (at most 4), sent as one frame. */
 int iso_frame_sendv(struct iso_chan *ch, uint32_t stream, uint16_t type, uint16_t flags,
 		    const struct iovec *iov, int iovcnt);
-/* iso_frame_send() through iso_chan_writev_quiet(): the trusted side's
- * WINDOW frames, which a worker needs at once only while it waits for
- * credit (and then it waits with ISO_CHAN_QUIET). */
+/* iso_frame_send() through iso_chan_writev_quiet(). The trusted side sends
+ * WINDOW frames so (a worker needs credit at once only while it waits for
+ * it, and then it waits with ISO_CHAN_QUIET), and OPEN (a worker has
+ * nothing to do for a stream before its first bytes, which ring). */
 int iso_frame_send_quiet(struct iso_chan *ch, uint32_t stream, uint16_t type, uint16_t flags,
 			 const void *payload, uint32_t len);
 

@@ -66,10 +66,12 @@
  * on. The worker sleeps in iso_chan_wait() (wait_for_work() says when it
  * has to poll instead); the trusted side gives credit back quietly
  * (iso_frame_send_quiet), so it waits with ISO_CHAN_QUIET while a stream
- * waits for credit, with ISO_CHAN_IN otherwise. While a stream's response is held back its further
- * input is kept; the trusted side sends at most a window of it unconsumed
- * (we give credit back, WINDOW, for each half window consumed), so that
- * stays below WK_IN_CAP and the channel is never stopped for one stream.
+ * waits for credit, with ISO_CHAN_IN otherwise (an OPEN comes quietly too:
+ * it is read with the stream's first bytes). While a stream's response is
+ * held back its further input is kept; the trusted side sends at most a
+ * window of it unconsumed (we give credit back, WINDOW, for each half
+ * window consumed), so that stays below WK_IN_CAP and the channel is never
+ * stopped for one stream.
  * Beyond WK_IN_CAP (a trusted side without flow control) the worker would
  * stop taking frames until that stream moves.
  *

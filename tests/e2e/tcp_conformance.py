@@ -11,6 +11,7 @@ Prints one line per check: "CHECK 1 what" or "CHECK 0 what: detail".
 """
 import random
 import sys
+import threading
 import time
 
 from scapy.all import (ARP, ICMP, IP, TCP, AsyncSniffer, Ether, Raw, conf,
@@ -22,6 +23,18 @@ conf.verb = 0
 def report(ok, what, detail=""):
     print(f"CHECK {1 if ok else 0} {what}" + ("" if ok else f": {detail}"), flush=True)
     return ok
+
+
+def sniffer(iface, bpf, **kw):
+    """An AsyncSniffer that is capturing when this returns: start() only
+    launches its thread, and a reply sent before its socket is open is lost
+    (a sleep of 50 ms was not always enough on a busy CPU)."""
+    up = threading.Event()
+    sn = AsyncSniffer(iface=iface, filter=bpf, started_callback=up.set, **kw)
+    sn.start()
+    if not up.wait(10):
+        raise RuntimeError("the packet capture did not start within 10 s")
+    return sn
 
 
 def collect(sn):
@@ -53,9 +66,7 @@ class Peer:
 
     def exchange(self, pkt, wait=0.6):
         """Send pkt, return the segments the stack sent back within wait s."""
-        sn = AsyncSniffer(iface=self.iface, filter=self._filter())
-        sn.start()
-        time.sleep(0.05)
+        sn = sniffer(self.iface, self._filter())
         send(pkt, iface=self.iface)
         time.sleep(wait)
         got = collect(sn)
@@ -120,9 +131,7 @@ def passive(iface, stack, port, closed, mac):
            r.summary() if r is not None else "no reply")
 
     # ICMP echo: reply with the same identifier, sequence and payload.
-    sn = AsyncSniffer(iface=iface, filter=f"icmp and src host {stack}")
-    sn.start()
-    time.sleep(0.05)
+    sn = sniffer(iface, f"icmp and src host {stack}")
     send(IP(dst=stack) / ICMP(id=0x4242, seq=7) / Raw(b"bulkhead-ping"), iface=iface)
     time.sleep(0.5)
     got = collect(sn)
@@ -253,10 +262,7 @@ def active(iface, stack, port, ready):
                                          seq=seen["iss"] + 1, ack=seen["rcv_nxt"], window=8192),
                      iface=iface)
 
-    sn = AsyncSniffer(iface=iface, filter=f"tcp and src host {stack} and dst port {port}", prn=on,
-                      store=False)
-    sn.start()
-    time.sleep(0.2)
+    sn = sniffer(iface, f"tcp and src host {stack} and dst port {port}", prn=on, store=False)
     open(ready, "w").close()
     t0 = time.time()
     while time.time() - t0 < 12:

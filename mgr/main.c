@@ -125,9 +125,9 @@ static int main_netns_leave(int home)
 static void main_port_xsk(struct mgr_port *p, const int *before, int n_before)
 {
 	int after[MAIN_XSK_MAX], fd = -1, n_new = 0;
-	int n = mgr_xsk_fds(after, MAIN_XSK_MAX);
 	if (n_before < 0)
 		return;
+	int n = mgr_xsk_fds(after, MAIN_XSK_MAX);
 	for (int i = 0; i < n; i++) {
 		bool old = false;
 		for (int j = 0; j < n_before && !old; j++)

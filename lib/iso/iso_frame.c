@@ -23,10 +23,9 @@ int iso_frame_send(struct iso_chan *ch, uint32_t stream, uint16_t type, uint16_t
 	return iso_frame_sendv(ch, stream, type, flags, &v, len ? 1 : 0);
 }
 
-/* One frame, whole or not at all, written by `writev`. */
+/* One frame, whole or not at all, written plainly or quietly. */
 static int frame_sendv(struct iso_chan *ch, uint32_t stream, uint16_t type, uint16_t flags,
-		       const struct iovec *iov, int iovcnt,
-		       ssize_t (*writev)(struct iso_chan *, const struct iovec *, int))
+		       const struct iovec *iov, int iovcnt, bool quiet)
 {
 	struct iovec all[5];
 	if (iovcnt < 0 || iovcnt > 4)
@@ -49,21 +48,22 @@ static int frame_sendv(struct iso_chan *ch, uint32_t stream, uint16_t type, uint
 	all[0] = (struct iovec){&f, ISO_FRAME_HDR};
 	/* There is room for the whole, and we are the only producer: it goes
 	 * whole, published once. */
-	ssize_t w = writev(ch, all, iovcnt + 1);
+	ssize_t w = quiet ? iso_chan_writev_quiet(ch, all, iovcnt + 1)
+			  : iso_chan_writev(ch, all, iovcnt + 1);
 	return w < 0 ? (int)w : 0;
 }
 
 int iso_frame_sendv(struct iso_chan *ch, uint32_t stream, uint16_t type, uint16_t flags,
 		    const struct iovec *iov, int iovcnt)
 {
-	return frame_sendv(ch, stream, type, flags, iov, iovcnt, iso_chan_writev);
+	return frame_sendv(ch, stream, type, flags, iov, iovcnt, false);
 }
 
 int iso_frame_send_quiet(struct iso_chan *ch, uint32_t stream, uint16_t type, uint16_t flags,
 			 const void *payload, uint32_t len)
 {
 	struct iovec v = {(void *)payload, len};
-	return frame_sendv(ch, stream, type, flags, &v, len ? 1 : 0, iso_chan_writev_quiet);
+	return frame_sendv(ch, stream, type, flags, &v, len ? 1 : 0, true);
 }
 
 static bool type_ok(uint16_t t)

@@ -286,12 +286,16 @@ P
 		panels=$(awk 'NF == 4 {print $1} NF == 3 {print "-"}' "$dat" | awk '!seen[$0]++')
 		np=$(wc -w <<<"$panels")
 		{
-			echo "set terminal pngcairo size $((100 + 700 * np)),440"
+			echo "set terminal pngcairo size $((100 + 700 * np)),480"
 			echo "set output \"$png\""
 			echo 'set style data histograms'
 			echo 'set style histogram cluster gap 1'
 			echo 'set style fill solid'
-			echo 'set yrange [0:*]'
+			# room above the highest bar and reference line, as with matplotlib
+			awk -v h="$hlines" 'BEGIN {n = split(h, a, " "); for (i = 1; i <= n; i++) if (a[i] > m) m = a[i]}
+				NF >= 3 && $NF != "-" && $NF + 0 > m {m = $NF + 0}
+				END {printf "set yrange [0:%g]\n", 1.15 * m}' "$dat"
+			echo 'set key outside bottom center horizontal' # below the bars, never on them
 			echo 'set datafile missing "-"'
 			echo "set ylabel \"$ylabel\""
 			echo "set multiplot layout 1,$np title \"$([ "$panels" = - ] || echo "$title")\""

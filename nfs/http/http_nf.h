@@ -48,7 +48,7 @@
 	X(worker_hangs, "workers killed for not answering in time")                \
 	X(worker_protocol_errors, "workers killed for breaking the channel protocol") \
 	X(worker_spawn_failures, "workers the zygote could not start")             \
-	X(conns_waited, "connections that waited for a spare worker")             \
+	X(conns_waited, "connections that waited for a worker (none spare, or no room in the pool)") \
 	X(files_passed, "response bodies sent from a descriptor a worker passed")    \
 	X(file_cache_hits, "files answered from the open-file cache (shared design)") \
 	X(file_cache_misses, "files opened from the root (shared design)")
@@ -158,6 +158,8 @@ void hiso_stop(struct hsrv *s);
 	"  --worker-idle-ms MS     a worker with no connection (client unit; surplus scrubbed\n" \
 	"                          spares) exits after [10000]\n"                            \
 	"  --spares N              workers kept started ahead of demand [16]\n"             \
+	"  --worker-conns N        connections one worker serves at once (client: a client\n" \
+	"                          with more gets another worker; pool: more wait) [1024]\n" \
 	"  --inline-max BYTES      bodies up to this size are copied through the channel;\n" \
 	"                          larger ones are sent from the worker's descriptor [16384]\n"
 

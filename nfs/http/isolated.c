@@ -63,6 +63,7 @@
 #define HISO_FDS_PER_WORKER 1       /* its fd socket, here */
 #define HISO_QUEUE_BYTES (64u << 20) /* workers' output queued behind busy connections, in all */
 #define HISO_QUEUE_FILES 256u       /* passed files queued so, in all (each a descriptor) */
+#define HISO_WORKER_CONNS_MAX (1u << 19) /* --worker-conns; the worker takes twice as many */
 _Static_assert(sizeof(((struct hsrv *)0)->buf) >= ISO_FRAME_MAX, "a frame's payload fits s->buf");
 
 enum hiso_unit { U_NONE, U_CONN, U_CLIENT, U_POOL };
@@ -101,6 +102,7 @@ struct hiso {
 	uint32_t uid_count;
 	uint64_t mem, cpu_s, fds, idle_ns;
 	uint32_t spares;
+	uint32_t worker_conns;    /* connections a shared worker serves at once (client, pool) */
 	uint64_t inline_max;
 	/* state */
 	struct iso_zygote *z;
@@ -137,7 +139,7 @@ struct hq {
 
 static struct hiso hiso_conf = {.uid_base = 2000000000u, .uid_count = 65536, .mem = 256u << 20,
 				.fds = 64, .idle_ns = 10000ull * 1000000ull, .spares = 16,
-				.inline_max = 16384};
+				.worker_conns = 1024, .inline_max = 16384};
 
 /* Time from t to now; 0 if t is later (stamps taken during a turn are later
  * than the turn's own now). */
@@ -213,6 +215,10 @@ int hiso_option(struct hsrv *s, const char *name, const char *val)
 		if (num("spares", val, 0, 4096, false, &v) < 0)
 			return -EINVAL;
 		h->spares = (uint32_t)v;
+	} else if (!strcmp(name, "worker-conns")) {
+		if (num("worker-conns", val, 1, HISO_WORKER_CONNS_MAX, false, &v) < 0)
+			return -EINVAL;
+		h->worker_conns = (uint32_t)v;
 	} else if (!strcmp(name, "inline-max")) {
 		if (num("inline-max", val, 0, UINT32_MAX, true, &v) < 0)
 			return -EINVAL;
@@ -276,14 +282,18 @@ static uint32_t client_slot(const struct hiso *h, uint32_t addr)
 	return (addr * 2654435761u) & (h->clients_cap - 1);
 }
 
+/* A live worker of the client at addr with room for one more connection
+ * (a client with more than --worker-conns at once has more than one). */
 static struct hworker *client_find(struct hiso *h, uint32_t addr)
 {
 	for (uint32_t i = client_slot(h, addr), k = 0; k < h->clients_cap;
 	     k++, i = (i + 1) & (h->clients_cap - 1)) {
-		if (!h->clients[i])
+		struct hworker *w = h->clients[i];
+		if (!w)
 			return NULL;
-		if (h->clients[i]->client_addr == addr && !h->clients[i]->retiring)
-			return h->clients[i];
+		if (w->client_addr == addr && !w->retiring && !w->killed &&
+		    w->n_conns < h->worker_conns)
+			return w;
 	}
 	return NULL;
 }
@@ -491,19 +501,17 @@ static struct hworker *pick_worker(struct hiso *h, struct hconn *c)
 {
 	struct hworker *w, *best = NULL;
 	switch (h->unit) {
-	case U_POOL:
+	case U_POOL: /* the least busy, if it has room; else the connection waits */
 		for (uint32_t i = 0; i < h->n_all; i++) {
 			w = h->all[i];
 			if (w->pooled && !w->retiring && !w->killed &&
 			    (!best || w->n_conns < best->n_conns))
 				best = w;
 		}
-		return best;
+		return best && best->n_conns < h->worker_conns ? best : NULL;
 	case U_CLIENT:
 		w = client_find(h, c->client_addr);
-		if (w && !w->killed)
-			return w;
-		return spare_pop(h);
+		return w ? w : spare_pop(h);
 	default:
 		return spare_pop(h);
 	}
@@ -1161,8 +1169,13 @@ static void worker_arrived(struct bh_tcp *t, struct hsrv *s, struct iso_zmsg *m,
 	if (h->unit == U_POOL && h->n_pool < h->pool_n) {
 		w->pooled = true;
 		h->n_pool++;
-		while ((fd = waitq_pop(s)) >= 0)
+		/* those waiting, as many as it takes (each once: one its ring
+		 * has no room for waits again); the rest at the next turns */
+		for (uint32_t k = h->wq_len; k && w->n_conns < h->worker_conns; k--) {
+			if ((fd = waitq_pop(s)) < 0)
+				break;
 			conn_attach(t, s, w, fd, now);
+		}
 		return;
 	}
 	if (h->unit == U_POOL) { /* more than the pool needs */
@@ -1453,6 +1466,10 @@ int hiso_start(struct bh_tcp *t, struct hsrv *s)
 	ARG("--header-timeout-ms", s->header_timeout_ns / 1000000ull);
 	ARG("--idle-timeout-ms", s->idle_timeout_ns / 1000000ull);
 	ARG("--inline-max", h->inline_max);
+	/* Room for every stream it is given, and as many again: those the NF
+	 * closed but could not tell it of (its ring full), which it forgets at
+	 * its idle timeout. */
+	ARG("--max-streams", 2 * (h->unit == U_CONN ? 1 : h->worker_conns));
 	/* The NF's --file-cache, within what the worker's descriptors allow
 	 * (one per entry): an eighth of them. */
 	ARG("--file-cache", s->file_cache < h->fds / 8 ? s->file_cache : h->fds / 8);

@@ -522,6 +522,7 @@ static int http_init(struct bh_tcp *t, int argc, char **argv, void *ctx)
 		{"worker-fds", required_argument, NULL, O_ISO},
 		{"worker-idle-ms", required_argument, NULL, O_ISO},
 		{"spares", required_argument, NULL, O_ISO},
+		{"worker-conns", required_argument, NULL, O_ISO},
 		{"inline-max", required_argument, NULL, O_ISO},
 		{NULL, 0, NULL, 0},
 	};

@@ -39,6 +39,13 @@ sent as Latin-1 bytes.
       into the server); then all N read, each checked against FILE. JSON,
       one line when the requests went (sent), one at the end: answered,
       bad, closed, seconds (from the write to the last answer)
+  http_client.py many HOST PORT N PATH FILE HOLDFILE [MAX_S]
+  http_client.py many-close ...
+      N connections opened and held ("holding N" on stderr) until HOLDFILE
+      exists, then one GET of PATH on each at once (many-close: with
+      "Connection: close"), each answer checked against FILE. JSON: opened,
+      connect_failed, answered, bad (a wrong answer, a reset, or a request
+      that could not be sent), unanswered, seconds
 """
 import json
 import os
@@ -326,10 +333,11 @@ def glut(host, port, path, n, fname, stopfile, limit=60.0):
                       "seconds": round(time.monotonic() - t0, 1)}))
 
 
-def many(host, port, n, path, fname, holdfile, limit=180.0):
+def many(host, port, n, path, fname, holdfile, limit=180.0, close=False):
     """n connections at once: open them all, say "holding" on stderr and wait
-    for holdfile, then one GET of path on each (all in flight together), each
-    answer checked against fname; then close them all."""
+    for holdfile, then one GET of path on each (all in flight together, with
+    "Connection: close" if close), each answer checked against fname (a
+    request that cannot be sent is a bad one); then close them all."""
     import selectors
     want = open(fname, "rb").read()
     t0 = time.monotonic()
@@ -346,15 +354,16 @@ def many(host, port, n, path, fname, holdfile, limit=180.0):
         time.sleep(0.1)
     sel = selectors.DefaultSelector()
     bufs = {}
-    req = get(path)
+    req = get(path, close)
+    ok = bad = 0
     for s in socks:
         try:
             s.send(req)
         except OSError:
+            bad += 1
             continue
         bufs[s] = b""
         sel.register(s, selectors.EVENT_READ)
-    ok = bad = 0
     deadline = time.monotonic() + 60
     while bufs and time.monotonic() < deadline:
         for key, _ in sel.select(timeout=1.0):
@@ -390,8 +399,9 @@ def main(cmd, a):
         slow(a[0], int(a[1]), a[2], float(a[3]), *(float(x) for x in a[4:]))
     elif cmd == "idle":
         idle(a[0], int(a[1]), a[2], *(float(x) for x in a[3:]))
-    elif cmd == "many":
-        many(a[0], int(a[1]), int(a[2]), a[3], a[4], a[5], *(float(x) for x in a[6:]))
+    elif cmd in ("many", "many-close"):
+        many(a[0], int(a[1]), int(a[2]), a[3], a[4], a[5], *(float(x) for x in a[6:]),
+             close=cmd == "many-close")
     elif cmd == "hold":
         hold(a[0], int(a[1]), a[2], a[3], *(float(x) for x in a[4:]))
     elif cmd == "stall":

@@ -1,0 +1,79 @@
+#!/usr/bin/env bash
+# --worker-conns: how many connections one shared worker serves at once.
+#   pool:1 with a share of 16: 200 connections at once, each with a request
+#   ("Connection: close"); 16 are the worker's, the others wait in line
+#   unread, and each is given to the worker as one before it closes. All 200
+#   answered, none reset (a worker given more streams than it takes refuses
+#   the rest with a reset).
+#   client with a share of 16: 40 keep-alive connections from one address are
+#   three workers' (16, 16, 8), all answered.
+source "$(dirname "$0")/http_lib.sh"
+bh_topology || exit 1
+START=$(date +%s)
+DOCROOT=$WORK/root
+http_docroot "$DOCROOT"
+
+# run UNIT CMD N SHARE: the NF with that unit and share, N connections held by
+# http_client.py CMD (many or many-close) until all are open, then a GET on
+# each; the client's JSON in $WORK/many.json; the NF still running.
+run() {
+	local unit=$1 cmd=$2 n=$3 share=$4
+	HTTP_ISOLATION=$unit
+	http_iso_args || return 1
+	bh_start_nf http http -s http -- --ip $TCP_IP/24 --port p0 --root "$DOCROOT" \
+		--spares 0 --worker-conns "$share" "${HTTP_ISO_ARGS[@]}" || return 1
+	HTTP_PID=$NF_PID
+	ip netns exec "$NS_A" ping -c 1 -W 2 $TCP_IP >/dev/null
+	rm -f "$WORK/go"
+	timeout 120 ip netns exec "$NS_A" $HC "$cmd" $TCP_IP 80 "$n" /notes.txt "$DOCROOT/notes.txt" \
+		"$WORK/go" >"$WORK/many.json" 2>"$WORK/many.err" &
+	CLIENT=$!
+	BH_PIDS+=("$CLIENT")
+	bh_wait_for 30 grep -q "holding $n" "$WORK/many.err"
+}
+# served N: the client's answers, once it sent its requests
+served() {
+	touch "$WORK/go"
+	wait "$CLIENT"
+	echo "# answers: $(cat "$WORK/many.json")"
+	check_cmp "every connection answered 200 with its file" "$(jq -r .answered "$WORK/many.json")" -eq "$1"
+	check_cmp "  ... none reset or wrong" "$(jq -r '.bad + .unanswered + .connect_failed' "$WORK/many.json")" -eq 0
+}
+faults_none() {
+	local c
+	for c in worker_crashes worker_seccomp_kills worker_limit_kills worker_hangs worker_protocol_errors \
+		worker_spawn_failures conn_errors conns_refused; do
+		check_cmp "  http.$c = 0" "$(http_app $c)" -eq 0
+	done
+}
+
+tcp_config "$WORK/cfg.json" '["http"]'
+bh_start_mgr "$WORK/cfg.json" || exit 1
+
+echo "# pool:1, --worker-conns 16: 200 connections at once"
+check "the client holds 200 connections" run pool:1 many-close 200 16
+http_counters_settled
+check_cmp "  all 200 open in the NF" "$(http_app conns_open)" -eq 200
+check_cmp "  184 of them wait for room in the worker" "$(http_app conns_waited)" -ge 184
+served 200
+http_counters_settled
+check_cmp "one worker served them all" "$(http_app workers_started)" -eq 1
+faults_none
+tcp_nf_stop http "$HTTP_PID"
+
+echo "# client, --worker-conns 16: 40 connections from one address"
+check "the client holds 40 connections" run client many 40 16
+# at least three workers (a spare started while a connection waited may be
+# among them); that no worker has more than its share shows in the answers:
+# each takes twice its share of streams and refuses the rest with a reset
+three() { [ "$(http_workers | wc -l)" -ge 3 ]; }
+check "  at least three workers for them (16, 16, 8)" bh_wait_for 20 three
+uids=$(ps -eo uid= | awk -v b=$HTTP_UID_BASE -v n="$HTTP_UID_COUNT" '$1 >= b && $1 < b + n' | sort -u | wc -l)
+check_cmp "  each with a uid of its own" "$uids" -eq "$(http_workers | wc -l)"
+served 40
+http_counters_settled
+faults_none
+tcp_nf_stop http "$HTTP_PID"
+
+echo "# test_iso_worker_conns took $(($(date +%s) - START))s"
+bh_summary

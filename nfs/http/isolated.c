@@ -497,18 +497,24 @@ static void conn_attach(struct bh_tcp *t, struct hsrv *s, struct hworker *w, int
 	set_events(t, s, fd);
 }
 
+/* The pool's least busy worker, if it has room for one more connection. */
+static struct hworker *pool_pick(struct hiso *h)
+{
+	struct hworker *best = NULL;
+	for (uint32_t i = 0; i < h->n_all; i++) {
+		struct hworker *w = h->all[i];
+		if (w->pooled && !w->retiring && !w->killed && (!best || w->n_conns < best->n_conns))
+			best = w;
+	}
+	return best && best->n_conns < h->worker_conns ? best : NULL;
+}
+
 static struct hworker *pick_worker(struct hiso *h, struct hconn *c)
 {
-	struct hworker *w, *best = NULL;
+	struct hworker *w;
 	switch (h->unit) {
-	case U_POOL: /* the least busy, if it has room; else the connection waits */
-		for (uint32_t i = 0; i < h->n_all; i++) {
-			w = h->all[i];
-			if (w->pooled && !w->retiring && !w->killed &&
-			    (!best || w->n_conns < best->n_conns))
-				best = w;
-		}
-		return best && best->n_conns < h->worker_conns ? best : NULL;
+	case U_POOL: /* none with room: the connection waits */
+		return pool_pick(h);
 	case U_CLIENT:
 		w = client_find(h, c->client_addr);
 		return w ? w : spare_pop(h);
@@ -1274,8 +1280,10 @@ int hiso_step(struct bh_tcp *t, struct hsrv *s, uint64_t now)
 		}
 		i++;
 	}
-	/* Connections waiting for room in a shared worker's ring. */
-	if ((h->unit == U_POOL || h->unit == U_CLIENT) && h->wq_len) {
+	/* Connections waiting for a shared worker with room (in its share or
+	 * its ring) or, client, a spare: each looked at once, in order; none
+	 * while every pool worker is full. */
+	if (h->wq_len && (h->unit == U_CLIENT || (h->unit == U_POOL && pool_pick(h)))) {
 		for (uint32_t k = h->wq_len; k; k--) {
 			int fd = waitq_pop(s);
 			if (fd < 0)

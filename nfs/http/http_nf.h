@@ -26,7 +26,7 @@
 #define HTTP_COUNTERS(X)                                                           \
 	X(conns_accepted, "connections accepted")                                  \
 	X(conns_open, "connections open now")                                      \
-	X(conns_refused, "connections answered 503 (over --http-max-conns) and closed") \
+	X(conns_refused, "connections answered 503 and closed: over --http-max-conns, or no worker for them within the header timeout") \
 	X(requests, "requests answered (any status)")                              \
 	X(status_2xx, "responses 200 and 206")                                     \
 	X(status_3xx, "responses 301 and 304")                                     \

@@ -1342,8 +1342,18 @@ void hiso_scan(struct bh_tcp *t, struct hsrv *s, uint64_t now)
 				hs_conn_close(t, s, (int)fd, true);
 			}
 		} else if (c->waiting && since(now, c->last_ns) > s->header_timeout_ns) {
-			hs_conn_close(t, s, (int)fd, true);
-			s->c[HTTP_C_conn_errors]++;
+			/* no worker for it in time: 503 and close, as a connection
+			 * over --http-max-conns (its place in line is dropped) */
+			c->waiting = false;
+			s->c[HTTP_C_conns_refused]++;
+			hs_respond_status(s, c, 503);
+			int rc = conn_push(t, s, (int)fd, now);
+			if (rc < 0)
+				conn_fail(t, s, (int)fd);
+			else if (rc == 1)
+				hs_conn_close(t, s, (int)fd, false);
+			else
+				set_events(t, s, (int)fd);
 		} else if (c->w && !c->heard && since(now, c->last_ns) > s->idle_timeout_ns) {
 			/* not a byte since it opened: its worker may not even know
 			 * of it (OPEN goes quietly), so its idle timeout is ours */

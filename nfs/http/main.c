@@ -76,6 +76,14 @@ void hs_conn_close(struct bh_tcp *t, struct hsrv *s, int fd, bool reset)
 	if (reset) {
 		struct linger l = {.l_onoff = 1, .l_linger = 0};
 		bh_setsockopt(t, fd, SOL_SOCKET, SO_LINGER, &l, sizeof(l));
+	} else {
+		/* Bytes the client sent that nobody read (a request behind a
+		 * 503, the rest of a refused head) would turn the close into a
+		 * reset (RFC 2525), and the client could lose the answer queued
+		 * before it: read away what has come. */
+		char junk[2048];
+		while (bh_read(t, fd, junk, sizeof(junk)) > 0)
+			;
 	}
 	bh_close(t, fd);
 	s->nr_open--;

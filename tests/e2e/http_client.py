@@ -24,11 +24,13 @@ sent as Latin-1 bytes.
   http_client.py stall HOST PORT PATH WAIT_S
       GET PATH, then read nothing for WAIT_S, then read to the end. JSON:
       status, bytes (of the body read), closed ("fin", "reset")
-  http_client.py conns HOST PORT N PATH AFTER
+  http_client.py conns HOST PORT N PATH AFTER [EAGER]
       open N connections one after another; those answered at once with
-      503 and a close are refused, each of the others then GETs PATH; all
-      are closed, then AFTER new connections each GET PATH. JSON: refused,
-      refused_clean (503, Connection: close, FIN), served, after_served
+      503 and a close are refused; then EAGER (0) more, one at a time, each
+      sending a GET of PATH at once; each of the first N not refused then
+      GETs PATH; all are closed, then AFTER new connections each GET PATH.
+      JSON: refused, refused_clean (503, Connection: close, FIN), served,
+      eager, eager_clean (likewise), after_served
   http_client.py loop HOST PORT PATH FILE STOPFILE [MAX_S]
       GET PATH on one keep-alive connection again and again until STOPFILE
       exists, each response checked byte for byte against FILE. JSON:
@@ -246,7 +248,7 @@ def stall(host, port, path, wait):
     print(json.dumps({"status": c.status, "bytes": len(r[2]) if r else len(c.buf), "closed": c.closed}))
 
 
-def conns(host, port, n, path, after):
+def conns(host, port, n, path, after, eager=0):
     cs = [Conn(host, port) for _ in range(n)]
     time.sleep(0.5)
     refused, clean, served, after_served = [], 0, 0, 0
@@ -268,6 +270,16 @@ def conns(host, port, n, path, after):
         c.drain(2.0)
         if r and r[0] == 503 and r[1].get("connection") == "close" and c.closed == "fin":
             clean += 1
+    # with the server at its limit, connections that send their request at
+    # once (it may be there before the server takes the connection)
+    eager_clean = 0
+    for _ in range(eager):
+        c = Conn(host, port)
+        c.s.sendall(get(path))
+        r = c.response(timeout=2.0)
+        c.drain(2.0)
+        eager_clean += bool(r and r[0] == 503 and r[1].get("connection") == "close" and c.closed == "fin")
+        c.s.close()
     for c in cs:
         if c in refused:
             continue
@@ -285,7 +297,7 @@ def conns(host, port, n, path, after):
         after_served += bool(r and r[0] == 200)
         c.s.close()
     print(json.dumps({"opened": n, "refused": len(refused), "refused_clean": clean, "served": served,
-                      "after_served": after_served}))
+                      "eager": eager, "eager_clean": eager_clean, "after_served": after_served}))
 
 
 def loop(host, port, path, fname, stopfile, limit=300.0):
@@ -407,7 +419,7 @@ def main(cmd, a):
     elif cmd == "stall":
         stall(a[0], int(a[1]), a[2], float(a[3]))
     elif cmd == "conns":
-        conns(a[0], int(a[1]), int(a[2]), a[3], int(a[4]))
+        conns(a[0], int(a[1]), int(a[2]), a[3], int(a[4]), *(int(x) for x in a[5:6]))
     elif cmd == "glut":
         glut(a[0], int(a[1]), a[2], int(a[3]), a[4], a[5], *(float(x) for x in a[6:]))
     elif cmd == "loop":

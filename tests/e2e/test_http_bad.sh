@@ -128,14 +128,17 @@ check_json "a client not reading its 32 MiB for 5 s: 200, then the connection en
 	"$WORK/stall.json" '.status == 200 and .bytes > 0 and .bytes < 33554432 and .closed != "open"'
 
 # --- more connections than --http-max-conns ----------------------------------------
-# 25 more besides the well-behaved client's: 19 fit under 20, 6 get 503
-hc conns $TCP_IP 80 25 /notes.txt 5 >"$WORK/conns.json"
-for _ in $(seq 6); do echo 503 >>"$WORK/expect"; done
+# 25 more besides the well-behaved client's: 19 fit under 20, 6 get 503; then,
+# the limit reached, 40 that send a request at once get 503 too
+hc conns $TCP_IP 80 25 /notes.txt 5 40 >"$WORK/conns.json"
+for _ in $(seq 46); do echo 503 >>"$WORK/expect"; done
 for _ in $(seq 19); do echo 200 >>"$WORK/expect"; done
 for _ in $(seq 5); do echo 200 >>"$WORK/expect"; done
 echo "# conns: $(jq -c . "$WORK/conns.json")"
 check_json "25 connections over a limit of 20 (one held by the loop): 6 answered 503" "$WORK/conns.json" '.refused == 6'
 check_json "  ... each 503 with Connection: close, then closed cleanly (FIN)" "$WORK/conns.json" '.refused_clean == 6'
+check_json "  ... and 40 more, each sending its request at once: the same, not a reset" "$WORK/conns.json" \
+	'.eager_clean == 40'
 check_json "  ... the other 19 are served" "$WORK/conns.json" '.served == 19'
 check_json "  ... once they closed, new connections are served again" "$WORK/conns.json" '.after_served == 5'
 
@@ -153,7 +156,7 @@ loop_n=$(jf "$WORK/loop.json" .fetches)
 check_cmp "http.bad_request counts each refused request" "$(http_app bad_request)" -eq "$BAD_N"
 check_cmp "http.header_timeouts: the slowloris client" "$(http_app header_timeouts)" -eq 1
 check_cmp "http.idle_timeouts: the two idle connections" "$(http_app idle_timeouts)" -eq 2
-check_cmp "http.conns_refused: the 6 over the limit" "$(http_app conns_refused)" -eq 6
+check_cmp "http.conns_refused: the 46 over the limit" "$(http_app conns_refused)" -eq 46
 check_cmp "http.send_timeouts: the client that did not read" "$(http_app send_timeouts)" -eq 1
 check_cmp "http.status_4xx = the 4xx answers" "$(http_app status_4xx)" -eq "$(grep -c '^4' "$WORK/expect")"
 check_cmp "http.status_5xx = 501, 505, 503 answers" "$(http_app status_5xx)" -eq "$(grep -c '^5' "$WORK/expect")"

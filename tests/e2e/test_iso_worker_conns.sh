@@ -7,6 +7,8 @@
 #   the rest with a reset).
 #   client with a share of 16: 40 keep-alive connections from one address are
 #   three workers' (16, 16, 8), all answered.
+#   pool:1 with a share of 2 and two connections held: a third waits for the
+#   header timeout, then is answered 503 and closed.
 source "$(dirname "$0")/http_lib.sh"
 bh_topology || exit 1
 START=$(date +%s)
@@ -73,6 +75,35 @@ check_cmp "  each with a uid of its own" "$uids" -eq "$(http_workers | wc -l)"
 served 40
 http_counters_settled
 faults_none
+tcp_nf_stop http "$HTTP_PID"
+
+echo "# pool:1, --worker-conns 2, header timeout 1 s: a third connection waits, then 503"
+HTTP_ISOLATION=pool:1
+http_iso_args || exit 1
+bh_start_nf http http -s http -- --ip $TCP_IP/24 --port p0 --root "$DOCROOT" --worker-conns 2 \
+	--header-timeout-ms 1000 "${HTTP_ISO_ARGS[@]}" || exit 1
+HTTP_PID=$NF_PID
+ip netns exec "$NS_A" ping -c 1 -W 2 $TCP_IP >/dev/null
+rm -f "$WORK/stop"
+holders=()
+for i in 1 2; do
+	ip netns exec "$NS_A" $HC hold $TCP_IP 80 /notes.txt "$WORK/stop" 30 >"$WORK/hold$i.json" &
+	holders+=($!)
+	BH_PIDS+=($!)
+done
+held() { [ "$(cat "$WORK/hold1.json" "$WORK/hold2.json" 2>/dev/null | grep -c '"status": 200')" = 2 ]; }
+check "two keep-alive connections answered and held: the worker's share" bh_wait_for 10 held
+hc send $TCP_IP 80 'GET /notes.txt HTTP/1.1\r\nHost: a\r\n\r\n' 10 >"$WORK/third.json"
+check_json "a third: 503, Connection: close, then closed" "$WORK/third.json" \
+	'.status == 503 and .headers.connection == "close" and .closed == "fin"' '{status, headers, closed, seconds}'
+check_json "  ... once it waited the header timeout (1 s)" "$WORK/third.json" '.seconds >= 0.9 and .seconds < 5' \
+	'{seconds}'
+touch "$WORK/stop"
+wait "${holders[@]}"
+check "  ... and the two held ones were left alone" bash -c "grep -h closed $WORK/hold1.json $WORK/hold2.json | grep -c '\"open\"' | grep -qx 2"
+http_counters_settled
+check_cmp "  http.conns_refused = 1" "$(http_app conns_refused)" -eq 1
+check_cmp "  http.conn_errors = 0" "$(http_app conn_errors)" -eq 0
 tcp_nf_stop http "$HTTP_PID"
 
 echo "# test_iso_worker_conns took $(($(date +%s) - START))s"

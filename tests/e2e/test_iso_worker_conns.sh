@@ -9,6 +9,8 @@
 #   three workers' (16, 16, 8), all answered.
 #   pool:1 with a share of 2 and two connections held: a third waits for the
 #   header timeout, then is answered 503 and closed.
+#   client with a share of 2: 50 addresses fetching 3 at once each, twice: all
+#   answered; the second time mostly by the workers kept for those addresses.
 source "$(dirname "$0")/http_lib.sh"
 bh_topology || exit 1
 START=$(date +%s)
@@ -104,6 +106,44 @@ check "  ... and the two held ones were left alone" bash -c "grep -h closed $WOR
 http_counters_settled
 check_cmp "  http.conns_refused = 1" "$(http_app conns_refused)" -eq 1
 check_cmp "  http.conn_errors = 0" "$(http_app conn_errors)" -eq 0
+tcp_nf_stop http "$HTTP_PID"
+
+echo "# client, --worker-conns 2: 50 addresses, 3 connections at once from each, twice"
+HTTP_ISOLATION=client
+http_iso_args || exit 1
+bh_start_nf http http -s http -- --ip $TCP_IP/24 --port p0 --root "$DOCROOT" --worker-conns 2 \
+	"${HTTP_ISO_ARGS[@]}" || exit 1
+HTTP_PID=$NF_PID
+for i in $(seq 10 59); do ip netns exec "$NS_A" ip addr add 198.18.0.$i/24 dev "bh${T}a"; done
+ip netns exec "$NS_A" ping -c 1 -W 2 $TCP_IP >/dev/null
+# round R: 150 curl fetches at once, each from its address; prints how many came back whole
+round() {
+	local i j pids=() ok=0
+	for i in $(seq 10 59); do
+		for j in 1 2 3; do
+			ip netns exec "$NS_A" curl -s -m 20 --interface 198.18.0.$i -o "$WORK/out.$1.$i.$j" \
+				"$URL/notes.txt" &
+			pids+=($!)
+		done
+	done
+	wait "${pids[@]}"
+	for i in $(seq 10 59); do
+		for j in 1 2 3; do cmp -s "$WORK/out.$1.$i.$j" "$DOCROOT/notes.txt" && ok=$((ok + 1)); done
+	done
+	echo $ok
+}
+check_cmp "round 1: all 150 fetches whole" "$(round 1)" -eq 150
+closed() { bh_snap && [ "$(http_app conns_open)" = 0 ]; }
+check "  ... and all closed in the NF" bh_wait_for 10 closed
+started=$(http_app workers_started)
+check_cmp "  ... at least two workers for each address (and the spares)" "$started" -ge 100
+check_cmp "round 2: all 150 whole again" "$(round 2)" -eq 150
+http_counters_settled
+# an address whose three fetches did not overlap in round 1 has one worker and
+# may need a second now; with the workers not found again, 100 or more start
+check_cmp "  ... mostly by the workers kept for their addresses: fewer than 50 started" \
+	$(($(http_app workers_started) - started)) -lt 50
+faults_none
 tcp_nf_stop http "$HTTP_PID"
 
 echo "# test_iso_worker_conns took $(($(date +%s) - START))s"

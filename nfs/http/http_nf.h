@@ -42,6 +42,8 @@
 	X(log_errors, "access-log lines that could not be written")                \
 	X(workers_started, "isolated workers the zygote started")                  \
 	X(workers_exited, "isolated workers that exited (any cause)")              \
+	X(workers_alive, "isolated worker processes alive now (spares included)")  \
+	X(workers_spare, "isolated workers started ahead of demand, unused now")  \
 	X(worker_crashes, "workers dead of a signal not ours (crash, abort, a kill from outside) or an error exit") \
 	X(worker_seccomp_kills, "workers killed for a forbidden system call (SIGSYS)") \
 	X(worker_limit_kills, "workers stopped by a limit: CPU time (SIGXCPU), memory (exit 4)") \

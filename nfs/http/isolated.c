@@ -1297,6 +1297,8 @@ int hiso_step(struct bh_tcp *t, struct hsrv *s, uint64_t now)
 	}
 	if (h->z)
 		top_up(s);
+	s->c[HTTP_C_workers_alive] = h->n_all;
+	s->c[HTTP_C_workers_spare] = h->n_spare;
 	return work;
 }
 

@@ -35,6 +35,7 @@ check "a worker for each of the $CONNS connections" bh_wait_for 120 all_workers
 echo "# $CONNS connections held, each with its worker, after $(($(date +%s) - t0)) s"
 bh_snap
 check_cmp "the NF has them all open" "$(http_app conns_open)" -eq "$CONNS"
+check_cmp "  ... and counts a worker for each (http.workers_alive)" "$(http_app workers_alive)" -ge "$CONNS"
 uids=$(ps -eo uid= | awk -v b=$HTTP_UID_BASE -v n="$HTTP_UID_COUNT" '$1 >= b && $1 < b + n' | sort -u | wc -l)
 check_cmp "every worker has a uid of its own" "$uids" -eq "$(http_workers | wc -l)"
 

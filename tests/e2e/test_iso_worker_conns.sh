@@ -62,6 +62,8 @@ check_cmp "  184 of them wait for room in the worker" "$(http_app conns_waited)"
 served 200
 http_counters_settled
 check_cmp "one worker served them all" "$(http_app workers_started)" -eq 1
+check_cmp "  http.workers_alive = 1" "$(http_app workers_alive)" -eq 1
+check_cmp "  http.workers_spare = 0 (a pool keeps none)" "$(http_app workers_spare)" -eq 0
 faults_none
 tcp_nf_stop http "$HTTP_PID"
 
@@ -143,6 +145,10 @@ http_counters_settled
 # may need a second now; with the workers not found again, 100 or more start
 check_cmp "  ... mostly by the workers kept for their addresses: fewer than 50 started" \
 	$(($(http_app workers_started) - started)) -lt 50
+spares_back() { bh_snap && [ "$(http_app workers_spare)" = 16 ]; }
+check "  http.workers_spare back to the 16 spares" bh_wait_for 10 spares_back
+check_cmp "  http.workers_alive = the worker processes there are" "$(http_app workers_alive)" -eq \
+	"$(http_workers | wc -l)"
 faults_none
 tcp_nf_stop http "$HTTP_PID"
 

@@ -716,6 +716,19 @@ static int conn_push(struct bh_tcp *t, struct hsrv *s, int fd, uint64_t now)
 	return rc;
 }
 
+/* Nothing more comes for c (it has no worker): what it has pending goes,
+ * then it closes; with the socket full it waits for room (hiso_serve). */
+static void conn_finish(struct bh_tcp *t, struct hsrv *s, int fd, uint64_t now)
+{
+	int rc = conn_push(t, s, fd, now);
+	if (rc < 0)
+		conn_fail(t, s, fd);
+	else if (rc == 1)
+		hs_conn_close(t, s, fd, false);
+	else
+		set_events(t, s, fd);
+}
+
 /* Called by hs_conn_close() before the connection's state is cleared. */
 void hiso_conn_gone(struct hsrv *s, struct hconn *c)
 {
@@ -777,13 +790,7 @@ static void conns_orphaned(struct bh_tcp *t, struct hsrv *s, struct hworker *w)
 		}
 		c->ended = true;
 		c->close_after = true;
-		int rc = out_pending(c) ? conn_push(t, s, fd, hs_now_ns()) : 1; /* a 500 now, maybe */
-		if (rc < 0)
-			conn_fail(t, s, fd);
-		else if (rc == 1)
-			hs_conn_close(t, s, fd, false);
-		else
-			set_events(t, s, fd);
+		conn_finish(t, s, fd, hs_now_ns()); /* a 500 now, maybe */
 	}
 }
 
@@ -1068,15 +1075,8 @@ void hiso_serve(struct bh_tcp *t, struct hsrv *s, int fd, uint32_t events, uint6
 	if (!c->w) {
 		if (c->waiting && (events & (EPOLLERR | EPOLLHUP)))
 			hs_conn_close(t, s, fd, true);
-		else if (!c->waiting && !out_pending(c))
-			hs_conn_close(t, s, fd, false);
-		else if (!c->waiting) {
-			int rc = conn_push(t, s, fd, now);
-			if (rc < 0)
-				conn_fail(t, s, fd);
-			else if (rc == 1)
-				hs_conn_close(t, s, fd, false);
-		}
+		else if (!c->waiting)
+			conn_finish(t, s, fd, now);
 		return;
 	}
 	if (out_pending(c)) {
@@ -1349,13 +1349,7 @@ void hiso_scan(struct bh_tcp *t, struct hsrv *s, uint64_t now)
 			c->waiting = false;
 			s->c[HTTP_C_conns_refused]++;
 			hs_respond_status(s, c, 503);
-			int rc = conn_push(t, s, (int)fd, now);
-			if (rc < 0)
-				conn_fail(t, s, (int)fd);
-			else if (rc == 1)
-				hs_conn_close(t, s, (int)fd, false);
-			else
-				set_events(t, s, (int)fd);
+			conn_finish(t, s, (int)fd, now);
 		} else if (c->w && !c->heard && since(now, c->last_ns) > s->idle_timeout_ns) {
 			/* not a byte since it opened: its worker may not even know
 			 * of it (OPEN goes quietly), so its idle timeout is ours */

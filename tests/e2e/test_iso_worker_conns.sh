@@ -138,13 +138,15 @@ check_cmp "round 1: all 150 fetches whole" "$(round 1)" -eq 150
 closed() { bh_snap && [ "$(http_app conns_open)" = 0 ]; }
 check "  ... and all closed in the NF" bh_wait_for 10 closed
 started=$(http_app workers_started)
-check_cmp "  ... at least two workers for each address (and the spares)" "$started" -ge 100
+# one worker at least for each address (two where its three fetches overlapped)
+check_cmp "  ... at least one worker for each address" "$started" -ge 50
 check_cmp "round 2: all 150 whole again" "$(round 2)" -eq 150
 http_counters_settled
 # an address whose three fetches did not overlap in round 1 has one worker and
-# may need a second now; with the workers not found again, 100 or more start
-check_cmp "  ... mostly by the workers kept for their addresses: fewer than 50 started" \
-	$(($(http_app workers_started) - started)) -lt 50
+# may need a second now (a spare, replaced): at most about 50 start; with the
+# workers not found again, every fetch takes a spare: 150
+check_cmp "  ... mostly by the workers kept for their addresses: fewer than 100 started" \
+	$(($(http_app workers_started) - started)) -lt 100
 spares_back() { bh_snap && [ "$(http_app workers_spare)" = 16 ]; }
 check "  http.workers_spare back to the 16 spares" bh_wait_for 10 spares_back
 check_cmp "  http.workers_alive = the worker processes there are" "$(http_app workers_alive)" -eq \

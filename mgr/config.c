@@ -11,6 +11,7 @@
 
 #include <jansson.h>
 
+#include "bulkhead/iso.h"
 #include "bulkhead/net.h"
 #include "mgr/config.h"
 
@@ -279,9 +280,67 @@ static int cfg_scale(struct cfg_ctx *cx, json_t *o, const char *where, struct mg
 	return 0;
 }
 
+/*
+ * services[].isolation: each value checked by the NF's own rules
+ * (iso_policy_set), the whole by iso_policy_check, and kept as the file the
+ * service's NFs read: one "OPTION VALUE" line per field given, in the
+ * order of iso_policy_keys, so that what an NF applies is what was checked.
+ */
+static int cfg_isolation(struct cfg_ctx *cx, json_t *o, const char *where,
+			 struct mgr_service_conf *sc)
+{
+	struct iso_service_policy pol;
+	char err[400], val[64], *text = NULL;
+	size_t len = 0;
+	int rc;
+
+	if (!json_is_object(o))
+		return cfg_fail(cx, "%s: must be an object", where);
+	if ((rc = cfg_known(cx, o, where, iso_policy_keys)))
+		return rc;
+	if (!json_object_get(o, "unit"))
+		return cfg_fail(cx, "%s: unit is required (connection, client or pool:N)", where);
+	iso_policy_init(&pol);
+	FILE *f = open_memstream(&text, &len);
+	if (!f)
+		return -ENOMEM;
+	for (const char *const *k = iso_policy_keys; *k; k++) {
+		json_t *v = json_object_get(o, *k);
+		const char *s = val;
+		if (!v)
+			continue;
+		if (json_is_string(v))
+			s = json_string_value(v);
+		else if (json_is_integer(v) && json_integer_value(v) >= 0)
+			snprintf(val, sizeof(val), "%lld", (long long)json_integer_value(v));
+		else
+			rc = cfg_fail(cx, "%s.%s: must be a string or a non-negative integer", where, *k);
+		if (!rc && iso_policy_set(&pol, iso_policy_option(*k), s, err, sizeof(err)) < 0) {
+			const char *why = strstr(err, ": "); /* after "--OPTION" */
+			rc = cfg_fail(cx, "%s.%s: %s", where, *k, why ? why + 2 : err);
+		}
+		if (rc)
+			break;
+		fprintf(f, "%s %s\n", iso_policy_option(*k), s);
+	}
+	if (fclose(f) != 0 && !rc)
+		rc = -ENOMEM;
+	if (!rc && iso_policy_check(&pol, err, sizeof(err)) < 0)
+		rc = cfg_fail(cx, "%s: %s", where, err);
+	if (!rc && pol.unit == ISO_UNIT_NONE)
+		rc = cfg_fail(cx, "%s.unit: none is the shared design: leave isolation out", where);
+	if (rc) {
+		free(text);
+		return rc;
+	}
+	sc->iso_text = text;
+	sc->iso_json = json_incref(o);
+	return 0;
+}
+
 static int cfg_services(struct cfg_ctx *cx, json_t *root, struct mgr_config *c)
 {
-	static const char *const keys[] = {"name", "mode", "cores", "scale", NULL};
+	static const char *const keys[] = {"name", "mode", "cores", "scale", "isolation", NULL};
 	json_t *a = json_object_get(root, "services"), *v;
 	size_t i;
 	char where[64], name[BH_NAME_LEN];
@@ -328,6 +387,10 @@ static int cfg_services(struct cfg_ctx *cx, json_t *root, struct mgr_config *c)
 		json_t *scale = json_object_get(v, "scale");
 		snprintf(where, sizeof(where), "services[%zu].scale", i);
 		if (scale && (rc = cfg_scale(cx, scale, where, &sc->scale)))
+			return rc;
+		json_t *iso = json_object_get(v, "isolation");
+		snprintf(where, sizeof(where), "services[%zu].isolation", i);
+		if (iso && (rc = cfg_isolation(cx, iso, where, sc)))
 			return rc;
 	}
 	return 0;
@@ -637,8 +700,11 @@ void mgr_config_free(struct mgr_config *c)
 		for (unsigned i = 0; c->chains[i].hops || i < c->n_chains; i++)
 			free(c->chains[i].hops);
 	free(c->ports);
-	for (unsigned i = 0; c->services && i < c->max_services; i++)
+	for (unsigned i = 0; c->services && i < c->max_services; i++) {
 		free(c->services[i].cores);
+		free(c->services[i].iso_text);
+		json_decref(c->services[i].iso_json);
+	}
 	free(c->services);
 	free(c->nf_cores);
 	free(c->api_bind);

@@ -34,6 +34,9 @@ struct mgr_service_conf {
 	unsigned n_cores;
 	int *cores;             /* CPUs its instances are pinned to (round robin by load) */
 	struct mgr_scale_conf scale;
+	char *iso_text;         /* isolation policy: the file handed to its NFs ("OPTION VALUE"
+	                           lines, bulkhead/iso.h), or NULL: none */
+	json_t *iso_json;       /* the same as configured, for the statistics (a reference) */
 };
 
 struct mgr_chain_conf {

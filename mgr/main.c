@@ -13,8 +13,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <dirent.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -26,6 +28,7 @@
 #include <rte_mbuf_dyn.h>
 #include <rte_memzone.h>
 
+#include "bulkhead/iso.h"
 #include "bulkhead/log.h"
 #include "bulkhead/nf.h"
 #include "bulkhead/steer.h"
@@ -59,6 +62,67 @@ static void main_on_signal(int sig)
 }
 
 /* Remove this prefix's hugepage files: nothing must be left for the next run. */
+/*
+ * The configured services' isolation policies, as the files their NFs read
+ * before they attach (bulkhead/iso.h, "Service policy"): removed (whatever a
+ * manager of this prefix left before), then, if create, written, each
+ * whole before it appears. Called only while this manager owns the prefix
+ * (DPDK's initialisation succeeded). Returns 0, or -errno after one line.
+ */
+static int main_iso_files(struct mgr *m, bool create)
+{
+	char dir[256], path[320], tmp[336];
+	bool any = false;
+	int rc = 0;
+
+	snprintf(dir, sizeof(dir), ISO_POLICY_DIR "/%s", m->cfg.prefix);
+	DIR *d = opendir(dir);
+	if (d) {
+		for (struct dirent *e; (e = readdir(d));) {
+			size_t n = strlen(e->d_name);
+			if (n > 10 && !strcmp(e->d_name + n - 10, ".isolation"))
+				unlinkat(dirfd(d), e->d_name, 0);
+		}
+		closedir(d);
+	}
+	for (unsigned i = 0; i < m->cfg.n_services; i++)
+		any |= m->cfg.services[i].iso_text != NULL;
+	if (!create || !any) {
+		rmdir(dir);
+		return 0;
+	}
+	struct stat sb;
+	mkdir(ISO_POLICY_DIR, 0700);
+	if ((mkdir(dir, 0700) < 0 && errno != EEXIST) || lstat(dir, &sb) < 0) {
+		rc = -errno;
+	} else if (!S_ISDIR(sb.st_mode) || sb.st_uid != 0 || (sb.st_mode & (S_IWGRP | S_IWOTH))) {
+		rc = -EPERM;
+	}
+	for (unsigned i = 0; !rc && i < m->cfg.n_services; i++) {
+		const char *text = m->cfg.services[i].iso_text;
+		if (!text)
+			continue;
+		if ((rc = iso_policy_path(path, sizeof(path), m->cfg.prefix, m->cfg.services[i].name)))
+			break;
+		snprintf(tmp, sizeof(tmp), "%s.new", path);
+		unlink(tmp);
+		int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+		size_t len = strlen(text);
+		if (fd < 0 || write(fd, text, len) != (ssize_t)len || fsync(fd) < 0 ||
+		    rename(tmp, path) < 0)
+			rc = errno ? -errno : -EIO;
+		if (fd >= 0)
+			close(fd);
+		if (rc)
+			unlink(tmp);
+	}
+	if (rc)
+		fprintf(stderr, "bulkhead: services: cannot write the isolation policies into %s: %s\n",
+			dir, rc == -EPERM ? "not a directory of root's, writable by root alone" :
+			strerror(-rc));
+	return rc;
+}
+
 static void main_unlink_hugepages(const char *prefix)
 {
 	FILE *f = setmntent("/proc/mounts", "r");
@@ -402,6 +466,8 @@ int main(int argc, char **argv)
 	mgr_event_init();
 	m->epfd = -1;
 	m->start_ns = mgr_now_ns();
+	if (main_iso_files(m, true) < 0)
+		goto fail;
 
 	static const struct rte_mbuf_dynfield meta_desc = {
 		.name = BH_META_NAME,
@@ -470,6 +536,7 @@ int main(int argc, char **argv)
 	mgr_autoscale_fini(m);
 	mgr_topology_fini(m);
 	mgr_stats_fini(m);
+	main_iso_files(m, false);
 	rte_eal_cleanup();
 	main_unlink_hugepages(m->cfg.prefix);
 	mgr_config_free(&m->cfg);
@@ -477,6 +544,7 @@ int main(int argc, char **argv)
 	return rc < 0 ? 1 : 0;
 fail:
 	mgr_api_stop(m);
+	main_iso_files(m, false);
 	rte_eal_cleanup();
 	main_unlink_hugepages(m->cfg.prefix);
 	mgr_config_free(&m->cfg);

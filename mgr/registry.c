@@ -173,6 +173,19 @@ static int reg_register(struct mgr *m, const struct bh_reg_req *req, struct bh_r
 	service[BH_NAME_LEN - 1] = name[BH_NAME_LEN - 1] = 0;
 	if (!service[0] || req->pid <= 0)
 		return -EINVAL;
+	/* A service with an isolation policy takes only NFs that applied it
+	 * (they read it from the file before attaching), and one without takes
+	 * none that applied some other. */
+	bool iso = false;
+	for (unsigned i = 0; i < m->cfg.n_services; i++)
+		if (!strcmp(m->cfg.services[i].name, service))
+			iso = m->cfg.services[i].iso_text != NULL;
+	if (iso != !!(req->flags & BH_REG_ISO_APPLIED)) {
+		bh_log(BH_LOG_WARN, "NF '%s' (pid %d) refused: %s", name, req->pid,
+		       iso ? "its service has an isolation policy, which it did not apply"
+			   : "it applied an isolation policy its service does not have");
+		return iso ? -EPROTONOSUPPORT : -ESTALE;
+	}
 	svc = reg_service(m, service);
 	if (svc < 0)
 		return svc;
@@ -271,7 +284,7 @@ static int reg_on_register(const struct rte_mp_msg *msg, const void *peer)
 		pthread_mutex_lock(&m->lock);
 		rep.status = reg_register(m, &req, &rep);
 		pthread_mutex_unlock(&m->lock);
-		if (rep.status < 0)
+		if (rep.status < 0 && rep.status != -EPROTONOSUPPORT && rep.status != -ESTALE)
 			bh_log(BH_LOG_WARN, "NF registration (pid %d) refused: %s", req.pid,
 			       strerror(-rep.status));
 	}

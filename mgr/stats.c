@@ -125,10 +125,16 @@ static json_t *st_topology(struct mgr *m, json_t *root)
 {
 	struct bh_state *st = m->st;
 	json_t *svcs = json_array(), *chains = json_array(), *rules = NULL;
-	for (unsigned i = 0; i < st->max_services; i++)
-		if (st->services[i].name[0])
-			json_array_append_new(svcs, json_pack("{s:i, s:s, s:i}", "id", (int)i,
-				"name", st->services[i].name, "instances", (int)st->services[i].n_instances));
+	for (unsigned i = 0; i < st->max_services; i++) {
+		if (!st->services[i].name[0])
+			continue;
+		json_t *o = json_pack("{s:i, s:s, s:i}", "id", (int)i, "name", st->services[i].name,
+				      "instances", (int)st->services[i].n_instances);
+		/* Configured services keep their ids (mgr_config.services). */
+		if (i < m->cfg.n_services && m->cfg.services[i].iso_json)
+			json_object_set_new(o, "isolation", json_deep_copy(m->cfg.services[i].iso_json));
+		json_array_append_new(svcs, o);
+	}
 	for (unsigned i = 0; i < st->max_chains; i++) {
 		const struct bh_chain *c = &st->chains[i];
 		if (atomic_load(&c->in_use) != BH_CHAIN_ACTIVE)

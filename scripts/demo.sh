@@ -44,12 +44,18 @@ bh_config "$WORK/cfg.json" <<'J'
  "rules":[{"in_port":"p0","chain":"a2b"},{"in_port":"p1","chain":"b2a"}],
  "stats":{"interval_ms":1000,"print":true}}
 J
-jq --arg dev "net_af_packet_${T}2,iface=bh${T}p2" --arg ns "$NS_M" \
+# The isolated HTTP server's worker program: root-owned, mode 0711 (a worker
+# uid must not read it); the service's isolation policy is in the config.
+install -d -m 0755 "$WORK/libexec"
+install -m 0711 "$BH_BUILD/workers/http/bh-http-worker" "$WORK/libexec/"
+jq --arg dev "net_af_packet_${T}2,iface=bh${T}p2" --arg ns "$NS_M" --arg worker "$WORK/libexec/bh-http-worker" \
 	'.ports += [{name: "p2", dev: $dev, netns: $ns}] | .chains += [{name: "tcp", hops: ["tcp-echo"]}]
 	 | .rules += [{in_port: "p2", chain: "tcp"}]
 	 | .ports += [{name: "p3", dev: $web, netns: $ns}] | .chains += [{name: "web", hops: ["http"]}]
-	 | .rules += [{in_port: "p3", chain: "web"}]' --arg web "net_af_packet_${T}3,iface=bh${T}p3" \
-	"$WORK/cfg.json" >"$WORK/cfg.tcp.json" &&
+	 | .rules += [{in_port: "p3", chain: "web"}]
+	 | .services = [{name: "http", isolation: {unit: "connection", recycle: "fresh", worker: $worker,
+	                                         uid_range: "2000200000:4096", spares: 4}}]' \
+	--arg web "net_af_packet_${T}3,iface=bh${T}p3" "$WORK/cfg.json" >"$WORK/cfg.tcp.json" &&
 	mv "$WORK/cfg.tcp.json" "$WORK/cfg.json"
 jq --argjson port "$API_PORT" '.api = {port: $port}' "$WORK/cfg.json" >"$WORK/cfg.api.json" && mv "$WORK/cfg.api.json" "$WORK/cfg.json"
 say "starting the manager and three NFs (chain: forward -> firewall -> monitor -> out)"
@@ -86,7 +92,7 @@ ip netns exec "$NS_A" ping -c 2 -i 0.2 198.18.1.3 | tail -n 2
 out=$(ip netns exec "$NS_A" $NU tcp-echo 198.18.1.3 7 $((64 << 20)) 3 60)
 echo "  $(jq -r '"\(.received / 1048576) MiB back of \(.bytes / 1048576) MiB in \(.seconds) s: \(.mbit_s) Mbit/s each way, " +
 	(if .sent_sha == .recv_sha then "byte-identical" else "DIFFERENT" end)' <<<"$out")"
-say "client A browses a site served by the isolated HTTP server: the NF (on the platform's TCP stack) relays each connection to a sandboxed worker process of its own"
+say "client A browses a site served by the isolated HTTP server: the NF (on the platform's TCP stack) relays each connection to a sandboxed worker process of its own (services[].isolation in the config: unit connection, recycle fresh, 4 spares)"
 mkdir -p "$WORK/site/docs"
 cat >"$WORK/site/index.html" <<'H'
 <!doctype html><title>Bulkhead</title><link rel="stylesheet" href="style.css">
@@ -95,12 +101,9 @@ H
 echo 'body { font-family: sans-serif; }' >"$WORK/site/style.css"
 echo 'the docs index' >"$WORK/site/docs/index.html"
 head -c $((8 << 20)) /dev/urandom >"$WORK/site/big.bin"
-# The worker program: root-owned, mode 0711 (a worker uid must not read it).
-install -d -m 0755 "$WORK/libexec"
-install -m 0711 "$BH_BUILD/workers/http/bh-http-worker" "$WORK/libexec/"
 bh_start_nf web http -s http -- --ip 198.18.2.3/24 --port p3 --root "$WORK/site" \
-	--log "$WORK/access.log" --isolation connection --worker "$WORK/libexec/bh-http-worker" \
-	--uid-range 2000200000:4096 --spares 4 || exit 1
+	--log "$WORK/access.log" || exit 1
+grep "isolation policy" "$WORK/web.log" | sed 's/^/  /'
 WEB_PID=$NF_PID
 CURL=(ip netns exec "$NS_A" curl -s -m 10)
 echo "  GET / :"

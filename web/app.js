@@ -124,6 +124,16 @@
 		return s ? s.instances : 0;
 	}
 
+	/* A service's isolation policy as configured (docs/config.md): a badge, every field on hover. */
+	function isolationBadge(name) {
+		const s = ((S.snap && S.snap.services) || []).find((x) => x.name === name);
+		const iso = s && s.isolation;
+		if (!iso) return null;
+		return el('span', { class: 'badge iso', 'data-field': 'isolation',
+			title: Object.entries(iso).map(([k, v]) => `${k}: ${v}`).join('\n') },
+		`isolated: ${iso.unit}, ${iso.recycle || 'fresh'}`);
+	}
+
 	function ringPct(ring) {
 		if (!ring || !ring.rx_size) return 0;
 		return Math.min(100, (100 * ring.rx_count) / ring.rx_size);
@@ -754,7 +764,8 @@
 			/* services no NF runs: one line, they cannot be scaled until one is started */
 			const idle = svcs.filter((x) => !nfsOf(x).length);
 			const idleLine = idle.length ? el('p', { class: 'muted idle' }, 'No NF runs ',
-				idle.map((x, i) => [i ? ', ' : '', el('b', { class: 'mono', id: `svc-${x}` }, x)]),
+				idle.map((x, i) => [i ? ', ' : '', el('span', { 'data-service': x }, el('b', { class: 'mono', id: `svc-${x}` }, x),
+					' ', isolationBadge(x))]),
 				' — ', el('a', { href: '#/catalog' }, 'start one'), '.') : null;
 			return [...svcs.filter((x) => nfsOf(x).length).map((svc) => {
 				const nfs = nfsOf(svc);
@@ -776,7 +787,7 @@
 					hasWorkers ? el('td', { class: 'num' }, live(el('span'), text(() => ((nfById(nf.id) || {}).workers || []).length))) : null,
 					el('td', {}, nfActions(nf))));
 				return el('div', { class: 'svc-card', id: `svc-${svc}`, 'data-service': svc },
-					el('div', { class: 'svc-head' }, el('h3', {}, svc), count, scaleControl(svc)),
+					el('div', { class: 'svc-head' }, el('h3', {}, svc), count, isolationBadge(svc), scaleControl(svc)),
 					nfs.length
 						? el('table', { class: 'tbl' },
 							el('thead', {}, el('tr', {}, ['NF', 'inst', 'parent', 'pid', 'state', 'rx pps', 'tx pps', 'rx pkts', 'drops', 'ring', hasWorkers ? 'workers' : null, ''].map((h) => h === null ? null : el('th', {}, h)))),

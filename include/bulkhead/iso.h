@@ -641,4 +641,94 @@ int iso_zygote_recv(struct iso_zygote *z, struct iso_zmsg *m);
  * Also the way to release z after -EPIPE. NULL is a no-op. */
 void iso_zygote_stop(struct iso_zygote *z);
 
+/* ====================================================================== */
+/* Service policy                                                         */
+/* ====================================================================== */
+/*
+ * How a connection NF isolates its clients: one policy per service. It is
+ * given in the manager's configuration (services[].isolation, docs/config.md)
+ * or on the NF's command line (--isolation, --recycle, ...), the command line
+ * winning field by field. The manager checks a configured policy with these
+ * functions and hands it to the service's NFs as a file of "OPTION VALUE"
+ * lines, iso_policy_path(): an NF reads it before it attaches (before DPDK,
+ * when it forks its zygote). No DPDK, no libseccomp: the manager, nflib's
+ * TCP glue and the NFs share it.
+ *
+ * Names: OPTION is the NF's long option without "--"; the configuration's
+ * keys are the same with '_' for '-', except "unit" for "isolation".
+ */
+
+#define ISO_WORKER_PATH_MAX 256          /* bytes, with the terminating NUL */
+#define ISO_WORKER_CONNS_MAX (1u << 19)  /* worker-conns; a worker takes twice as many */
+#define ISO_POOL_MAX 4096u               /* pool:N */
+#define ISO_SPARES_MAX 4096u
+
+enum iso_unit {
+	ISO_UNIT_NONE,       /* the shared design: no workers */
+	ISO_UNIT_CONNECTION, /* a worker per TCP connection */
+	ISO_UNIT_CLIENT,     /* a worker per client address */
+	ISO_UNIT_POOL,       /* pool_n workers share every connection */
+};
+
+struct iso_service_policy {
+	enum iso_unit unit;
+	uint32_t pool_n;                  /* ISO_UNIT_POOL */
+	bool scrub;                       /* recycle: scrub (else fresh) */
+	char worker[ISO_WORKER_PATH_MAX]; /* absolute path; "" until given */
+	uint32_t uid_base, uid_count;     /* uid-range BASE:COUNT */
+	uint64_t mem;                     /* worker-mem: RLIMIT_AS, bytes */
+	uint64_t cpu_s;                   /* worker-cpu-s: RLIMIT_CPU, 0: none */
+	uint64_t fds;                     /* worker-fds: RLIMIT_NOFILE */
+	uint64_t idle_ms;                 /* worker-idle-ms */
+	uint32_t spares;                  /* spares */
+	uint32_t worker_conns;            /* worker-conns */
+	uint64_t inline_max;              /* inline-max: bodies copied through the channel */
+};
+
+/* Fills *p with the defaults (docs/isolation.md's option table). */
+void iso_policy_init(struct iso_service_policy *p);
+
+/*
+ * Sets one field from its option name (without "--") and its text, checked
+ * as the NF's command line checks it. Returns 0; -ENOENT if opt is not a
+ * policy option (err not written); -EINVAL with err holding one line,
+ * "--OPT: expected ..., not 'VAL'", and *p unchanged.
+ */
+int iso_policy_set(struct iso_service_policy *p, const char *opt, const char *val, char *err,
+		   size_t errlen);
+
+/*
+ * What no single field shows: a unit other than none without a worker
+ * program, recycling a pool, a uid range smaller than the workers it must
+ * hold. Returns 0, or -EINVAL with one line in err.
+ */
+int iso_policy_check(const struct iso_service_policy *p, char *err, size_t errlen);
+
+/* The option a configuration key stands for ("unit" -> "isolation",
+ * "worker_mem" -> "worker-mem"), or NULL if key is not one. */
+const char *iso_policy_option(const char *key);
+
+/* The configuration keys, NULL-terminated, in the order of the docs. */
+extern const char *const iso_policy_keys[];
+
+/* Where the manager of prefix leaves service's policy:
+ * /run/bulkhead/PREFIX/SERVICE.isolation (ISO_POLICY_DIR). Returns 0, or
+ * -ENAMETOOLONG. */
+#define ISO_POLICY_DIR "/run/bulkhead"
+int iso_policy_path(char *buf, size_t len, const char *prefix, const char *service);
+
+/*
+ * Reads a policy file and calls apply(arg, OPTION, VALUE, why, len) for each
+ * line, in order; apply checks the value (iso_policy_set(), say) and returns
+ * 0, or a negative errno with one line in why. The file must be a regular
+ * file owned by root and writable by nobody else, at most 4 KiB of "OPTION
+ * VALUE" lines. Returns 1 (read and applied), 0 (no such file: the service
+ * has no policy), -EINVAL (apply refused a line: "PATH:LINE: why" in err),
+ * or another negative errno with one line in err (unreadable, unsafe,
+ * malformed). Lines before a refused one have been applied.
+ */
+int iso_policy_read(const char *path,
+		    int (*apply)(void *arg, const char *opt, const char *val, char *err, size_t errlen),
+		    void *arg, char *err, size_t errlen);
+
 #endif

@@ -91,6 +91,10 @@ struct bh_nf_conf {
 	const char *service; /* service to register as (required) */
 	const char *name;    /* instance name for statistics (default: service) */
 	bool quiet;          /* no informational lines on stdout */
+	bool iso_applied;    /* the NF applies its service's isolation policy, read from
+	                        the manager's file (bulkhead/iso.h): the manager refuses an
+	                        NF whose service has a policy without this, and one with it
+	                        whose service has none */
 };
 
 /*

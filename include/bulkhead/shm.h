@@ -181,10 +181,11 @@ struct bh_state {
 };
 
 /* Registration over DPDK's multi-process channel (rte_mp), NF -> manager. */
+enum { BH_REG_ISO_APPLIED = 1 }; /* bh_reg_req.flags: bh_nf_conf.iso_applied */
 struct bh_reg_req {
 	int32_t pid;
 	uint16_t parent; /* slot of the spawning NF (BH_PARENT in the environment), or BH_NONE */
-	uint16_t pad;
+	uint16_t flags;  /* BH_REG_* */
 	char service[BH_NAME_LEN];
 	char name[BH_NAME_LEN];
 };

@@ -77,6 +77,17 @@ struct bh_tcp_app {
 	int (*init)(struct bh_tcp *t, int argc, char **argv, void *ctx);
 
 	/*
+	 * Optional: the application isolates its clients and takes its
+	 * service's isolation policy from the manager's configuration
+	 * (bulkhead/iso.h, "Service policy"). Called before init(), for each
+	 * "OPTION VALUE" line of the file the manager left for the service, if
+	 * there is one; init()'s options then override. Returns 0, or -EINVAL
+	 * with one line in err (exit status 2). An NF without it is refused by
+	 * a manager that has a policy for its service.
+	 */
+	int (*policy)(void *ctx, const char *opt, const char *val, char *err, size_t errlen);
+
+	/*
 	 * Required. Called on every turn of the NF loop once attached, after
 	 * received frames went through the stack and due timers ran: take
 	 * events (bh_epoll_wait), read, write, accept, connect. Never blocks.

@@ -156,6 +156,7 @@ static int nfl_register(struct bh_nf *nf, const struct bh_nf_conf *conf,
 	const char *parent = getenv("BH_PARENT");
 	if (parent && *parent)
 		r.parent = (uint16_t)strtoul(parent, NULL, 10);
+	r.flags = conf->iso_applied ? BH_REG_ISO_APPLIED : 0;
 	snprintf(r.service, sizeof(r.service), "%s", conf->service);
 	snprintf(r.name, sizeof(r.name), "%s", conf->name ? conf->name : conf->service);
 	snprintf(req.name, sizeof(req.name), "%s", BH_MP_REGISTER);
@@ -267,7 +268,11 @@ struct bh_nf *bh_nf_attach(const struct bh_nf_conf *conf)
 		fprintf(stderr, "nflib: registration as '%s' refused: %s\n", conf->service,
 			rc == -ENOSPC ? "no free NF slot (limits.nfs)"
 			: rc == -ETIMEDOUT ? "no answer from the manager"
-					   : strerror(-rc));
+			: rc == -EPROTONOSUPPORT ? "the service has an isolation policy in the manager's "
+						   "config, and this NF does not apply one"
+			: rc == -ESTALE ? "this NF applied an isolation policy the manager does not "
+					  "have for the service"
+					  : strerror(-rc));
 		goto fail;
 	}
 	nf->id = reply.slot;

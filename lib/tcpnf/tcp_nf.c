@@ -28,6 +28,7 @@
 
 #include <rte_mbuf.h>
 
+#include "bulkhead/iso.h"
 #include "bulkhead/net.h"
 #include "bulkhead/nf.h"
 #include "bulkhead/tcp_nf.h"
@@ -358,7 +359,7 @@ int bh_tcp_nf_main(int argc, char **argv, const struct bh_tcp_app *app, void *ct
 {
 	struct bh_nf_conf conf = {.service = app->service};
 	struct tnf_opts o;
-	char err[256];
+	char err[600];
 	struct tnf *x = NULL;
 	int rc, status = 1;
 	bool inited = false;
@@ -392,6 +393,27 @@ int bh_tcp_nf_main(int argc, char **argv, const struct bh_tcp_app *app, void *ct
 		status = errno == EINVAL ? 2 : 1;
 		fprintf(stderr, "%s: cannot create the TCP stack: %s\n", app->prog, strerror(errno));
 		goto out;
+	}
+	if (app->policy) {
+		/* The service's isolation policy from the manager's configuration,
+		 * before init() (which may fork a zygote) and before attaching. */
+		char path[256];
+		const char *prefix = conf.prefix ? conf.prefix : "bulkhead";
+		rc = iso_policy_path(path, sizeof(path), prefix, conf.service);
+		if (rc == 0)
+			rc = iso_policy_read(path, app->policy, ctx, err, sizeof(err));
+		else
+			snprintf(err, sizeof(err), "prefix and service name too long");
+		if (rc < 0) {
+			fprintf(stderr, "%s: isolation policy of service '%s': %s\n", app->prog,
+				conf.service, err);
+			status = 2;
+			goto out;
+		}
+		conf.iso_applied = rc == 1;
+		if (rc == 1 && !conf.quiet)
+			printf("%s: isolation policy of service '%s' from the manager's config (%s)\n",
+			       app->prog, conf.service, path);
 	}
 	rc = app->init(x->t, o.app_argc, o.app_argv, ctx);
 	if (rc < 0) {

@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "bulkhead/num.h"
 #include "tcp_nf_opts.h"
 
 const char tnf_opts_usage[] =
@@ -44,30 +45,7 @@ static int tnf_err(char *err, size_t len, const char *fmt, ...)
 
 int tnf_num(const char *s, uint64_t lo, uint64_t hi, bool sized, uint64_t *out)
 {
-	char *end;
-	if (!s[0] || s[0] == '-' || s[0] == '+')
-		return -EINVAL;
-	errno = 0;
-	unsigned long long v = strtoull(s, &end, 10);
-	if (errno || end == s)
-		return -EINVAL;
-	if (sized && *end) {
-		unsigned shift = 0;
-		switch (*end) {
-		case 'k': case 'K': shift = 10; break;
-		case 'm': case 'M': shift = 20; break;
-		case 'g': case 'G': shift = 30; break;
-		default: return -EINVAL;
-		}
-		end++;
-		if (v > (UINT64_MAX >> shift))
-			return -EINVAL;
-		v <<= shift;
-	}
-	if (*end || v < lo || v > hi)
-		return -EINVAL;
-	*out = v;
-	return 0;
+	return bh_parse_num(s, lo, hi, sized, out);
 }
 
 static int tnf_ip(const char *s, uint32_t *ip)

@@ -137,6 +137,9 @@ void hs_log_raw(struct hsrv *s, const char *client, const char *text, size_t len
 
 /* isolated.c: options, start (from init), and the hooks of the NF loop. */
 int hiso_option(struct hsrv *s, const char *name, const char *val);
+/* One field of the isolation policy (bulkhead/iso.h), from the manager's
+ * file: 0, or -EINVAL with one line in err. */
+int hiso_policy_set(const char *name, const char *val, char *err, size_t errlen);
 bool hiso_wanted(const struct hsrv *s);
 int hiso_start(struct bh_tcp *t, struct hsrv *s);
 void hiso_accepted(struct bh_tcp *t, struct hsrv *s, int fd, uint64_t now);
@@ -148,7 +151,8 @@ bool hiso_busy(const struct hsrv *s);
 void hiso_conn_gone(struct hsrv *s, struct hconn *c);
 void hiso_stop(struct hsrv *s);
 #define HISO_USAGE                                                                   \
-	"isolated design (docs/isolation.md): requests parsed by sandboxed workers\n"     \
+	"isolated design (docs/isolation.md): requests parsed by sandboxed workers; the\n" \
+	"service's isolation in the manager's config gives the same, these override it\n" \
 	"  --isolation UNIT        none | connection | client | pool:N [none]\n"           \
 	"  --recycle fresh|scrub   a spent worker exits, or is reset and reused [fresh]\n"  \
 	"  --worker PATH           worker program: static, root-owned, mode 0711 (required\n" \

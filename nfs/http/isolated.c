@@ -63,10 +63,14 @@
 #define HISO_FDS_PER_WORKER 1       /* its fd socket, here */
 #define HISO_QUEUE_BYTES (64u << 20) /* workers' output queued behind busy connections, in all */
 #define HISO_QUEUE_FILES 256u       /* passed files queued so, in all (each a descriptor) */
-#define HISO_WORKER_CONNS_MAX (1u << 19) /* --worker-conns; the worker takes twice as many */
 _Static_assert(sizeof(((struct hsrv *)0)->buf) >= ISO_FRAME_MAX, "a frame's payload fits s->buf");
 
-enum hiso_unit { U_NONE, U_CONN, U_CLIENT, U_POOL };
+enum hiso_unit {
+	U_NONE = ISO_UNIT_NONE,
+	U_CONN = ISO_UNIT_CONNECTION,
+	U_CLIENT = ISO_UNIT_CLIENT,
+	U_POOL = ISO_UNIT_POOL,
+};
 
 struct hworker {
 	pid_t pid;
@@ -93,7 +97,7 @@ struct hworker {
 };
 
 struct hiso {
-	/* policy */
+	/* policy (from hiso_pol) */
 	enum hiso_unit unit;
 	uint32_t pool_n;
 	bool scrub;
@@ -137,9 +141,19 @@ struct hq {
 	uint64_t off, left;
 };
 
-static struct hiso hiso_conf = {.uid_base = 2000000000u, .uid_count = 65536, .mem = 256u << 20,
-				.fds = 64, .idle_ns = 10000ull * 1000000ull, .spares = 16,
-				.worker_conns = 1024, .inline_max = 16384};
+static struct hiso hiso_conf;
+/* The service's policy as the options and the manager's file gave it. */
+static struct iso_service_policy hiso_pol;
+static bool hiso_pol_ready;
+
+static struct iso_service_policy *hiso_policy(void)
+{
+	if (!hiso_pol_ready) {
+		iso_policy_init(&hiso_pol);
+		hiso_pol_ready = true;
+	}
+	return &hiso_pol;
+}
 
 /* Time from t to now; 0 if t is later (stamps taken during a turn are later
  * than the turn's own now). */
@@ -151,85 +165,27 @@ static uint64_t since(uint64_t now, uint64_t t)
 /* ---------------------------------------------------------------------- */
 /* Options */
 
-static int num(const char *name, const char *v, uint64_t lo, uint64_t hi, bool sized, uint64_t *out)
+int hiso_policy_set(const char *name, const char *val, char *err, size_t errlen)
 {
-	return bh_tcp_nf_num(HISO_PROG, name, v, lo, hi, sized, out) < 0 ? -EINVAL : 0;
+	int rc = iso_policy_set(hiso_policy(), name, val, err, errlen);
+	if (rc == -ENOENT)
+		snprintf(err, errlen, "'%s' is not an isolation option", name);
+	return rc < 0 ? -EINVAL : 0;
 }
 
 int hiso_option(struct hsrv *s, const char *name, const char *val)
 {
-	struct hiso *h = &hiso_conf;
-	uint64_t v;
-	if (!strcmp(name, "isolation")) {
-		if (!strcmp(val, "none"))
-			h->unit = U_NONE;
-		else if (!strcmp(val, "connection"))
-			h->unit = U_CONN;
-		else if (!strcmp(val, "client"))
-			h->unit = U_CLIENT;
-		else if (!strncmp(val, "pool:", 5)) {
-			if (num("isolation pool:N", val + 5, 1, 4096, false, &v) < 0)
-				return -EINVAL;
-			h->unit = U_POOL;
-			h->pool_n = (uint32_t)v;
-		} else {
-			fprintf(stderr, HISO_PROG ": --isolation: expected none, connection, client "
-				"or pool:N, not '%s'\n", val);
-			return -EINVAL;
-		}
-	} else if (!strcmp(name, "recycle")) {
-		if (strcmp(val, "fresh") && strcmp(val, "scrub")) {
-			fprintf(stderr, HISO_PROG ": --recycle: expected fresh or scrub, not '%s'\n", val);
-			return -EINVAL;
-		}
-		h->scrub = !strcmp(val, "scrub");
-	} else if (!strcmp(name, "worker")) {
-		h->worker = val;
-	} else if (!strcmp(name, "uid-range")) {
-		char *end;
-		errno = 0;
-		unsigned long long b = strtoull(val, &end, 10), n = 0;
-		if (!errno && *end == ':' && end > val)
-			n = strtoull(end + 1, &end, 10);
-		if (errno || *end || b == 0 || n == 0 || n > (1u << 20) || b + n > 4294967294ull) {
-			fprintf(stderr, HISO_PROG ": --uid-range: expected BASE:COUNT (BASE > 0, "
-				"COUNT 1..1048576), not '%s'\n", val);
-			return -EINVAL;
-		}
-		h->uid_base = (uid_t)b;
-		h->uid_count = (uint32_t)n;
-	} else if (!strcmp(name, "worker-mem")) {
-		if (num("worker-mem", val, 16u << 20, 1ull << 40, true, &h->mem) < 0)
-			return -EINVAL;
-	} else if (!strcmp(name, "worker-cpu-s")) {
-		if (num("worker-cpu-s", val, 0, 86400, false, &h->cpu_s) < 0)
-			return -EINVAL;
-	} else if (!strcmp(name, "worker-fds")) {
-		if (num("worker-fds", val, 8, 65536, false, &h->fds) < 0)
-			return -EINVAL;
-	} else if (!strcmp(name, "worker-idle-ms")) {
-		if (num("worker-idle-ms", val, 1, 86400000, false, &v) < 0)
-			return -EINVAL;
-		h->idle_ns = v * 1000000ull;
-	} else if (!strcmp(name, "spares")) {
-		if (num("spares", val, 0, 4096, false, &v) < 0)
-			return -EINVAL;
-		h->spares = (uint32_t)v;
-	} else if (!strcmp(name, "worker-conns")) {
-		if (num("worker-conns", val, 1, HISO_WORKER_CONNS_MAX, false, &v) < 0)
-			return -EINVAL;
-		h->worker_conns = (uint32_t)v;
-	} else if (!strcmp(name, "inline-max")) {
-		if (num("inline-max", val, 0, UINT32_MAX, true, &v) < 0)
-			return -EINVAL;
-		h->inline_max = v;
+	char err[400];
+	if (hiso_policy_set(name, val, err, sizeof(err)) < 0) {
+		fprintf(stderr, HISO_PROG ": %s\n", err);
+		return -EINVAL;
 	}
 	return 0;
 }
 
 bool hiso_wanted(const struct hsrv *s)
 {
-	return hiso_conf.unit != U_NONE;
+	return hiso_policy()->unit != ISO_UNIT_NONE;
 }
 
 /* ---------------------------------------------------------------------- */
@@ -1397,20 +1353,25 @@ void hiso_scan(struct bh_tcp *t, struct hsrv *s, uint64_t now)
 int hiso_start(struct bh_tcp *t, struct hsrv *s)
 {
 	struct hiso *h = &hiso_conf;
-	if (!h->worker) {
-		fprintf(stderr, HISO_PROG ": --isolation needs --worker PATH (the worker program)\n");
+	const struct iso_service_policy *p = hiso_policy();
+	char err[400];
+	if (iso_policy_check(p, err, sizeof(err)) < 0) {
+		fprintf(stderr, HISO_PROG ": %s\n", err);
 		return -EINVAL;
 	}
-	if (h->unit == U_POOL && h->scrub) {
-		fprintf(stderr, HISO_PROG ": --recycle applies to units connection and client, "
-			"not to a pool\n");
-		return -EINVAL;
-	}
-	if (h->uid_count < h->spares + 1 || (h->unit == U_POOL && h->uid_count < h->pool_n)) {
-		fprintf(stderr, HISO_PROG ": --uid-range: %u uids are fewer than the workers "
-			"it must hold\n", h->uid_count);
-		return -EINVAL;
-	}
+	h->unit = (enum hiso_unit)p->unit;
+	h->pool_n = p->pool_n;
+	h->scrub = p->scrub;
+	h->worker = p->worker;
+	h->uid_base = p->uid_base;
+	h->uid_count = p->uid_count;
+	h->mem = p->mem;
+	h->cpu_s = p->cpu_s;
+	h->fds = p->fds;
+	h->idle_ns = p->idle_ms * 1000000ull;
+	h->spares = p->spares;
+	h->worker_conns = p->worker_conns;
+	h->inline_max = p->inline_max;
 	/* Each live worker costs this process a descriptor (its fd socket; the
 	 * TCP connections are the stack's, not the kernel's): make room for the
 	 * whole uid range as far as the system allows, and never ask for more

@@ -503,6 +503,14 @@ static int opt_num(const char *name, const char *v, uint64_t lo, uint64_t hi, ui
 	return bh_tcp_nf_num(HTTP_PROG, name, v, lo, hi, false, out) < 0 ? -EINVAL : 0;
 }
 
+/* A line of the isolation policy the manager's config gives the service:
+ * as the same option on the command line (which comes after, and wins). */
+static int http_policy(void *ctx, const char *opt, const char *val, char *err, size_t errlen)
+{
+	(void)ctx;
+	return hiso_policy_set(opt, val, err, errlen);
+}
+
 static int http_init(struct bh_tcp *t, int argc, char **argv, void *ctx)
 {
 	enum { O_LISTEN = 1, O_ROOT, O_MAXC, O_HTO, O_ITO, O_STO, O_MHB, O_MUB, O_MH, O_MR, O_LOG, O_BL,
@@ -729,6 +737,7 @@ int main(int argc, char **argv)
 	static const struct bh_tcp_app app = {
 		.prog = HTTP_PROG,
 		.service = "http",
+		.policy = http_policy,
 		.usage = "  --root DIR              document root (required)\n"
 			 "  --listen PORT           [80]\n"
 			 "  --http-max-conns N      open connections; beyond: 503 and close [10000]\n"

@@ -55,6 +55,9 @@ try {
 	R.address_after = page.url();
 	R.nfs = await page.$$eval('tr[data-nf] td a', (as) => as.map((a) => a.textContent.trim()));
 	R.states = await page.$$eval('tr[data-nf] .badge', (bs) => bs.map((b) => b.textContent.trim()));
+	R.isolation = await page.locator('[data-service="web"] [data-field="isolation"]')
+		.textContent({ timeout: 5000 }).catch(() => null);
+	R.not_isolated = await page.locator(`.svc-card[data-service="${service}"] [data-field="isolation"]`).count();
 	R.before = await counters(page);
 	await page.waitForTimeout(3000);
 	R.after = await counters(page);

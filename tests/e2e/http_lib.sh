@@ -17,19 +17,34 @@ HTTP_ISOLATION=${HTTP_ISOLATION:-none}
 HTTP_RECYCLE=${HTTP_RECYCLE:-fresh}
 HTTP_UID_BASE=2000100000 # the workers' uids: [base, base + HTTP_UID_COUNT)
 HTTP_UID_COUNT=${HTTP_UID_COUNT:-4096}
+# HTTP_ISO_VIA: how the NF is given its policy: args (its command line) or
+# config (the manager's, services[].isolation, which the NF reads from the
+# manager's file before it attaches; tcp_config puts it there).
+HTTP_ISO_VIA=${HTTP_ISO_VIA:-args}
+HTTP_ISO_JSON=""
 # HTTP_WORKER: the worker program (default: build/workers/http/bh-http-worker)
 http_workers() { # the pids of the live workers
 	ps -eo pid=,uid= | awk -v b=$HTTP_UID_BASE -v n="$HTTP_UID_COUNT" '$2 >= b && $2 < b + n {print $1}'
 }
-http_iso_args() { # the bh-http options for $HTTP_ISOLATION, in HTTP_ISO_ARGS
+# http_iso_args: the bh-http options for $HTTP_ISOLATION in HTTP_ISO_ARGS, or
+# (HTTP_ISO_VIA=config) the service's isolation for the config in HTTP_ISO_JSON;
+# before tcp_config.
+http_iso_args() {
 	HTTP_ISO_ARGS=()
+	HTTP_ISO_JSON=""
 	[ "$HTTP_ISOLATION" = none ] && return 0
 	install -d -m 0755 "$WORK/libexec" &&
 		install -m 0711 "${HTTP_WORKER:-$BH_BUILD/workers/http/bh-http-worker}" \
 			"$WORK/libexec/worker" || return 1
-	HTTP_ISO_ARGS=(--isolation "$HTTP_ISOLATION" --recycle "$HTTP_RECYCLE"
-		--worker "$WORK/libexec/worker" --uid-range $HTTP_UID_BASE:$HTTP_UID_COUNT)
-	echo "# isolation: $HTTP_ISOLATION, recycle $HTTP_RECYCLE"
+	if [ "$HTTP_ISO_VIA" = config ]; then
+		HTTP_ISO_JSON=$(jq -nc --arg u "$HTTP_ISOLATION" --arg r "$HTTP_RECYCLE" \
+			--arg w "$WORK/libexec/worker" --arg ur "$HTTP_UID_BASE:$HTTP_UID_COUNT" \
+			'{unit:$u, recycle:$r, worker:$w, uid_range:$ur}')
+	else
+		HTTP_ISO_ARGS=(--isolation "$HTTP_ISOLATION" --recycle "$HTTP_RECYCLE"
+			--worker "$WORK/libexec/worker" --uid-range $HTTP_UID_BASE:$HTTP_UID_COUNT)
+	fi
+	echo "# isolation: $HTTP_ISOLATION, recycle $HTTP_RECYCLE, given by $HTTP_ISO_VIA"
 }
 # http_iso_clean: the end state of the isolated design: no worker misbehaved
 # (in these tests every one is well-behaved), and none is left over.
@@ -89,8 +104,8 @@ http_start() {
 	local in_hops=$1 out_hops=$2 chain=()
 	shift 2
 	[ -n "$out_hops" ] && chain=(--chain out)
-	tcp_config "$WORK/cfg.json" "$in_hops" "$out_hops"
 	http_iso_args || return 1
+	tcp_config "$WORK/cfg.json" "$in_hops" "$out_hops"
 	bh_start_mgr "$WORK/cfg.json" || return 1
 	bh_start_nf http http -s http -- --ip $TCP_IP/24 --port p0 "${chain[@]}" --root "$DOCROOT" \
 		--log "$WORK/access.log" "${HTTP_ISO_ARGS[@]}" "$@" || return 1

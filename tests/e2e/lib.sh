@@ -87,6 +87,8 @@ bh_teardown() {
 	for ns in "$NS_A" "$NS_B" "$NS_M"; do ip netns del "$ns" 2>/dev/null; done
 	rm -f /dev/hugepages/"${PREFIX}"map_* 2>/dev/null
 	rm -rf /var/run/dpdk/"$PREFIX" 2>/dev/null
+	# what a manager killed before it could stop leaves: its token, its services' isolation policies
+	rm -rf /run/bulkhead/"$PREFIX" /run/bulkhead/"$PREFIX".token 2>/dev/null
 	[ -n "${KEEP_WORK:-}" ] || rm -rf "$WORK"
 	exit $rc
 }

@@ -13,16 +13,18 @@ TCP_MAC=02:00:c6:12:00:03 # derived from the address by the glue
 
 # tcp_config FILE IN_HOPS_JSON [OUT_HOPS_JSON]: chain "in" = IN_HOPS from p0;
 # with OUT_HOPS a chain "out" = OUT_HOPS then p0 (start the NF with --chain out).
+# With HTTP_ISO_JSON set (http_lib.sh), the service "http" has that isolation.
 tcp_config() {
-	local out=$1 in_hops=$2 out_hops=${3:-}
+	local out=$1 in_hops=$2 out_hops=${3:-} svc=""
+	[ -n "${HTTP_ISO_JSON:-}" ] && svc="\"services\":[{\"name\":\"http\",\"isolation\":$HTTP_ISO_JSON}],"
 	if [ -n "$out_hops" ]; then
 		bh_config "$out" <<J
-{"chains":[{"name":"in","hops":$in_hops},{"name":"out","hops":$out_hops,"out":"p0"}],
+{$svc"chains":[{"name":"in","hops":$in_hops},{"name":"out","hops":$out_hops,"out":"p0"}],
  "rules":[{"in_port":"p0","chain":"in"}]}
 J
 	else
 		bh_config "$out" <<J
-{"chains":[{"name":"in","hops":$in_hops}], "rules":[{"in_port":"p0","chain":"in"}]}
+{$svc"chains":[{"name":"in","hops":$in_hops}], "rules":[{"in_port":"p0","chain":"in"}]}
 J
 	fi
 }

@@ -3,14 +3,16 @@
 # by playwright-core (tests/e2e/console.mjs), opens the dashboard with the
 # token in the address as `make demo` prints it. Under traffic the page lists
 # the running NFs and their counters move; a click on a service's "+" scales it
-# and the API then reports one instance more. Every request the page made went
+# and the API then reports one instance more. A service's isolation policy is
+# shown on its card. Every request the page made went
 # to the manager. A screenshot is kept in bench/out/console.png.
 source "$(dirname "$0")/lib.sh"
 NU="$BH_PY $(dirname "$0")/netutil.py"
 bh_topology || exit 1
 TOKEN=test-token-$T-0123456789
 bh_config "$WORK/cfg.json" <<J
-{"chains":[{"name":"a2b","hops":["forward","monitor"],"out":"p1"},{"name":"b2a","hops":["forward"],"out":"p0"}],
+{"services":[{"name":"web","isolation":{"unit":"client","recycle":"scrub","worker":"/usr/libexec/bh-http-worker"}}],
+ "chains":[{"name":"a2b","hops":["forward","monitor"],"out":"p1"},{"name":"b2a","hops":["forward"],"out":"p0"}],
  "rules":[{"in_port":"p0","chain":"a2b"},{"in_port":"p1","chain":"b2a"}],
  "api":{"token":"$TOKEN"}}
 J
@@ -57,6 +59,8 @@ check_cmp "fwd's rx_pkts move on the page under traffic" "$(r '.after.fwd // emp
 check_cmp "mon's rx_pkts move on the page under traffic" "$(r '.after.mon // empty')" -gt "$(r '.before.mon // empty')"
 check "the #token= in the address is stored and taken out of the address" \
 	bash -c "[ \"\$(jq -r .token_stored $R)\" = '$TOKEN' ] && ! jq -r .address_after $R | grep -q token="
+check "a service's isolation policy is shown (web: client, scrub)" [ "$(r .isolation)" = "isolated: client, scrub" ]
+check_cmp "  ... and none for a service without one (monitor)" "$(r .not_isolated)" -eq 0
 check "the scale button was clicked" [ "$(r .clicked)" = true ]
 check_cmp "the page shows one more monitor instance" "$(r '.ui_instances_after // empty')" -eq "$(( $(r '.ui_instances_before // 0') + 1 ))"
 check "the API reports $((before + 1)) running monitor instances" bh_wait_for 5 bash -c "[ \"\$(ip netns exec $NS_M curl -s $BASE/api/v1/services | jq '.[] | select(.name==\"monitor\") | .instances')\" = $((before + 1)) ]"

@@ -17,8 +17,8 @@ printf 0123456789 >"$DOCROOT/ten.txt"
 printf 'version 1\n' >"$DOCROOT/cond.txt"
 touch -d '2021-03-04 05:06:07 UTC' "$DOCROOT/cond.txt"
 
-tcp_config "$WORK/cfg.json" '["impair","http"]' '["impair"]'
 http_iso_args || exit 1
+tcp_config "$WORK/cfg.json" '["impair","http"]' '["impair"]'
 bh_start_mgr "$WORK/cfg.json" || exit 1
 bh_start_nf imp0 impair -s impair || exit 1 # passes everything until the loss case
 IMP_PID=$NF_PID

@@ -34,6 +34,9 @@ expect_fail "PCI device refused" 2 "ports\[0\].dev: '0000:00:04.0' is not a virt
 expect_fail "unknown chain in rule" 2 "rules\[0\].chain: no chain named 'zz'" "$MGR" -c "$(cfg "{$P,\"chains\":[{\"name\":\"c\",\"hops\":[\"x\"]}],\"rules\":[{\"chain\":\"zz\"}]}")"
 out=$("$MGR" --check -c "$(cfg "{$P,\"chains\":[{\"name\":\"c\",\"hops\":[\"x\"],\"out\":\"p0\"}]}")" 2>&1)
 check "--check accepts a good config" grep -q ': ok (1 ports, 1 services, 1 chains' <<<"$out"
+for ex in "$BH_ROOT"/examples/*.json; do
+	check "--check accepts $(basename "$ex")" bash -c "'$MGR' --check -c '$ex' | grep -q ': ok ('"
+done
 # A port whose interface does not exist: named, and DPDK cleaned up.
 expect_fail "missing interface" 1 "ports\[0\].dev: cannot attach 'net_af_packet0,iface=bhnope$T'" \
 	"$MGR" -c "$(cfg "{\"prefix\":\"$PREFIX\",\"ports\":[{\"name\":\"p0\",\"dev\":\"net_af_packet0,iface=bhnope$T\"}]}")"

@@ -61,19 +61,36 @@ static int cfg_uint(struct cfg_ctx *cx, json_t *obj, const char *where, const ch
 	return 0;
 }
 
+int mgr_config_name_check(const char *s, char *err, size_t errlen)
+{
+	size_t n = strlen(s);
+	if (n == 0 || n >= BH_NAME_LEN) {
+		snprintf(err, errlen, "names are 1 to %d bytes", BH_NAME_LEN - 1);
+		return -EINVAL;
+	}
+	for (size_t i = 0; i < n; i++)
+		if (!((s[i] >= 'a' && s[i] <= 'z') || (s[i] >= 'A' && s[i] <= 'Z') ||
+		      (s[i] >= '0' && s[i] <= '9') || s[i] == '_' || s[i] == '-' || s[i] == '.')) {
+			snprintf(err, errlen, "'%s' has a character outside [A-Za-z0-9_.-]", s);
+			return -EINVAL;
+		}
+	/* A prefix names directories (/run/bulkhead/PREFIX): never . or .. */
+	if (!strcmp(s, ".") || !strcmp(s, "..")) {
+		snprintf(err, errlen, "'%s' is not a name", s);
+		return -EINVAL;
+	}
+	return 0;
+}
+
 static int cfg_name(struct cfg_ctx *cx, json_t *v, const char *where, char out[BH_NAME_LEN])
 {
+	char why[80];
 	if (!json_is_string(v))
 		return cfg_fail(cx, "%s: must be a string", where);
 	const char *s = json_string_value(v);
-	size_t n = strlen(s);
-	if (n == 0 || n >= BH_NAME_LEN)
-		return cfg_fail(cx, "%s: names are 1 to %d bytes", where, BH_NAME_LEN - 1);
-	for (size_t i = 0; i < n; i++)
-		if (!((s[i] >= 'a' && s[i] <= 'z') || (s[i] >= 'A' && s[i] <= 'Z') ||
-		      (s[i] >= '0' && s[i] <= '9') || s[i] == '_' || s[i] == '-' || s[i] == '.'))
-			return cfg_fail(cx, "%s: '%s' has a character outside [A-Za-z0-9_.-]", where, s);
-	memcpy(out, s, n + 1);
+	if (mgr_config_name_check(s, why, sizeof(why)) < 0)
+		return cfg_fail(cx, "%s: %s", where, why);
+	memcpy(out, s, strlen(s) + 1);
 	return 0;
 }
 

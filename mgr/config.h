@@ -85,6 +85,9 @@ struct mgr_config {
  */
 int mgr_config_parse(const char *json, struct mgr_config *cfg, char *err, size_t errlen);
 int mgr_config_load(const char *path, struct mgr_config *cfg, char *err, size_t errlen);
+/* A name of ports, services, chains and the prefix: 1 to BH_NAME_LEN - 1
+ * bytes of [A-Za-z0-9_.-], not "." or "..". 0, or -EINVAL with why in err. */
+int mgr_config_name_check(const char *s, char *err, size_t errlen);
 void mgr_config_free(struct mgr_config *cfg);
 
 /* Resolve a port or chain name to its index, or -1. */

@@ -3,6 +3,7 @@
  * bulkhead: the manager. DPDK primary process: ports, the shared packet pool,
  * NF rings and registry, flow director, chains and statistics.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <sched.h>
@@ -13,7 +14,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <dirent.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <sys/stat.h>
@@ -61,7 +61,6 @@ static void main_on_signal(int sig)
 	}
 }
 
-/* Remove this prefix's hugepage files: nothing must be left for the next run. */
 /*
  * The configured services' isolation policies, as the files their NFs read
  * before they attach (bulkhead/iso.h, "Service policy"): removed (whatever a
@@ -80,7 +79,8 @@ static int main_iso_files(struct mgr *m, bool create)
 	if (d) {
 		for (struct dirent *e; (e = readdir(d));) {
 			size_t n = strlen(e->d_name);
-			if (n > 10 && !strcmp(e->d_name + n - 10, ".isolation"))
+			if ((n > 10 && !strcmp(e->d_name + n - 10, ".isolation")) ||
+			    (n > 14 && !strcmp(e->d_name + n - 14, ".isolation.new")))
 				unlinkat(dirfd(d), e->d_name, 0);
 		}
 		closedir(d);
@@ -106,6 +106,7 @@ static int main_iso_files(struct mgr *m, bool create)
 			break;
 		snprintf(tmp, sizeof(tmp), "%s.new", path);
 		unlink(tmp);
+		errno = 0; /* a short write sets none */
 		int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
 		size_t len = strlen(text);
 		if (fd < 0 || write(fd, text, len) != (ssize_t)len || fsync(fd) < 0 ||
@@ -123,6 +124,7 @@ static int main_iso_files(struct mgr *m, bool create)
 	return rc;
 }
 
+/* Remove this prefix's hugepage files: nothing must be left for the next run. */
 static void main_unlink_hugepages(const char *prefix)
 {
 	FILE *f = setmntent("/proc/mounts", "r");
@@ -422,6 +424,11 @@ int main(int argc, char **argv)
 	rc = mgr_config_load(config, &m->cfg, err, sizeof(err));
 	if (rc < 0) {
 		fprintf(stderr, "bulkhead: config %s: %s\n", config, err);
+		return 2;
+	}
+	if (prefix && mgr_config_name_check(prefix, err, sizeof(err)) < 0) {
+		fprintf(stderr, "bulkhead: --prefix: %s\n", err);
+		mgr_config_free(&m->cfg);
 		return 2;
 	}
 	if (prefix) {

@@ -29,6 +29,8 @@ expect_fail "no config" 2 "no configuration" "$MGR"
 expect_fail "missing file" 2 "/nonexistent.json" "$MGR" -c /nonexistent.json
 expect_fail "not JSON" 2 "c.json: line 1, column" "$MGR" -c "$(cfg '{"ports": [}')"
 expect_fail "unknown field" 2 "chains\[0\].outt: unknown field" "$MGR" -c "$(cfg "{$P,\"chains\":[{\"name\":\"c\",\"hops\":[\"x\"],\"outt\":\"p0\"}]}")"
+expect_fail "prefix '..'" 2 "prefix: '..' is not a name" "$MGR" -c "$(cfg "{$P,\"prefix\":\"..\"}")"
+expect_fail "--prefix with a slash" 2 "\-\-prefix: '../x' has a character outside" "$MGR" -P ../x -c "$(cfg "{$P}")"
 expect_fail "bad range" 2 "pool.mbufs: 5 is out of range" "$MGR" -c "$(cfg "{$P,\"pool\":{\"mbufs\":5}}")"
 expect_fail "PCI device refused" 2 "ports\[0\].dev: '0000:00:04.0' is not a virtual device" "$MGR" -c "$(cfg '{"ports":[{"name":"p0","dev":"0000:00:04.0"}]}')"
 expect_fail "unknown chain in rule" 2 "rules\[0\].chain: no chain named 'zz'" "$MGR" -c "$(cfg "{$P,\"chains\":[{\"name\":\"c\",\"hops\":[\"x\"]}],\"rules\":[{\"chain\":\"zz\"}]}")"

@@ -71,6 +71,8 @@ bh_snap
 check_cmp "the statistics show the service's isolation" "$(bh_stat '.services[] | select(.name == "http") | .isolation.unit + " " + (.isolation.spares | tostring)')" \
 	== "client 4"
 check_cmp "  ... and none for the service without" "$(bh_stat '.services[] | select(.name == "plain") | .isolation')" == null
+check_cmp "  ... and GET /api/v1/services has it" "$(ip netns exec "$NS_M" curl -s -m 5 http://127.0.0.1:8470/api/v1/services |
+	jq -r '.[] | select(.name == "http") | .isolation.worker_mem')" == 128m
 
 bh_start_nf http http -s http -- --ip $TCP_IP/24 --port p0 --root "$DOCROOT" || exit 1
 HTTP_PID=$NF_PID

@@ -10,7 +10,8 @@ BHCTL=$BH_ROOT/ctl/bhctl
 bh_topology || exit 1
 TOKEN=test-token-$T-0123456789
 bh_config "$WORK/cfg.json" <<J
-{"chains":[{"name":"a2b","hops":["forward"],"out":"p1"},{"name":"b2a","hops":["forward"],"out":"p0"}],
+{"services":["forward",{"name":"web","isolation":{"unit":"client","recycle":"scrub","worker":"/usr/libexec/w"}}],
+ "chains":[{"name":"a2b","hops":["forward"],"out":"p1"},{"name":"b2a","hops":["forward"],"out":"p0"}],
  "rules":[{"in_port":"p0","chain":"a2b"},{"in_port":"p1","chain":"b2a"}],
  "api":{"token":"$TOKEN"}}
 J
@@ -124,6 +125,8 @@ check_cmp "nfs: RX counted" "$(tcell "$WORK/nfs.out" NAME fwd RX)" -ge 8
 
 run svc services
 check "services: forward with 1 instance" [ "$(tcell "$WORK/svc.out" SERVICE forward INSTANCES)" = 1 ]
+check "services: web's isolation policy (unit/recycle)" [ "$(tcell "$WORK/svc.out" SERVICE web ISOLATION)" = client/scrub ]
+check "services: forward has none" [ "$(tcell "$WORK/svc.out" SERVICE forward ISOLATION)" = - ]
 run svcj services --json
 check "services --json" [ "$(jqo svcj '.[] | select(.name=="forward") | .instances')" = 1 ]
 
@@ -165,7 +168,7 @@ run sc --token-file "$WORK/token" scale forward 2
 check "scale forward 2 (--token-file): exit 0" [ "$RC" -eq 0 ]
 check "  ... says so" grep -qx "scaling forward to 2 instances" "$WORK/sc.out"
 check "  ... 2 instances running" bh_wait_for 5 bash -c "[ \"\$(ip netns exec $NS_M $BHCTL nfs --json | jq '[.[] | select(.service==\"forward\" and .state==\"running\")] | length')\" = 2 ]"
-check "services: forward has 2 instances" bh_wait_for 3 bash -c "ip netns exec $NS_M $BHCTL services | grep -Eq '^ *[0-9]+ +forward +2\$'"
+check "services: forward has 2 instances" bh_wait_for 3 bash -c "ip netns exec $NS_M $BHCTL services | grep -Eq '^ *[0-9]+ +forward +2( |\$)'"
 ip netns exec "$NS_M" env BHCTL_TOKEN="$TOKEN" "$BHCTL" scale forward 1 --json >"$WORK/sc.out" 2>"$WORK/sc.err"
 check "scale forward 1 (BHCTL_TOKEN) --json" [ "$(jqo sc .instances)" = 1 ]
 check "  ... back to 1" bh_wait_for 5 bash -c "[ \"\$(ip netns exec $NS_M $BHCTL nfs --json | jq '[.[] | select(.service==\"forward\")] | length')\" = 1 ]"

@@ -132,7 +132,7 @@ static json_t *st_topology(struct mgr *m, json_t *root)
 				      "instances", (int)st->services[i].n_instances);
 		/* Configured services keep their ids (mgr_config.services). */
 		if (i < m->cfg.n_services && m->cfg.services[i].iso_json)
-			json_object_set_new(o, "isolation", json_deep_copy(m->cfg.services[i].iso_json));
+			json_object_set(o, "isolation", m->cfg.services[i].iso_json); /* shared, never changed */
 		json_array_append_new(svcs, o);
 	}
 	for (unsigned i = 0; i < st->max_chains; i++) {

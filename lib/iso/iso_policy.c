@@ -21,24 +21,22 @@
 
 #define ISO_POLICY_FILE_MAX 4096
 
+/* Each configuration key and the option it stands for, in the docs' order. */
+#define ISO_POLICY_FIELDS(X)                                                              \
+	X("unit", "isolation") X("recycle", "recycle") X("worker", "worker")                \
+	X("uid_range", "uid-range") X("worker_mem", "worker-mem")                          \
+	X("worker_cpu_s", "worker-cpu-s") X("worker_fds", "worker-fds")                    \
+	X("worker_idle_ms", "worker-idle-ms") X("spares", "spares")                        \
+	X("worker_conns", "worker-conns") X("inline_max", "inline-max")
+
+#define ISO_PAIR(k, o) {k, o},
+#define ISO_KEY(k, o) k,
 static const struct {
 	const char *key, *opt;
-} iso_policy_names[] = {
-	{"unit", "isolation"},       {"recycle", "recycle"},
-	{"worker", "worker"},        {"uid_range", "uid-range"},
-	{"worker_mem", "worker-mem"}, {"worker_cpu_s", "worker-cpu-s"},
-	{"worker_fds", "worker-fds"}, {"worker_idle_ms", "worker-idle-ms"},
-	{"spares", "spares"},        {"worker_conns", "worker-conns"},
-	{"inline_max", "inline-max"},
-};
-#define ISO_POLICY_N (sizeof(iso_policy_names) / sizeof(iso_policy_names[0]))
-
-const char *const iso_policy_keys[] = {
-	"unit", "recycle", "worker", "uid_range", "worker_mem", "worker_cpu_s", "worker_fds",
-	"worker_idle_ms", "spares", "worker_conns", "inline_max", NULL,
-};
-_Static_assert(sizeof(iso_policy_keys) / sizeof(iso_policy_keys[0]) == ISO_POLICY_N + 1,
-	       "a key for every option");
+} iso_policy_names[] = {ISO_POLICY_FIELDS(ISO_PAIR)};
+const char *const iso_policy_keys[] = {ISO_POLICY_FIELDS(ISO_KEY) NULL};
+#undef ISO_PAIR
+#undef ISO_KEY
 
 void iso_policy_init(struct iso_service_policy *p)
 {
@@ -56,7 +54,7 @@ void iso_policy_init(struct iso_service_policy *p)
 
 const char *iso_policy_option(const char *key)
 {
-	for (size_t i = 0; i < ISO_POLICY_N; i++)
+	for (size_t i = 0; i < sizeof(iso_policy_names) / sizeof(iso_policy_names[0]); i++)
 		if (!strcmp(key, iso_policy_names[i].key))
 			return iso_policy_names[i].opt;
 	return NULL;

@@ -65,13 +65,6 @@
 #define HISO_QUEUE_FILES 256u       /* passed files queued so, in all (each a descriptor) */
 _Static_assert(sizeof(((struct hsrv *)0)->buf) >= ISO_FRAME_MAX, "a frame's payload fits s->buf");
 
-enum hiso_unit {
-	U_NONE = ISO_UNIT_NONE,
-	U_CONN = ISO_UNIT_CONNECTION,
-	U_CLIENT = ISO_UNIT_CLIENT,
-	U_POOL = ISO_UNIT_POOL,
-};
-
 struct hworker {
 	pid_t pid;
 	uid_t uid;
@@ -97,17 +90,8 @@ struct hworker {
 };
 
 struct hiso {
-	/* policy (from hiso_pol) */
-	enum hiso_unit unit;
-	uint32_t pool_n;
-	bool scrub;
-	const char *worker;
-	uid_t uid_base;
-	uint32_t uid_count;
-	uint64_t mem, cpu_s, fds, idle_ns;
-	uint32_t spares;
-	uint32_t worker_conns;    /* connections a shared worker serves at once (client, pool) */
-	uint64_t inline_max;
+	/* the policy, as the options and the manager's file gave it (bulkhead/iso.h) */
+	struct iso_service_policy p;
 	/* state */
 	struct iso_zygote *z;
 	int wake_rd;              /* the wake pipe's read end (zygote and workers write) */
@@ -142,17 +126,15 @@ struct hq {
 };
 
 static struct hiso hiso_conf;
-/* The service's policy as the options and the manager's file gave it. */
-static struct iso_service_policy hiso_pol;
 static bool hiso_pol_ready;
 
 static struct iso_service_policy *hiso_policy(void)
 {
 	if (!hiso_pol_ready) {
-		iso_policy_init(&hiso_pol);
+		iso_policy_init(&hiso_conf.p);
 		hiso_pol_ready = true;
 	}
-	return &hiso_pol;
+	return &hiso_conf.p;
 }
 
 /* Time from t to now; 0 if t is later (stamps taken during a turn are later
@@ -248,7 +230,7 @@ static struct hworker *client_find(struct hiso *h, uint32_t addr)
 		if (!w)
 			return NULL;
 		if (w->client_addr == addr && !w->retiring && !w->killed &&
-		    w->n_conns < h->worker_conns)
+		    w->n_conns < h->p.worker_conns)
 			return w;
 	}
 	return NULL;
@@ -310,7 +292,7 @@ static void worker_retire(struct hsrv *s, struct hworker *w, uint64_t now)
 		return;
 	w->retiring = true;
 	w->retire_ns = now;
-	if (h->unit == U_CLIENT)
+	if (h->p.unit == ISO_UNIT_CLIENT)
 		client_forget(h, w);
 	if (w->pooled) {
 		w->pooled = false;
@@ -358,14 +340,14 @@ static void worker_free(struct hiso *h, struct hworker *w)
 	poll_del(h, w);
 	if (w->spare)
 		spare_remove(h, w);
-	if (h->unit == U_CLIENT)
+	if (h->p.unit == ISO_UNIT_CLIENT)
 		client_forget(h, w);
 	if (w->pooled)
 		h->n_pool--;
 	struct hworker *last = h->all[--h->n_all];
 	h->all[w->all_idx] = last;
 	last->all_idx = w->all_idx;
-	h->by_uid[w->uid - h->uid_base] = NULL;
+	h->by_uid[w->uid - h->p.uid_base] = NULL;
 	iso_chan_close(w->ch);
 	close(w->sock);
 	free(w->conns);
@@ -446,7 +428,7 @@ static void conn_attach(struct bh_tcp *t, struct hsrv *s, struct hworker *w, int
 	c->last_ns = now;
 	c->in_credit = c->out_credit = ISO_WINDOW;
 	w->idle_since = 0;
-	if (h->unit == U_CLIENT && !w->client_addr) {
+	if (h->p.unit == ISO_UNIT_CLIENT && !w->client_addr) {
 		w->client_addr = c->client_addr;
 		client_put(h, w);
 	}
@@ -462,16 +444,16 @@ static struct hworker *pool_pick(struct hiso *h)
 		if (w->pooled && !w->retiring && !w->killed && (!best || w->n_conns < best->n_conns))
 			best = w;
 	}
-	return best && best->n_conns < h->worker_conns ? best : NULL;
+	return best && best->n_conns < h->p.worker_conns ? best : NULL;
 }
 
 static struct hworker *pick_worker(struct hiso *h, struct hconn *c)
 {
 	struct hworker *w;
-	switch (h->unit) {
-	case U_POOL: /* none with room: the connection waits */
+	switch (h->p.unit) {
+	case ISO_UNIT_POOL: /* none with room: the connection waits */
 		return pool_pick(h);
-	case U_CLIENT:
+	case ISO_UNIT_CLIENT:
 		w = client_find(h, c->client_addr);
 		return w ? w : spare_pop(h);
 	default:
@@ -703,17 +685,17 @@ void hiso_conn_gone(struct hsrv *s, struct hconn *c)
 	 * room to say so, a pool or client worker forgets it at its own idle
 	 * timeout; a worker of one connection is retired anyway. */
 	bool told = c->ended || iso_frame_send(w->ch, c->stream, ISO_F_CLOSE, 0, NULL, 0) == 0;
-	switch (h->unit) {
-	case U_POOL:
+	switch (h->p.unit) {
+	case ISO_UNIT_POOL:
 		return;
-	case U_CLIENT:
+	case ISO_UNIT_CLIENT:
 		if (!w->n_conns)
 			w->idle_since = now; /* kept for the client's next connection */
 		return;
 	default:
 		/* scrub: back among the spares for the next connection (the
 		 * surplus beyond --spares leaves after --worker-idle-ms unused) */
-		if (h->scrub && told && !w->held) {
+		if (h->p.scrub && told && !w->held) {
 			w->owed_ns = 0;
 			poll_del(h, w);
 			spare_push(h, w, now);
@@ -1064,9 +1046,9 @@ static void worker_exited(struct bh_tcp *t, struct hsrv *s, const struct iso_zms
 {
 	struct hiso *h = s->iso;
 	s->c[HTTP_C_workers_exited]++;
-	if (m->uid < h->uid_base || m->uid - h->uid_base >= h->uid_count)
+	if (m->uid < h->p.uid_base || m->uid - h->p.uid_base >= h->p.uid_count)
 		return;
-	struct hworker *w = h->by_uid[m->uid - h->uid_base];
+	struct hworker *w = h->by_uid[m->uid - h->p.uid_base];
 	if (!w || w->pid != m->pid)
 		return;
 	int st = m->status;
@@ -1098,8 +1080,8 @@ static void worker_arrived(struct bh_tcp *t, struct hsrv *s, struct iso_zmsg *m,
 	if (h->inflight)
 		h->inflight--;
 	s->c[HTTP_C_workers_started]++;
-	if (m->uid >= h->uid_base && m->uid - h->uid_base < h->uid_count &&
-	    !h->by_uid[m->uid - h->uid_base])
+	if (m->uid >= h->p.uid_base && m->uid - h->p.uid_base < h->p.uid_count &&
+	    !h->by_uid[m->uid - h->p.uid_base])
 		ch = iso_chan_attach(m->chan_fd, ISO_SIDE_TRUSTED);
 	close(m->chan_fd);
 	if (ch)
@@ -1118,29 +1100,29 @@ static void worker_arrived(struct bh_tcp *t, struct hsrv *s, struct iso_zmsg *m,
 	/* A shared worker's wake-ups wait for the end of the turn, so that it
 	 * finds all the turn's requests; a connection's own worker has one at a
 	 * time and answers best woken at once, within the turn. */
-	if (h->unit != U_CONN)
+	if (h->p.unit != ISO_UNIT_CONNECTION)
 		iso_chan_join(ch, &h->wakes);
 	h->all[h->n_all++] = w;
-	h->by_uid[m->uid - h->uid_base] = w;
+	h->by_uid[m->uid - h->p.uid_base] = w;
 	int fd = waitq_pop(s);
 	if (fd >= 0) {
 		conn_attach(t, s, w, fd, now);
-		if (h->unit != U_POOL)
+		if (h->p.unit != ISO_UNIT_POOL)
 			return;
 	}
-	if (h->unit == U_POOL && h->n_pool < h->pool_n) {
+	if (h->p.unit == ISO_UNIT_POOL && h->n_pool < h->p.pool_n) {
 		w->pooled = true;
 		h->n_pool++;
 		/* those waiting, as many as it takes (each once: one its ring
 		 * has no room for waits again); the rest at the next turns */
-		for (uint32_t k = h->wq_len; k && w->n_conns < h->worker_conns; k--) {
+		for (uint32_t k = h->wq_len; k && w->n_conns < h->p.worker_conns; k--) {
 			if ((fd = waitq_pop(s)) < 0)
 				break;
 			conn_attach(t, s, w, fd, now);
 		}
 		return;
 	}
-	if (h->unit == U_POOL) { /* more than the pool needs */
+	if (h->p.unit == ISO_UNIT_POOL) { /* more than the pool needs */
 		worker_retire(s, w, now);
 		return;
 	}
@@ -1152,8 +1134,8 @@ static void worker_arrived(struct bh_tcp *t, struct hsrv *s, struct iso_zmsg *m,
 static void top_up(struct hsrv *s)
 {
 	struct hiso *h = s->iso;
-	uint32_t have = h->unit == U_POOL ? h->n_pool : h->n_spare;
-	uint32_t want = h->unit == U_POOL ? h->pool_n : h->spares + h->wq_len;
+	uint32_t have = h->p.unit == ISO_UNIT_POOL ? h->n_pool : h->n_spare;
+	uint32_t want = h->p.unit == ISO_UNIT_POOL ? h->p.pool_n : h->p.spares + h->wq_len;
 	if (have + h->inflight >= want || h->inflight >= HISO_MAX_INFLIGHT)
 		return;
 	uint32_t n = want - have - h->inflight;
@@ -1239,7 +1221,7 @@ int hiso_step(struct bh_tcp *t, struct hsrv *s, uint64_t now)
 	/* Connections waiting for a shared worker with room (in its share or
 	 * its ring) or, client, a spare: each looked at once, in order; none
 	 * while every pool worker is full. */
-	if (h->wq_len && (h->unit == U_CLIENT || (h->unit == U_POOL && pool_pick(h)))) {
+	if (h->wq_len && (h->p.unit == ISO_UNIT_CLIENT || (h->p.unit == ISO_UNIT_POOL && pool_pick(h)))) {
 		for (uint32_t k = h->wq_len; k; k--) {
 			int fd = waitq_pop(s);
 			if (fd < 0)
@@ -1276,11 +1258,11 @@ void hiso_scan(struct bh_tcp *t, struct hsrv *s, uint64_t now)
 	struct hiso *h = s->iso;
 	/* Spares beyond --spares (scrubbed workers after a burst) leave once
 	 * unused for --worker-idle-ms; the most recent stay (the list is LIFO). */
-	if (h->n_spare > h->spares) {
+	if (h->n_spare > h->p.spares) {
 		uint32_t k = 0;
 		for (struct hworker **p = &h->spare; *p;) {
 			struct hworker *w = *p;
-			if (++k > h->spares && since(now, w->idle_since) > h->idle_ns) {
+			if (++k > h->p.spares && since(now, w->idle_since) > h->p.idle_ms * 1000000ull) {
 				*p = w->next_spare;
 				h->n_spare--;
 				w->spare = false;
@@ -1331,9 +1313,9 @@ void hiso_scan(struct bh_tcp *t, struct hsrv *s, uint64_t now)
 				(unsigned long long)(since(now, owes ? w->owed_ns : w->retire_ns) / 1000000));
 			worker_kill(s, w, HTTP_C_worker_hangs);
 		}
-		else if (h->unit == U_CLIENT && !w->n_conns && w->idle_since && !w->retiring &&
-			 !w->spare && since(now, w->idle_since) > h->idle_ns) {
-			if (h->scrub && !w->held) {
+		else if (h->p.unit == ISO_UNIT_CLIENT && !w->n_conns && w->idle_since && !w->retiring &&
+			 !w->spare && since(now, w->idle_since) > h->p.idle_ms * 1000000ull) {
+			if (h->p.scrub && !w->held) {
 				/* scrubbed: its streams were closed; any client next */
 				client_forget(h, w);
 				w->client_addr = 0;
@@ -1359,25 +1341,12 @@ int hiso_start(struct bh_tcp *t, struct hsrv *s)
 		fprintf(stderr, HISO_PROG ": %s\n", err);
 		return -EINVAL;
 	}
-	h->unit = (enum hiso_unit)p->unit;
-	h->pool_n = p->pool_n;
-	h->scrub = p->scrub;
-	h->worker = p->worker;
-	h->uid_base = p->uid_base;
-	h->uid_count = p->uid_count;
-	h->mem = p->mem;
-	h->cpu_s = p->cpu_s;
-	h->fds = p->fds;
-	h->idle_ns = p->idle_ms * 1000000ull;
-	h->spares = p->spares;
-	h->worker_conns = p->worker_conns;
-	h->inline_max = p->inline_max;
 	/* Each live worker costs this process a descriptor (its fd socket; the
 	 * TCP connections are the stack's, not the kernel's): make room for the
 	 * whole uid range as far as the system allows, and never ask for more
 	 * workers than there is room for. */
 	struct rlimit rl;
-	uint64_t need = (uint64_t)h->uid_count * HISO_FDS_PER_WORKER + 1024;
+	uint64_t need = (uint64_t)h->p.uid_count * HISO_FDS_PER_WORKER + 1024;
 	uint64_t sys_max = 1048576;
 	FILE *f = fopen("/proc/sys/fs/nr_open", "r");
 	if (f) {
@@ -1395,23 +1364,23 @@ int hiso_start(struct bh_tcp *t, struct hsrv *s)
 			getrlimit(RLIMIT_NOFILE, &rl);
 	}
 	uint64_t room = rl.rlim_cur > 1024 ? (rl.rlim_cur - 1024) / HISO_FDS_PER_WORKER : 0;
-	h->max_workers = room < h->uid_count ? (uint32_t)room : h->uid_count;
-	if (h->max_workers < h->uid_count)
+	h->max_workers = room < h->p.uid_count ? (uint32_t)room : h->p.uid_count;
+	if (h->max_workers < h->p.uid_count)
 		fprintf(stderr, HISO_PROG ": warning: descriptors for only %u workers alive at once "
 			"(RLIMIT_NOFILE %llu)\n", h->max_workers, (unsigned long long)rl.rlim_cur);
 	if (!h->max_workers) {
 		fprintf(stderr, HISO_PROG ": no descriptors left for workers\n");
 		return -EMFILE;
 	}
-	h->by_uid = calloc(h->uid_count, sizeof(*h->by_uid));
-	h->all = calloc(h->uid_count, sizeof(*h->all));
-	h->poll = calloc(h->uid_count, sizeof(*h->poll));
+	h->by_uid = calloc(h->p.uid_count, sizeof(*h->by_uid));
+	h->all = calloc(h->p.uid_count, sizeof(*h->all));
+	h->poll = calloc(h->p.uid_count, sizeof(*h->poll));
 	h->clients_cap = 1;
-	while (h->clients_cap < 2 * h->uid_count)
+	while (h->clients_cap < 2 * h->p.uid_count)
 		h->clients_cap <<= 1;
-	if (h->unit == U_CLIENT)
+	if (h->p.unit == ISO_UNIT_CLIENT)
 		h->clients = calloc(h->clients_cap, sizeof(*h->clients));
-	if (!h->by_uid || !h->all || !h->poll || (h->unit == U_CLIENT && !h->clients))
+	if (!h->by_uid || !h->all || !h->poll || (h->p.unit == ISO_UNIT_CLIENT && !h->clients))
 		return -ENOMEM;
 	/* The wake pipe: the zygote writes it after its messages, and every
 	 * worker gets its write end (write-only, so none can read away the
@@ -1440,27 +1409,27 @@ int hiso_start(struct bh_tcp *t, struct hsrv *s)
 		ARG("--max-requests", s->max_requests);
 	ARG("--header-timeout-ms", s->header_timeout_ns / 1000000ull);
 	ARG("--idle-timeout-ms", s->idle_timeout_ns / 1000000ull);
-	ARG("--inline-max", h->inline_max);
+	ARG("--inline-max", h->p.inline_max);
 	/* Room for every stream it is given, and as many again: those the NF
 	 * closed but could not tell it of (its ring full), which it forgets at
 	 * its idle timeout. */
-	ARG("--max-streams", 2 * (h->unit == U_CONN ? 1 : h->worker_conns));
+	ARG("--max-streams", 2 * (h->p.unit == ISO_UNIT_CONNECTION ? 1 : h->p.worker_conns));
 	/* The NF's --file-cache, within what the worker's descriptors allow
 	 * (one per entry): an eighth of them. */
-	ARG("--file-cache", s->file_cache < h->fds / 8 ? s->file_cache : h->fds / 8);
+	ARG("--file-cache", s->file_cache < h->p.fds / 8 ? s->file_cache : h->p.fds / 8);
 #undef ARG
 	if (!s->log_path) /* no access log: spare the workers formatting its lines */
 		h->argv[a++] = (char *)"--no-log-line";
 	h->argv[a] = NULL;
 
 	struct iso_zygote_conf zc = {
-		.prog = h->worker,
+		.prog = h->p.worker,
 		.argv = h->argv,
-		.policy = {.docroot = s->root, .netns_fd = -1, .mem_bytes = h->mem,
-			   .cpu_seconds = h->cpu_s, .max_fds = h->fds},
-		.uid_base = h->uid_base,
-		.uid_count = h->uid_count,
-		.gid = h->uid_base,
+		.policy = {.docroot = s->root, .netns_fd = -1, .mem_bytes = h->p.mem,
+			   .cpu_seconds = h->p.cpu_s, .max_fds = h->p.fds},
+		.uid_base = h->p.uid_base,
+		.uid_count = h->p.uid_count,
+		.gid = h->p.uid_base,
 		.notify_fd = wp[1],
 		.stderr_fd = 2,
 	};
@@ -1469,7 +1438,7 @@ int hiso_start(struct bh_tcp *t, struct hsrv *s)
 	if (!h->z) {
 		int e = errno;
 		fprintf(stderr, HISO_PROG ": cannot start the worker zygote for '%s': %s\n",
-			h->worker, strerror(e));
+			h->p.worker, strerror(e));
 		return e == ENOMEM ? -ENOMEM : -EINVAL;
 	}
 	int rc = bh_tcp_nf_wake_add(h->wake_rd);

@@ -22,6 +22,7 @@
 #define HTTP_CACHE_FILE 16384u    /* largest file the open-file cache keeps */
 #define HTTP_CACHE_ENTRIES 256u   /* --file-cache default */
 #define HTTP_SPARE_READERS 64     /* readers of closed connections kept for new ones */
+#define HTTP_LINGER_NS 2000000000ull /* a closed connection reads away what still comes for */
 
 #define HTTP_COUNTERS(X)                                                           \
 	X(conns_accepted, "connections accepted")                                  \
@@ -61,6 +62,7 @@ enum { HTTP_COUNTERS(HTTP_X_ENUM) HTTP_C_MAX };
 
 struct hconn {
 	bool open;
+	bool lingering;         /* closed gracefully: its socket reads away what still comes */
 	bool close_after;       /* close once the pending output is sent */
 	bool watching_out;      /* registered for EPOLLOUT (else EPOLLIN) */
 	struct http_reader *rd;
@@ -130,6 +132,11 @@ struct hsrv {
 uint64_t hs_now_ns(void);
 int hs_watch(struct bh_tcp *t, struct hsrv *s, int fd, int op, uint32_t events);
 void hs_conn_close(struct bh_tcp *t, struct hsrv *s, int fd, bool reset);
+/* A connection closed gracefully lingers (hs_conn_close): its readable
+ * events go to hs_linger_read(); the timeout scans give each open one to
+ * hs_linger_scan() first, which says whether it was lingering. */
+void hs_linger_read(struct bh_tcp *t, struct hsrv *s, int fd);
+bool hs_linger_scan(struct bh_tcp *t, struct hsrv *s, int fd, uint64_t now);
 void hs_count_status(struct hsrv *s, int status);
 void hs_respond_status(struct hsrv *s, struct hconn *c, int status);
 int hs_send_pending(struct bh_tcp *t, struct hsrv *s, int fd, uint64_t now);

@@ -1274,7 +1274,7 @@ void hiso_scan(struct bh_tcp *t, struct hsrv *s, uint64_t now)
 	}
 	for (uint32_t fd = 0; fd < s->n_conns; fd++) {
 		struct hconn *c = &s->conns[fd];
-		if (!c->open || c->rd)
+		if (!c->open || c->rd || hs_linger_scan(t, s, (int)fd, now))
 			continue;
 		if (out_pending(c)) {
 			if (since(now, c->last_ns) > s->send_timeout_ns) {

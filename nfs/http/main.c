@@ -56,9 +56,37 @@ int hs_watch(struct bh_tcp *t, struct hsrv *s, int fd, int op, uint32_t events)
 	return bh_epoll_ctl(t, s->ep, op, fd, &ev);
 }
 
+/* The socket of a connection whose state is gone (closed, or done lingering). */
+static void sock_close(struct bh_tcp *t, struct hsrv *s, int fd, bool reset)
+{
+	s->conns[fd] = (struct hconn){.file = -1};
+	bh_epoll_ctl(t, s->ep, EPOLL_CTL_DEL, fd, NULL);
+	if (reset) {
+		struct linger l = {.l_onoff = 1, .l_linger = 0};
+		bh_setsockopt(t, fd, SOL_SOCKET, SO_LINGER, &l, sizeof(l));
+	}
+	bh_close(t, fd);
+	s->nr_open--;
+}
+
+/* Read away what the client has sent; true when it will send no more (its
+ * end came, or the connection failed). */
+static bool read_away(struct bh_tcp *t, int fd)
+{
+	char junk[2048];
+	ssize_t r;
+	while ((r = bh_read(t, fd, junk, sizeof(junk))) > 0)
+		;
+	return r == 0 || errno != EAGAIN;
+}
+
 void hs_conn_close(struct bh_tcp *t, struct hsrv *s, int fd, bool reset)
 {
 	struct hconn *c = &s->conns[fd];
+	if (c->lingering) {
+		sock_close(t, s, fd, reset);
+		return;
+	}
 	if (s->iso)
 		hiso_conn_gone(s, c);
 	if (c->file >= 0)
@@ -71,22 +99,36 @@ void hs_conn_close(struct bh_tcp *t, struct hsrv *s, int fd, bool reset)
 	}
 	free(c->in);
 	free(c->head);
-	*c = (struct hconn){.file = -1};
-	bh_epoll_ctl(t, s->ep, EPOLL_CTL_DEL, fd, NULL);
-	if (reset) {
-		struct linger l = {.l_onoff = 1, .l_linger = 0};
-		bh_setsockopt(t, fd, SOL_SOCKET, SO_LINGER, &l, sizeof(l));
-	} else {
-		/* Bytes the client sent that nobody read (a request behind a
-		 * 503, the rest of a refused head) would turn the close into a
-		 * reset (RFC 2525), and the client could lose the answer queued
-		 * before it: read away what has come. */
-		char junk[2048];
-		while (bh_read(t, fd, junk, sizeof(junk)) > 0)
-			;
+	/* A graceful close while the client may still be sending (the rest of
+	 * a refused head, a body nobody wants, a request behind a 503): bytes
+	 * arriving at a closed socket would make it reset (RFC 2525), and a
+	 * reset can cost the client the answer still on its way. So the
+	 * sending side is shut (FIN after what is queued) and the socket
+	 * lingers, reading away whatever comes, until the client's end or
+	 * HTTP_LINGER_NS (hs_linger_read, hs_linger_scan). */
+	if (!reset && !read_away(t, fd) && bh_shutdown(t, fd, SHUT_WR) == 0 &&
+	    hs_watch(t, s, fd, EPOLL_CTL_MOD, EPOLLIN) == 0) {
+		*c = (struct hconn){.open = true, .lingering = true, .file = -1,
+				    .last_ns = bh_tcp_nf_now()};
+		return;
 	}
-	bh_close(t, fd);
-	s->nr_open--;
+	sock_close(t, s, fd, reset);
+}
+
+void hs_linger_read(struct bh_tcp *t, struct hsrv *s, int fd)
+{
+	if (read_away(t, fd))
+		sock_close(t, s, fd, false);
+}
+
+bool hs_linger_scan(struct bh_tcp *t, struct hsrv *s, int fd, uint64_t now)
+{
+	struct hconn *c = &s->conns[fd];
+	if (!c->lingering)
+		return false;
+	if (now - c->last_ns > HTTP_LINGER_NS)
+		sock_close(t, s, fd, false);
+	return true;
 }
 
 static void log_line(struct hsrv *s, struct hconn *c, const struct http_request *req,
@@ -404,7 +446,7 @@ static void scan(struct bh_tcp *t, struct hsrv *s, uint64_t now)
 {
 	for (uint32_t fd = 0; fd < s->n_conns; fd++) {
 		struct hconn *c = &s->conns[fd];
-		if (!c->open)
+		if (!c->open || hs_linger_scan(t, s, (int)fd, now))
 			continue;
 		if (c->head || c->fleft) {
 			if (now - c->last_ns > s->send_timeout_ns) {
@@ -433,6 +475,8 @@ static int http_step(struct bh_tcp *t, void *ctx)
 		int fd = ev[i].data.fd;
 		if (fd == s->lfd)
 			accept_all(t, s, now);
+		else if ((uint32_t)fd < s->n_conns && s->conns[fd].lingering)
+			hs_linger_read(t, s, fd);
 		else if ((uint32_t)fd < s->n_conns && s->conns[fd].open && s->iso &&
 			 !s->conns[fd].rd)
 			hiso_serve(t, s, fd, ev[i].events, now);

@@ -15,6 +15,13 @@ sent as Latin-1 bytes.
       REQ in one write, then read until the server closes (or MAX_S). JSON:
       status, headers, body (first response), more (bytes after it),
       closed ("fin", "reset" or "open"), seconds (from the write to the close)
+  http_client.py late HOST PORT REQ LATE_BYTES WAIT_S [RCVBUF]
+      REQ in one write (with RCVBUF, a receive buffer that small, so that
+      what the server sends waits in its own buffer); WAIT_S later (the
+      server has answered and closed, say) LATE_BYTES more ('x'), and WAIT_S
+      after that every response is read, then the stream to its end. JSON:
+      statuses, lengths (of the bodies), closed, late_sent (the late bytes
+      could be written), more (bytes after the last whole response)
   http_client.py slow HOST PORT REQ INTERVAL_S [MAX_S]
       REQ one byte every INTERVAL_S until an answer comes. JSON as send,
       plus sent (bytes written) and answered_s (first byte to the answer)
@@ -193,6 +200,28 @@ def send(host, port, req, limit=5.0):
     r = c.response(head=head, timeout=limit)
     c.drain(limit - (time.monotonic() - t0))
     report(c, r, t0)
+
+
+def late(host, port, req, n, wait, rcvbuf=0):
+    c = Conn(host, port, rcvbuf=rcvbuf)
+    c.s.sendall(req_bytes(req))
+    time.sleep(wait)
+    try:
+        c.s.sendall(b"x" * n)
+        sent = True
+    except OSError:
+        sent = False
+    time.sleep(wait)
+    statuses, lengths = [], []
+    while True:
+        r = c.response()
+        if r is None:
+            break
+        statuses.append(r[0])
+        lengths.append(len(r[2]))
+    c.drain(5.0)
+    print(json.dumps({"statuses": statuses, "lengths": lengths, "closed": c.closed,
+                      "late_sent": sent, "more": len(c.buf)}))
 
 
 def slow(host, port, req, interval, limit=30.0):
@@ -407,6 +436,8 @@ def main(cmd, a):
         pipeline(a[0], int(a[1]), a[2], a[3:])
     elif cmd == "send":
         send(a[0], int(a[1]), a[2], *(float(x) for x in a[3:]))
+    elif cmd == "late":
+        late(a[0], int(a[1]), a[2], int(a[3]), float(a[4]), *(int(x) for x in a[5:]))
     elif cmd == "slow":
         slow(a[0], int(a[1]), a[2], float(a[3]), *(float(x) for x in a[4:]))
     elif cmd == "idle":

@@ -68,6 +68,34 @@ for m in POST PUT DELETE OPTIONS; do
 	bad "$m" 405 "$m /notes.txt HTTP/1.1\r\n${H}Content-Length: 0\r\n\r\n" '.headers.allow == "GET, HEAD"'
 done
 bad "POST with a body" 405 "POST /x HTTP/1.1\r\n${H}Content-Length: 5\r\n\r\nhello" '.headers.allow == "GET, HEAD"'
+# The rest of a body the server refused comes after it answered and closed,
+# while the file before the answer still waits in its send buffer (the
+# client's receive buffer is small): read away (the socket lingers), not a
+# reset that would cut the file short.
+head -c 100000 /dev/urandom >"$DOCROOT/late.bin"
+hc late $TCP_IP 80 "GET /late.bin HTTP/1.1\r\n${H}\r\nPOST /x HTTP/1.1\r\n${H}Content-Length: 100000\r\n\r\n" \
+	65536 0.3 4096 >"$WORK/late.json"
+BAD_N=$((BAD_N + 1))
+printf '200\n405\n' >>"$WORK/expect"
+check_json "a file, then a POST whose body comes after the 405: the whole file, the 405, a FIN" \
+	"$WORK/late.json" '.statuses == [200, 405] and .lengths[0] == 100000 and .late_sent and .closed == "fin"'
+# A client that is refused and then neither sends nor closes: its socket
+# lingers (counted open) for 2 s, then goes; the client still gets its answer.
+hc late $TCP_IP 80 "GET / HTTP/1.1\r\n\r\n" 0 2.5 >"$WORK/linger.json" &
+LINGER_PID=$!
+sleep 1
+bh_snap
+check_cmp "a refused client that holds its side open: its socket lingers (open 1 s on, with the loop's)" \
+	"$(http_app conns_open)" -eq 2
+sleep 2.5
+bh_snap
+check_cmp "  ... and is closed 2 s on, the client's side still open (only the loop's left)" \
+	"$(http_app conns_open)" -eq 1
+wait "$LINGER_PID"
+BAD_N=$((BAD_N + 1))
+echo 400 >>"$WORK/expect"
+check_json "  ... the client reads its 400 and the FIN afterwards" "$WORK/linger.json" \
+	'.statuses == [400] and .closed == "fin"'
 # --- sizes: 431, 414 ----------------------------------------------------------------
 big=$(printf 'X-Big: %09000d\\r\\n' 0)
 bad "a header block over 8192 bytes" 431 "GET / HTTP/1.1\r\n${H}${big}\r\n"

@@ -780,6 +780,7 @@ static int deliver(struct bh_tcp *t, struct hsrv *s, struct hworker *w, const st
 			if (rc == 0)
 				return 0;
 			c->out_credit -= f->len;
+			c->resp_started = true; /* relayed, if later: its LOG is a response's */
 			if (rc < 0)
 				conn_fail(t, s, fd);
 			return 1;

@@ -13,7 +13,9 @@ of the server must get the same bytes back.
       flipped, cut or repeated; the first sessions end on each refused head
       of test_http_bad.sh in turn). Its bytes go out in random pieces with
       short random pauses, then the client shuts its side (the server must
-      finish and close) and reads to the end. OUT gets a JSON line per
+      finish and close) and reads to the end; one client in five has a 4 KiB
+      receive buffer, one in five starts reading late (50 or 200 ms), so
+      that answers back up into the server. OUT gets a JSON line per
       session: id, sent (bytes), got (bytes), sha (SHA-256 of what came
       back, each Date field's value blanked), statuses (each status line's
       code, in order), end ("fin", "reset" or "timeout": no end within
@@ -133,7 +135,10 @@ def session(rng, sid):
         pause = rng.choice([0, 0, 0, 0.001, 0.005, 0.02])
         pieces.append((data[at:at + k], pause))
         at += k
-    return n, pieces
+    # some clients read slowly: a small receive buffer, a late first read
+    rcvbuf = 4096 if rng.random() < 0.2 else 0
+    late = rng.choice([0.05, 0.2]) if rng.random() < 0.2 else 0
+    return n, pieces, rcvbuf, late
 
 
 DATE = re.compile(rb"\r\nDate: [^\r\n]*")
@@ -148,8 +153,12 @@ def text(b):
     return b[:TEXT_MAX].decode("latin-1")
 
 
-def run_one(host, port, sid, n, pieces):
-    s = socket.create_connection((host, port), timeout=5)
+def run_one(host, port, sid, n, pieces, rcvbuf, late):
+    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    if rcvbuf:  # before the handshake, so that the window stays small
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
+    s.settimeout(5)
+    s.connect((host, port))
     s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 
     def writer():
@@ -164,6 +173,7 @@ def run_one(host, port, sid, n, pieces):
 
     t = threading.Thread(target=writer)
     t.start()
+    time.sleep(late)
     got, end, deadline = bytearray(), "timeout", time.monotonic() + END_S
     while time.monotonic() < deadline:
         s.settimeout(max(0.01, deadline - time.monotonic()))

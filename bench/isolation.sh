@@ -302,8 +302,9 @@ segs() { ip netns exec "$NS_A" nstat -az TcpInSegs TcpOutSegs | awk '/^Tcp/ {pri
 
 # perf_start / perf_stop: the whole server CPU for SECS seconds (every
 # process on it: the manager, the NF, the zygote, the workers, and the kernel
-# work done there), a flat profile, and the switches and system calls per
-# request, in $OUT/isolation.perf.CONFIG-MODE-SIZE.txt.
+# work done there), each process's kernel and user share, a flat profile,
+# and the switches and system calls per request, in
+# $OUT/isolation.perf.CONFIG-MODE-SIZE.txt.
 perf_start() {
 	segs >"$WORK/segs.0"
 	perf record -a -C "$SERVER_CPU" -g -o "$WORK/perf.data" -- sleep "$SECS" >/dev/null 2>&1 &
@@ -328,6 +329,10 @@ perf_report() { # perf_report CONFIG:MODE:SIZE, once its point is in $RES
 		paste "$WORK/segs.0" "$WORK/segs.1" | awk -v r="${req:-0}" -v s="$SECS" \
 			'r > 0 {printf "  client %-19s %12.0f  %8.3f per request (wrk ran %d s of it)\n", $1, $4 - $2, ($4 - $2) / r, s}'
 		perf report -i "$WORK/perf.data" --no-children --sort comm -g none --stdio 2>/dev/null
+		echo "each process's kernel and user time (share of all samples):"
+		perf report -i "$WORK/perf.data" --no-children --sort comm,dso -g none --stdio 2>/dev/null |
+			awk '$1 ~ /%$/ {k = ($3 == "[kernel.kallsyms]") ? "kernel" : "user"; s[$2 " " k] += $1}
+			     END {for (x in s) printf "  %6.2f%%  %s\n", s[x], x}' | sort -k2,2 -k3,3
 		perf report -i "$WORK/perf.data" --no-children --sort comm,dso,symbol -g none \
 			--percent-limit 0.4 --stdio 2>/dev/null
 		# perf cannot read the worker's symbols (it runs in a mount namespace

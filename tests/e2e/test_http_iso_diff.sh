@@ -4,7 +4,9 @@
 # refused paths, malformed and mutated heads, bodies, HTTP/1.0, pipelined up
 # to eight deep, sent in random pieces with random pauses, then the client's
 # side shut) against bh-http in the shared design, then with a pool of two
-# workers, a worker per client (scrubbed) and a fresh worker per connection.
+# workers, a worker per client (scrubbed), a fresh worker per connection, a
+# scrubbed one, and one worker with room for three connections at a time (the
+# rest wait in line).
 # Every session must get back the same bytes (Date aside) and end the same
 # way, and the NF's counters must agree; the shared run itself must show that
 # the sessions reached every kind of answer (so a generator gone dull fails).
@@ -60,9 +62,12 @@ check_cmp "shared: some sessions pipelined eight requests, all answered" \
 check_cmp "shared: some sessions were cut short by an answer-and-close" \
 	"$(jq -s '[.[] | select((.statuses | length) < .requests)] | length' "$WORK/shared.out")" -gt 0
 
-iso() { # iso NAME UNIT RECYCLE
-	design "$1" --isolation "$2" --recycle "$3" --worker "$WORK/libexec/worker" \
-		--uid-range $HTTP_UID_BASE:$HTTP_UID_COUNT || return 1
+iso() { # iso NAME UNIT RECYCLE [bh-http options...]
+	local name=$1 unit=$2 recycle=$3
+	shift 3
+	design "$name" --isolation "$unit" --recycle "$recycle" --worker "$WORK/libexec/worker" \
+		--uid-range $HTTP_UID_BASE:$HTTP_UID_COUNT "$@" || return 1
+	set -- "$name"
 	$FUZZ diff "$WORK/shared.out" "$WORK/$1.out" >"$WORK/$1.diff"
 	check_json "$1: every session got the shared design's bytes and end" "$WORK/$1.diff" \
 		".same == $N and .lengths == [$N, $N]" '{same, differ_ids, differ}'
@@ -74,6 +79,11 @@ iso() { # iso NAME UNIT RECYCLE
 iso pool pool:2 fresh
 iso client client scrub
 iso connection connection fresh
+iso connection-scrub connection scrub
+# one worker with room for three connections: the other sessions wait in line
+iso pool-1x3 pool:1 fresh --worker-conns 3
+# (the snapshot is the one design took of that run, before it stopped the NF)
+check_cmp "pool-1x3: connections waited for room in the worker" "$(http_app conns_waited)" -gt 0
 check_pool_whole "every packet buffer back in the pool"
 
 echo "# test_http_iso_diff took $(($(date +%s) - START))s"

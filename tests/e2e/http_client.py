@@ -110,15 +110,19 @@ class Conn:
                     return None
             end = self.buf.index(b"\r\n\r\n")
             lines = self.buf[:end].decode("latin-1").split("\r\n")
-            status = self.status = int(lines[0].split(" ")[1])
+            try:
+                status = int(lines[0].split(" ")[1])
+            except (IndexError, ValueError):
+                status = -1  # not a status line: what follows, to the end, is its body
+            self.status = status
             hdrs = {}
             for line in lines[1:]:
                 name, _, value = line.partition(":")
                 hdrs[name.strip().lower()] = value.strip()
             self.buf = self.buf[end + 4:]
-            if head or status == 304 or status < 200:
+            if head or status == 304 or 0 <= status < 200:
                 n = 0
-            elif "content-length" in hdrs:
+            elif status > 0 and hdrs.get("content-length", "").isdigit():
                 n = int(hdrs["content-length"])
             else:
                 while self.fill(timeout):

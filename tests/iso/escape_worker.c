@@ -26,8 +26,11 @@
  *                         worker, tests/e2e/test_iso_escape.sh: serves frames on
  *                         its channel; "GET /NAME?PID" is the attempt NAME aimed
  *                         at process PID, answered with its verdict line;
- *                         "GET /www/FILE" serves FILE like an honest worker;
- *                         "GET /whoami" answers its pid and keeps the connection)
+ *                         "GET /www/FILE" serves FILE like an honest worker
+ *                         ("GET /keep/FILE" the same, keeping the connection);
+ *                         "GET /whoami" answers its pid and keeps the connection;
+ *                         "GET /frames?SEED" sends frames that break the protocol
+ *                         at random, tests/e2e/test_iso_frames.sh)
  *
  * The docroot is expected to hold index.html (DOC_CONTENT), a mode 0666 file
  * "writable" and a symlink "passwd" -> /etc/passwd.
@@ -449,6 +452,132 @@ static int http_answer(struct iso_chan *ch, uint32_t stream, const char *body, s
 	return 0;
 }
 
+/* xorshift64*: the frame fuzzer's numbers, the same for the same seed. */
+static uint64_t fz;
+static uint32_t rnd(void)
+{
+	fz ^= fz >> 12;
+	fz ^= fz << 25;
+	fz ^= fz >> 27;
+	return (uint32_t)((fz * 0x2545F4914F6CDD1Dull) >> 32);
+}
+
+static uint64_t rnd64(void)
+{
+	static const uint64_t odd[] = {0, 1, 4095, 4096, 65536, 1ull << 31, 1ull << 32,
+				       INT64_MAX, (uint64_t)INT64_MAX + 1, UINT64_MAX};
+	return rnd() % 2 ? odd[rnd() % (sizeof(odd) / sizeof(odd[0]))]
+			 : (uint64_t)rnd() << 32 | rnd();
+}
+
+/* A descriptor to pass with a FILE frame's message: a good file, the
+ * document root (a directory), its own channel or fd socket, stdin, or none;
+ * *own: opened here (to close once passed). */
+static int fuzz_fd(bool *own)
+{
+	*own = false;
+	switch (rnd() % 6) {
+	case 0: *own = true; return open("index.html", O_RDONLY);
+	case 1: *own = true; return open(".", O_RDONLY | O_DIRECTORY);
+	case 2: return ISO_WORKER_CHAN_FD;
+	case 3: return ISO_WORKER_SOCK_FD;
+	case 4: return 0;
+	default: return -1;
+	}
+}
+
+/*
+ * "GET /frames?SEED": what a worker that does not keep the protocol may
+ * send, from SEED (tests/e2e/test_iso_frames.sh): 1-16 frames of any type
+ * (the known ones and others), on its stream or on another (another
+ * generation of its slot, a random one, its slot's bare index), with any
+ * flags, any length up to what the ring takes and payloads random or shaped
+ * as the type's (FILE references with odd offsets and lengths, and perhaps
+ * a descriptor of any kind on the fd socket, its reference matching or not;
+ * LOG lines with control bytes and line ends; WINDOW credit of any size);
+ * now and then raw bytes in place of a frame, or random words written over
+ * the control page of its channel (the ring indices and doorbells the NF
+ * reads). Then, if the NF has not killed it, an honest answer.
+ */
+static int frame_fuzz(struct iso_chan *ch, uint32_t stream, unsigned seed)
+{
+	static uint8_t pl[ISO_FRAME_MAX];
+	fz = 0x9E3779B97F4A7C15ull * (seed + 1);
+	int n = 1 + (int)(rnd() % 16);
+	for (int i = 0; i < n; i++) {
+		uint32_t what = rnd() % 16;
+		if (what == 0) { /* raw bytes, not a frame */
+			for (uint32_t k = 0; k < 64; k++)
+				pl[k] = (uint8_t)rnd();
+			iso_chan_write(ch, pl, 1 + rnd() % 64);
+			continue;
+		}
+		if (what == 1) { /* words over the control page */
+			uint32_t *ctl = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED,
+					     ISO_WORKER_CHAN_FD, 0);
+			if (ctl == MAP_FAILED)
+				continue;
+			for (int k = 1 + (int)(rnd() % 3); k > 0; k--)
+				ctl[rnd() % 64] = rnd() % 2 ? rnd() : ctl[rnd() % 64] + (rnd() % 9) - 4;
+			munmap(ctl, 4096);
+			continue;
+		}
+		uint16_t type = (uint16_t)(rnd() % 11);
+		uint32_t st = stream;
+		switch (rnd() % 5) {
+		case 0: st = rnd(); break;
+		case 1: st = stream ^ (1u << (24 + rnd() % 8)); break;
+		case 2: st = stream & 0xffffff; break;
+		default: break;
+		}
+		uint16_t flags = rnd() % 4 ? 0 : (uint16_t)rnd();
+		uint32_t max = iso_frame_max(ch), len;
+		switch (rnd() % 6) {
+		case 0: len = 0; break;
+		case 1: len = sizeof(struct iso_file_ref) + (rnd() % 3) - 1; break;
+		case 2: len = sizeof(struct iso_log) + rnd() % 200; break;
+		case 3: len = 4; break;
+		case 4: len = rnd() % 64; break;
+		default: len = rnd() % (max + 1); break;
+		}
+		if (len > max)
+			len = max;
+		for (uint32_t k = 0; k < len; k++)
+			pl[k] = (uint8_t)rnd();
+		if (type == ISO_F_FILE && len >= sizeof(struct iso_file_ref)) {
+			struct iso_file_ref ref = {.stream = rnd() % 4 ? st : rnd(),
+						   .reserved = rnd() % 4 ? 0 : rnd(),
+						   .offset = rnd() % 2 ? 0 : rnd64(),
+						   .length = rnd() % 2 ? rnd() % 100 : rnd64()};
+			memcpy(pl, &ref, sizeof(ref));
+			if (rnd() % 4) { /* the descriptor's message */
+				struct iso_file_ref sent = ref;
+				if (rnd() % 4 == 0)
+					sent.length ^= 1;
+				bool own;
+				int fd = fuzz_fd(&own);
+				iso_fd_send(ISO_WORKER_SOCK_FD, fd, &sent, sizeof(sent));
+				if (own && fd >= 0)
+					close(fd);
+			}
+		} else if (type == ISO_F_LOG && len >= sizeof(struct iso_log)) {
+			struct iso_log lg = {.status = (uint16_t)rnd(), .flags = (uint16_t)(rnd() % 4),
+					     .content_bytes = rnd64()};
+			memcpy(pl, &lg, sizeof(lg));
+			for (uint32_t k = sizeof(lg); k < len; k++) /* line ends, controls, text */
+				pl[k] = rnd() % 4 ? (uint8_t)(' ' + rnd() % 95) : (uint8_t)(rnd() % 32);
+		}
+		int rc;
+		for (int tries = 0; (rc = iso_frame_send(ch, st, type, flags, pl, len)) == -EAGAIN &&
+				    tries < 10; tries++)
+			iso_chan_wait(ch, ISO_CHAN_OUT, 100);
+		if (rc < 0 && rc != -EAGAIN && rc != -EMSGSIZE)
+			break; /* the channel is broken: the NF has given up on it */
+	}
+	static const char done[] = "frames done\n";
+	return http_answer(ch, stream, done, sizeof(done) - 1, false);
+}
+
 /* In place of the HTTP worker: one attempt per request (see the top). */
 static int http_hostile(void)
 {
@@ -490,12 +619,13 @@ static int http_hostile(void)
 		if (sscanf(req, "GET /%127[^? ]?%d", name, &pid) < 1)
 			snprintf(name, sizeof(name), "bad");
 		len = 0;
-		if (!strncmp(name, "www/", 4)) {
-			int fd = open(name + 4, O_RDONLY);
+		if (!strncmp(name, "www/", 4) || !strncmp(name, "keep/", 5)) {
+			bool keep = name[0] == 'k'; /* keep/: the connection stays */
+			int fd = open(name + (keep ? 5 : 4), O_RDONLY);
 			ssize_t n = fd < 0 ? -1 : read(fd, file, sizeof(file));
 			if (fd >= 0)
 				close(fd);
-			rc = http_answer(ch, stream, file, n < 0 ? 0 : (size_t)n, false);
+			rc = http_answer(ch, stream, file, n < 0 ? 0 : (size_t)n, keep);
 		} else if (!strcmp(name, "log_flood")) {
 			/* its answer, then log lines of its own making before END */
 			struct {
@@ -524,6 +654,8 @@ static int http_hostile(void)
 				while ((rc = iso_frame_send(ch, stream, ISO_F_DATA, 0, file, 16384)) ==
 				       -EAGAIN)
 					iso_chan_wait(ch, ISO_CHAN_OUT, 100);
+		} else if (!strcmp(name, "frames")) {
+			rc = frame_fuzz(ch, stream, (unsigned)pid);
 		} else if (!strcmp(name, "whoami")) { /* and the connection stays */
 			int n = snprintf(file, sizeof(file), "%d\n", (int)getpid());
 			rc = http_answer(ch, stream, file, (size_t)n, true);

@@ -1,0 +1,73 @@
+#!/usr/bin/env bash
+# The isolated HTTP NF against workers that break the channel protocol at
+# random: the hostile worker (tests/iso/escape_worker.c) in place of the HTTP
+# worker, a worker per connection, and FRAMES requests "GET /frames?SEED",
+# each making its worker send 1-16 frames from SEED (any type, stream, flags
+# and length; FILE references with odd offsets and lengths and descriptors of
+# every kind; LOG lines with control bytes; raw bytes; words written over its
+# channel's control page), then an honest answer. Whatever a worker sends,
+# the NF stays up, ends that connection (the honest answer, a 500, a reset)
+# within its timeouts, keeps no descriptor a worker passed, writes only whole
+# printable lines to the access log, and a client fetching a file meanwhile
+# gets every byte of every response.
+source "$(dirname "$0")/http_lib.sh"
+bh_topology || exit 1
+START=$(date +%s)
+DOCROOT=$WORK/root
+mkdir -p "$DOCROOT"
+printf 'hello from the docroot\n' >"$DOCROOT/index.html"
+head -c 20000 /dev/urandom >"$DOCROOT/f20k.bin"
+chmod 755 "$WORK" "$DOCROOT"
+FRAMES=${FRAMES:-300}
+SEED0=${SEED0:-$RANDOM}
+echo "# seeds $SEED0 .. $((SEED0 + FRAMES - 1)) (SEED0=$SEED0 FRAMES=$FRAMES bash $0 to repeat)"
+
+HTTP_ISOLATION=connection HTTP_WORKER=$BH_BUILD/lib/iso/iso_escape_worker
+SPARES=4
+http_start '["http"]' "" --spares $SPARES --header-timeout-ms 1000 || exit 1
+
+nf_fds() { find "/proc/$HTTP_PID/fd" -mindepth 1 -maxdepth 1 | wc -l; }
+spares_ready() { bh_snap; [ "$(http_app workers_alive)" -eq $SPARES ] && [ "$(http_app conns_open)" -eq 0 ]; }
+check "the NF starts with its $SPARES spare workers" bh_wait_for 10 spares_ready
+FDS0=$(nf_fds)
+
+# the honest client, all along, on one keep-alive connection, answered by
+# the same program (it keeps the protocol for it)
+ip netns exec "$NS_A" $HC loop $TCP_IP 80 /keep/f20k.bin "$DOCROOT/f20k.bin" "$WORK/stop" 300 \
+	>"$WORK/loop.json" &
+LOOP_PID=$!
+BH_PIDS+=("$LOOP_PID")
+
+# FRAMES requests, four at a time, each on its own connection (and worker)
+seq "$SEED0" $((SEED0 + FRAMES - 1)) | xargs -P 4 -I{} ip netns exec "$NS_A" $HC send $TCP_IP 80 \
+	'GET /frames?{} HTTP/1.1\r\nHost: a\r\n\r\n' 10 >"$WORK/frames.json"
+touch "$WORK/stop"
+wait "$LOOP_PID"
+jq -s 'group_by(.status) | map({status: .[0].status, n: length, closed: (map(.closed) | unique)})' -c \
+	"$WORK/frames.json" | sed 's/^/# answers: /'
+check_cmp "every frames request got an end" "$(jq -s length "$WORK/frames.json")" -eq "$FRAMES"
+check_cmp "  ... none left open 10 s on (the NF ended each within its timeouts)" \
+	"$(jq -s '[.[] | select(.closed == "open")] | length' "$WORK/frames.json")" -eq 0
+check_cmp "  ... some workers got as far as the honest answer" \
+	"$(jq -s '[.[] | select(.status == 200)] | length' "$WORK/frames.json")" -gt 0
+check_json "the honest client fetched all along" "$WORK/loop.json" '.fetches >= 20'
+check_json "  ... every response 200 with every byte right, on one connection" "$WORK/loop.json" \
+	'.bad == 0 and .errors == 0 and .connects == 1'
+check "the NF is alive" kill -0 "$HTTP_PID"
+check "  ... and back to its $SPARES spares, no connection open" bh_wait_for 20 spares_ready
+http_counters_settled
+echo "# workers: $(bh_nf_stat http '.app | with_entries(select(.key | test("worker")))' | jq -c .)"
+check_cmp "workers were killed for breaking the protocol (http.worker_protocol_errors)" \
+	"$(http_app worker_protocol_errors)" -gt 0
+check_cmp "  ... and not one for a forbidden call (the fuzzer makes only allowed ones)" \
+	"$(http_app worker_seccomp_kills)" -eq 0
+check_cmp "the NF holds the descriptors it held before (none a worker passed)" "$(nf_fds)" -eq "$FDS0"
+# (after the client's address, which the NF writes, a line is the worker's: it
+# may be nonsense, but one line, of printable bytes)
+check "the access log: printable lines only, each starting with the client's address" \
+	bash -c "! LC_ALL=C grep -q '[^ -~]' '$WORK/access.log' && ! grep -Evq '^198\.18\.0\.1' '$WORK/access.log'"
+check_cmp "http.requests = access-log lines" "$(http_app requests)" -eq "$(grep -c . "$WORK/access.log")"
+check_pool_whole "every packet buffer back in the pool"
+tcp_nf_stop http "$HTTP_PID"
+echo "# test_iso_frames took $(($(date +%s) - START))s"
+bh_summary

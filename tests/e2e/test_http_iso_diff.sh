@@ -76,12 +76,12 @@ iso() { # iso NAME UNIT RECYCLE [bh-http options...]
 	cmp -s "$WORK/shared.counters" "$WORK/$1.counters" ||
 		diff "$WORK/shared.counters" "$WORK/$1.counters" | sed 's/^/#   /'
 }
-iso pool pool:2 fresh
-iso client client scrub
-iso connection connection fresh
-iso connection-scrub connection scrub
+iso pool pool:2 fresh || exit 1
+iso client client scrub || exit 1
+iso connection connection fresh || exit 1
+iso connection-scrub connection scrub || exit 1
 # one worker with room for three connections: the other sessions wait in line
-iso pool-1x3 pool:1 fresh --worker-conns 3
+iso pool-1x3 pool:1 fresh --worker-conns 3 || exit 1
 # (the snapshot is the one design took of that run, before it stopped the NF)
 check_cmp "pool-1x3: connections waited for room in the worker" "$(http_app conns_waited)" -gt 0
 check_pool_whole "every packet buffer back in the pool"

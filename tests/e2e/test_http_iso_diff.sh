@@ -39,8 +39,16 @@ design() {
 	echo "# $name: $(cat "$WORK/$name.json")"
 	check_json "$name: every session ended by the server (none left open 10 s after the client's side shut)" \
 		"$WORK/$name.json" '.sessions == '"$N"' and .timeout == 0'
-	http_counters_settled
-	for c in $COUNTERS; do echo "$c $(http_app $c)"; done >"$WORK/$name.counters"
+	# the counters once two snapshots agree (the NF publishes them a little
+	# after its last turn)
+	local prev="" cur=""
+	for _ in $(seq 10); do
+		http_counters_settled
+		cur=$(for c in $COUNTERS; do echo "$c $(http_app $c)"; done)
+		[ "$cur" = "$prev" ] && break
+		prev=$cur
+	done
+	echo "$cur" >"$WORK/$name.counters"
 	if [ "$name" != shared ]; then
 		for c in worker_crashes worker_seccomp_kills worker_limit_kills worker_hangs \
 			worker_protocol_errors worker_spawn_failures; do

@@ -9,7 +9,8 @@
 # the NF stays up, ends that connection (the honest answer, a 500, a reset)
 # within its timeouts, keeps no descriptor a worker passed, writes only whole
 # printable lines to the access log, and a client fetching a file meanwhile
-# gets every byte of every response.
+# gets every byte of every response. Then the same through a pool of 2
+# workers, each holding many of the connections at once.
 source "$(dirname "$0")/http_lib.sh"
 bh_topology || exit 1
 START=$(date +%s)
@@ -20,7 +21,7 @@ head -c 20000 /dev/urandom >"$DOCROOT/f20k.bin"
 chmod 755 "$WORK" "$DOCROOT"
 FRAMES=${FRAMES:-300}
 SEED0=${SEED0:-$RANDOM}
-echo "# seeds $SEED0 .. $((SEED0 + FRAMES - 1)) (SEED0=$SEED0 FRAMES=$FRAMES bash $0 to repeat)"
+echo "# seeds $SEED0 .. $((SEED0 + 2 * FRAMES - 1)) (SEED0=$SEED0 FRAMES=$FRAMES bash $0 to repeat)"
 
 HTTP_ISOLATION=connection HTTP_WORKER=$BH_BUILD/lib/iso/iso_escape_worker
 SPARES=4
@@ -67,6 +68,29 @@ check_cmp "the NF holds the descriptors it held before (none a worker passed)" "
 check "the access log: printable lines only, each starting with the client's address" \
 	bash -c "! LC_ALL=C grep -q '[^ -~]' '$WORK/access.log' && ! grep -Evq '^198\.18\.0\.1' '$WORK/access.log'"
 check_cmp "http.requests = access-log lines" "$(http_app requests)" -eq "$(grep -c . "$WORK/access.log")"
+tcp_nf_stop http "$HTTP_PID"
+
+# The same through a pool of 2 workers, each serving many connections at once:
+# a worker's frames aimed at its other streams, a worker killed with several
+# connections on it (they end with it: a 500 or a reset), the pool refilled.
+bh_start_nf http http -s http -- --ip $TCP_IP/24 --port p0 --root "$DOCROOT" --log "$WORK/access.log" \
+	--isolation pool:2 --worker "$WORK/libexec/worker" --uid-range $HTTP_UID_BASE:$HTTP_UID_COUNT \
+	--header-timeout-ms 1000 || exit 1
+HTTP_PID=$NF_PID
+pool_ready() { bh_snap; [ "$(http_app workers_alive)" -eq 2 ] && [ "$(http_app conns_open)" -eq 0 ]; }
+check "pool:2: the NF starts with its 2 workers" bh_wait_for 10 pool_ready
+FDS0=$(nf_fds)
+seq $((SEED0 + FRAMES)) $((SEED0 + 2 * FRAMES - 1)) | xargs -P 4 -I{} ip netns exec "$NS_A" $HC send \
+	$TCP_IP 80 'GET /frames?{} HTTP/1.1\r\nHost: a\r\n\r\n' 10 >"$WORK/pool.json"
+jq -s 'group_by(.status) | map({status: .[0].status, n: length, closed: (map(.closed) | unique)})' -c \
+	"$WORK/pool.json" | sed 's/^/# pool:2 answers: /'
+check_cmp "pool:2: every frames request got an end, none left open 10 s on" \
+	"$(jq -s '[.[] | select(.closed != "open")] | length' "$WORK/pool.json")" -eq "$FRAMES"
+check "  ... the NF is alive, back to 2 workers, no connection open" bh_wait_for 20 pool_ready
+check_cmp "  ... workers killed for breaking the protocol" "$(http_app worker_protocol_errors)" -gt 0
+check_cmp "  ... the NF holds the descriptors it held before" "$(nf_fds)" -eq "$FDS0"
+check "  ... the access log: printable lines only, each starting with the client's address" \
+	bash -c "! LC_ALL=C grep -q '[^ -~]' '$WORK/access.log' && ! grep -Evq '^198\.18\.0\.1' '$WORK/access.log'"
 check_pool_whole "every packet buffer back in the pool"
 tcp_nf_stop http "$HTTP_PID"
 echo "# test_iso_frames took $(($(date +%s) - START))s"

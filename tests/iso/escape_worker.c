@@ -30,7 +30,8 @@
  *                         ("GET /keep/FILE" the same, keeping the connection);
  *                         "GET /whoami" answers its pid and keeps the connection;
  *                         "GET /frames?SEED" sends frames that break the protocol
- *                         at random, tests/e2e/test_iso_frames.sh)
+ *                         at random, tests/e2e/test_iso_frames.sh; "GET /ignore"
+ *                         is never answered)
  *
  * The docroot is expected to hold index.html (DOC_CONTENT), a mode 0666 file
  * "writable" and a symlink "passwd" -> /etc/passwd.
@@ -654,6 +655,8 @@ static int http_hostile(void)
 				while ((rc = iso_frame_send(ch, stream, ISO_F_DATA, 0, file, 16384)) ==
 				       -EAGAIN)
 					iso_chan_wait(ch, ISO_CHAN_OUT, 100);
+		} else if (!strcmp(name, "ignore")) {
+			rc = 0; /* never answered; the connection stays the NF's to end */
 		} else if (!strcmp(name, "frames")) {
 			rc = frame_fuzz(ch, stream, (unsigned)pid);
 		} else if (!strcmp(name, "whoami")) { /* and the connection stays */

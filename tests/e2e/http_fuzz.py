@@ -17,10 +17,12 @@ of the server must get the same bytes back.
       receive buffer, one in five starts reading late (50 or 200 ms), so
       that answers back up into the server. OUT gets a JSON line per
       session: id, sent (bytes), got (bytes), sha (SHA-256 of what came
-      back, each Date field's value blanked), statuses (each status line's
-      code, in order), end ("fin", "reset" or "timeout": no end within
+      back, each Date field's value blanked), statuses (the code of each
+      status line found at the start of a line, in order: one that follows
+      a body not ending in a line end is missed), end ("fin", "reset" or "timeout": no end within
       10 s), text (the first 16 KiB of what came back, Latin-1).
-      Prints one JSON object: sessions, requests, fin, reset, timeout, bytes.
+      Prints one JSON object: sessions, requests, responses (status lines
+      found), fin, reset, timeout, bytes.
   http_fuzz.py diff A B
       the sessions of two runs compared. JSON: sessions, same, differ (the
       first 5 that differ: id, A's and B's end, statuses, and the text

@@ -748,7 +748,6 @@ static int data_out(struct bh_tcp *t, struct hsrv *s, int fd, const uint8_t *p, 
 		w = 0;
 	}
 	c->last_ns = now;
-	c->resp_started = true;
 	if ((uint32_t)w < n) {
 		c->head = malloc(n - (size_t)w);
 		if (!c->head)
@@ -775,12 +774,14 @@ static int deliver(struct bh_tcp *t, struct hsrv *s, struct hworker *w, const st
 			return 1;
 		if (f->len > c->out_credit)
 			return -1; /* beyond its credit */
+		/* relayed, now or from the queue: its LOG is a response's, and
+		 * the worker's death now cuts a response short */
+		c->resp_started = true;
 		if (out_pending(c)) {
 			int rc = enqueue(s->iso, c, p, f->len, -1, 0, 0);
 			if (rc == 0)
 				return 0;
 			c->out_credit -= f->len;
-			c->resp_started = true; /* relayed, if later: its LOG is a response's */
 			if (rc < 0)
 				conn_fail(t, s, fd);
 			return 1;

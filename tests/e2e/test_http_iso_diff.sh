@@ -75,14 +75,13 @@ iso() { # iso NAME UNIT RECYCLE [bh-http options...]
 	shift 3
 	design "$name" --isolation "$unit" --recycle "$recycle" --worker "$WORK/libexec/worker" \
 		--uid-range $HTTP_UID_BASE:$HTTP_UID_COUNT "$@" || return 1
-	set -- "$name"
-	$FUZZ diff "$WORK/shared.out" "$WORK/$1.out" >"$WORK/$1.diff"
-	check_json "$1: every session got the shared design's bytes and end" "$WORK/$1.diff" \
+	$FUZZ diff "$WORK/shared.out" "$WORK/$name.out" >"$WORK/$name.diff"
+	check_json "$name: every session got the shared design's bytes and end" "$WORK/$name.diff" \
 		".same == $N and .lengths == [$N, $N]" '{same, differ_ids, differ}'
-	check "$1: the NF's counters are the shared design's ($(tr '\n' ' ' <"$WORK/$1.counters"))" \
-		cmp -s "$WORK/shared.counters" "$WORK/$1.counters"
-	cmp -s "$WORK/shared.counters" "$WORK/$1.counters" ||
-		diff "$WORK/shared.counters" "$WORK/$1.counters" | sed 's/^/#   /'
+	check "$name: the NF's counters are the shared design's ($(tr '\n' ' ' <"$WORK/$name.counters"))" \
+		cmp -s "$WORK/shared.counters" "$WORK/$name.counters"
+	cmp -s "$WORK/shared.counters" "$WORK/$name.counters" ||
+		diff "$WORK/shared.counters" "$WORK/$name.counters" | sed 's/^/#   /'
 }
 iso pool pool:2 fresh || exit 1
 iso client client scrub || exit 1

@@ -28,8 +28,12 @@ SPARES=4
 http_start '["http"]' "" --spares $SPARES --header-timeout-ms 1000 || exit 1
 
 nf_fds() { find "/proc/$HTTP_PID/fd" -mindepth 1 -maxdepth 1 | wc -l; }
-spares_ready() { bh_snap; [ "$(http_app workers_alive)" -eq $SPARES ] && [ "$(http_app conns_open)" -eq 0 ]; }
-check "the NF starts with its $SPARES spare workers" bh_wait_for 10 spares_ready
+# workers_ready N: N workers alive, no connection open
+workers_ready() { bh_snap; [ "$(http_app workers_alive)" -eq "$1" ] && [ "$(http_app conns_open)" -eq 0 ]; }
+# log_printable: after the client's address, which the NF writes, a line is
+# the worker's: it may be nonsense, but one line, of printable bytes
+log_printable() { ! LC_ALL=C grep -q '[^ -~]' "$WORK/access.log" && ! grep -Evq '^198\.18\.0\.1' "$WORK/access.log"; }
+check "the NF starts with its $SPARES spare workers" bh_wait_for 10 workers_ready $SPARES
 FDS0=$(nf_fds)
 
 # the honest client, all along, on one keep-alive connection, answered by
@@ -55,7 +59,7 @@ check_json "the honest client fetched all along" "$WORK/loop.json" '.fetches >= 
 check_json "  ... every response 200 with every byte right, on one connection" "$WORK/loop.json" \
 	'.bad == 0 and .errors == 0 and .connects == 1'
 check "the NF is alive" kill -0 "$HTTP_PID"
-check "  ... and back to its $SPARES spares, no connection open" bh_wait_for 20 spares_ready
+check "  ... and back to its $SPARES spares, no connection open" bh_wait_for 20 workers_ready $SPARES
 http_counters_settled
 echo "# workers: $(bh_nf_stat http '.app | with_entries(select(.key | test("worker")))' | jq -c .)"
 check_cmp "workers were killed for breaking the protocol (http.worker_protocol_errors)" \
@@ -63,10 +67,7 @@ check_cmp "workers were killed for breaking the protocol (http.worker_protocol_e
 check_cmp "  ... and not one for a forbidden call (the fuzzer makes only allowed ones)" \
 	"$(http_app worker_seccomp_kills)" -eq 0
 check_cmp "the NF holds the descriptors it held before (none a worker passed)" "$(nf_fds)" -eq "$FDS0"
-# (after the client's address, which the NF writes, a line is the worker's: it
-# may be nonsense, but one line, of printable bytes)
-check "the access log: printable lines only, each starting with the client's address" \
-	bash -c "! LC_ALL=C grep -q '[^ -~]' '$WORK/access.log' && ! grep -Evq '^198\.18\.0\.1' '$WORK/access.log'"
+check "the access log: printable lines only, each starting with the client's address" log_printable
 check_cmp "http.requests = access-log lines" "$(http_app requests)" -eq "$(grep -c . "$WORK/access.log")"
 tcp_nf_stop http "$HTTP_PID"
 
@@ -80,8 +81,7 @@ bh_start_nf http http -s http -- --ip $TCP_IP/24 --port p0 --root "$DOCROOT" --l
 	--isolation pool:2 --worker "$WORK/libexec/worker" --uid-range $HTTP_UID_BASE:$HTTP_UID_COUNT \
 	--header-timeout-ms 1000 --idle-timeout-ms 2000 || exit 1
 HTTP_PID=$NF_PID
-pool_ready() { bh_snap; [ "$(http_app workers_alive)" -eq 2 ] && [ "$(http_app conns_open)" -eq 0 ]; }
-check "pool:2: the NF starts with its 2 workers" bh_wait_for 10 pool_ready
+check "pool:2: the NF starts with its 2 workers" bh_wait_for 10 workers_ready 2
 FDS0=$(nf_fds)
 # and one request its worker never answers, while it serves the others
 hc send $TCP_IP 80 'GET /ignore HTTP/1.1\r\nHost: a\r\n\r\n' 10 >"$WORK/ignored.json" &
@@ -95,12 +95,11 @@ jq -s 'group_by(.status) | map({status: .[0].status, n: length, closed: (map(.cl
 	"$WORK/pool.json" | sed 's/^/# pool:2 answers: /'
 check_cmp "pool:2: every frames request got an end, none left open 10 s on" \
 	"$(jq -s '[.[] | select(.closed != "open")] | length' "$WORK/pool.json")" -eq "$FRAMES"
-check "  ... the NF is alive, back to 2 workers, no connection open" bh_wait_for 20 pool_ready
+check "  ... the NF is alive, back to 2 workers, no connection open" bh_wait_for 20 workers_ready 2
 echo "# pool:2: $(http_app idle_timeouts) connection(s) closed by the backstop, $(http_app worker_hangs) worker(s) killed as hung"
 check_cmp "  ... workers killed for breaking the protocol" "$(http_app worker_protocol_errors)" -gt 0
 check_cmp "  ... the NF holds the descriptors it held before" "$(nf_fds)" -eq "$FDS0"
-check "  ... the access log: printable lines only, each starting with the client's address" \
-	bash -c "! LC_ALL=C grep -q '[^ -~]' '$WORK/access.log' && ! grep -Evq '^198\.18\.0\.1' '$WORK/access.log'"
+check "  ... the access log: printable lines only, each starting with the client's address" log_printable
 check_pool_whole "every packet buffer back in the pool"
 tcp_nf_stop http "$HTTP_PID"
 echo "# test_iso_frames took $(($(date +%s) - START))s"

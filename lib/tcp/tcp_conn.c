@@ -541,6 +541,20 @@ static unsigned data_opts(struct tcp_conn *c, uint8_t *opt, bool with_sack, uint
 	return (unsigned)tcp_opt_build_data(opt, c->neg.ts, ts_now(now), c->ts_recent, blk, n);
 }
 
+/* The sequence number of a segment without data (a bare ACK, a RST of our
+ * own): RFC 9293's SND.NXT, which is our snd_max. Our snd_nxt goes back to
+ * SND.UNA on a timeout (go-back-N) and may then lie below what the peer
+ * received, and the peer drops such a segment as an old duplicate, its ACK
+ * and window with it. With the peer's window shut, what lies past SND.UNA
+ * is a probe's byte it had no room for: SND.UNA then (a zero window takes
+ * only RCV.NXT). Before the handshake is done the window is not known. */
+static uint32_t bare_seq(const struct tcp_conn *c)
+{
+	if (c->snd_wnd == 0 && c->state != TCP_SYN_SENT && c->state != TCP_SYN_RCVD)
+		return c->snd_una;
+	return c->snd_max;
+}
+
 /* Every segment we send carries the current ACK: nothing is owed after it. */
 static void ack_sent(struct tcp_conn *c)
 {
@@ -554,7 +568,7 @@ static void send_ack(struct tcp_conn *c, uint64_t now)
 	ack_sent(c);
 	uint8_t opt[TCP_OPT_MAX_LEN];
 	unsigned ol = data_opts(c, opt, true, now);
-	xmit(c->st, &c->t, c->snd_nxt, rcv_nxt(c), TH_ACK, adv_window(c), opt, ol, NULL, 0, 0,
+	xmit(c->st, &c->t, bare_seq(c), rcv_nxt(c), TH_ACK, adv_window(c), opt, ol, NULL, 0, 0,
 	     now);
 }
 
@@ -590,15 +604,6 @@ static void send_rst_for(struct tcp_stack *st, const struct tcp_tuple *t, uint8_
 		xmit(st, t, ack, 0, TH_RST, 0, NULL, 0, NULL, 0, 0, now);
 	else
 		xmit(st, t, 0, seq + seg_len, TH_RST | TH_ACK, 0, NULL, 0, NULL, 0, 0, now);
-}
-
-/* The sequence number of a RST we send on our own (abort, timeout): SND.NXT,
- * unless that lies past the peer's window (after a zero-window probe it is
- * one beyond): then the window's right edge, which the peer accepts. */
-static uint32_t rst_seq(const struct tcp_conn *c)
-{
-	uint32_t edge = c->snd_una + c->snd_wnd;
-	return tcp_seq_gt(c->snd_nxt, edge) ? edge : c->snd_nxt;
 }
 
 static void arm_rto(struct tcp_conn *c, uint64_t now)
@@ -1048,6 +1053,17 @@ static void limited_transmit(struct tcp_conn *c, uint64_t now)
 	c->snd_nxt = c->snd_max = c->snd_nxt + used;
 }
 
+/* Resend up to len bytes from SND.UNA: only what was sent before. With
+ * less than a segment outstanding (a small window, a short write) a full
+ * segment from SND.UNA would carry new data past snd_max, past the peer's
+ * window too, and the peer's ACK for it would be one for data never sent:
+ * refused (ack_future), and the connection stuck. */
+static uint32_t rexmit_head(struct tcp_conn *c, uint32_t len, uint64_t now)
+{
+	uint32_t out = c->snd_max - c->snd_una;
+	return send_data_seg(c, c->snd_una, len < out ? len : out, false, now);
+}
+
 /* ACK processing for synchronized states (RFC 9293 §3.10.7.4, fifth step).
  * Returns false if the segment must be dropped. */
 static bool ack_input(struct tcp_conn *c, const struct seg *s, uint64_t now)
@@ -1120,7 +1136,7 @@ static bool ack_input(struct tcp_conn *c, const struct seg *s, uint64_t now)
 					if (!tcp_sack_next_unsacked(&c->sack, &seq, &len))
 						len = seg_payload_max(c);
 				}
-				uint32_t sent = send_data_seg(c, c->snd_una, len, false, now);
+				uint32_t sent = rexmit_head(c, len, now);
 				if (c->sack_on)
 					tcp_sack_mark_rxt(&c->sack, c->snd_una, sent < len ? sent : len);
 				arm_rto(c, now);
@@ -1179,7 +1195,7 @@ static bool ack_input(struct tcp_conn *c, const struct seg *s, uint64_t now)
 			sack_output(c, now); /* the holes the scoreboard knows, not just one */
 		} else {
 			count(st, TCP_C_partial_retrans);
-			send_data_seg(c, c->snd_una, seg_payload_max(c), false, now);
+			rexmit_head(c, seg_payload_max(c), now);
 		}
 	}
 	return true;
@@ -1275,8 +1291,19 @@ static void sync_input(struct tcp_conn *c, const struct seg *s, uint64_t now)
 		send_ack(c, now);
 		return;
 	}
-	/* Acceptability (RFC 9293 §3.10.7.4 first check). */
-	if (!tcp_seq_acceptable(s->seq, seg_len, rcv_nxt(c), wnd)) {
+	/* Acceptability (RFC 9293 §3.10.7.4 first check). With the window
+	 * zero no segment carrying data is acceptable, "but special allowance
+	 * should be made to accept valid ACKs": one at RCV.NXT has its ACK
+	 * (and window) taken, its data and FIN are dropped and answered. Else
+	 * two ends whose windows are both shut, each retransmitting into the
+	 * other's, never learn that their data arrived: neither frees its
+	 * send buffer, neither application reads, neither window opens. */
+	bool ack_only = false;
+	if (wnd == 0 && seg_len && s->seq == rcv_nxt(c) && !c->fin_rcvd &&
+	    (s->flags & (TH_ACK | TH_SYN)) == TH_ACK) {
+		count(st, TCP_C_zero_window_acks);
+		ack_only = true;
+	} else if (!tcp_seq_acceptable(s->seq, seg_len, rcv_nxt(c), wnd)) {
 		count(st, TCP_C_unacceptable);
 		send_ack(c, now);
 		if (c->state == TCP_TIME_WAIT && (s->flags & TH_FIN))
@@ -1355,15 +1382,15 @@ static void sync_input(struct tcp_conn *c, const struct seg *s, uint64_t now)
 	/* Data (sixth step, without URG). In-order data may wait for a
 	 * delayed ACK (RFC 9293 §3.8.6.3: at most delack, and every second
 	 * segment); anything else is ACKed at once (RFC 5681 §4.2). */
-	bool need_ack = false, in_order = false;
-	bool fin_ok = true;
-	if (s->len) {
+	bool need_ack = ack_only, in_order = false;
+	bool fin_ok = !ack_only;
+	if (s->len && !ack_only) {
 		if (c->state != TCP_ESTABLISHED && c->state != TCP_FIN_WAIT_1 &&
 		    c->state != TCP_FIN_WAIT_2) {
 			fin_ok = false; /* data after the peer's FIN: ignore */
 		} else if (c->user_closed) {
 			count(st, TCP_C_data_after_close);
-			xmit(st, &c->t, rst_seq(c), 0, TH_RST, 0, NULL, 0, NULL, 0, 0, now);
+			xmit(st, &c->t, bare_seq(c), 0, TH_RST, 0, NULL, 0, NULL, 0, 0, now);
 			conn_closed(c, ECONNRESET);
 			return;
 		} else {
@@ -1577,7 +1604,7 @@ static void keep_fire(struct tcp_conn *c, uint64_t now)
 	}
 	if (c->keep_probes >= c->keep_cnt) {
 		count(st, TCP_C_keepalive_drops);
-		xmit(st, &c->t, rst_seq(c), 0, TH_RST, 0, NULL, 0, NULL, 0, 0, now);
+		xmit(st, &c->t, bare_seq(c), 0, TH_RST, 0, NULL, 0, NULL, 0, 0, now);
 		conn_closed(c, ETIMEDOUT);
 		return;
 	}
@@ -1627,7 +1654,7 @@ static void rto_fire(struct tcp_conn *c, uint64_t now)
 		return;
 	if (++c->retries > st->cfg.data_retries) {
 		count(st, TCP_C_timeouts);
-		xmit(st, &c->t, rst_seq(c), 0, TH_RST, 0, NULL, 0, NULL, 0, 0, now);
+		xmit(st, &c->t, bare_seq(c), 0, TH_RST, 0, NULL, 0, NULL, 0, 0, now);
 		conn_closed(c, ETIMEDOUT);
 		return;
 	}
@@ -1902,7 +1929,7 @@ int tcp_unlisten(struct tcp_stack *st, uint16_t port, uint64_t now)
 		c->in_queue = false;
 		c->lst = NULL;
 		if (c->state != TCP_CLOSED)
-			xmit(st, &c->t, rst_seq(c), 0, TH_RST, 0, NULL, 0, NULL, 0, 0, now);
+			xmit(st, &c->t, bare_seq(c), 0, TH_RST, 0, NULL, 0, NULL, 0, 0, now);
 		conn_free(c);
 	}
 	/* Connections still in SYN-RCVD point at l: reset them too. */
@@ -1912,7 +1939,7 @@ int tcp_unlisten(struct tcp_stack *st, uint16_t port, uint64_t now)
 			next = c->hnext;
 			if (c->lst == l) {
 				c->lst = NULL;
-				xmit(st, &c->t, rst_seq(c), 0, TH_RST, 0, NULL, 0, NULL, 0, 0, now);
+				xmit(st, &c->t, bare_seq(c), 0, TH_RST, 0, NULL, 0, NULL, 0, 0, now);
 				conn_free(c);
 			}
 		}
@@ -2122,7 +2149,7 @@ void tcp_abort(struct tcp_conn *c, uint64_t now)
 {
 	c->user_closed = true;
 	if (c->state != TCP_CLOSED && c->state != TCP_SYN_SENT && c->state != TCP_TIME_WAIT)
-		xmit(c->st, &c->t, rst_seq(c), 0, TH_RST, 0, NULL, 0, NULL, 0, 0, now);
+		xmit(c->st, &c->t, bare_seq(c), 0, TH_RST, 0, NULL, 0, NULL, 0, 0, now);
 	conn_closed(c, 0);
 }
 

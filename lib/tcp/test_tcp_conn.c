@@ -540,6 +540,8 @@ static uint64_t transfer_with(const struct opts *o, filter_fn filter, unsigned l
 	 * SACK blocks included, count against the MSS). */
 	CHECK_EQ(ca[C(tx_no_route)], 0);
 	CHECK_EQ(cb[C(tx_no_route)], 0);
+	/* No ACK for data never sent: a retransmission carries only what was. */
+	CHECK_EQ(ca[C(ack_future)] + cb[C(ack_future)], 0);
 	if (ctr_a)
 		memcpy(ctr_a, ca, sizeof(uint64_t) * TCP_C_MAX);
 	uint64_t took = w.now - t_start;
@@ -558,13 +560,15 @@ static uint64_t transfer_with(const struct opts *o, filter_fn filter, unsigned l
 
 /* Drop the 200th, 203rd and 206th data segment A sends: three holes in one
  * window, the first transmission of each. */
+/* Payload bytes of a TCP frame (no IP options). */
+static uint32_t payload_of(const uint8_t *f, uint32_t len)
+{
+	return len <= 14 + 20 + 20 ? 0 : len - 34 - (uint32_t)((f[34 + 12] >> 4) * 4);
+}
+
 static bool drop_three(struct world *w, int dst, const uint8_t *f, uint32_t len)
 {
-	if (dst != 1 || len <= 14 + 20 + 20)
-		return false;
-	const uint8_t *h = f + 34;
-	uint32_t payload = len - 34 - (uint32_t)((h[12] >> 4) * 4);
-	if (!payload)
+	if (dst != 1 || !payload_of(f, len))
 		return false;
 	unsigned k = ++w->filter_state;
 	return k == 200 || k == 203 || k == 206;
@@ -605,6 +609,108 @@ static void test_transfer(void)
 	transfer("newreno", 0, 50, 0, MiB, false, false); /* 5% reordering */
 	transfer("newreno", 0, 0, 20, MiB, false, false); /* 2% duplicates */
 	transfer("cubic", 20, 30, 10, MiB, false, false);  /* all three */
+}
+
+/*
+ * A writes len bytes and reads them back; B echoes as an echo server does:
+ * it reads only what it can write, so with the way back slow its window
+ * shuts. Both ways lose loss_pm per mille. Returns true if every byte came
+ * back (within 120 s of virtual time without progress: no stack gives up
+ * on a peer that answers, so a longer silence is a deadlock).
+ */
+static bool echo_lossy(const struct opts *o, uint64_t seed, unsigned loss_pm, size_t len)
+{
+	struct world w;
+	world_init(&w, o);
+	struct tcp_conn *a, *b;
+	if (!handshake(&w, &a, &b))
+		return false;
+	w.rng = seed;
+	w.loss_pm = loss_pm;
+	struct xfer x = {.c = a, .len = len};
+	x.tx = malloc(len);
+	x.rx = malloc(len + 1);
+	fill(x.tx, len, 11u + (uint32_t)seed);
+	static uint8_t buf[16384];
+	uint32_t pend = 0, off = 0;
+	bool b_eof = false, b_shut = false;
+	uint64_t last = w.now;
+	size_t last_rx = 0;
+	while (!(x.eof && x.shut && b_shut) && w.now - last < 120 * SEC) {
+		bool p = xfer_step(&w, &x);
+		for (;;) {
+			if (pend) {
+				int r = tcp_send(b, buf + off, pend, w.now);
+				if (r > 0) {
+					off += (uint32_t)r;
+					pend -= (uint32_t)r;
+					p = true;
+				}
+				if (pend)
+					break;
+			}
+			if (b_eof) {
+				if (!b_shut) {
+					CHECK_EQ(tcp_shutdown_write(b, w.now), 0);
+					b_shut = p = true;
+				}
+				break;
+			}
+			int r = tcp_recv(b, buf, sizeof(buf), w.now);
+			if (r <= 0) {
+				b_eof = r == 0;
+				p |= b_eof;
+				if (r < 0)
+					break;
+				continue;
+			}
+			off = 0;
+			pend = (uint32_t)r;
+			p = true;
+		}
+		if (!pump(&w) && !p)
+			tick(&w);
+		if (x.rx_off != last_rx) {
+			last_rx = x.rx_off;
+			last = w.now;
+		}
+	}
+	bool ok = x.eof && x.rx_off == len && memcmp(x.rx, x.tx, len) == 0;
+	if (!ok)
+		printf("echo seed %llu loss %u/1000: %zu of %zu bytes back, stuck at %.1f s\n",
+		       (unsigned long long)seed, loss_pm, x.rx_off, len, (double)w.now / SEC);
+	CHECK_EQ(CTR(w.st[0], ack_future) + CTR(w.st[1], ack_future), 0);
+	free(x.tx);
+	free(x.rx);
+	w.loss_pm = 0;
+	if (!ok) {
+		tcp_abort(a, w.now);
+		tcp_abort(b, w.now);
+	} else {
+		tcp_close(a, w.now);
+		tcp_close(b, w.now);
+	}
+	world_fini(&w);
+	return ok;
+}
+
+/* Echo through a lossy link, as test_tcp_impair does through impair: both
+ * windows shut by turns, retransmissions both ways. Each of the three fixes
+ * this guards (a bare ACK's sequence number, a zero window taking ACKs, a
+ * retransmission carrying no new data) was found stuck here on some seeds. */
+static void test_echo_lossy(void)
+{
+	struct opts sack = {.cc = "newreno"};
+	struct opts plain = {.cc = "cubic", .no_sack = {true, true}, .no_ts = {true, true}};
+	unsigned done = 0, runs = 0;
+	for (uint64_t seed = 1; seed <= 10; seed++, runs++)
+		done += echo_lossy(&sack, seed, 50, 2u << 20); /* 5% */
+	for (uint64_t seed = 1; seed <= 40; seed++, runs++)
+		done += echo_lossy(&plain, seed, 100, 2u << 20); /* 10% */
+	for (uint64_t seed = 1005; seed <= 1010; seed++, runs++)
+		done += echo_lossy(&plain, seed, 10, 1u << 20); /* 1% */
+	printf("echo through loss: %u of %u runs complete\n", done, runs);
+	CHECK_EQ(done, runs);
 }
 
 /* ---------------------------------------------------------------------- */
@@ -1018,7 +1124,7 @@ static void test_persist_resume(void)
 		return;
 	pump(&w);
 	CHECK(CTR(w.st[0], persist_probes) >= 3);
-	CHECK(CTR(w.st[1], unacceptable) >= 3); /* the probes, refused */
+	CHECK(CTR(w.st[1], zero_window_acks) >= 3); /* the probes: ACK taken, byte refused */
 	uint64_t rto0 = CTR(w.st[0], rto_expired);
 	CHECK_EQ(read_all(&w, b, rx, LEN), LEN);
 	CHECK(memcmp(tx, rx, LEN) == 0);
@@ -1084,7 +1190,7 @@ static void test_abort_after_probe(void)
 	pump(&w);
 	CHECK_EQ(tcp_conn_readable(b), 8192);
 	CHECK(CTR(w.st[0], persist_probes) >= 2);
-	CHECK(CTR(w.st[1], unacceptable) >= 2); /* the probes, refused */
+	CHECK(CTR(w.st[1], zero_window_acks) >= 2); /* the probes: ACK taken, byte refused */
 	tcp_abort(a, w.now);
 	pump(&w);
 	CHECK_EQ(CTR(w.st[1], rst_accepted), 1);
@@ -1097,6 +1203,91 @@ static void test_abort_after_probe(void)
 static bool drop_to_a(struct world *w, int dst, const uint8_t *f, uint32_t len)
 {
 	return dst == 0;
+}
+
+static bool drop_bare_to_b(struct world *w, int dst, const uint8_t *f, uint32_t len)
+{
+	return dst == 1 && is_tcp(f, len) && !payload_of(f, len);
+}
+
+/* Both ways shut: B does not read, its window is zero, and of what A sends
+ * only its zero-window probes reach B, each a byte at B's RCV.NXT. B must
+ * take their ACK (RFC 9293 §3.10.7.4: a zero window still accepts valid
+ * ACKs) and learn that its own data arrived, though it refuses the byte. */
+static void test_zero_window_ack(void)
+{
+	struct world w;
+	struct opts o = {.rcvbuf = 8192, .no_ws = {true, true}};
+	struct tcp_conn *a, *b;
+	static uint8_t tx[32 << 10], rx[32 << 10];
+	fill(tx, sizeof(tx), 3);
+	if (!probing(&w, &o, tx, sizeof(tx), 1, 100, &a, &b))
+		return;
+	pump(&w);
+	w.filter = drop_bare_to_b;
+	CHECK_EQ(tcp_send(b, "reply", 5, w.now), 5);
+	uint64_t z0 = CTR(w.st[1], zero_window_acks), p0 = CTR(w.st[0], persist_probes);
+	for (int i = 0; i < 50 && tcp_conn_unacked(b); i++) {
+		pump(&w);
+		tick(&w);
+	}
+	pump(&w);
+	CHECK_EQ(tcp_conn_unacked(b), 0);
+	CHECK(CTR(w.st[0], persist_probes) > p0);
+	CHECK(CTR(w.st[1], zero_window_acks) > z0);
+	CHECK_EQ(tcp_conn_readable(b), 8192); /* the probes' bytes refused */
+	w.filter = NULL;
+	CHECK_EQ(read_all(&w, b, rx, sizeof(rx)), sizeof(rx));
+	CHECK(memcmp(tx, rx, sizeof(rx)) == 0);
+	char got[8];
+	CHECK_EQ(tcp_recv(a, got, sizeof(got), w.now), 5);
+	tcp_close(a, w.now);
+	tcp_close(b, w.now);
+	world_fini(&w);
+}
+
+/* After a timeout A resends from SND.UNA (go-back-N) while B holds all A
+ * sent. A bare ACK from A must then carry SND.MAX: SND.NXT lies below B's
+ * RCV.NXT, and B would drop the segment, its ACK with it, as an old
+ * duplicate. */
+static void test_bare_ack_seq(void)
+{
+	struct world w;
+	struct opts o = {.no_ts = {true, true}};
+	world_init(&w, &o);
+	struct tcp_conn *a, *b;
+	if (!handshake(&w, &a, &b))
+		return;
+	/* B's data, held back; nothing else reaches A until A times out. */
+	w.capture = true;
+	CHECK_EQ(tcp_send(b, "late", 4, w.now), 4);
+	pump(&w);
+	CHECK(w.captured_len > 0);
+	w.filter = drop_to_a;
+	static uint8_t tx[8 * 1460]; /* whole segments: Nagle holds none back */
+	CHECK_EQ(tcp_send(a, tx, sizeof(tx), w.now), (int)sizeof(tx));
+	pump(&w);
+	for (int i = 0; i < 20 && !CTR(w.st[0], rto_expired); i++) {
+		tick(&w);
+		pump(&w);
+	}
+	CHECK(CTR(w.st[0], rto_expired) > 0);
+	CHECK_EQ(tcp_conn_readable(b), sizeof(tx));
+	/* B's data arrives, its ACK the old one; A answers with a bare ACK. */
+	w.filter = NULL;
+	uint64_t bad0 = CTR(w.st[1], unacceptable), acks0 = CTR(w.st[0], delayed_acks);
+	enqueue(&w, 0, w.captured, w.captured_len);
+	pump(&w);
+	if (tcp_conn_unacked(b)) { /* the ACK may wait for the delayed-ACK timer */
+		tick(&w);
+		CHECK(CTR(w.st[0], delayed_acks) > acks0);
+		pump(&w);
+	}
+	CHECK_EQ(tcp_conn_unacked(b), 0);
+	CHECK_EQ(CTR(w.st[1], unacceptable), bad0);
+	tcp_close(a, w.now);
+	tcp_close(b, w.now);
+	world_fini(&w);
 }
 
 static void test_keepalive(void)
@@ -1627,6 +1818,7 @@ int main(void)
 	test_rst_closed_port();
 	test_rst_rfc5961();
 	test_transfer();
+	test_echo_lossy();
 	test_delayed_ack();
 	test_nagle();
 	test_persist();
@@ -1644,6 +1836,8 @@ int main(void)
 	test_time_wait_order();
 	test_answer_frames();
 	test_abort_after_probe();
+	test_zero_window_ack();
+	test_bare_ack_seq();
 	test_time_wait_reopen();
 	return bh_test_summary("tcp_conn");
 }

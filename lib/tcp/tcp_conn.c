@@ -79,6 +79,7 @@ struct tcp_conn {
 	uint64_t delack_at;           /* delayed ACK due, 0: none pending */
 	uint32_t segs_unacked;        /* in-order data segments not ACKed yet */
 	uint64_t last_rx;             /* when a segment last arrived */
+	uint64_t oow_ack_at;          /* last ACK answering a refused bare segment */
 	/* Timer heap: position (HEAP_NONE: not in it) and the key it is filed
 	 * under, never later than its earliest armed deadline (it may be
 	 * earlier: disarming does not refile; the stack finds out when due). */
@@ -1236,6 +1237,22 @@ static void enter_time_wait(struct tcp_conn *c, uint64_t now)
 	tcp_sndbuf_fini(&c->sb);
 }
 
+/* Answer a segment refused by the sequence checks with an ACK, but a bare
+ * one (no data, SYN or FIN) at most every TCP_OOW_ACK_NS: two ends that
+ * each refuse the other's bare ACKs would otherwise answer each other for
+ * ever, as fast as the link goes (Linux limits these the same way). */
+#define TCP_OOW_ACK_NS (500 * 1000000ull)
+static void answer_refused(struct tcp_conn *c, uint32_t seg_len, uint64_t now)
+{
+	if (!seg_len && c->oow_ack_at && now - c->oow_ack_at < TCP_OOW_ACK_NS) {
+		count(c->st, TCP_C_oow_acks_held);
+		return;
+	}
+	if (!seg_len)
+		c->oow_ack_at = now;
+	send_ack(c, now);
+}
+
 static void sync_input(struct tcp_conn *c, const struct seg *s, uint64_t now)
 {
 	struct tcp_stack *st = c->st;
@@ -1288,7 +1305,7 @@ static void sync_input(struct tcp_conn *c, const struct seg *s, uint64_t now)
 	if (c->neg.ts && (s->opts.present & TCP_OPTF_TS) && c->state != TCP_SYN_RCVD &&
 	    tcp_seq_lt(s->opts.tsval, c->ts_recent)) {
 		count(st, TCP_C_paws_rejected);
-		send_ack(c, now);
+		answer_refused(c, seg_len, now);
 		return;
 	}
 	/* Acceptability (RFC 9293 §3.10.7.4 first check). With the window
@@ -1303,9 +1320,13 @@ static void sync_input(struct tcp_conn *c, const struct seg *s, uint64_t now)
 	    (s->flags & (TH_ACK | TH_SYN)) == TH_ACK) {
 		count(st, TCP_C_zero_window_acks);
 		ack_only = true;
-	} else if (!tcp_seq_acceptable(s->seq, seg_len, rcv_nxt(c), wnd)) {
+	} else if (!tcp_seq_acceptable(s->seq, seg_len, rcv_nxt(c), wnd) &&
+		   !(seg_len == 0 && s->seq == rcv_nxt(c) + wnd)) {
+		/* (A bare segment at the window's right edge passes: a peer
+		 * that filled the window sends its ACKs from there. RFC 9293's
+		 * test refuses it; Linux takes it, and so do we.) */
 		count(st, TCP_C_unacceptable);
-		send_ack(c, now);
+		answer_refused(c, seg_len, now);
 		if (c->state == TCP_TIME_WAIT && (s->flags & TH_FIN))
 			tw_arm(c, now);
 		return;

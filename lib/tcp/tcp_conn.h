@@ -158,6 +158,7 @@ struct tcp_stack_cfg {
 	X(EVENT, delayed_acks, "ACKs sent when the delayed-ACK timer expired")     \
 	X(EVENT, nagle_held, "short segments held back by Nagle's algorithm")     \
 	X(EVENT, persist_probes, "zero-window probes sent")                       \
+	X(EVENT, oow_acks_held, "ACKs not sent for a refused bare segment (one per 500 ms)") \
 	X(EVENT, zero_window_acks, "segments at RCV.NXT while our window was shut: ACK taken, data dropped") \
 	X(EVENT, fin_wait2_timeouts, "closed connections freed after the FIN-WAIT-2 limit") \
 	X(EVENT, conns_freed, "connections freed")

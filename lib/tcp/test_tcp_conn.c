@@ -83,16 +83,25 @@ static int tx(void *ctx, const uint8_t *f, uint32_t len)
 	return 0;
 }
 
+static void drop_frames(struct world *w);
+
 static bool is_tcp(const uint8_t *f, uint32_t len)
 {
 	return len >= 54 && f[12] == 0x08 && f[13] == 0x00 && f[23] == 6;
 }
 
-/* Deliver every queued frame (and those they cause). Returns how many. */
+/* Deliver every queued frame (and those they cause). Returns how many.
+ * Frames that keep causing frames for ever (two ends answering each
+ * other's ACKs) fail the test instead of hanging it. */
 static unsigned pump(struct world *w)
 {
 	unsigned n = 0;
 	while (w->head) {
+		if (n == 1000000) {
+			CHECK(n < 1000000);
+			drop_frames(w);
+			break;
+		}
 		struct frame *f = w->head;
 		w->head = f->next;
 		if (!w->head)
@@ -611,6 +620,23 @@ static void test_transfer(void)
 	transfer("cubic", 20, 30, 10, MiB, false, false);  /* all three */
 }
 
+/* The end of a run through an impaired link: no ACK was for data never
+ * sent; the connections close (or, if the run stuck, are aborted) over a
+ * clean link, and the world must come out empty. */
+static void lossy_end(struct world *w, struct tcp_conn *a, struct tcp_conn *b, bool ok)
+{
+	CHECK_EQ(CTR(w->st[0], ack_future) + CTR(w->st[1], ack_future), 0);
+	w->loss_pm = w->reorder_pm = w->dup_pm = 0;
+	if (ok) {
+		tcp_close(a, w->now);
+		tcp_close(b, w->now);
+	} else {
+		tcp_abort(a, w->now);
+		tcp_abort(b, w->now);
+	}
+	world_fini(w);
+}
+
 /*
  * A writes len bytes and reads them back; B echoes as an echo server does:
  * it reads only what it can write, so with the way back slow its window
@@ -679,18 +705,9 @@ static bool echo_lossy(const struct opts *o, uint64_t seed, unsigned loss_pm, si
 	if (!ok)
 		printf("echo seed %llu loss %u/1000: %zu of %zu bytes back, stuck at %.1f s\n",
 		       (unsigned long long)seed, loss_pm, x.rx_off, len, (double)w.now / SEC);
-	CHECK_EQ(CTR(w.st[0], ack_future) + CTR(w.st[1], ack_future), 0);
 	free(x.tx);
 	free(x.rx);
-	w.loss_pm = 0;
-	if (!ok) {
-		tcp_abort(a, w.now);
-		tcp_abort(b, w.now);
-	} else {
-		tcp_close(a, w.now);
-		tcp_close(b, w.now);
-	}
-	world_fini(&w);
+	lossy_end(&w, a, b, ok);
 	return ok;
 }
 
@@ -711,6 +728,135 @@ static void test_echo_lossy(void)
 		done += echo_lossy(&plain, seed, 10, 1u << 20); /* 1% */
 	printf("echo through loss: %u of %u runs complete\n", done, runs);
 	CHECK_EQ(done, runs);
+}
+
+/*
+ * Both ends at once, as applications might: writes and reads of random
+ * sizes, each end now and then not reading for up to 3 s (its window
+ * shuts), then a half-close each; random options, buffer size, congestion
+ * control, loss, reordering and duplication. Every byte must arrive both
+ * ways and both ends close; a silence of 200 s (virtual) is a deadlock.
+ */
+struct soak_end {
+	struct tcp_conn *c;
+	uint8_t *tx, *rx;
+	size_t len, tx_off, rx_off;
+	bool shut, eof;
+	uint64_t pause_until;
+};
+
+static bool soak_step(struct world *w, struct soak_end *x, size_t peer_len, bool *busy)
+{
+	bool p = false;
+	if (x->tx_off < x->len && rnd(w) % 4 == 0) {
+		*busy = true; /* it will write, later */
+	} else if (x->tx_off < x->len) {
+		size_t n = x->len - x->tx_off, m = 1 + rnd(w) % 70000;
+		int k = tcp_send(x->c, x->tx + x->tx_off, (uint32_t)(n < m ? n : m), w->now);
+		if (k > 0) {
+			x->tx_off += (size_t)k;
+			p = true;
+		}
+	} else if (!x->shut) {
+		CHECK_EQ(tcp_shutdown_write(x->c, w->now), 0);
+		x->shut = p = true;
+	}
+	if (x->pause_until <= w->now && rnd(w) % 64 == 0)
+		x->pause_until = w->now + (rnd(w) % 3000) * MS;
+	while (x->pause_until <= w->now && !x->eof) {
+		uint32_t cap = 1 + rnd(w) % 70000;
+		if (cap > peer_len + 1 - x->rx_off)
+			cap = (uint32_t)(peer_len + 1 - x->rx_off);
+		int k = tcp_recv(x->c, x->rx + x->rx_off, cap, w->now);
+		if (k < 0) {
+			CHECK_EQ(k, -EAGAIN);
+			break;
+		}
+		x->rx_off += (size_t)k;
+		x->eof = k == 0;
+		p = true;
+		if (rnd(w) % 3 == 0) {
+			*busy = true; /* reads the rest later */
+			break;
+		}
+	}
+	return p;
+}
+
+static bool soak_one(uint64_t seed)
+{
+	struct world w;
+	struct opts o = {0};
+	w.rng = seed; /* the options first, from the seed alone */
+	o.cc = rnd(&w) % 2 ? "cubic" : "newreno";
+	o.rcvbuf = rnd(&w) % 2 ? 0 : 4096 + rnd(&w) % 65536;
+	for (int i = 0; i < 2; i++) {
+		o.no_sack[i] = rnd(&w) % 4 == 0;
+		o.no_ts[i] = rnd(&w) % 4 == 0;
+		o.no_ws[i] = rnd(&w) % 4 == 0;
+	}
+	uint64_t r = w.rng;
+	world_init(&w, &o);
+	struct tcp_conn *a, *b;
+	if (!handshake(&w, &a, &b))
+		return false;
+	w.rng = r;
+	w.loss_pm = rnd(&w) % 80;
+	w.reorder_pm = rnd(&w) % 3 ? 0 : rnd(&w) % 60;
+	w.dup_pm = rnd(&w) % 3 ? 0 : rnd(&w) % 40;
+	struct soak_end e[2] = {{.c = a}, {.c = b}};
+	for (int i = 0; i < 2; i++) {
+		e[i].len = rnd(&w) % (2u << 20);
+		e[i].tx = malloc(e[i].len + 1);
+		fill(e[i].tx, e[i].len, rnd(&w));
+	}
+	for (int i = 0; i < 2; i++)
+		e[i].rx = malloc(e[!i].len + 1);
+	uint64_t last = w.now;
+	size_t seen = 0;
+	while (!(e[0].eof && e[1].eof && e[0].shut && e[1].shut) && w.now - last < 200 * SEC) {
+		bool busy = false;
+		bool p = soak_step(&w, &e[0], e[1].len, &busy);
+		p |= soak_step(&w, &e[1], e[0].len, &busy);
+		if (!pump(&w) && !p && !busy) {
+			/* Nothing to do: on to the next timer or end of a pause. */
+			uint64_t t = tcp_stack_next_timer(w.st[0]), tb = tcp_stack_next_timer(w.st[1]);
+			t = tb < t ? tb : t;
+			for (int i = 0; i < 2; i++)
+				if (e[i].pause_until > w.now && e[i].pause_until < t)
+					t = e[i].pause_until;
+			w.now = t == UINT64_MAX || t < w.now ? w.now + MS : t;
+			tcp_stack_timer(w.st[0], w.now);
+			tcp_stack_timer(w.st[1], w.now);
+		}
+		size_t now_seen = e[0].tx_off + e[1].tx_off + e[0].rx_off + e[1].rx_off + e[0].eof +
+				  e[1].eof;
+		if (now_seen != seen) {
+			seen = now_seen;
+			last = w.now;
+		}
+	}
+	bool ok = e[0].eof && e[1].eof && e[0].rx_off == e[1].len && e[1].rx_off == e[0].len &&
+		  !memcmp(e[0].rx, e[1].tx, e[1].len) && !memcmp(e[1].rx, e[0].tx, e[0].len);
+	if (!ok)
+		printf("soak seed %llu: %zu of %zu and %zu of %zu bytes, stuck at %.1f s\n",
+		       (unsigned long long)seed, e[1].rx_off, e[0].len, e[0].rx_off, e[1].len,
+		       (double)w.now / SEC);
+	lossy_end(&w, a, b, ok);
+	for (int i = 0; i < 2; i++) {
+		free(e[i].tx);
+		free(e[i].rx);
+	}
+	return ok;
+}
+
+static void test_soak(void)
+{
+	unsigned ok = 0, n = 150;
+	for (uint64_t seed = 1; seed <= n; seed++)
+		ok += soak_one(seed);
+	printf("soak: %u of %u random two-way runs complete\n", ok, n);
+	CHECK_EQ(ok, n);
 }
 
 /* ---------------------------------------------------------------------- */
@@ -960,6 +1106,55 @@ static void test_rst_rfc5961(void)
 	pump(&w);
 	CHECK_EQ(CTR(w.st[0], no_conn), 1);
 	CHECK_EQ(CTR(w.st[0], rst_sent), 0);
+	world_fini(&w);
+}
+
+/* Bare segments the sequence checks refuse: one at the window's right edge
+ * is taken (a peer that filled the window sends its ACKs from there); one
+ * beyond it is answered with an ACK, but at most every 500 ms, or two ends
+ * refusing each other's ACKs would answer each other for ever. A refused
+ * segment with a FIN (or data) is answered every time. */
+static void test_refused_bare(void)
+{
+	struct world w;
+	struct tcp_conn *a, *b;
+	if (!connected(&w, &a, &b))
+		return;
+	CHECK_EQ(tcp_send(a, "ping", 4, w.now), 4); /* capture B's ACK, as above */
+	w.capture = true;
+	pump(&w);
+	w.now += 40 * MS;
+	tcp_stack_timer(w.st[1], w.now);
+	pump(&w);
+	if (w.captured_len < 54)
+		{ CHECK(w.captured_len >= 54); world_fini(&w); return; }
+	uint32_t wnd = 0; /* A holds nothing unread: its window is its buffer */
+	CHECK_EQ(tcp_conn_getopt(a, TCP_O_RCVBUF, &wnd), 0);
+	CHECK_EQ(tcp_conn_readable(a), 0);
+	uint64_t out0 = CTR(w.st[0], seg_out), bad0 = CTR(w.st[0], unacceptable);
+	inject(&w, 0x10, wnd); /* at the right edge */
+	CHECK_EQ(CTR(w.st[0], unacceptable), bad0);
+	CHECK_EQ(CTR(w.st[0], seg_out), out0);
+	inject(&w, 0x10, wnd + 1); /* past it: refused, answered */
+	CHECK_EQ(CTR(w.st[0], unacceptable), bad0 + 1);
+	CHECK_EQ(CTR(w.st[0], seg_out), out0 + 1);
+	for (int i = 0; i < 5; i++)
+		inject(&w, 0x10, wnd + 1); /* again at once: not answered */
+	CHECK_EQ(CTR(w.st[0], unacceptable), bad0 + 6);
+	CHECK_EQ(CTR(w.st[0], oow_acks_held), 5);
+	CHECK_EQ(CTR(w.st[0], seg_out), out0 + 1);
+	inject(&w, 0x11, wnd + 1); /* a FIN: answered all the same */
+	CHECK_EQ(CTR(w.st[0], seg_out), out0 + 2);
+	w.now += 500 * MS;
+	inject(&w, 0x10, wnd + 1); /* 500 ms on: answered again */
+	CHECK_EQ(CTR(w.st[0], seg_out), out0 + 3);
+	CHECK_EQ(CTR(w.st[0], oow_acks_held), 5);
+	drop_frames(&w);
+	CHECK_EQ(tcp_conn_state(a), TCP_ESTABLISHED);
+	char buf[8];
+	CHECK_EQ(tcp_recv(b, buf, sizeof(buf), w.now), 4);
+	tcp_close(a, w.now);
+	tcp_close(b, w.now);
 	world_fini(&w);
 }
 
@@ -1817,8 +2012,10 @@ int main(void)
 	test_close_with_unread_data();
 	test_rst_closed_port();
 	test_rst_rfc5961();
+	test_refused_bare();
 	test_transfer();
 	test_echo_lossy();
+	test_soak();
 	test_delayed_ack();
 	test_nagle();
 	test_persist();

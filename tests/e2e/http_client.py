@@ -14,7 +14,9 @@ sent as Latin-1 bytes.
   http_client.py send HOST PORT REQ [MAX_S]
       REQ in one write, then read until the server closes (or MAX_S). JSON:
       status, headers, body (first response), more (bytes after it),
-      closed ("fin", "reset" or "open"), seconds (from the write to the close)
+      closed ("fin", "reset" or "open"), seconds (from the write to the close);
+      a reset before the request is out counts as "reset". (Any command
+      that gets no connection at all prints status 0, "open" and an error.)
   http_client.py late HOST PORT REQ LATE_BYTES WAIT_S [RCVBUF]
       REQ in one write (with RCVBUF, a receive buffer that small, so that
       what the server sends waits in its own buffer); WAIT_S later (the
@@ -200,7 +202,10 @@ def send(host, port, req, limit=5.0):
     c = Conn(host, port)
     head = req.startswith("HEAD ")
     t0 = time.monotonic()
-    c.s.sendall(req_bytes(req))
+    try:
+        c.s.sendall(req_bytes(req))
+    except (ConnectionResetError, BrokenPipeError):
+        c.closed = "reset"  # reset before the request was out: ended all the same
     r = c.response(head=head, timeout=limit)
     c.drain(limit - (time.monotonic() - t0))
     report(c, r, t0)

@@ -48,7 +48,8 @@ seq "$SEED0" $((SEED0 + FRAMES - 1)) | xargs -P 4 -I{} ip netns exec "$NS_A" $HC
 	'GET /frames?{} HTTP/1.1\r\nHost: a\r\n\r\n' 10 >"$WORK/frames.json"
 touch "$WORK/stop"
 wait "$LOOP_PID"
-jq -s 'group_by(.status) | map({status: .[0].status, n: length, closed: (map(.closed) | unique)})' -c \
+jq -s 'group_by(.status) | map({status: .[0].status, n: length, closed: (map(.closed) | unique),
+	errors: (map(.error // empty) | unique)})' -c \
 	"$WORK/frames.json" | sed 's/^/# answers: /'
 check_cmp "every frames request got an end" "$(jq -s length "$WORK/frames.json")" -eq "$FRAMES"
 check_cmp "  ... none left open 10 s on (the NF ended each within its timeouts)" \
@@ -91,7 +92,8 @@ seq $((SEED0 + FRAMES)) $((SEED0 + 2 * FRAMES - 1)) | xargs -P 4 -I{} ip netns e
 wait "$IGNORED_PID"
 check_json "pool:2: a request its worker never answers: the NF ends the connection (its backstop, or the hung worker killed)" \
 	"$WORK/ignored.json" '.closed != "open" and .seconds < 6' '{status, closed, seconds}'
-jq -s 'group_by(.status) | map({status: .[0].status, n: length, closed: (map(.closed) | unique)})' -c \
+jq -s 'group_by(.status) | map({status: .[0].status, n: length, closed: (map(.closed) | unique),
+	errors: (map(.error // empty) | unique)})' -c \
 	"$WORK/pool.json" | sed 's/^/# pool:2 answers: /'
 check_cmp "pool:2: every frames request got an end, none left open 10 s on" \
 	"$(jq -s '[.[] | select(.closed != "open")] | length' "$WORK/pool.json")" -eq "$FRAMES"

@@ -30,10 +30,15 @@ BH_PIDS+=("$client")
 held=0
 bh_wait_for 200 grep -q holding "$WORK/many.err" && held=1
 check "the client got to hold its connections" [ $held = 1 ]
+echo "# the client held its connections after $(($(date +%s) - t0)) s"
 all_workers() { [ "$(http_workers | wc -l)" -ge "$CONNS" ]; }
 check "a worker for each of the $CONNS connections" bh_wait_for 120 all_workers
 echo "# $CONNS connections held, each with its worker, after $(($(date +%s) - t0)) s"
 bh_snap
+# what the NF's stack and workers went through to get here (to read a failure by)
+bh_nf_stat http '.app | {tcp_seg_in, tcp_seg_out, tcp_unacceptable, tcp_oow_acks_held, tcp_syncookies_sent,
+	tcp_listen_full, tcp_table_full, tcp_rst_sent, "http.conns_waited", "http.workers_started",
+	"http.worker_spawn_failures", "http.conns_refused"}' | jq -c . | sed 's/^/# counters: /'
 check_cmp "the NF has them all open" "$(http_app conns_open)" -eq "$CONNS"
 check_cmp "  ... and counts a worker for each (http.workers_alive)" "$(http_app workers_alive)" -ge "$CONNS"
 uids=$(ps -eo uid= | awk -v b=$HTTP_UID_BASE -v n="$HTTP_UID_COUNT" '$1 >= b && $1 < b + n' | sort -u | wc -l)

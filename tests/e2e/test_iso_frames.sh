@@ -43,14 +43,18 @@ ip netns exec "$NS_A" $HC loop $TCP_IP 80 /keep/f20k.bin "$DOCROOT/f20k.bin" "$W
 LOOP_PID=$!
 BH_PIDS+=("$LOOP_PID")
 
+# answers FILE: the clients' records by status: how many, how they ended, their errors
+answers() {
+	jq -s 'group_by(.status) | map({status: .[0].status, n: length, closed: (map(.closed) | unique),
+		errors: (map(.error // empty) | unique)})' -c "$1"
+}
+
 # FRAMES requests, four at a time, each on its own connection (and worker)
 seq "$SEED0" $((SEED0 + FRAMES - 1)) | xargs -P 4 -I{} ip netns exec "$NS_A" $HC send $TCP_IP 80 \
 	'GET /frames?{} HTTP/1.1\r\nHost: a\r\n\r\n' 10 >"$WORK/frames.json"
 touch "$WORK/stop"
 wait "$LOOP_PID"
-jq -s 'group_by(.status) | map({status: .[0].status, n: length, closed: (map(.closed) | unique),
-	errors: (map(.error // empty) | unique)})' -c \
-	"$WORK/frames.json" | sed 's/^/# answers: /'
+answers "$WORK/frames.json" | sed 's/^/# answers: /'
 check_cmp "every frames request got an end" "$(jq -s length "$WORK/frames.json")" -eq "$FRAMES"
 check_cmp "  ... none left open 10 s on (the NF ended each within its timeouts)" \
 	"$(jq -s '[.[] | select(.closed == "open")] | length' "$WORK/frames.json")" -eq 0
@@ -92,9 +96,7 @@ seq $((SEED0 + FRAMES)) $((SEED0 + 2 * FRAMES - 1)) | xargs -P 4 -I{} ip netns e
 wait "$IGNORED_PID"
 check_json "pool:2: a request its worker never answers: the NF ends the connection (its backstop, or the hung worker killed)" \
 	"$WORK/ignored.json" '.closed != "open" and .seconds < 6' '{status, closed, seconds}'
-jq -s 'group_by(.status) | map({status: .[0].status, n: length, closed: (map(.closed) | unique),
-	errors: (map(.error // empty) | unique)})' -c \
-	"$WORK/pool.json" | sed 's/^/# pool:2 answers: /'
+answers "$WORK/pool.json" | sed 's/^/# pool:2 answers: /'
 check_cmp "pool:2: every frames request got an end, none left open 10 s on" \
 	"$(jq -s '[.[] | select(.closed != "open")] | length' "$WORK/pool.json")" -eq "$FRAMES"
 check "  ... the NF is alive, back to 2 workers, no connection open" bh_wait_for 20 workers_ready 2

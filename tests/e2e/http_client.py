@@ -56,7 +56,8 @@ sent as Latin-1 bytes.
       exists, then one GET of PATH on each at once (many-close: with
       "Connection: close"), each answer checked against FILE. JSON: opened,
       connect_failed, answered, bad (a wrong answer, a reset, or a request
-      that could not be sent), unanswered, seconds
+      that could not be sent), unanswered, seconds (from the start),
+      answer_seconds (from the requests' send to the last answer)
 """
 import json
 import os
@@ -414,7 +415,8 @@ def many(host, port, n, path, fname, holdfile, limit=180.0, close=False):
             continue
         bufs[s] = b""
         sel.register(s, selectors.EVENT_READ)
-    deadline = time.monotonic() + 60
+    t_sent = time.monotonic()
+    deadline = t_sent + 60
     while bufs and time.monotonic() < deadline:
         for key, _ in sel.select(timeout=1.0):
             s = key.fileobj
@@ -434,10 +436,12 @@ def many(host, port, n, path, fname, holdfile, limit=180.0, close=False):
             if done:
                 sel.unregister(s)
                 del bufs[s]
+    t_answered = time.monotonic()
     for s in socks:
         s.close()
     print(json.dumps({"opened": len(socks), "connect_failed": failed, "answered": ok, "bad": bad,
-                      "unanswered": len(bufs), "seconds": round(time.monotonic() - t0, 1)}))
+                      "unanswered": len(bufs), "seconds": round(time.monotonic() - t0, 1),
+                      "answer_seconds": round(t_answered - t_sent, 2)}))
 
 
 def main(cmd, a):

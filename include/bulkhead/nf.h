@@ -143,8 +143,10 @@ struct bh_nf_ops {
 
 /*
  * Loop order, each iteration: receive a burst, handle(), dispatch its verdicts,
- * poll(), messages; tick() and the manager-liveness check run about every
- * tick_ns / 100 ms whether the NF is busy or idle. Packets an NF kept carry the
+ * poll(), messages; tick() runs about every tick_ns and the manager-liveness
+ * check about every 500 ms, whether the NF is busy or idle (an idle NF wakes
+ * for them, for no tick if it has none, and sleeps again at once if they
+ * bring no work). Packets an NF kept carry the
  * KEEP verdict: set another (bh_next ...) before bh_nf_send().
  *
  * Port numbers: bh_meta.in_port, bh_out() and bh_nf_port_id() use the same

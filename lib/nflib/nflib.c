@@ -572,7 +572,9 @@ int bh_nf_run(struct bh_nf *nf, const struct bh_nf_ops *ops, void *ctx)
 	struct bh_nf_slot *s = nf->slot;
 	struct bh_nf_counters *c = &s->c;
 	uint64_t tick_ns = ops->tick_ns ? ops->tick_ns : 1000000000ull;
-	uint64_t now = bh_now_ns(), next_tick = now + tick_ns, next_check = now + NFL_MAX_SLEEP_NS;
+	/* An NF without a tick is not woken for one. */
+	uint64_t now = bh_now_ns(), next_tick = ops->tick ? now + tick_ns : UINT64_MAX;
+	uint64_t next_check = now + NFL_MAX_SLEEP_NS;
 	unsigned idle = 0;
 	int rc = 0;
 
@@ -624,8 +626,7 @@ int bh_nf_run(struct bh_nf *nf, const struct bh_nf_ops *ops, void *ctx)
 
 		now = bh_now_ns();
 		if (now >= next_tick) {
-			if (ops->tick)
-				ops->tick(nf, now, ctx);
+			ops->tick(nf, now, ctx);
 			next_tick = now + tick_ns;
 		}
 		if (now >= next_check) {
@@ -643,13 +644,18 @@ int bh_nf_run(struct bh_nf *nf, const struct bh_nf_ops *ops, void *ctx)
 			continue; /* too close to be worth a futex round trip */
 
 		atomic_store(&s->sleeping, 1);
+		bool timed_out = false;
 		if (rte_ring_empty(s->rx) && rte_ring_empty(s->msg) && !nf->stop) {
 			c->sleeps++;
-			bh_doorbell_wait(&s->doorbell, bell, deadline - now);
+			timed_out = bh_doorbell_wait(&s->doorbell, bell, deadline - now) == -ETIMEDOUT;
 		}
 		atomic_store(&s->sleeping, 0);
 		c->wakeups++;
-		idle = 0;
+		/* Woken by a kick, work is coming: look for it a while before
+		 * sleeping again. Woken by our own deadline (a tick, a timer, the
+		 * manager check): one look, then back to sleep if it finds
+		 * nothing, so that an idle NF costs a turn per deadline. */
+		idle = timed_out ? NFL_SPIN_LOOPS - 1 : 0;
 	}
 	return rc;
 }

@@ -53,16 +53,29 @@ check_cmp "every one of the 64 NFs handled traffic" "$(bh_stat '[.nfs[] | select
 check_cmp "no drops anywhere" "$(bh_stat '([.nfs[].drops_total] | add) + ([.ports[].drops_total] | add)')" -eq 0
 check_cmp "NFs slept and were woken" "$(bh_stat '[.nfs[] | select(.loop.sleeps > 0 and .loop.wakeups > 0)] | length')" -eq 64
 
-# Idle: CPU time of the manager and all NFs over 10 s.
+# Idle: CPU time of the manager and all NFs over 10 s. The hypervisor's
+# steal (the host running something else on our CPU) is charged to whichever
+# process it interrupted: a window with steal over 1 % of it is measured
+# again, twice at most, and the last window counts.
 sleep 2
 cpu() { for p in "${BH_PIDS[@]}"; do awk '{print $14 + $15}' /proc/$p/stat 2>/dev/null; done | paste -sd+ | bc; }
-t0=$(cpu)
-m0=$(awk '{print $14 + $15}' /proc/$MGR_PID/stat)
-sleep 10
-t1=$(cpu)
-m1=$(awk '{print $14 + $15}' /proc/$MGR_PID/stat)
-echo "idle CPU ticks: manager $((m1 - m0)), NFs $((t1 - t0 - m1 + m0))"
+steal() { awk '/^cpu / {print $9}' /proc/stat; }
+# the scheduler's own count, in ns, of every thread's time on a CPU
+cpu_ns() { for p in "${BH_PIDS[@]}"; do cat /proc/$p/task/*/schedstat 2>/dev/null; done | awk '{s += $1} END {printf "%.0f\n", s}'; }
 hz=$(getconf CLK_TCK)
+for try in 1 2 3; do
+	t0=$(cpu)
+	m0=$(awk '{print $14 + $15}' /proc/$MGR_PID/stat)
+	s0=$(steal)
+	n0=$(cpu_ns)
+	sleep 10
+	n1=$(cpu_ns)
+	t1=$(cpu)
+	m1=$(awk '{print $14 + $15}' /proc/$MGR_PID/stat)
+	s1=$(steal)
+	echo "idle CPU ticks: manager $((m1 - m0)), NFs $((t1 - t0 - m1 + m0)); steal $((s1 - s0)) of $((10 * hz * $(nproc))); all threads on a CPU $(((n1 - n0) / 1000)) us"
+	[ $(((s1 - s0) * 100)) -le $((10 * hz * $(nproc))) ] && break
+done
 check_cmp "idle platform of 65 processes: CPU in 10 s under 0.2 s (in 1/$hz s)" "$((t1 - t0))" -lt $((hz / 5))
 echo "idle CPU: $(echo "scale=3; ($t1 - $t0) / $hz" | bc) s in 10 s"
 # Each NF wakes twice a second to look at the manager, so one snapshot may

@@ -2,7 +2,7 @@
 BUILD      ?= build
 TEST_BUILD ?= build-test
 
-.PHONY: all setup build test unit e2e demo clean
+.PHONY: all setup build test unit e2e san demo clean
 
 all: build
 
@@ -29,6 +29,11 @@ test: setup build $(TEST_BUILD)/build.ninja
 
 e2e: setup build
 	@bash scripts/run-tests.sh --e2e-only
+
+# End-to-end tests against the sanitizer build (scripts/run-tests.sh: SAN_E2E).
+san: setup $(TEST_BUILD)/build.ninja
+	ninja -C $(TEST_BUILD)
+	@bash scripts/run-tests.sh --san-only
 
 demo: setup build
 	@bash scripts/demo.sh

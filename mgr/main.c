@@ -462,7 +462,17 @@ int main(int argc, char **argv)
 	 * attached below, one by one, so a bad one is reported by name. */
 	char *eal_argv[] = {argv[0], "--no-pci", "--proc-type=primary", prefix_arg, lcores_arg, mem_arg,
 			    "--log-level=lib.eal:warning", "--log-level=pmd:warning",
-			    "--no-telemetry", NULL};
+			    "--no-telemetry",
+#ifdef __SANITIZE_ADDRESS__
+			    /* Every NF maps the packet memory at the manager's addresses.
+			     * AddressSanitizer's shadow and allocator take most of the
+			     * address space, so where DPDK would put it in one process
+			     * may be taken in another: in a sanitized build, a place
+			     * between the shadow's end (16 TiB) and the allocator's
+			     * start (96 TiB) that no process uses. */
+			    "--base-virtaddr=0x200000000000",
+#endif
+			    NULL};
 	if (rte_eal_init((int)(sizeof(eal_argv) / sizeof(eal_argv[0])) - 1, eal_argv) < 0) {
 		fprintf(stderr, "bulkhead: DPDK initialisation failed (prefix '%s'): %s\n",
 			m->cfg.prefix, rte_strerror(rte_errno));

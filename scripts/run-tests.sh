@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
-# Runs every test: unit tests (sanitizer build), then end-to-end scripts.
+# Runs every test: unit tests (sanitizer build), then end-to-end scripts,
+# then those end-to-end scripts that feed the trusted side what clients and
+# workers send again, against the sanitizer build (scripts/san-e2e.sh).
 # Each test prints "NAME: N passed, N failed"; this sums them and ends with
 # one line "N passed, N failed". Exit status is non-zero on any failure,
 # including a test that crashed or printed no summary.
-#   scripts/run-tests.sh [--unit-only | --e2e-only] [filter]
+#   scripts/run-tests.sh [--unit-only | --e2e-only | --san-only] [filter]
 set -u
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 cd "$ROOT"
@@ -12,6 +14,13 @@ export BH_BUILD=${BH_BUILD:-$ROOT/build}
 MODE=all
 [ "${1:-}" = --unit-only ] && { MODE=unit; shift; }
 [ "${1:-}" = --e2e-only ] && { MODE=e2e; shift; }
+[ "${1:-}" = --san-only ] && { MODE=san; shift; }
+# The end-to-end tests run again under the sanitizers: HTTP (shared and each
+# isolated unit), hostile workers, the API and config input, TCP conformance
+# and impairment, NF deaths.
+SAN_E2E=${SAN_E2E:-test_http test_http_bad test_http_bad_iso_connection test_http_bad_iso_pool \
+test_http_iso_diff test_iso_frames test_iso_escape test_api test_bad_input test_tcp_conformance \
+test_impair test_faults}
 FILTER=${1:-}
 LOGDIR=$(mktemp -d /tmp/bh-tests.XXXXXX)
 passed=0 failed=0
@@ -43,7 +52,7 @@ run_one() { # name, command...
 	[ "$f" -eq 0 ] || failed_names+=("$name")
 }
 
-if [ "$MODE" != e2e ]; then
+if [ "$MODE" = all ] || [ "$MODE" = unit ]; then
 	echo "== unit tests ($UNIT_BUILD, ASan+UBSan)"
 	# Unit tests live beside the part they test: every test_* program in the tree.
 	for t in $(find "$UNIT_BUILD" -type f -perm -u+x -name 'test_*' ! -name '*.p' ! -path '*/meson-*' | sort); do
@@ -52,12 +61,20 @@ if [ "$MODE" != e2e ]; then
 		ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 run_one "$name" "$t"
 	done
 fi
-if [ "$MODE" != unit ]; then
+if [ "$MODE" = all ] || [ "$MODE" = e2e ]; then
 	echo "== end-to-end tests ($BH_BUILD)"
 	for t in tests/e2e/test_*.sh; do
 		name=e2e/$(basename "$t" .sh)
 		[ -n "$FILTER" ] && [[ "$name" != *"$FILTER"* ]] && continue
 		run_one "$name" bash "$t"
+	done
+fi
+if [ "$MODE" = all ] || [ "$MODE" = san ]; then
+	echo "== end-to-end tests under ASan+UBSan ($UNIT_BUILD)"
+	for t in $SAN_E2E; do
+		name=san/$t
+		[ -n "$FILTER" ] && [[ "$name" != *"$FILTER"* ]] && continue
+		BH_BUILD=$ROOT/$UNIT_BUILD run_one "$name" bash scripts/san-e2e.sh "tests/e2e/$t.sh"
 	done
 fi
 [ ${#failed_names[@]} -eq 0 ] || echo "failed: ${failed_names[*]} (logs in $LOGDIR)"

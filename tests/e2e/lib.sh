@@ -89,6 +89,12 @@ bh_teardown() {
 	rm -rf /var/run/dpdk/"$PREFIX" 2>/dev/null
 	# what a manager killed before it could stop leaves: its token, its services' isolation policies
 	rm -rf /run/bulkhead/"$PREFIX" /run/bulkhead/"$PREFIX".token 2>/dev/null
+	# Under scripts/san-e2e.sh: UBSan, beside ASan, reports to stderr only
+	# (not to ASAN_OPTIONS' log_path), so its reports are taken from the logs.
+	if [ -n "${BH_SAN_DIR:-}" ]; then
+		grep -rl --include='*.log' --include='*.err' "runtime error:" "$WORK" 2>/dev/null |
+			while read -r f; do grep -A12 "runtime error:" "$f" >"$BH_SAN_DIR/ubsan.$T.$(basename "$f")"; done
+	fi
 	[ -n "${KEEP_WORK:-}" ] || rm -rf "$WORK"
 	exit $rc
 }

@@ -31,7 +31,7 @@ else
 	echo "FAIL - sanitizer reports: $(echo "$reports" | wc -l)"
 	for r in $reports; do
 		echo "# $(basename "$r"):"
-		grep -E 'ERROR|runtime error|SUMMARY|^    #[0-9]' "$r" | head -n 30 | sed 's/^/#   /'
+		grep -v '^$' "$r" | head -n 40 | sed 's/^/#   /'
 	done
 	f=$((f + 1))
 fi

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # One end-to-end test against the sanitizer build (BH_BUILD: ASan + UBSan):
-# the manager, the NFs and every other program of ours the test starts write
-# what the sanitizers find (a memory error, undefined behaviour, a leak at
-# exit) to files of their own, and any such report is one more failure.
+# the manager, the NFs and every other program of ours the test starts (but
+# the isolated workers: static, without sanitizers) write what the sanitizers
+# find (a memory error, undefined behaviour, a leak at exit) to files of
+# their own, and any such report is one more failure.
 # Prints the test's output, then that check and the sum.
 #   scripts/san-e2e.sh tests/e2e/test_X.sh
 set -u

@@ -17,10 +17,11 @@ MODE=all
 [ "${1:-}" = --san-only ] && { MODE=san; shift; }
 # The end-to-end tests run again under the sanitizers: HTTP (the shared
 # design, bad input in two isolated units, the differential fuzzer), hostile
-# workers, the API and config input, TCP conformance and impairment, NF deaths.
+# workers, the API and config input, TCP conformance, impairment, a 100 MiB
+# echo and many connections, NF deaths.
 SAN_E2E=${SAN_E2E:-test_http test_http_bad test_http_bad_iso_connection test_http_bad_iso_pool \
 test_http_iso_diff test_iso_frames test_iso_escape test_api test_bad_input test_tcp_conformance \
-test_impair test_faults}
+test_impair test_faults test_tcp_echo test_tcp_conns}
 FILTER=${1:-}
 LOGDIR=$(mktemp -d /tmp/bh-tests.XXXXXX)
 passed=0 failed=0

@@ -82,8 +82,9 @@ bh_teardown() {
 	set +e
 	for p in "${BH_PIDS[@]}"; do kill -TERM "$p" 2>/dev/null; done
 	sleep 0.3
-	# Under scripts/san-e2e.sh a process exits slowly, LeakSanitizer looking
-	# through its memory; cut short, it leaves half a report.
+	# Under scripts/san-e2e.sh a process takes up to a second to exit
+	# (LeakSanitizer looks through its memory then); killed before, it may
+	# leave part of a report.
 	if [ -n "${BH_SAN_DIR:-}" ]; then
 		local i p
 		for i in $(seq 100); do

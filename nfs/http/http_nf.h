@@ -53,6 +53,7 @@
 	X(worker_spawn_failures, "workers the zygote could not start")             \
 	X(conns_waited, "connections that waited for a worker (none spare, or no room in the pool)") \
 	X(files_passed, "response bodies sent from a descriptor a worker passed")    \
+	X(closes_late, "connections whose worker was told of their end later: its ring had no room then") \
 	X(file_cache_hits, "files answered from the open-file cache (shared design)") \
 	X(file_cache_misses, "files opened from the root (shared design)")
 

@@ -16,6 +16,10 @@
  * Workers come from the zygote (lib/iso), started ahead of demand; a
  * connection with no spare waits (its bytes stay in the TCP stack).
  *
+ * Streams: each worker's are numbered in order and an id is never given to
+ * it twice, so nothing the worker still has of a closed stream (its CLOSE
+ * waiting for room, its output on the way) can meet a new connection.
+ *
  * Flow per connection: client bytes -> DATA frames on its stream (while the
  * worker's ring has room; else the connection is not read: the client is
  * held back by its own window); the client's FIN -> EOF. Frames from the
@@ -72,6 +76,14 @@ struct hworker {
 	struct iso_chan *ch;
 	int *conns;            /* descriptors of the connections it serves */
 	uint32_t n_conns, cap_conns;
+	/* Its streams: ids given in order, never one it has had before (until
+	 * 2^32 of them), so that a stream it still holds (its CLOSE found the
+	 * ring full, or its output is still on the way) is never taken for a
+	 * new connection's; by id, at slot id & ids_mask, at most half full. */
+	struct { uint32_t id; int fd; } *ids; /* fd -1: a free slot */
+	uint32_t ids_mask, next_id;
+	uint32_t *closes;      /* streams whose CLOSE waits for room in its ring */
+	uint32_t n_closes, cap_closes;
 	uint32_t client_addr;  /* unit client: whose worker it is */
 	int poll_idx;          /* in hiso.poll, or -1 */
 	int all_idx;           /* in hiso.all */
@@ -108,7 +120,7 @@ struct hiso {
 	uint32_t max_workers;     /* alive at once: the uid range, or the descriptors */
 	struct { int fd; uint32_t token; } *waitq; /* connections waiting for a worker (FIFO) */
 	uint32_t wq_head, wq_len, wq_cap;
-	uint32_t gen;             /* stream id generations */
+	uint32_t wait_token;      /* names a connection's place in the line */
 	struct hworker **clients; /* unit client: open addressing by address */
 	uint32_t clients_cap;
 	uint64_t q_bytes;         /* DATA queued behind busy connections, in all */
@@ -192,8 +204,25 @@ static void poll_del(struct hiso *h, struct hworker *w)
 	w->poll_idx = -1;
 }
 
-static int worker_add_conn(struct hworker *w, int fd)
+/* A new stream id for the connection fd, and the connection among w's. */
+static int worker_add_conn(struct hworker *w, int fd, uint32_t *id)
 {
+	if ((w->n_conns + 1) * 2 > (w->ids ? w->ids_mask + 1 : 0)) {
+		uint32_t cap = w->ids ? (w->ids_mask + 1) * 2 : 4;
+		void *p = malloc(cap * sizeof(*w->ids));
+		if (!p)
+			return -ENOMEM;
+		typeof(w->ids) ids = p;
+		for (uint32_t i = 0; i < cap; i++)
+			ids[i].fd = -1;
+		/* live ids differ in their low bits, so in more of them too */
+		for (uint32_t i = 0; w->ids && i <= w->ids_mask; i++)
+			if (w->ids[i].fd >= 0)
+				ids[w->ids[i].id & (cap - 1)] = w->ids[i];
+		free(w->ids);
+		w->ids = ids;
+		w->ids_mask = cap - 1;
+	}
 	if (w->n_conns == w->cap_conns) {
 		uint32_t cap = w->cap_conns ? w->cap_conns * 2 : 4;
 		int *p = realloc(w->conns, cap * sizeof(*p));
@@ -202,17 +231,58 @@ static int worker_add_conn(struct hworker *w, int fd)
 		w->conns = p;
 		w->cap_conns = cap;
 	}
+	uint32_t i = w->next_id;
+	while (w->ids[i & w->ids_mask].fd >= 0) /* at most half are taken */
+		i++;
+	w->ids[i & w->ids_mask].id = i;
+	w->ids[i & w->ids_mask].fd = fd;
+	w->next_id = i + 1;
+	*id = i;
 	w->conns[w->n_conns++] = fd;
 	return 0;
 }
 
-static void worker_del_conn(struct hworker *w, int fd)
+static void worker_del_conn(struct hworker *w, int fd, uint32_t id)
 {
+	if (w->ids && w->ids[id & w->ids_mask].id == id && w->ids[id & w->ids_mask].fd == fd)
+		w->ids[id & w->ids_mask].fd = -1;
 	for (uint32_t i = 0; i < w->n_conns; i++)
 		if (w->conns[i] == fd) {
 			w->conns[i] = w->conns[--w->n_conns];
 			return;
 		}
+}
+
+/* CLOSEs that found no room, sent as room comes (quietly: nothing to do at
+ * once), oldest first. A stream's id is never given again (worker_add_conn),
+ * so one told late cannot be taken for a newer. */
+static void closes_flush(struct hworker *w)
+{
+	uint32_t k = 0;
+	while (k < w->n_closes && iso_frame_send_quiet(w->ch, w->closes[k], ISO_F_CLOSE, 0, NULL, 0) == 0)
+		k++;
+	memmove(w->closes, w->closes + k, (w->n_closes - k) * sizeof(*w->closes));
+	w->n_closes -= k;
+}
+
+/* A shared worker is told a stream is gone, now or once its ring has room;
+ * out of memory, it is not, and forgets the stream at its own idle timeout. */
+static void close_stream(struct hsrv *s, struct hworker *w, uint32_t stream)
+{
+	if (w->n_closes)
+		closes_flush(w);
+	if (!w->n_closes && iso_frame_send(w->ch, stream, ISO_F_CLOSE, 0, NULL, 0) == 0)
+		return;
+	if (w->n_closes == w->cap_closes) {
+		uint32_t cap = w->cap_closes ? w->cap_closes * 2 : 8;
+		uint32_t *p = realloc(w->closes, cap * sizeof(*p));
+		if (!p)
+			return;
+		w->closes = p;
+		w->cap_closes = cap;
+	}
+	w->closes[w->n_closes++] = stream;
+	s->c[HTTP_C_closes_late]++;
 }
 
 static uint32_t client_slot(const struct hiso *h, uint32_t addr)
@@ -351,6 +421,8 @@ static void worker_free(struct hiso *h, struct hworker *w)
 	iso_chan_close(w->ch);
 	close(w->sock);
 	free(w->conns);
+	free(w->ids);
+	free(w->closes);
 	free(w->held_buf);
 	free(w);
 }
@@ -379,22 +451,18 @@ static void set_events(struct bh_tcp *t, struct hsrv *s, int fd)
 	hs_watch(t, s, fd, EPOLL_CTL_MOD, ev);
 }
 
-static uint32_t new_stream(struct hiso *h, int fd)
-{
-	h->gen = (h->gen + 1) & 0xff;
-	return (uint32_t)fd | h->gen << 24;
-}
-
 /* The connection fd, if `stream` still names a connection of w. */
 static struct hconn *stream_conn(struct hsrv *s, struct hworker *w, uint32_t stream, int *fd)
 {
-	uint32_t i = stream & 0xffffff;
-	if (i >= s->n_conns)
+	if (!w->ids || w->ids[stream & w->ids_mask].id != stream)
+		return NULL;
+	int i = w->ids[stream & w->ids_mask].fd;
+	if (i < 0 || (uint32_t)i >= s->n_conns)
 		return NULL;
 	struct hconn *c = &s->conns[i];
 	if (!c->open || c->w != w || c->stream != stream)
 		return NULL;
-	*fd = (int)i;
+	*fd = i;
 	return c;
 }
 
@@ -407,19 +475,25 @@ static void conn_attach(struct bh_tcp *t, struct hsrv *s, struct hworker *w, int
 	struct iso_open o = {.client_addr = c->client_addr, .client_port = c->client_port,
 			     .local_port = s->port};
 	c->waiting = false;
-	c->stream = new_stream(h, fd);
+	if (worker_add_conn(w, fd, &c->stream) < 0) {
+		s->c[HTTP_C_conn_errors]++;
+		hs_conn_close(t, s, fd, true);
+		return;
+	}
 	poll_add(h, w); /* before it hears of it (see relay_in); then armed once it sleeps */
 	/* Quietly: the worker is woken by the connection's first bytes (or its
 	 * end), which follow OPEN in the ring, rather than once for OPEN and
 	 * again for them. Until then its timers do not run for it: a
 	 * connection it has heard nothing of is timed out here (hiso_scan). */
 	int rc = iso_frame_send_quiet(w->ch, c->stream, ISO_F_OPEN, 0, &o, sizeof(o));
+	if (rc < 0)
+		worker_del_conn(w, fd, c->stream);
 	if (rc == -EAGAIN) {
 		/* a shared worker's ring is full: wait in line, try again */
 		waitq_push(t, s, fd);
 		return;
 	}
-	if (rc < 0 || worker_add_conn(w, fd) < 0) {
+	if (rc < 0) {
 		s->c[HTTP_C_conn_errors]++;
 		hs_conn_close(t, s, fd, true);
 		return;
@@ -496,7 +570,7 @@ static void waitq_push(struct bh_tcp *t, struct hsrv *s, int fd)
 		h->wq_head = 0;
 	}
 	c->waiting = true;
-	c->stream = new_stream(h, fd);
+	c->stream = ++h->wait_token; /* no worker's: this place in line */
 	uint32_t tail = (h->wq_head + h->wq_len++) % h->wq_cap;
 	h->waitq[tail].fd = fd;
 	h->waitq[tail].token = c->stream;
@@ -677,22 +751,27 @@ void hiso_conn_gone(struct hsrv *s, struct hconn *c)
 	if (!w)
 		return;
 	c->w = NULL;
-	worker_del_conn(w, (int)(c->stream & 0xffffff));
+	worker_del_conn(w, (int)(c - s->conns), c->stream);
 	if (w->retiring || w->killed)
 		return;
 	uint64_t now = bh_tcp_nf_now();
-	/* Unless it ended the stream itself, the worker still has it. With no
-	 * room to say so, a pool or client worker forgets it at its own idle
-	 * timeout; a worker of one connection is retired anyway. */
-	bool told = c->ended || iso_frame_send(w->ch, c->stream, ISO_F_CLOSE, 0, NULL, 0) == 0;
+	/* Unless it ended the stream itself, the worker still has it: a pool
+	 * or client worker is told now or once its ring has room; a worker of
+	 * one connection with no room to be told is retired. */
+	bool told = c->ended;
 	switch (h->p.unit) {
 	case ISO_UNIT_POOL:
+		if (!told)
+			close_stream(s, w, c->stream);
 		return;
 	case ISO_UNIT_CLIENT:
+		if (!told)
+			close_stream(s, w, c->stream);
 		if (!w->n_conns)
 			w->idle_since = now; /* kept for the client's next connection */
 		return;
 	default:
+		told = told || iso_frame_send(w->ch, c->stream, ISO_F_CLOSE, 0, NULL, 0) == 0;
 		/* scrub: back among the spares for the next connection (the
 		 * surplus beyond --spares leaves after --worker-idle-ms unused) */
 		if (h->p.scrub && told && !w->held) {
@@ -720,7 +799,7 @@ static void conns_orphaned(struct bh_tcp *t, struct hsrv *s, struct hworker *w)
 			hs_conn_close(t, s, fd, true);
 			continue;
 		}
-		worker_del_conn(w, fd);
+		worker_del_conn(w, fd, c->stream);
 		c->w = NULL;
 		if (c->req_pending && !c->ended) {
 			c->ended = true;
@@ -1199,6 +1278,8 @@ int hiso_step(struct bh_tcp *t, struct hsrv *s, uint64_t now)
 		work += relay_out(t, s, w, now);
 		if (w->poll_idx != (int)i) /* removed itself: the slot holds another */
 			continue;
+		if (w->n_closes)
+			closes_flush(w);
 		/* blocked input can move again once the worker read */
 		for (uint32_t k = 0; k < w->n_conns; k++) {
 			int fd = w->conns[k];
@@ -1317,8 +1398,9 @@ void hiso_scan(struct bh_tcp *t, struct hsrv *s, uint64_t now)
 		}
 		else if (h->p.unit == ISO_UNIT_CLIENT && !w->n_conns && w->idle_since && !w->retiring &&
 			 !w->spare && since(now, w->idle_since) > h->p.idle_ms * 1000000ull) {
-			if (h->p.scrub && !w->held) {
-				/* scrubbed: its streams were closed; any client next */
+			if (h->p.scrub && !w->held && !w->n_closes) {
+				/* scrubbed: its streams were closed (each told);
+				 * any client next */
 				client_forget(h, w);
 				w->client_addr = 0;
 				w->owed_ns = 0;

@@ -58,6 +58,17 @@ sent as Latin-1 bytes.
       connect_failed, answered, bad (a wrong answer, a reset, or a request
       that could not be sent), unanswered, seconds (from the start),
       answer_seconds (from the requests' send to the last answer)
+  http_client.py stale HOST PORT PATH FILE BIG PID N
+      for a pool of one worker, PID: one connection GETs BIG and reads none
+      of it; PID is stopped (SIGSTOP); that connection sends half a head of
+      a second request, a second one a POST whose body fills the worker's
+      ring; the first is reset (the NF closes it when its next write fails,
+      with no room to tell the worker); PID is continued (SIGCONT), the POST
+      answered and reset, one connection opened and held, and N more one
+      after another each GET PATH with "Connection: close", every answer
+      checked against FILE. JSON: fill_sent (the POST's bytes the client's
+      kernel took), served, bad (the first few: status, the body's first
+      bytes, how the stream ended)
 """
 import json
 import os
@@ -444,6 +455,59 @@ def many(host, port, n, path, fname, holdfile, limit=180.0, close=False):
                       "answer_seconds": round(t_answered - t_sent, 2)}))
 
 
+def rst(sock):
+    """Close with a reset (SO_LINGER {1, 0})."""
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, b"\x01\0\0\0\0\0\0\0")
+    sock.close()
+
+
+def stale(host, port, path, fname, big, pid, n):
+    want = open(fname, "rb").read()
+    # a big file on its way out, the client reading none of it
+    half = Conn(host, port, rcvbuf=4096)
+    half.s.sendall(get(big))
+    time.sleep(0.5)
+    os.kill(pid, 19)  # SIGSTOP
+    time.sleep(0.2)
+    half.s.sendall(b"GET /not-this HTTP/1.1\r\nHost: a\r\n")
+    time.sleep(0.3)
+    fill = Conn(host, port)
+    fill.s.setblocking(False)
+    body = b"POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 1000000\r\n\r\n" + b"x" * 400000
+    sent, t0 = 0, time.monotonic()
+    while sent < len(body) and time.monotonic() - t0 < 1.5:
+        try:
+            sent += fill.s.send(body[sent:])
+        except BlockingIOError:
+            time.sleep(0.01)
+    time.sleep(0.5)
+    rst(half.s)  # the NF's next write to it fails: it closes it then
+    time.sleep(0.5)
+    os.kill(pid, 18)  # SIGCONT
+    fill.s.setblocking(True)
+    fill.drain(5.0)  # the POST refused, and the connection closed
+    rst(fill.s)
+    time.sleep(0.5)
+    # The filler's descriptor, freed after the half head's, is the next one
+    # given: held by this connection, the half head's comes next, each time.
+    anchor = Conn(host, port)
+    served, bad = 0, []
+    for _ in range(n):
+        c = Conn(host, port)
+        c.s.sendall(get(path, close=True))
+        r = c.response()
+        c.drain(2.0)
+        c.s.close()
+        if r and r[0] == 200 and r[2] == want:
+            served += 1
+        elif len(bad) < 5:
+            bad.append({"status": r[0] if r else 0, "body": r[2][:40].decode("latin-1") if r else "",
+                        "closed": c.closed})
+        time.sleep(0.002)
+    anchor.s.close()
+    print(json.dumps({"fill_sent": sent, "served": served, "bad": bad}))
+
+
 def main(cmd, a):
     if cmd == "pipeline":
         pipeline(a[0], int(a[1]), a[2], a[3:])
@@ -466,6 +530,8 @@ def main(cmd, a):
         conns(a[0], int(a[1]), int(a[2]), a[3], int(a[4]), *(int(x) for x in a[5:6]))
     elif cmd == "glut":
         glut(a[0], int(a[1]), a[2], int(a[3]), a[4], a[5], *(float(x) for x in a[6:]))
+    elif cmd == "stale":
+        stale(a[0], int(a[1]), a[2], a[3], a[4], int(a[5]), int(a[6]))
     elif cmd == "loop":
         loop(a[0], int(a[1]), a[2], a[3], a[4], *(float(x) for x in a[5:]))
     else:

@@ -490,8 +490,8 @@ static int fuzz_fd(bool *own)
 /*
  * "GET /frames?SEED": what a worker that does not keep the protocol may
  * send, from SEED (tests/e2e/test_iso_frames.sh): 1-16 frames of any type
- * (the known ones and others), on its stream or on another (another
- * generation of its slot, a random one, its slot's bare index), with any
+ * (the known ones and others), on its stream or on another (an id a few
+ * before or after its own, a random one), with any
  * flags, any length up to what the ring takes and payloads random or shaped
  * as the type's (FILE references with odd offsets and lengths, and perhaps
  * a descriptor of any kind on the fd socket, its reference matching or not;
@@ -527,8 +527,9 @@ static int frame_fuzz(struct iso_chan *ch, uint32_t stream, unsigned seed)
 		uint32_t st = stream;
 		switch (rnd() % 5) {
 		case 0: st = rnd(); break;
-		case 1: st = stream ^ (1u << (24 + rnd() % 8)); break;
-		case 2: st = stream & 0xffffff; break;
+		/* ids are given in order: its other streams, gone or to come */
+		case 1: st = stream + 1 + rnd() % 4; break;
+		case 2: st = stream - 1 - rnd() % 4; break;
 		default: break;
 		}
 		uint16_t flags = rnd() % 4 ? 0 : (uint16_t)rnd();

@@ -1,0 +1,48 @@
+#!/usr/bin/env bash
+# A shared worker's streams: an id it may still hold is never a new
+# connection's, and a connection's end reaches its worker even when the ring
+# was full as it closed.
+#   pool:1. One connection takes a big file and reads none of it; the worker
+#   is stopped (SIGSTOP); the connection sends half a head of a second
+#   request, a second connection a POST whose body fills the worker's ring;
+#   the first is reset, so the NF closes it with no room to tell the worker
+#   (http.closes_late). The worker continued, 520 connections one after
+#   another (each given the descriptor the reset one had) each GET a file:
+#   every answer must be that file. With stream ids made of the descriptor
+#   and 8 bits of generation, the reset stream's id came back within 256
+#   connections and the worker took that connection's request for the rest
+#   of the stale half head: a 400 instead of the file.
+source "$(dirname "$0")/http_lib.sh"
+bh_topology || exit 1
+START=$(date +%s)
+DOCROOT=$WORK/root
+http_docroot "$DOCROOT" 8
+
+HTTP_ISOLATION=pool:1
+# long enough that the worker keeps the stale streams through the test
+http_start '["http"]' "" --header-timeout-ms 100000 --idle-timeout-ms 100000 || exit 1
+one_worker() { [ "$(http_workers | wc -l)" -eq 1 ]; }
+check "the pool's one worker is up" bh_wait_for 10 one_worker
+ip netns exec "$NS_A" ping -c 1 -W 2 $TCP_IP >/dev/null
+check_json "a first GET is answered" <(hc send $TCP_IP 80 'GET /notes.txt HTTP/1.1\r\nHost: a\r\n\r\n' 2) \
+	'.status == 200'
+W=$(http_workers)
+timeout 120 ip netns exec "$NS_A" $HC stale $TCP_IP 80 /notes.txt "$DOCROOT/notes.txt" /big.bin "$W" 520 \
+	>"$WORK/stale.json"
+kill -CONT "$W" 2>/dev/null
+echo "# $(cat "$WORK/stale.json")"
+check_json "the POST sent more than the worker's ring holds (64 KiB)" "$WORK/stale.json" \
+	'.fill_sent > 65536'
+check_json "520 connections after the reset one: every one got the file" "$WORK/stale.json" \
+	'.served == 520'
+check_cmp "the worker is the same one (not killed meanwhile)" "$(http_workers)" = "$W"
+http_counters_settled
+check_cmp "the reset connection's end was told the worker late (http.closes_late)" \
+	"$(http_app closes_late)" -ge 1
+for c in worker_crashes worker_hangs worker_protocol_errors; do
+	check_cmp "http.$c = 0" "$(http_app $c)" -eq 0
+done
+tcp_nf_stop http "$HTTP_PID"
+
+echo "# test_iso_streams took $(($(date +%s) - START))s"
+bh_summary

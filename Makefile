@@ -30,7 +30,7 @@ test: setup build $(TEST_BUILD)/build.ninja
 e2e: setup build
 	@bash scripts/run-tests.sh --e2e-only
 
-# End-to-end tests against the sanitizer build (scripts/run-tests.sh: SAN_E2E).
+# End-to-end tests against the sanitizer build (scripts/run-tests.sh: SAN_SKIP).
 san: setup $(TEST_BUILD)/build.ninja
 	ninja -C $(TEST_BUILD)
 	@bash scripts/run-tests.sh --san-only

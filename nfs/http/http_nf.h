@@ -53,6 +53,7 @@
 	X(worker_spawn_failures, "workers the zygote could not start")             \
 	X(conns_waited, "connections that waited for a worker (none spare, or no room in the pool)") \
 	X(files_passed, "response bodies sent from a descriptor a worker passed")    \
+	X(stream_hangs, "connections a shared worker left unanswered for the header timeout + 2 s while it went on: 500 or reset") \
 	X(closes_late, "connections whose worker was told of their end later: its ring had no room then") \
 	X(file_cache_hits, "files answered from the open-file cache (shared design)") \
 	X(file_cache_misses, "files opened from the root (shared design)")
@@ -89,6 +90,7 @@ struct hconn {
 	bool ended;             /* the worker sent END for it */
 	bool resp_started;      /* bytes of a response relayed since the last LOG */
 	bool req_pending;       /* input given since the last LOG */
+	uint64_t owed_ns;       /* input given and no answer frame for it since; 0: none */
 	bool waiting;           /* in the queue for a spare worker */
 	bool waited;            /* counted in conns_waited */
 	uint32_t iso_ev;        /* the epoll events registered for it */

@@ -39,7 +39,10 @@
  * if a request was waiting, else closed. A worker that owes output for
  * longer than the header timeout plus 2 s, or that does not exit within 2 s
  * of its channel being shut, is killed (by the zygote, its parent, which
- * never mistakes a reused pid for it) and counted as hung.
+ * never mistakes a reused pid for it) and counted as hung. A shared worker
+ * that leaves one connection's request unanswered as long, while it may be
+ * answering its others, is not: that connection alone ends (500, or reset),
+ * and the worker is told the stream is gone.
  *
  * Descriptors: one per live worker (its fd socket); the NF raises its
  * RLIMIT_NOFILE for the uid range where it may, and never has more workers
@@ -811,6 +814,32 @@ static void conns_orphaned(struct bh_tcp *t, struct hsrv *s, struct hworker *w)
 	}
 }
 
+/* A shared worker left the connection fd unanswered for the header timeout
+ * + 2 s while it may be answering its others: that connection alone ends (a
+ * 500 if a request waited, a reset if a response had started), and the
+ * worker is told the stream is gone; what it may still send for it is
+ * dropped (its id is never given again). */
+static void stream_hung(struct bh_tcp *t, struct hsrv *s, int fd, uint64_t now)
+{
+	struct hconn *c = &s->conns[fd];
+	struct hworker *w = c->w;
+	s->c[HTTP_C_stream_hangs]++;
+	fprintf(stderr, HISO_PROG ": worker %d (uid %u) left a connection unanswered for %llu ms\n",
+		(int)w->pid, (unsigned)w->uid, (unsigned long long)(since(now, c->owed_ns) / 1000000));
+	if (c->resp_started) {
+		hs_conn_close(t, s, fd, true); /* the worker is told (hiso_conn_gone) */
+		return;
+	}
+	worker_del_conn(w, fd, c->stream);
+	c->w = NULL;
+	close_stream(s, w, c->stream);
+	if (c->req_pending)
+		hs_respond_status(s, c, 500);
+	c->ended = true;
+	c->close_after = true;
+	conn_finish(t, s, fd, now);
+}
+
 /* ---------------------------------------------------------------------- */
 /* Relaying */
 
@@ -847,6 +876,8 @@ static int deliver(struct bh_tcp *t, struct hsrv *s, struct hworker *w, const st
 {
 	int fd = -1;
 	struct hconn *c = stream_conn(s, w, f->stream, &fd);
+	if (c && f->type != ISO_F_WINDOW)
+		c->owed_ns = 0; /* an answer, or part of one */
 	switch (f->type) {
 	case ISO_F_DATA:
 		if (!c || c->ended)
@@ -1084,6 +1115,8 @@ static void relay_in(struct bh_tcp *t, struct hsrv *s, int fd, uint64_t now)
 		 * backed up (it may be waiting for credit). */
 		if (!w->owed_ns && !out_pending(c))
 			w->owed_ns = now;
+		if (!c->owed_ns)
+			c->owed_ns = now;
 	}
 	set_events(t, s, fd);
 }
@@ -1371,6 +1404,10 @@ void hiso_scan(struct bh_tcp *t, struct hsrv *s, uint64_t now)
 			s->c[HTTP_C_conns_refused]++;
 			hs_respond_status(s, c, 503);
 			conn_finish(t, s, (int)fd, now);
+		} else if (c->w && c->owed_ns && h->p.unit != ISO_UNIT_CONNECTION &&
+			   since(now, c->owed_ns) > s->header_timeout_ns + HISO_GRACE_NS) {
+			/* a worker of one connection that owes it is hung: below */
+			stream_hung(t, s, (int)fd, now);
 		} else if (c->w && !c->heard && since(now, c->last_ns) > s->idle_timeout_ns) {
 			/* not a byte since it opened: its worker may not even know
 			 * of it (OPEN goes quietly), so its idle timeout is ours */

@@ -81,7 +81,8 @@ tcp_nf_stop http "$HTTP_PID"
 # connections on it (they end with it: a 500 or a reset), the pool refilled.
 # The hostile worker follows one stream at a time, so a connection whose OPEN
 # came before another's request is never answered while the worker goes on
-# with others: the NF's backstop closes it (--idle-timeout-ms, plus 2 s).
+# with others: the NF ends it (a 500 once its request has waited the header
+# timeout + 2 s, http.stream_hangs; or its backstop, --idle-timeout-ms + 2 s).
 bh_start_nf http http -s http -- --ip $TCP_IP/24 --port p0 --root "$DOCROOT" --log "$WORK/access.log" \
 	--isolation pool:2 --worker "$WORK/libexec/worker" --uid-range $HTTP_UID_BASE:$HTTP_UID_COUNT \
 	--header-timeout-ms 1000 --idle-timeout-ms 2000 || exit 1
@@ -94,13 +95,13 @@ IGNORED_PID=$!
 seq $((SEED0 + FRAMES)) $((SEED0 + 2 * FRAMES - 1)) | xargs -P 4 -I{} ip netns exec "$NS_A" $HC send \
 	$TCP_IP 80 'GET /frames?{} HTTP/1.1\r\nHost: a\r\n\r\n' 10 >"$WORK/pool.json"
 wait "$IGNORED_PID"
-check_json "pool:2: a request its worker never answers: the NF ends the connection (its backstop, or the hung worker killed)" \
+check_json "pool:2: a request its worker never answers: the NF ends the connection (a 500, or its worker killed)" \
 	"$WORK/ignored.json" '.closed != "open" and .seconds < 6' '{status, closed, seconds}'
 answers "$WORK/pool.json" | sed 's/^/# pool:2 answers: /'
 check_cmp "pool:2: every frames request got an end, none left open 10 s on" \
 	"$(jq -s '[.[] | select(.closed != "open")] | length' "$WORK/pool.json")" -eq "$FRAMES"
 check "  ... the NF is alive, back to 2 workers, no connection open" bh_wait_for 20 workers_ready 2
-echo "# pool:2: $(http_app idle_timeouts) connection(s) closed by the backstop, $(http_app worker_hangs) worker(s) killed as hung"
+echo "# pool:2: $(http_app stream_hangs) connection(s) left unanswered and ended alone, $(http_app idle_timeouts) closed by the backstop, $(http_app worker_hangs) worker(s) killed as hung"
 check_cmp "  ... workers killed for breaking the protocol" "$(http_app worker_protocol_errors)" -gt 0
 check_cmp "  ... the NF holds the descriptors it held before" "$(nf_fds)" -eq "$FDS0"
 check "  ... the access log: printable lines only, each starting with the client's address" log_printable

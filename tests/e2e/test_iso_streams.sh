@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # A shared worker's streams: an id it may still hold is never a new
-# connection's, and a connection's end reaches its worker even when the ring
-# was full as it closed.
+# connection's, a connection's end reaches its worker even when the ring was
+# full as it closed, and a stream it leaves unanswered ends alone.
 #   pool:1. One connection takes a big file and reads none of it; the worker
 #   is stopped (SIGSTOP); the connection sends half a head of a second
 #   request, a second connection a POST whose body fills the worker's ring;
@@ -12,6 +12,9 @@
 #   and 8 bits of generation, the reset stream's id came back within 256
 #   connections and the worker took that connection's request for the rest
 #   of the stale half head: a 400 instead of the file.
+#   pool:1 with the hostile worker, which leaves one connection's request
+#   unanswered while it answers another's: that one alone gets a 500 after
+#   the header timeout + 2 s (http.stream_hangs), the worker lives on.
 source "$(dirname "$0")/http_lib.sh"
 bh_topology || exit 1
 START=$(date +%s)
@@ -42,6 +45,38 @@ check_cmp "the reset connection's end was told the worker late (http.closes_late
 for c in worker_crashes worker_hangs worker_protocol_errors; do
 	check_cmp "http.$c = 0" "$(http_app $c)" -eq 0
 done
+
+# A stream its worker never answers while it answers its others: that
+# connection alone gets a 500 after the header timeout + 2 s (1 s + 2 s here),
+# and the worker goes on. The hostile worker (tests/iso/escape_worker.c, its
+# HTTP mode) follows the stream opened last: a request on an earlier one is
+# never answered ("GET /ignore").
+tcp_nf_stop http "$HTTP_PID"
+install -m 0711 "$BH_BUILD/lib/iso/iso_escape_worker" "$WORK/libexec/worker" || exit 1
+bh_start_nf http http -s http -- --ip $TCP_IP/24 --port p0 --root "$DOCROOT" \
+	--isolation pool:1 --worker "$WORK/libexec/worker" --uid-range $HTTP_UID_BASE:$HTTP_UID_COUNT \
+	--header-timeout-ms 1000 || exit 1
+HTTP_PID=$NF_PID
+check "pool:1, the hostile worker: its one worker is up" bh_wait_for 10 one_worker
+W2=$(http_workers)
+hc send $TCP_IP 80 'GET /ignore HTTP/1.1\r\nHost: a\r\n\r\n' 10 >"$WORK/ignored.json" &
+IGNORED=$!
+sleep 0.3
+hc loop $TCP_IP 80 /keep/notes.txt "$DOCROOT/notes.txt" "$WORK/stop" 30 >"$WORK/loop.json" &
+LOOP=$!
+BH_PIDS+=("$IGNORED" "$LOOP")
+wait "$IGNORED"
+touch "$WORK/stop"
+wait "$LOOP"
+check_json "a request the worker never answers: a 500 after 3 s, and the connection closed" \
+	"$WORK/ignored.json" '.status == 500 and .closed == "fin" and .seconds >= 2.5 and .seconds < 5' \
+	'{status, closed, seconds}'
+check_json "  ... while the worker answered another connection all along" "$WORK/loop.json" \
+	'.fetches >= 20 and .bad == 0 and .errors == 0 and .connects == 1'
+http_counters_settled
+check_cmp "  ... http.stream_hangs = 1" "$(http_app stream_hangs)" -eq 1
+check_cmp "  ... the worker not killed: http.workers_exited = 0" "$(http_app workers_exited)" -eq 0
+check_cmp "  ... and the same one" "$(http_workers)" = "$W2"
 tcp_nf_stop http "$HTTP_PID"
 
 echo "# test_iso_streams took $(($(date +%s) - START))s"

@@ -832,7 +832,8 @@ static void stream_hung(struct bh_tcp *t, struct hsrv *s, int fd, uint64_t now)
 	}
 	worker_del_conn(w, fd, c->stream);
 	c->w = NULL;
-	close_stream(s, w, c->stream);
+	if (!w->retiring && !w->killed)
+		close_stream(s, w, c->stream);
 	if (c->req_pending)
 		hs_respond_status(s, c, 500);
 	c->ended = true;
@@ -1406,7 +1407,8 @@ void hiso_scan(struct bh_tcp *t, struct hsrv *s, uint64_t now)
 			conn_finish(t, s, (int)fd, now);
 		} else if (c->w && c->owed_ns && h->p.unit != ISO_UNIT_CONNECTION &&
 			   since(now, c->owed_ns) > s->header_timeout_ns + HISO_GRACE_NS) {
-			/* a worker of one connection that owes it is hung: below */
+			/* a shared worker left this one unanswered (one that owes
+			 * its only connection is killed as hung: below) */
 			stream_hung(t, s, (int)fd, now);
 		} else if (c->w && !c->heard && since(now, c->last_ns) > s->idle_timeout_ns) {
 			/* not a byte since it opened: its worker may not even know

@@ -73,6 +73,7 @@ sent as Latin-1 bytes.
 import json
 import os
 import select
+import signal
 import socket
 import sys
 import time
@@ -467,7 +468,7 @@ def stale(host, port, path, fname, big, pid, n):
     half = Conn(host, port, rcvbuf=4096)
     half.s.sendall(get(big))
     time.sleep(0.5)
-    os.kill(pid, 19)  # SIGSTOP
+    os.kill(pid, signal.SIGSTOP)
     time.sleep(0.2)
     half.s.sendall(b"GET /not-this HTTP/1.1\r\nHost: a\r\n")
     time.sleep(0.3)
@@ -483,7 +484,7 @@ def stale(host, port, path, fname, big, pid, n):
     time.sleep(0.5)
     rst(half.s)  # the NF's next write to it fails: it closes it then
     time.sleep(0.5)
-    os.kill(pid, 18)  # SIGCONT
+    os.kill(pid, signal.SIGCONT)
     fill.s.setblocking(True)
     fill.drain(5.0)  # the POST refused, and the connection closed
     rst(fill.s)

@@ -1132,6 +1132,12 @@ void hiso_serve(struct bh_tcp *t, struct hsrv *s, int fd, uint32_t events, uint6
 			conn_finish(t, s, fd, now);
 		return;
 	}
+	if (events & EPOLLERR) {
+		/* reset: nothing more either way, and its input may be held
+		 * back (a full ring) where no read would find the error */
+		conn_fail(t, s, fd);
+		return;
+	}
 	if (out_pending(c)) {
 		int rc = conn_push(t, s, fd, now);
 		if (rc < 0) {

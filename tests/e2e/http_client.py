@@ -58,17 +58,18 @@ sent as Latin-1 bytes.
       connect_failed, answered, bad (a wrong answer, a reset, or a request
       that could not be sent), unanswered, seconds (from the start),
       answer_seconds (from the requests' send to the last answer)
-  http_client.py stale HOST PORT PATH FILE BIG PID N
+  http_client.py stale HOST PORT PATH FILE BIG PID N MARK
       for a pool of one worker, PID: one connection GETs BIG and reads none
       of it; PID is stopped (SIGSTOP); that connection sends half a head of
       a second request, a second one a POST whose body fills the worker's
-      ring; the first is reset (the NF closes it when its next write fails,
-      with no room to tell the worker); PID is continued (SIGCONT), the POST
-      answered and reset, one connection opened and held, and N more one
-      after another each GET PATH with "Connection: close", every answer
-      checked against FILE. JSON: fill_sent (the POST's bytes the client's
-      kernel took), served, bad (the first few: status, the body's first
-      bytes, how the stream ended)
+      ring; both are reset (the first while the NF sends it the file, the
+      second while its input waits for room), so that the NF closes them
+      with no room to tell the worker; then MARK is created, and once
+      MARK.go exists PID is continued (SIGCONT), one connection opened and
+      held, and N more one after another each GET PATH with
+      "Connection: close", every answer checked against FILE. JSON:
+      fill_sent (the POST's bytes the client's kernel took), served, bad
+      (the first few: status, the body's first bytes, how the stream ended)
 """
 import json
 import os
@@ -462,7 +463,7 @@ def rst(sock):
     sock.close()
 
 
-def stale(host, port, path, fname, big, pid, n):
+def stale(host, port, path, fname, big, pid, n, mark):
     want = open(fname, "rb").read()
     # a big file on its way out, the client reading none of it
     half = Conn(host, port, rcvbuf=4096)
@@ -483,11 +484,14 @@ def stale(host, port, path, fname, big, pid, n):
             time.sleep(0.01)
     time.sleep(0.5)
     rst(half.s)  # the NF's next write to it fails: it closes it then
+    time.sleep(0.2)
+    rst(fill.s)  # its input held back by the full ring: the reset alone tells
     time.sleep(0.5)
+    open(mark, "w").close()  # the caller looks at the NF, the worker still stopped
+    t0 = time.monotonic()
+    while not os.path.exists(mark + ".go") and time.monotonic() - t0 < 30:
+        time.sleep(0.05)
     os.kill(pid, signal.SIGCONT)
-    fill.s.setblocking(True)
-    fill.drain(5.0)  # the POST refused, and the connection closed
-    rst(fill.s)
     time.sleep(0.5)
     # The filler's descriptor, freed after the half head's, is the next one
     # given: held by this connection, the half head's comes next, each time.
@@ -532,7 +536,7 @@ def main(cmd, a):
     elif cmd == "glut":
         glut(a[0], int(a[1]), a[2], int(a[3]), a[4], a[5], *(float(x) for x in a[6:]))
     elif cmd == "stale":
-        stale(a[0], int(a[1]), a[2], a[3], a[4], int(a[5]), int(a[6]))
+        stale(a[0], int(a[1]), a[2], a[3], a[4], int(a[5]), int(a[6]), a[7])
     elif cmd == "loop":
         loop(a[0], int(a[1]), a[2], a[3], a[4], *(float(x) for x in a[5:]))
     else:

@@ -787,6 +787,20 @@ void hiso_conn_gone(struct hsrv *s, struct hconn *c)
 	}
 }
 
+/* The connection fd leaves its worker, and ends: a 500 if a request is
+ * waiting for an answer, then a close once what is queued has gone. */
+static void conn_orphan(struct bh_tcp *t, struct hsrv *s, struct hworker *w, int fd, uint64_t now)
+{
+	struct hconn *c = &s->conns[fd];
+	worker_del_conn(w, fd, c->stream);
+	c->w = NULL;
+	if (c->req_pending && !c->ended)
+		hs_respond_status(s, c, 500);
+	c->ended = true;
+	c->close_after = true;
+	conn_finish(t, s, fd, now);
+}
+
 /* A worker is gone: what becomes of each of its connections. What is queued
  * of responses the worker completed (their LOG came) is sent, then the
  * connection closes; a response cut short is a reset; a request that got no
@@ -802,15 +816,7 @@ static void conns_orphaned(struct bh_tcp *t, struct hsrv *s, struct hworker *w)
 			hs_conn_close(t, s, fd, true);
 			continue;
 		}
-		worker_del_conn(w, fd, c->stream);
-		c->w = NULL;
-		if (c->req_pending && !c->ended) {
-			c->ended = true;
-			hs_respond_status(s, c, 500);
-		}
-		c->ended = true;
-		c->close_after = true;
-		conn_finish(t, s, fd, hs_now_ns()); /* a 500 now, maybe */
+		conn_orphan(t, s, w, fd, hs_now_ns());
 	}
 }
 
@@ -830,15 +836,9 @@ static void stream_hung(struct bh_tcp *t, struct hsrv *s, int fd, uint64_t now)
 		hs_conn_close(t, s, fd, true); /* the worker is told (hiso_conn_gone) */
 		return;
 	}
-	worker_del_conn(w, fd, c->stream);
-	c->w = NULL;
 	if (!w->retiring && !w->killed)
 		close_stream(s, w, c->stream);
-	if (c->req_pending)
-		hs_respond_status(s, c, 500);
-	c->ended = true;
-	c->close_after = true;
-	conn_finish(t, s, fd, now);
+	conn_orphan(t, s, w, fd, now);
 }
 
 /* ---------------------------------------------------------------------- */

@@ -74,6 +74,12 @@ bh_topology() {
 	PORT1="net_af_packet_${T}1,iface=bh${T}p1"
 }
 
+bh_any_alive() { # true while a process of BH_PIDS still runs
+	local p
+	for p in "${BH_PIDS[@]}"; do kill -0 "$p" 2>/dev/null && return 0; done
+	return 1
+}
+
 bh_teardown() {
 	local rc=$?
 	# A second signal (timeout(1) forwards one, a user presses Ctrl-C twice)
@@ -86,10 +92,9 @@ bh_teardown() {
 	# (LeakSanitizer looks through its memory then); killed before, it may
 	# leave part of a report.
 	if [ -n "${BH_SAN_DIR:-}" ]; then
-		local i p
+		local i
 		for i in $(seq 100); do
-			for p in "${BH_PIDS[@]}"; do kill -0 "$p" 2>/dev/null && break; done
-			kill -0 "$p" 2>/dev/null || break
+			bh_any_alive || break
 			sleep 0.1
 		done
 	fi

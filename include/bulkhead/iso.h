@@ -106,7 +106,9 @@ ssize_t iso_chan_writev(struct iso_chan *ch, const struct iovec *iov, int iovcnt
  * waits with ISO_CHAN_QUIET; one that waits with ISO_CHAN_IN alone finds the
  * bytes when something else wakes it. For what a peer needs at once only
  * when it says so (flow-control credit: iso_frame_send_quiet()), so that it
- * is not switched to, on a shared CPU, to read what it has no use for yet. */
+ * is not switched to, on a shared CPU, to read what it has no use for yet.
+ * A quiet write that leaves the ring more than half full rings as a plain
+ * one does: quiet bytes never fill a sleeping reader's ring. */
 ssize_t iso_chan_writev_quiet(struct iso_chan *ch, const struct iovec *iov, int iovcnt);
 
 /*

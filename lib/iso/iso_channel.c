@@ -369,7 +369,13 @@ static ssize_t chan_writev(struct iso_chan *ch, const struct iovec *iov, int iov
 	}
 	if (e->mine == start)
 		return 0;
-	/* one index update and one wake check for the whole */
+	/* One index update and one wake check for the whole. A quiet write
+	 * that leaves the ring more than half full rings every sleeping
+	 * reader: one asleep for ISO_CHAN_IN alone would otherwise let quiet
+	 * bytes fill its ring with nothing left to wake it, and the next
+	 * write find no room while the reader sleeps on. */
+	if (ev == ISO_CHAN_QUIET && e->size - (size_t)room + (e->mine - start) > e->size / 2)
+		ev = ISO_CHAN_IN;
 	atomic_store_explicit(&e->ctl->head, e->mine, memory_order_release);
 	wake_peer(ch, ev);
 	return (ssize_t)(e->mine - start);

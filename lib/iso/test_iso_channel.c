@@ -619,6 +619,24 @@ static void test_quiet(void)
 	CHECK_EQ(iso_frame_recv(w, &f, &inc_got, sizeof(inc_got)), 1);
 	/* a frame too large goes quietly no more than loudly */
 	CHECK_EQ(iso_frame_send_quiet(t, 7, ISO_F_DATA, 0, buf, iso_frame_max(t) + 1), -EMSGSIZE);
+	iso_chan_join(t, NULL);
+
+	/* Quiet frames that leave the ring more than half full ring a worker
+	 * asleep for input alone: quiet bytes never fill its ring while it
+	 * sleeps on. Half full exactly stays quiet. */
+	CHECK_EQ(iso_chan_arm(w, ISO_CHAN_IN), 0);
+	struct iovec half[2] = {{buf, sizeof(buf)}, {buf, sizeof(buf)}};
+	for (int i = 0; i < 2048 / 128; i++)
+		CHECK_EQ(iso_chan_writev_quiet(t, half, 2), 128);
+	iso_chan_stats(t, &st);
+	CHECK_EQ(st.wakes, 4);
+	CHECK(iso_chan_peer_sleeping(t));
+	CHECK_EQ(iso_chan_writev_quiet(t, &v, 1), 10); /* 2058 of 4096 */
+	iso_chan_stats(t, &st);
+	CHECK_EQ(st.wakes, 5);
+	CHECK(!iso_chan_peer_sleeping(t));
+	CHECK_EQ(iso_chan_read(w, got, sizeof(got)), sizeof(got));
+	CHECK_EQ(iso_chan_readable(w), 2058 - (ssize_t)sizeof(got));
 	iso_chan_close(t);
 	iso_chan_close(w);
 	CHECK_EQ(bh_test_count_fds(), before);

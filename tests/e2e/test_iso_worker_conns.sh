@@ -5,6 +5,9 @@
 #   unread, and each is given to the worker as one before it closes. All 200
 #   answered, none reset (a worker given more streams than it takes refuses
 #   the rest with a reset).
+#   pool:1 with a share of 4096: 3,276 connections that send nothing at
+#   first, their OPENs filling the worker's ring as it sleeps, then each a
+#   request: all answered at once.
 #   client with a share of 16: 40 keep-alive connections from one address are
 #   three workers' (16, 16, 8), all answered.
 #   pool:1 with a share of 2 and two connections held: a third waits for the
@@ -64,6 +67,44 @@ http_counters_settled
 check_cmp "one worker served them all" "$(http_app workers_started)" -eq 1
 check_cmp "  http.workers_alive = 1" "$(http_app workers_alive)" -eq 1
 check_cmp "  http.workers_spare = 0 (a pool keeps none)" "$(http_app workers_spare)" -eq 0
+faults_none
+tcp_nf_stop http "$HTTP_PID"
+
+echo "# pool:1, --worker-conns 4096: quiet frames fill the ring of a worker asleep"
+# The NF tells a worker of a new connection (OPEN, 20 bytes) and gives a
+# stream credit back (WINDOW, 16) quietly: they ring only a worker that waits
+# for credit. A keep-alive connection takes three 16,000-byte files (its
+# credit comes back once, while the worker sleeps), then 3,276 connections
+# open and send nothing: 16 + 3,276 * 20 bytes fill the 64 KiB ring exactly.
+# Their requests then found no room for a byte and nothing woke the worker:
+# they waited until the keep-alive connection ended (here, when the client
+# is killed; by default its idle timeout, 60 s). A quiet write that leaves
+# the ring more than half full rings as a plain one.
+HTTP_ISOLATION=pool:1
+http_iso_args || exit 1
+bh_start_nf http http -s http -- --ip $TCP_IP/24 --port p0 --root "$DOCROOT" --spares 0 \
+	--worker-conns 4096 "${HTTP_ISO_ARGS[@]}" || exit 1
+HTTP_PID=$NF_PID
+ip netns exec "$NS_A" ping -c 1 -W 2 $TCP_IP >/dev/null
+head -c 16000 /dev/urandom >"$DOCROOT/f16k"
+G='GET /f16k HTTP/1.1\r\nHost: a\r\n\r\n'
+hc send $TCP_IP 80 "$G$G$G" 60 >/dev/null &
+KEEP=$!
+BH_PIDS+=("$KEEP")
+sleep 2
+rm -f "$WORK/go"
+timeout 120 ip netns exec "$NS_A" $HC many $TCP_IP 80 3276 /notes.txt "$DOCROOT/notes.txt" \
+	"$WORK/go" >"$WORK/many.json" 2>"$WORK/many.err" &
+CLIENT=$!
+BH_PIDS+=("$CLIENT")
+check "the client holds 3276 silent connections" bh_wait_for 30 grep -q "holding 3276" "$WORK/many.err"
+sleep 1
+served 3276
+check_json "  ... within 10 s of their requests (before: when the keep-alive one ended)" "$WORK/many.json" \
+	'.answer_seconds < 10' '{answer_seconds}'
+kill "$KEEP" 2>/dev/null
+wait "$KEEP" 2>/dev/null
+http_counters_settled
 faults_none
 tcp_nf_stop http "$HTTP_PID"
 

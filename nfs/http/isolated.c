@@ -77,14 +77,15 @@ struct hworker {
 	uid_t uid;
 	int sock;              /* our end of its fd socket */
 	struct iso_chan *ch;
-	int *conns;            /* descriptors of the connections it serves */
-	uint32_t n_conns, cap_conns;
-	/* Its streams: ids given in order, never one it has had before (until
-	 * 2^32 of them), so that a stream it still holds (its CLOSE found the
-	 * ring full, or its output is still on the way) is never taken for a
-	 * new connection's; by id, at slot id & ids_mask, at most half full. */
+	/* The connections it serves, by their streams: ids given in order,
+	 * never one it has had before (until 2^32 of them), so that a stream
+	 * it still holds (its CLOSE found the ring full, or its output is
+	 * still on the way) is never taken for a new connection's; at slot
+	 * id & ids_mask, at most half full. */
 	struct { uint32_t id; int fd; } *ids; /* fd -1: a free slot */
 	uint32_t ids_mask, next_id;
+	uint32_t n_conns;      /* the slots taken */
+	uint32_t n_blocked;    /* of those, the ones whose input waits for room */
 	uint32_t *closes;      /* streams whose CLOSE waits for room in its ring */
 	uint32_t n_closes, cap_closes;
 	uint32_t client_addr;  /* unit client: whose worker it is */
@@ -226,14 +227,6 @@ static int worker_add_conn(struct hworker *w, int fd, uint32_t *id)
 		w->ids = ids;
 		w->ids_mask = cap - 1;
 	}
-	if (w->n_conns == w->cap_conns) {
-		uint32_t cap = w->cap_conns ? w->cap_conns * 2 : 4;
-		int *p = realloc(w->conns, cap * sizeof(*p));
-		if (!p)
-			return -ENOMEM;
-		w->conns = p;
-		w->cap_conns = cap;
-	}
 	uint32_t i = w->next_id;
 	while (w->ids[i & w->ids_mask].fd >= 0) /* at most half are taken */
 		i++;
@@ -241,19 +234,37 @@ static int worker_add_conn(struct hworker *w, int fd, uint32_t *id)
 	w->ids[i & w->ids_mask].fd = fd;
 	w->next_id = i + 1;
 	*id = i;
-	w->conns[w->n_conns++] = fd;
+	w->n_conns++;
 	return 0;
 }
 
-static void worker_del_conn(struct hworker *w, int fd, uint32_t id)
+/* Whether c's input waits for room in its worker's ring (relay_in). */
+static void set_blocked(struct hworker *w, struct hconn *c, bool blocked)
 {
-	if (w->ids && w->ids[id & w->ids_mask].id == id && w->ids[id & w->ids_mask].fd == fd)
+	if (c->in_blocked != blocked) {
+		c->in_blocked = blocked;
+		if (blocked)
+			w->n_blocked++;
+		else
+			w->n_blocked--;
+	}
+}
+
+/* The connection fd, c, leaves w. */
+static void worker_del_conn(struct hworker *w, struct hconn *c, int fd)
+{
+	uint32_t id = c->stream;
+	set_blocked(w, c, false);
+	if (w->ids && w->ids[id & w->ids_mask].id == id && w->ids[id & w->ids_mask].fd == fd) {
 		w->ids[id & w->ids_mask].fd = -1;
-	for (uint32_t i = 0; i < w->n_conns; i++)
-		if (w->conns[i] == fd) {
-			w->conns[i] = w->conns[--w->n_conns];
-			return;
-		}
+		w->n_conns--;
+	}
+}
+
+/* The connection of w's stream slot i, or -1 for a free slot. */
+static int worker_slot_fd(const struct hworker *w, uint32_t i)
+{
+	return w->ids && i <= w->ids_mask ? w->ids[i].fd : -1;
 }
 
 /* CLOSEs that found no room, sent as room comes (quietly: nothing to do at
@@ -423,7 +434,6 @@ static void worker_free(struct hiso *h, struct hworker *w)
 	h->by_uid[w->uid - h->p.uid_base] = NULL;
 	iso_chan_close(w->ch);
 	close(w->sock);
-	free(w->conns);
 	free(w->ids);
 	free(w->closes);
 	free(w->held_buf);
@@ -490,7 +500,7 @@ static void conn_attach(struct bh_tcp *t, struct hsrv *s, struct hworker *w, int
 	 * connection it has heard nothing of is timed out here (hiso_scan). */
 	int rc = iso_frame_send_quiet(w->ch, c->stream, ISO_F_OPEN, 0, &o, sizeof(o));
 	if (rc < 0)
-		worker_del_conn(w, fd, c->stream);
+		worker_del_conn(w, c, fd);
 	if (rc == -EAGAIN) {
 		/* a shared worker's ring is full: wait in line, try again */
 		waitq_push(t, s, fd);
@@ -754,7 +764,7 @@ void hiso_conn_gone(struct hsrv *s, struct hconn *c)
 	if (!w)
 		return;
 	c->w = NULL;
-	worker_del_conn(w, (int)(c - s->conns), c->stream);
+	worker_del_conn(w, c, (int)(c - s->conns));
 	if (w->retiring || w->killed)
 		return;
 	uint64_t now = bh_tcp_nf_now();
@@ -792,7 +802,7 @@ void hiso_conn_gone(struct hsrv *s, struct hconn *c)
 static void conn_orphan(struct bh_tcp *t, struct hsrv *s, struct hworker *w, int fd, uint64_t now)
 {
 	struct hconn *c = &s->conns[fd];
-	worker_del_conn(w, fd, c->stream);
+	worker_del_conn(w, c, fd);
 	c->w = NULL;
 	if (c->req_pending && !c->ended)
 		hs_respond_status(s, c, 500);
@@ -807,8 +817,10 @@ static void conn_orphan(struct bh_tcp *t, struct hsrv *s, struct hworker *w, int
  * response at all gets a 500. */
 static void conns_orphaned(struct bh_tcp *t, struct hsrv *s, struct hworker *w)
 {
-	while (w->n_conns) {
-		int fd = w->conns[w->n_conns - 1];
+	for (uint32_t i = 0; i <= w->ids_mask && w->n_conns; i++) {
+		int fd = worker_slot_fd(w, i);
+		if (fd < 0)
+			continue;
 		struct hconn *c = &s->conns[fd];
 		bool pending = out_pending(c);
 		if (c->resp_started || (c->req_pending && pending)) {
@@ -1015,8 +1027,11 @@ static int relay_out(struct bh_tcp *t, struct hsrv *s, struct hworker *w, uint64
 	int n = 0;
 	if (w->give_retry) {
 		w->give_retry = false;
-		for (uint32_t i = 0; i < w->n_conns && !w->give_retry; i++)
-			give_back(s, &s->conns[w->conns[i]]);
+		for (uint32_t i = 0; i <= w->ids_mask && !w->give_retry; i++) {
+			int fd = worker_slot_fd(w, i);
+			if (fd >= 0)
+				give_back(s, &s->conns[fd]);
+		}
 	}
 	if (w->held) {
 		int rc = deliver(t, s, w, &w->held_f, w->held_buf, now);
@@ -1071,7 +1086,7 @@ static void relay_in(struct bh_tcp *t, struct hsrv *s, int fd, uint64_t now)
 {
 	struct hconn *c = &s->conns[fd];
 	struct hworker *w = c->w;
-	c->in_blocked = false;
+	set_blocked(w, c, false);
 	while (!c->in_eof && !c->ended) { /* after END the worker has forgotten it */
 		ssize_t room = iso_chan_writable(w->ch);
 		if (room < 0) {
@@ -1079,7 +1094,7 @@ static void relay_in(struct bh_tcp *t, struct hsrv *s, int fd, uint64_t now)
 			return;
 		}
 		if (room <= (ssize_t)ISO_FRAME_HDR) {
-			c->in_blocked = true;
+			set_blocked(w, c, true);
 			poll_add(s->iso, w); /* to see the room come back */
 			break;
 		}
@@ -1321,20 +1336,18 @@ int hiso_step(struct bh_tcp *t, struct hsrv *s, uint64_t now)
 		if (w->n_closes)
 			closes_flush(w);
 		/* blocked input can move again once the worker read */
-		for (uint32_t k = 0; k < w->n_conns; k++) {
-			int fd = w->conns[k];
-			if (s->conns[fd].in_blocked && iso_chan_writable(w->ch) > (ssize_t)ISO_FRAME_HDR) {
+		for (uint32_t k = 0; w->n_blocked && k <= w->ids_mask; k++) {
+			int fd = worker_slot_fd(w, k);
+			if (fd >= 0 && s->conns[fd].in_blocked &&
+			    iso_chan_writable(w->ch) > (ssize_t)ISO_FRAME_HDR) {
 				relay_in(t, s, fd, now);
 				break; /* the table may have changed */
 			}
 		}
 		if (w->poll_idx != (int)i)
 			continue;
-		bool blocked = false;
-		for (uint32_t k = 0; k < w->n_conns; k++)
-			blocked |= s->conns[w->conns[k]].in_blocked;
 		/* asleep with nothing for us: arm it and stop looking */
-		if (!blocked && iso_chan_peer_sleeping(w->ch) && !iso_chan_wake_owed(w->ch) &&
+		if (!w->n_blocked && iso_chan_peer_sleeping(w->ch) && !iso_chan_wake_owed(w->ch) &&
 		    iso_chan_arm(w->ch, ISO_CHAN_IN) == 0) {
 			poll_del(h, w);
 			continue;

@@ -129,6 +129,7 @@ struct hiso {
 	uint32_t clients_cap;
 	uint64_t q_bytes;         /* DATA queued behind busy connections, in all */
 	uint32_t q_files;         /* passed files queued so, in all */
+	uint32_t n_held;          /* workers with a frame held back (hworker.held) */
 };
 
 /* A worker's output for a connection that is still sending what came
@@ -422,6 +423,8 @@ static void spare_remove(struct hiso *h, struct hworker *w)
 static void worker_free(struct hiso *h, struct hworker *w)
 {
 	poll_del(h, w);
+	if (w->held)
+		h->n_held--;
 	if (w->spare)
 		spare_remove(h, w);
 	if (h->p.unit == ISO_UNIT_CLIENT)
@@ -612,8 +615,19 @@ static int waitq_pop(struct hsrv *s)
 /* ---------------------------------------------------------------------- */
 /* Output queued behind a busy connection, and the credit given back */
 
+/* Room in the queues: the workers that hold a frame back for want of it
+ * are looked at again (relay_out) at the next turn. */
+static void held_wake(struct hiso *h)
+{
+	for (uint32_t i = 0; h->n_held && i < h->n_all; i++)
+		if (h->all[i]->held && !h->all[i]->killed)
+			poll_add(h, h->all[i]);
+}
+
 static void queue_free(struct hiso *h, struct hconn *c)
 {
+	if (c->q)
+		held_wake(h);
 	while (c->q) {
 		struct hq *q = c->q;
 		c->q = q->next;
@@ -669,6 +683,7 @@ static int enqueue(struct hiso *h, struct hconn *c, const uint8_t *p, uint32_t n
 static void dequeue(struct hiso *h, struct hconn *c)
 {
 	struct hq *q = c->q;
+	held_wake(h);
 	if (!(c->q = q->next))
 		c->q_tail = NULL;
 	if (q->file >= 0) {
@@ -767,6 +782,8 @@ void hiso_conn_gone(struct hsrv *s, struct hconn *c)
 	worker_del_conn(w, c, (int)(c - s->conns));
 	if (w->retiring || w->killed)
 		return;
+	if (w->held && w->held_f.stream == c->stream)
+		poll_add(h, w); /* the frame it held back is dropped (relay_out) */
 	uint64_t now = bh_tcp_nf_now();
 	/* Unless it ended the stream itself, the worker still has it: a pool
 	 * or client worker is told now or once its ring has room; a worker of
@@ -1019,6 +1036,19 @@ static int deliver(struct bh_tcp *t, struct hsrv *s, struct hworker *w, const st
 	}
 }
 
+/* While w held a frame back its answers waited for us, not for it: the
+ * clocks of what it owes start again now. */
+static void held_clocks(struct hsrv *s, struct hworker *w, uint64_t now)
+{
+	if (w->owed_ns)
+		w->owed_ns = now;
+	for (uint32_t i = 0; i <= w->ids_mask; i++) {
+		int fd = worker_slot_fd(w, i);
+		if (fd >= 0 && s->conns[fd].owed_ns)
+			s->conns[fd].owed_ns = now;
+	}
+}
+
 /* Frames from w until none, a budget, or a busy connection. Returns the
  * frames handled. */
 static int relay_out(struct bh_tcp *t, struct hsrv *s, struct hworker *w, uint64_t now)
@@ -1035,9 +1065,15 @@ static int relay_out(struct bh_tcp *t, struct hsrv *s, struct hworker *w, uint64
 	}
 	if (w->held) {
 		int rc = deliver(t, s, w, &w->held_f, w->held_buf, now);
-		if (rc == 0)
+		if (rc == 0) {
+			/* still no room: looked at again when there is (held_wake,
+			 * the connection's EPOLLOUT or its end), not every turn */
+			poll_del(h, w);
 			return 0;
+		}
 		w->held = false;
+		h->n_held--;
+		held_clocks(s, w, now);
 		if (rc < 0) {
 			poll_del(h, w);
 			worker_kill(s, w, HTTP_C_worker_protocol_errors);
@@ -1074,7 +1110,8 @@ static int relay_out(struct bh_tcp *t, struct hsrv *s, struct hworker *w, uint64
 			memcpy(w->held_buf, s->buf, f.len);
 			w->held_f = f;
 			w->held = true;
-			poll_del(h, w); /* its connection's EPOLLOUT resumes it */
+			h->n_held++;
+			poll_del(h, w); /* resumed by held_wake, its connection's EPOLLOUT or end */
 			break;
 		}
 	}
@@ -1116,8 +1153,10 @@ static void relay_in(struct bh_tcp *t, struct hsrv *s, int fd, uint64_t now)
 		c->last_ns = now;
 		/* Polled (and disarmed) before it hears of it: woken, the worker
 		 * may run at once on this CPU, and an armed bell would make its
-		 * answer ring the wake pipe for nothing. */
-		poll_add(s->iso, w);
+		 * answer ring the wake pipe for nothing. One that holds a frame
+		 * back waits for room (relay_out). */
+		if (!w->held)
+			poll_add(s->iso, w);
 		c->heard = true;
 		if (r == 0) {
 			c->in_eof = true;
@@ -1424,7 +1463,7 @@ void hiso_scan(struct bh_tcp *t, struct hsrv *s, uint64_t now)
 			s->c[HTTP_C_conns_refused]++;
 			hs_respond_status(s, c, 503);
 			conn_finish(t, s, (int)fd, now);
-		} else if (c->w && c->owed_ns && h->p.unit != ISO_UNIT_CONNECTION &&
+		} else if (c->w && c->owed_ns && !c->w->held && h->p.unit != ISO_UNIT_CONNECTION &&
 			   since(now, c->owed_ns) > s->header_timeout_ns + HISO_GRACE_NS) {
 			/* a shared worker left this one unanswered (one that owes
 			 * its only connection is killed as hung: below) */
@@ -1446,7 +1485,9 @@ void hiso_scan(struct bh_tcp *t, struct hsrv *s, uint64_t now)
 			kill_request(h, w);
 			continue;
 		}
-		bool owes = w->owed_ns && since(now, w->owed_ns) > s->header_timeout_ns + HISO_GRACE_NS;
+		/* (not while we hold its output back: relay_out) */
+		bool owes = !w->held && w->owed_ns &&
+			    since(now, w->owed_ns) > s->header_timeout_ns + HISO_GRACE_NS;
 		if (owes || (w->retiring && since(now, w->retire_ns) > HISO_GRACE_NS)) {
 			fprintf(stderr, HISO_PROG ": worker %d (uid %u) killed: %s for %llu ms\n",
 				(int)w->pid, (unsigned)w->uid,

@@ -58,6 +58,12 @@ sent as Latin-1 bytes.
       connect_failed, answered, bad (a wrong answer, a reset, or a request
       that could not be sent), unanswered, seconds (from the start),
       answer_seconds (from the requests' send to the last answer)
+  http_client.py held HOST PORT BIG PATH FILE N DEPTH
+      one keep-alive connection GETs PATH; N more open, then each pipelines
+      DEPTH GETs of BIG and reads nothing (4 KiB receive buffers); a second
+      later the first GETs PATH again. JSON: first (its first answer's
+      status), status, ok (the second's body is FILE's), seconds (from that
+      request to its answer), closed
   http_client.py stale HOST PORT PATH FILE BIG PID N MARK
       for a pool of one worker, PID: one connection GETs BIG and reads none
       of it; PID is stopped (SIGSTOP); that connection sends half a head of
@@ -463,6 +469,32 @@ def rst(sock):
     sock.close()
 
 
+def held(host, port, big, path, fname, n, depth):
+    """one keep-alive connection GETs path; n more connections open, then
+    each pipelines depth GETs of big and reads nothing; a second later the
+    first GETs path again. JSON: first (its first answer's status), status,
+    ok (the body is fname's), seconds (from that request to its answer),
+    closed"""
+    want = open(fname, "rb").read()
+    c = Conn(host, port)
+    c.s.sendall(get(path))
+    r = c.response(timeout=10.0)
+    first = r[0] if r else 0
+    gluts = [Conn(host, port, rcvbuf=4096) for _ in range(n)]
+    time.sleep(0.3)
+    for g in gluts:
+        g.s.sendall(get(big) * depth)
+    time.sleep(1.0)
+    t0 = time.monotonic()
+    c.s.sendall(get(path))
+    r = c.response(timeout=60.0)
+    secs = time.monotonic() - t0
+    print(json.dumps({"first": first, "status": r[0] if r else 0, "ok": bool(r and r[2] == want),
+                      "seconds": round(secs, 1), "closed": c.closed}))
+    for g in gluts:
+        g.s.close()
+
+
 def stale(host, port, path, fname, big, pid, n, mark):
     want = open(fname, "rb").read()
     # a big file on its way out, the client reading none of it
@@ -535,6 +567,8 @@ def main(cmd, a):
         conns(a[0], int(a[1]), int(a[2]), a[3], int(a[4]), *(int(x) for x in a[5:6]))
     elif cmd == "glut":
         glut(a[0], int(a[1]), a[2], int(a[3]), a[4], a[5], *(float(x) for x in a[6:]))
+    elif cmd == "held":
+        held(a[0], int(a[1]), a[2], a[3], a[4], int(a[5]), int(a[6]))
     elif cmd == "stale":
         stale(a[0], int(a[1]), a[2], a[3], a[4], int(a[5]), int(a[6]), a[7])
     elif cmd == "loop":

@@ -107,6 +107,10 @@ void http_reader_free(struct http_reader *r); /* NULL is a no-op */
 /* Back to the state http_reader_new() gives (same limits), whatever was
  * fed: a server may keep readers of closed connections for new ones. */
 void http_reader_reset(struct http_reader *r);
+/* The same, and every byte it was fed, or made of them, zeroed: for a
+ * reader kept for another client (an isolated worker reused: recycle
+ * scrub). */
+void http_reader_wipe(struct http_reader *r);
 
 /* Feeds the next bytes the client sent. Stops at the end of the first
  * complete request, so pipelined requests come out one per call, and
@@ -242,6 +246,9 @@ struct http_file_cache_stats {
  * 1 .. HTTP_FILE_CACHE_MAX_FILE) or ENOMEM. */
 struct http_file_cache *http_file_cache_create(uint32_t entries, uint32_t max_file);
 void http_file_cache_destroy(struct http_file_cache *c);
+/* Every entry dropped, the paths they were kept by zeroed before their
+ * memory is freed (they are what clients asked for). */
+void http_file_cache_clear(struct http_file_cache *c);
 void http_file_cache_get_stats(const struct http_file_cache *c, struct http_file_cache_stats *s);
 
 /* http_respond_in() through the cache fc (NULL: none): a cached file's

@@ -133,6 +133,12 @@ int iso_chan_shutdown(struct iso_chan *ch);
  * bytes to read before iso_chan_read() returns 0). */
 bool iso_chan_peer_done(struct iso_chan *ch);
 
+/* Wipe mode: every byte this side reads from the channel (iso_chan_read,
+ * iso_chan_consume) is zeroed in the ring before the peer may write there
+ * again, so that the ring keeps nothing that went through it. For a worker
+ * reused for another unit (recycle scrub): both sides set it. Off by default. */
+void iso_chan_set_wipe(struct iso_chan *ch, bool on);
+
 /*
  * Waits until one of `events` (ISO_CHAN_IN, ISO_CHAN_OUT; ISO_CHAN_QUIET is
  * ISO_CHAN_IN woken by quiet writes too, and reports as ISO_CHAN_IN) holds, or

@@ -61,6 +61,15 @@ static void entry_drop(struct http_file_cache *c, struct http_fc_entry *e)
 	*e = (struct http_fc_entry){.fd = -1};
 }
 
+void http_file_cache_clear(struct http_file_cache *c)
+{
+	for (uint32_t i = 0; c && i < c->n; i++) {
+		if (c->e[i].key)
+			memset(c->e[i].key, 0, strlen(c->e[i].key));
+		entry_drop(c, &c->e[i]);
+	}
+}
+
 void http_file_cache_destroy(struct http_file_cache *c)
 {
 	if (!c)

@@ -116,6 +116,7 @@ struct http_reader {
 	size_t raw_len;
 	char *joined;           /* max_head_bytes + 2 * max_headers + 2 * FLD_COUNT + max_uri + 16 */
 	size_t joined_len, joined_cap;
+	size_t mem_len;         /* of mem[] */
 	_Alignas(8) char mem[];
 };
 
@@ -341,6 +342,7 @@ struct http_reader *http_reader_new(const struct http_limits *lim)
 		return NULL;
 	memset(r, 0, sizeof(*r));
 	r->lim = l;
+	r->mem_len = total;
 	char *m = r->mem;
 	r->lines = (struct fld_line *)(void *)m;
 	m += lines;
@@ -368,6 +370,16 @@ void http_reader_free(struct http_reader *r)
 
 void http_reader_reset(struct http_reader *r)
 {
+	reset(r);
+}
+
+void http_reader_wipe(struct http_reader *r)
+{
+	memset(r->mem, 0, r->mem_len);
+	memset(r->name, 0, sizeof(r->name));
+	memset(r->method, 0, sizeof(r->method));
+	memset(&r->req, 0, sizeof(r->req));
+	http_parser_init(&r->parser, HTTP_REQUEST);
 	reset(r);
 }
 

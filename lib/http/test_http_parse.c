@@ -7,6 +7,7 @@
  * and input that ends against a guard page.
  */
 #include <errno.h>
+#include <malloc.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -323,6 +324,32 @@ static void test_reset(void)
 		CHECK(q->keep_alive && q->status == 0 && q->head_bytes == strlen(next));
 		http_reader_free(r);
 	}
+}
+
+/* A wiped reader keeps no byte it was fed (the whole allocation searched),
+ * and reads the next request as a new one. */
+static void test_wipe(void)
+{
+	static const char req[] = "GET /Zq-secret-path HTTP/1.1\r\nHost: h\r\nCookie: Zq-secret-cookie\r\n"
+				  "X-Half: Zq-secret-half";
+	static const char next[] = "GET /n HTTP/1.1\r\nHost: h\r\n\r\n";
+	struct http_reader *r = http_reader_new(NULL);
+	const struct http_request *q;
+	size_t used;
+	if (!r) {
+		CHECK(0);
+		return;
+	}
+	size_t len = malloc_usable_size(r);
+	CHECK_EQ(http_reader_feed(r, req, strlen(req), &used, &q), -EAGAIN);
+	CHECK(memmem(r, len, "Zq-secret", 9) != NULL); /* what the search is for */
+	http_reader_wipe(r);
+	CHECK(memmem(r, len, "Zq-secret", 9) == NULL);
+	CHECK(memmem(r, len, "Host", 4) == NULL && memmem(r, len, "Cookie", 6) == NULL);
+	CHECK(http_reader_idle(r));
+	CHECK_EQ(http_reader_feed(r, next, strlen(next), &used, &q), 1);
+	CHECK(q->method == HTTP_METHOD_GET && !strcmp(q->path, "n") && !strcmp(q->host, "h"));
+	http_reader_free(r);
 }
 
 /* Every split of every input gives the same requests and errors. */
@@ -647,6 +674,7 @@ int main(void)
 	test_case_insensitive();
 	test_pipelined();
 	test_reset();
+	test_wipe();
 	test_splits();
 	test_errors();
 	test_limits();

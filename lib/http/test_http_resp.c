@@ -781,6 +781,17 @@ static void test_file_cache(void)
 		http_file_cache_get_stats(fc, &st);
 		CHECK_EQ(st.entries, 1);
 		CHECK_EQ(st.misses, 6);
+		/* cleared: nothing kept, its descriptor closed; then as new */
+		int open_fds = http_test_count_fds();
+		http_file_cache_clear(fc);
+		http_file_cache_get_stats(fc, &st);
+		CHECK_EQ(st.entries, 0);
+		CHECK_EQ(http_test_count_fds(), open_fds - 1);
+		whole(fc, "GET", "/a.txt", "", NOW, b, sizeof(b), &rb);
+		CHECK_EQ(rb.status, 200);
+		http_file_cache_get_stats(fc, &st);
+		CHECK_EQ(st.entries, 1);
+		CHECK_EQ(st.misses, 7);
 	}
 	http_file_cache_destroy(fc);
 	http_test_tree_remove(&tree);

@@ -78,6 +78,7 @@ struct iso_chan {
 	size_t map_bytes;
 	unsigned side;
 	bool broken, shut;
+	bool wipe;                /* zero what we consume (iso_chan_set_wipe) */
 	int notify_fd;            /* eventfd or pipe written when we ring the peer, or -1 */
 	struct iso_wake_batch *batch; /* wake-ups deferred to it, or NULL */
 	struct iso_chan *next, **pprev; /* on batch->head's list while owed != 0 */
@@ -329,6 +330,23 @@ static void ring_copy(struct iso_end *e, uint8_t *buf, size_t len, bool to_ring)
 	}
 }
 
+/* Zeroes len bytes of ring e from our index (wrapping once), in wipe mode:
+ * ours until we publish the index past them. */
+static void ring_wipe(struct iso_chan *ch, struct iso_end *e, size_t len)
+{
+	if (!ch->wipe || !len)
+		return;
+	uint32_t pos = e->mine & (e->size - 1);
+	size_t first = len < e->size - pos ? len : e->size - pos;
+	memset(e->data + pos, 0, first);
+	memset(e->data, 0, len - first);
+}
+
+void iso_chan_set_wipe(struct iso_chan *ch, bool on)
+{
+	ch->wipe = on;
+}
+
 ssize_t iso_chan_readable(struct iso_chan *ch)
 {
 	int64_t used = ring_used(ch, &ch->in, false);
@@ -415,6 +433,7 @@ ssize_t iso_chan_read(struct iso_chan *ch, void *buf, size_t n)
 	if (len == 0)
 		return -EINVAL;
 	ring_copy(e, buf, len, false);
+	ring_wipe(ch, e, len);
 	e->mine += (uint32_t)len;
 	atomic_store_explicit(&e->ctl->tail, e->mine, memory_order_release);
 	wake_peer(ch, ISO_CHAN_OUT);
@@ -431,9 +450,11 @@ ssize_t iso_chan_consume(struct iso_chan *ch, size_t skip, void *buf, size_t n)
 		return -EAGAIN;
 	if (skip + n == 0)
 		return 0;
+	ring_wipe(ch, e, skip);
 	e->mine += (uint32_t)skip;
 	if (n)
 		ring_copy(e, buf, n, false);
+	ring_wipe(ch, e, n);
 	e->mine += (uint32_t)n;
 	atomic_store_explicit(&e->ctl->tail, e->mine, memory_order_release);
 	wake_peer(ch, ISO_CHAN_OUT);

@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 #include <time.h>
 
 #include "bulkhead/iso.h"
@@ -549,6 +550,56 @@ static void test_wake_batch(void)
 	CHECK_EQ(bh_test_count_fds(), before);
 }
 
+/* Wipe mode: what a side reads is zeroed in the ring (the whole shared
+ * mapping searched), both ways; what it has not read yet stays. */
+static void test_wipe(void)
+{
+	int before = bh_test_count_fds(), fd;
+	struct iso_chan *t = iso_chan_create(4096, 4096, &fd);
+	struct iso_chan *w = t ? iso_chan_attach(fd, ISO_SIDE_WORKER) : NULL;
+	struct stat st;
+	uint8_t *m = MAP_FAILED;
+	size_t len = 0;
+	if (t && fstat(fd, &st) == 0) {
+		len = (size_t)st.st_size;
+		m = mmap(NULL, len, PROT_READ, MAP_SHARED, fd, 0);
+	}
+	close(fd);
+	CHECK(t && w && m != MAP_FAILED);
+	if (!t || !w || m == MAP_FAILED)
+		goto out;
+	char got[64];
+	struct iso_frame f;
+	/* off: read bytes stay in the ring */
+	CHECK_EQ(iso_chan_write(t, "Zq-plain-secret", 15), 15);
+	CHECK_EQ(iso_chan_read(w, got, sizeof(got)), 15);
+	CHECK(memmem(m, len, "Zq-plain-secret", 15) != NULL);
+	/* on, each way: iso_chan_read, and frames (iso_chan_consume: the
+	 * header skipped, the payload taken); a frame wrapping round the end */
+	iso_chan_set_wipe(t, true);
+	iso_chan_set_wipe(w, true);
+	CHECK_EQ(iso_chan_write(t, "Zq-one-secret", 13), 13);
+	CHECK_EQ(iso_chan_read(w, got, sizeof(got)), 13);
+	CHECK(memmem(m, len, "Zq-one-secret", 13) == NULL);
+	for (int i = 0; i < 200; i++) {
+		CHECK_EQ(iso_frame_send(w, 9, ISO_F_DATA, 0, "Zq-two-secret", 13), 0);
+		CHECK_EQ(iso_frame_recv(t, &f, got, sizeof(got)), 1);
+		CHECK(f.len == 13 && !memcmp(got, "Zq-two-secret", 13));
+		CHECK(memmem(m, len, "Zq-two-secret", 13) == NULL);
+	}
+	/* not yet read: there until read */
+	CHECK_EQ(iso_chan_write(t, "Zq-three-secret", 15), 15);
+	CHECK(memmem(m, len, "Zq-three-secret", 15) != NULL);
+	CHECK_EQ(iso_chan_read(w, got, sizeof(got)), 15);
+	CHECK(memmem(m, len, "Zq-three-secret", 15) == NULL);
+out:
+	if (m != MAP_FAILED)
+		munmap(m, len);
+	iso_chan_close(t);
+	iso_chan_close(w);
+	CHECK_EQ(bh_test_count_fds(), before);
+}
+
 /* Quiet writes (iso_chan_writev_quiet, iso_frame_send_quiet) ring only a
  * peer that waits with ISO_CHAN_QUIET; every other write rings it too. */
 static void test_quiet(void)
@@ -890,6 +941,7 @@ int main(void)
 	test_fast_path();
 	test_wake_batch();
 	test_quiet();
+	test_wipe();
 	test_hostile();
 	test_frames();
 	test_gather();

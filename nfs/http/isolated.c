@@ -1277,6 +1277,7 @@ static void worker_arrived(struct bh_tcp *t, struct hsrv *s, struct iso_zmsg *m,
 	 * time and answers best woken at once, within the turn. */
 	if (h->p.unit != ISO_UNIT_CONNECTION)
 		iso_chan_join(ch, &h->wakes);
+	iso_chan_set_wipe(ch, h->p.scrub);
 	h->all[h->n_all++] = w;
 	h->by_uid[m->uid - h->p.uid_base] = w;
 	int fd = waitq_pop(s);
@@ -1603,6 +1604,10 @@ int hiso_start(struct bh_tcp *t, struct hsrv *s)
 #undef ARG
 	if (!s->log_path) /* no access log: spare the workers formatting its lines */
 		h->argv[a++] = (char *)"--no-log-line";
+	/* a worker that serves another unit after this one keeps nothing of
+	 * it (the worker zeroes; we zero the ring bytes we read: below) */
+	if (h->p.scrub)
+		h->argv[a++] = (char *)"--wipe";
 	h->argv[a] = NULL;
 
 	struct iso_zygote_conf zc = {

@@ -7,7 +7,7 @@
  *   bh-http-worker [--root DIR] [--max-head-bytes N] [--max-uri-bytes N]
  *                  [--max-headers N] [--max-requests N] [--header-timeout-ms MS]
  *                  [--idle-timeout-ms MS] [--inline-max BYTES] [--max-streams N]
- *                  [--file-cache N] [--no-log-line]
+ *                  [--file-cache N] [--no-log-line] [--wipe]
  *
  * It starts confined already (a zygote forks it and calls iso_sandbox_exec):
  * cwd is the read-only document root at /www, no /proc, no /dev, and a
@@ -55,6 +55,16 @@
  *    and END; a stream with no request in progress and no byte for
  *    --idle-timeout-ms gets END alone. A body file that fails under us
  *    (shrunk) ends the stream with ISO_END_RESET: its length was promised.
+ *  - --wipe (a worker reused for another unit: recycle scrub): whatever a
+ *    client gave or was given goes once no stream is left. A closed
+ *    stream's buffers and reader are zeroed as it closes; with the last
+ *    one, the head and log buffers, the frame buffers, the open-file cache
+ *    (its paths are what clients asked for) and the stack below the loop;
+ *    each byte read from the channel is zeroed in the ring as it is taken
+ *    (iso_chan_set_wipe; the trusted side does the same with ours), and no
+ *    further frame is taken until the trusted side has read all we wrote.
+ *    So the next unit's bytes find nothing of the last one's here, even if
+ *    they take the process over.
  *  - For the trusted side's counters, where bulkhead/iso.h defines them:
  *    LOG flags ISO_LOG_REFUSED (the reader refused the request) and
  *    ISO_LOG_TIMEOUT (408), END flag ISO_END_IDLE (idle timeout).
@@ -102,6 +112,7 @@
 #define WK_PUMP_MAX 64        /* frames taken per pass */
 #define WK_POLL_MAX_MS 16     /* see wait_for_work() */
 #define WK_CHAN_END 1000      /* pump(): the trusted side shut the channel */
+#define WK_STACK_WIPE (64u << 10) /* stack zeroed below the loop (--wipe) */
 
 struct stream {
 	uint32_t id;
@@ -134,6 +145,7 @@ struct worker {
 	const char *root;
 	unsigned open_flags;        /* HTTP_OPEN_VIEW when the root is the sandbox's view */
 	bool no_log_line;           /* LOG frames without the access-log line */
+	bool wipe;                  /* --wipe */
 	uint32_t file_cache;        /* open-file cache entries, 0: none */
 	struct http_file_cache *fcache;
 	struct http_limits lim;
@@ -157,6 +169,9 @@ struct worker {
 	bool out_ring;              /* a frame did not fit in the ring */
 	bool out_sock;              /* the fd socket was full */
 	bool credit_wait;           /* a stream waits for credit (WINDOW) */
+	bool wipe_wait;             /* wiped: the trusted side is still reading our ring */
+	bool wipe_due;              /* --wipe, the last stream closed: wipe_done() */
+	bool wiped;                 /* ... and the memory is zeroed */
 	/* The trusted side's doorbell is rung once per pass, not at each
 	 * frame read or written (run() flushes after each pass). */
 	struct iso_wake_batch wake;
@@ -306,6 +321,19 @@ static void in_shrink(struct stream *s)
 	}
 }
 
+/* Zeroes what a closed stream kept of its client (--wipe). */
+static void stream_wipe(struct stream *s)
+{
+	http_reader_wipe(s->rd);
+	if (s->in)
+		memset(s->in, 0, s->in_cap);
+	if (s->head)
+		memset(s->head, 0, s->head_cap);
+	if (s->log)
+		memset(s->log, 0, s->log_cap);
+	s->in_off = s->in_len = 0;
+}
+
 static void stream_release(struct stream *s)
 {
 	http_reader_free(s->rd);
@@ -329,6 +357,11 @@ static void stream_free(struct worker *w, struct stream *s)
 	if (s->file >= 0)
 		close(s->file);
 	s->file = -1;
+	if (w->wipe) {
+		stream_wipe(s);
+		if (!w->n_streams)
+			w->wipe_due = true;
+	}
 	if (w->n_spare >= WK_SPARE_MAX) {
 		stream_release(s);
 		return;
@@ -427,6 +460,39 @@ static int on_frame(struct worker *w, const struct iso_frame *f, uint64_t now)
 	return 0; /* FILE, LOG, END go the other way: ignored */
 }
 
+/* Zeroes the stack below the caller's frame: what the last streams' calls
+ * left there. */
+__attribute__((noinline)) static void stack_wipe(void)
+{
+	uint8_t pad[WK_STACK_WIPE];
+	explicit_bzero(pad, sizeof(pad));
+	__asm__ volatile("" : : "r"(pad) : "memory");
+}
+
+/* --wipe, no stream left: zeroes what is left of the last ones (once), and
+ * says whether the trusted side has read (and zeroed) all we wrote. Until
+ * then no frame is taken. */
+static bool wipe_done(struct worker *w)
+{
+	if (!w->wiped) {
+		if (w->resp)
+			memset(w->resp, 0, w->resp_cap);
+		if (w->line)
+			memset(w->line, 0, w->line_cap);
+		memset(w->inbuf, 0, sizeof(w->inbuf));
+		memset(w->outbuf, 0, sizeof(w->outbuf));
+		http_file_cache_clear(w->fcache);
+		stack_wipe();
+		w->wiped = true;
+	}
+	if (iso_chan_writable(w->ch) != (ssize_t)iso_chan_out_size(w->ch)) {
+		w->wipe_wait = true;
+		return false;
+	}
+	w->wipe_due = w->wiped = false;
+	return true;
+}
+
 /* Takes the frames waiting in the channel (at most WK_PUMP_MAX). Returns
  * whether it took any, WK_CHAN_END, or a negative errno. */
 static int pump(struct worker *w, uint64_t now)
@@ -434,6 +500,10 @@ static int pump(struct worker *w, uint64_t now)
 	int took = 0;
 	for (unsigned n = 0; n < WK_PUMP_MAX; n++) {
 		struct iso_frame h, f;
+		if (w->wipe_due && !wipe_done(w)) {
+			w->in_stalled = true;
+			break;
+		}
 		/* Decide on a peeked header; the frame is taken only if it can be
 		 * handled now. */
 		ssize_t p = iso_chan_peek(w->ch, &h, sizeof(h));
@@ -823,7 +893,7 @@ static int service(struct worker *w, struct stream *s, uint64_t now, uint64_t *d
 static int wait_for_work(struct worker *w, uint64_t now, uint64_t deadline, unsigned *poll_ms)
 {
 	unsigned ev = 0;
-	bool poll = w->out_sock;
+	bool poll = w->out_sock || w->wipe_wait; /* a ring read has no doorbell for us */
 	if (!w->in_stalled) {
 		ssize_t n = iso_chan_readable(w->ch);
 		if (n < 0)
@@ -879,7 +949,7 @@ static int run(struct worker *w)
 	unsigned poll_ms = 1;
 	for (;;) {
 		uint64_t now = mono_ns(), deadline = UINT64_MAX;
-		w->in_stalled = w->out_ring = w->out_sock = w->credit_wait = false;
+		w->in_stalled = w->out_ring = w->out_sock = w->credit_wait = w->wipe_wait = false;
 		/* The trusted side's end of stream means: exit, now. Whatever is
 		 * still queued either way has nobody left to go to (and a worker
 		 * blocked on a full ring would otherwise never see the end). */
@@ -947,6 +1017,7 @@ static int parse_options(struct worker *w, int argc, char **argv)
 		{"max-streams", required_argument, NULL, 'S'},
 		{"no-log-line", no_argument, NULL, 'L'},
 		{"file-cache", required_argument, NULL, 'C'},
+		{"wipe", no_argument, NULL, 'W'},
 		{NULL, 0, NULL, 0},
 	};
 	uint64_t v = 0;
@@ -1005,6 +1076,9 @@ static int parse_options(struct worker *w, int argc, char **argv)
 		case 'L':
 			w->no_log_line = true;
 			break;
+		case 'W':
+			w->wipe = true;
+			break;
 		case 'C':
 			if (!(rc = opt_num(name, optarg, 0, HTTP_FILE_CACHE_MAX_ENTRIES, &v)))
 				w->file_cache = (uint32_t)v;
@@ -1047,6 +1121,7 @@ static int setup(struct worker *w)
 	}
 	close(ISO_WORKER_CHAN_FD); /* the mapping stays */
 	iso_chan_join(w->ch, &w->wake);
+	iso_chan_set_wipe(w->ch, w->wipe);
 	w->sock = ISO_WORKER_SOCK_FD;
 	if (fcntl(w->sock, F_GETFD) < 0) {
 		fprintf(stderr, WK_PROG ": no fd socket on fd %d\n", ISO_WORKER_SOCK_FD);

@@ -469,18 +469,13 @@ __attribute__((noinline)) static void stack_wipe(void)
 	__asm__ volatile("" : : "r"(pad) : "memory");
 }
 
-/* --wipe, no stream left: zeroes what is left of the last ones (once), and
- * says whether the trusted side has read (and zeroed) all we wrote. Until
- * then no frame is taken. */
+/* --wipe, no stream left and a frame to take: zeroes what is left of the
+ * last streams (once: their own buffers went as each closed, the head, log
+ * and frame buffers as each use ended), and says whether the trusted side
+ * has read (and zeroed) all we wrote. Until then no frame is taken. */
 static bool wipe_done(struct worker *w)
 {
 	if (!w->wiped) {
-		if (w->resp)
-			memset(w->resp, 0, w->resp_cap);
-		if (w->line)
-			memset(w->line, 0, w->line_cap);
-		memset(w->inbuf, 0, sizeof(w->inbuf));
-		memset(w->outbuf, 0, sizeof(w->outbuf));
 		http_file_cache_clear(w->fcache);
 		stack_wipe();
 		w->wiped = true;
@@ -500,15 +495,16 @@ static int pump(struct worker *w, uint64_t now)
 	int took = 0;
 	for (unsigned n = 0; n < WK_PUMP_MAX; n++) {
 		struct iso_frame h, f;
-		if (w->wipe_due && !wipe_done(w)) {
-			w->in_stalled = true;
-			break;
-		}
 		/* Decide on a peeked header; the frame is taken only if it can be
 		 * handled now. */
 		ssize_t p = iso_chan_peek(w->ch, &h, sizeof(h));
 		if (p < 0)
 			return (int)p;
+		/* the last unit's leftovers go before the next one's first byte */
+		if (p > 0 && w->wipe_due && !wipe_done(w)) {
+			w->in_stalled = true;
+			break;
+		}
 		if (p == (ssize_t)sizeof(h) && must_wait(w, &h)) {
 			w->in_stalled = true;
 			break;
@@ -520,6 +516,8 @@ static int pump(struct worker *w, uint64_t now)
 			return rc == 0 ? WK_CHAN_END : rc;
 		took = 1;
 		rc = on_frame(w, &f, now);
+		if (w->wipe)
+			memset(w->inbuf, 0, f.len);
 		if (rc < 0)
 			return rc;
 	}
@@ -586,6 +584,8 @@ static int flush_data(struct worker *w, struct stream *s, bool *sent)
 		if (rc < 0)
 			return rc; /* not -EAGAIN: the room was there, and we are its only writer */
 		*sent = true;
+		if (w->wipe)
+			memset(w->outbuf, 0, fl);
 		s->out_credit -= (uint32_t)(hl + fl);
 		s->head_off += (uint32_t)hl;
 		s->foff += fl;
@@ -720,8 +720,12 @@ static int queue_response(struct worker *w, struct stream *s, const struct http_
 	memcpy(s->log, &lg, sizeof(lg));
 	memcpy(s->log + sizeof(lg), text, len);
 	s->log_len = log_len;
+	if (w->wipe && n != 0)
+		memset(w->line, 0, strnlen(w->line, w->line_cap));
 
 	memcpy(s->head, w->resp, resp->head_len);
+	if (w->wipe)
+		memset(w->resp, 0, resp->head_len);
 	s->head_off = 0;
 	s->head_len = (uint32_t)resp->head_len;
 	s->file = resp->body_fd;

@@ -56,15 +56,17 @@
  *    --idle-timeout-ms gets END alone. A body file that fails under us
  *    (shrunk) ends the stream with ISO_END_RESET: its length was promised.
  *  - --wipe (a worker reused for another unit: recycle scrub): whatever a
- *    client gave or was given goes once no stream is left. A closed
- *    stream's buffers and reader are zeroed as it closes; with the last
- *    one, the head and log buffers, the frame buffers, the open-file cache
- *    (its paths are what clients asked for) and the stack below the loop;
- *    each byte read from the channel is zeroed in the ring as it is taken
- *    (iso_chan_set_wipe; the trusted side does the same with ours), and no
- *    further frame is taken until the trusted side has read all we wrote.
- *    So the next unit's bytes find nothing of the last one's here, even if
- *    they take the process over.
+ *    client gave or was given goes before the next unit's first byte is
+ *    read. The frame, head and log-line buffers are zeroed as each use
+ *    ends, memory given back (freed, or left by a buffer that grew) before
+ *    it goes, a closed stream's buffers and reader as it closes; each byte
+ *    read from the channel is zeroed in the ring as it is taken
+ *    (iso_chan_set_wipe; the trusted side does the same with ours). With
+ *    no stream left, before the next frame is taken: the open-file cache
+ *    (its paths are what clients asked for) and the stack below the loop,
+ *    and the trusted side must have read all we wrote. So the next unit's
+ *    bytes find nothing of the last one's here, even if they take the
+ *    process over.
  *  - For the trusted side's counters, where bulkhead/iso.h defines them:
  *    LOG flags ISO_LOG_REFUSED (the reader refused the request) and
  *    ISO_LOG_TIMEOUT (408), END flag ISO_END_IDLE (idle timeout).
@@ -311,10 +313,30 @@ static struct stream *stream_new(struct worker *w, uint32_t id, uint64_t now)
 	return s;
 }
 
+/* --wipe: memory given back (freed, or left by a growing buffer) is zeroed
+ * first, so that the allocator keeps no client's bytes for the next. */
+static bool wk_wipe;
+
+/* A buffer of cap bytes grown to new_cap, its first keep bytes kept. */
+static void *wk_grow(void *p, size_t cap, size_t keep, size_t new_cap)
+{
+	if (!wk_wipe)
+		return realloc(p, new_cap);
+	void *q = malloc(new_cap);
+	if (q && p) {
+		memcpy(q, p, keep);
+		explicit_bzero(p, cap);
+		free(p);
+	}
+	return q;
+}
+
 /* Gives back an empty input buffer's memory if it grew beyond WK_IN_KEEP. */
 static void in_shrink(struct stream *s)
 {
 	if (s->in_cap > WK_IN_KEEP) {
+		if (wk_wipe)
+			explicit_bzero(s->in, s->in_cap);
 		free(s->in);
 		s->in = NULL;
 		s->in_cap = 0;
@@ -395,7 +417,7 @@ static int in_append(struct stream *s, const uint8_t *p, uint32_t n)
 		uint32_t cap = s->in_cap ? 2 * s->in_cap : 1024;
 		if (cap < s->in_len + n)
 			cap = s->in_len + n;
-		uint8_t *in = realloc(s->in, cap);
+		uint8_t *in = wk_grow(s->in, s->in_cap, s->in_off + s->in_len, cap);
 		if (!in)
 			return -ENOMEM;
 		s->in = in;
@@ -683,7 +705,7 @@ static int queue_response(struct worker *w, struct stream *s, const struct http_
 			  const struct http_response *resp, time_t wall, uint16_t log_flags)
 {
 	if (resp->head_len > s->head_cap) {
-		char *head = realloc(s->head, resp->head_len);
+		char *head = wk_grow(s->head, s->head_cap, 0, resp->head_len);
 		if (!head)
 			goto nomem;
 		s->head = head;
@@ -709,7 +731,7 @@ static int queue_response(struct worker *w, struct stream *s, const struct http_
 		len = w->frame_max - sizeof(struct iso_log);
 	uint32_t log_len = (uint32_t)(sizeof(struct iso_log) + len);
 	if (log_len > s->log_cap) {
-		uint8_t *log = realloc(s->log, log_len);
+		uint8_t *log = wk_grow(s->log, s->log_cap, 0, log_len);
 		if (!log)
 			goto nomem;
 		s->log = log;
@@ -1081,7 +1103,7 @@ static int parse_options(struct worker *w, int argc, char **argv)
 			w->no_log_line = true;
 			break;
 		case 'W':
-			w->wipe = true;
+			w->wipe = wk_wipe = true;
 			break;
 		case 'C':
 			if (!(rc = opt_num(name, optarg, 0, HTTP_FILE_CACHE_MAX_ENTRIES, &v)))

@@ -77,9 +77,9 @@ echo "# pool:1, --worker-conns 4096: quiet frames fill the ring of a worker asle
 # credit comes back once, while the worker sleeps), then 3,276 connections
 # open and send nothing: 16 + 3,276 * 20 bytes fill the 64 KiB ring exactly.
 # Their requests then found no room for a byte and nothing woke the worker:
-# they waited until the keep-alive connection ended (here, when the client
-# is killed; by default its idle timeout, 60 s). A quiet write that leaves
-# the ring more than half full rings as a plain one.
+# they waited until the keep-alive connection's idle timeout (60 s) rang it
+# (56.8 s). A quiet write that leaves the ring more than half full rings as
+# a plain one.
 HTTP_ISOLATION=pool:1
 http_iso_args || exit 1
 bh_start_nf http http -s http -- --ip $TCP_IP/24 --port p0 --root "$DOCROOT" --spares 0 \
@@ -88,8 +88,8 @@ HTTP_PID=$NF_PID
 ip netns exec "$NS_A" ping -c 1 -W 2 $TCP_IP >/dev/null
 head -c 16000 /dev/urandom >"$DOCROOT/f16k"
 G='GET /f16k HTTP/1.1\r\nHost: a\r\n\r\n'
-hc send $TCP_IP 80 "$G$G$G" 60 >/dev/null &
-KEEP=$!
+ip netns exec "$NS_A" $HC send $TCP_IP 80 "$G$G$G" 60 >/dev/null &
+KEEP=$! # the client itself (ip execs it), so that the kill below ends it
 BH_PIDS+=("$KEEP")
 sleep 2
 rm -f "$WORK/go"

@@ -130,6 +130,7 @@ struct hiso {
 	uint64_t q_bytes;         /* DATA queued behind busy connections, in all */
 	uint32_t q_files;         /* passed files queued so, in all */
 	uint32_t n_held;          /* workers with a frame held back (hworker.held) */
+	bool held_due;            /* room came back in the queues: look at them (hiso_step) */
 };
 
 /* A worker's output for a connection that is still sending what came
@@ -616,12 +617,12 @@ static int waitq_pop(struct hsrv *s)
 /* Output queued behind a busy connection, and the credit given back */
 
 /* Room in the queues: the workers that hold a frame back for want of it
- * are looked at again (relay_out) at the next turn. */
+ * are looked at again (relay_out) at the next turn, once however many
+ * times room came. */
 static void held_wake(struct hiso *h)
 {
-	for (uint32_t i = 0; h->n_held && i < h->n_all; i++)
-		if (h->all[i]->held && !h->all[i]->killed)
-			poll_add(h, h->all[i]);
+	if (h->n_held)
+		h->held_due = true;
 }
 
 static void queue_free(struct hiso *h, struct hconn *c)
@@ -1368,6 +1369,12 @@ int hiso_step(struct bh_tcp *t, struct hsrv *s, uint64_t now)
 				poll_add(h, w);
 		}
 	}
+	if (h->held_due) {
+		h->held_due = false;
+		for (uint32_t i = 0; h->n_held && i < h->n_all; i++)
+			if (h->all[i]->held && !h->all[i]->killed)
+				poll_add(h, h->all[i]);
+	}
 	for (uint32_t i = 0; i < h->n_poll;) {
 		struct hworker *w = h->poll[i];
 		work += relay_out(t, s, w, now);
@@ -1426,7 +1433,7 @@ void hiso_flush(struct hsrv *s)
 
 bool hiso_busy(const struct hsrv *s)
 {
-	return s->iso->n_poll > 0;
+	return s->iso->n_poll > 0 || s->iso->held_due;
 }
 
 void hiso_scan(struct bh_tcp *t, struct hsrv *s, uint64_t now)

@@ -313,14 +313,12 @@ static struct stream *stream_new(struct worker *w, uint32_t id, uint64_t now)
 	return s;
 }
 
-/* --wipe: memory given back (freed, or left by a growing buffer) is zeroed
- * first, so that the allocator keeps no client's bytes for the next. */
-static bool wk_wipe;
-
-/* A buffer of cap bytes grown to new_cap, its first keep bytes kept. */
-static void *wk_grow(void *p, size_t cap, size_t keep, size_t new_cap)
+/* A buffer of cap bytes grown to new_cap, its first keep bytes kept. With
+ * --wipe the memory it leaves is zeroed first, so that the allocator keeps
+ * no client's bytes for the next. */
+static void *wk_grow(const struct worker *w, void *p, size_t cap, size_t keep, size_t new_cap)
 {
-	if (!wk_wipe)
+	if (!w->wipe)
 		return realloc(p, new_cap);
 	void *q = malloc(new_cap);
 	if (q && p) {
@@ -332,10 +330,10 @@ static void *wk_grow(void *p, size_t cap, size_t keep, size_t new_cap)
 }
 
 /* Gives back an empty input buffer's memory if it grew beyond WK_IN_KEEP. */
-static void in_shrink(struct stream *s)
+static void in_shrink(const struct worker *w, struct stream *s)
 {
 	if (s->in_cap > WK_IN_KEEP) {
-		if (wk_wipe)
+		if (w->wipe)
 			explicit_bzero(s->in, s->in_cap);
 		free(s->in);
 		s->in = NULL;
@@ -388,7 +386,7 @@ static void stream_free(struct worker *w, struct stream *s)
 		stream_release(s);
 		return;
 	}
-	in_shrink(s);
+	in_shrink(w, s);
 	s->next = w->spare;
 	w->spare = s;
 	w->n_spare++;
@@ -396,7 +394,7 @@ static void stream_free(struct worker *w, struct stream *s)
 
 /* ------------------------------------------------------------------- input */
 
-static void in_consume(struct stream *s, size_t n)
+static void in_consume(const struct worker *w, struct stream *s, size_t n)
 {
 	s->in_done += (uint32_t)n;
 	s->in_off += (uint32_t)n;
@@ -404,10 +402,10 @@ static void in_consume(struct stream *s, size_t n)
 	if (s->in_len)
 		return;
 	s->in_off = 0;
-	in_shrink(s); /* a burst is over */
+	in_shrink(w, s); /* a burst is over */
 }
 
-static int in_append(struct stream *s, const uint8_t *p, uint32_t n)
+static int in_append(const struct worker *w, struct stream *s, const uint8_t *p, uint32_t n)
 {
 	if (s->in_off && s->in_len + n > s->in_cap - s->in_off) {
 		memmove(s->in, s->in + s->in_off, s->in_len);
@@ -417,7 +415,7 @@ static int in_append(struct stream *s, const uint8_t *p, uint32_t n)
 		uint32_t cap = s->in_cap ? 2 * s->in_cap : 1024;
 		if (cap < s->in_len + n)
 			cap = s->in_len + n;
-		uint8_t *in = wk_grow(s->in, s->in_cap, s->in_off + s->in_len, cap);
+		uint8_t *in = wk_grow(w, s->in, s->in_cap, s->in_off + s->in_len, cap);
 		if (!in)
 			return -ENOMEM;
 		s->in = in;
@@ -460,7 +458,7 @@ static int on_frame(struct worker *w, const struct iso_frame *f, uint64_t now)
 		if (!s || s->eof || s->end_pending || !f->len)
 			return 0; /* a closing stream reads no more */
 		s->last_ns = now;
-		return in_append(s, w->inbuf, f->len);
+		return in_append(w, s, w->inbuf, f->len);
 	case ISO_F_EOF:
 		if (s)
 			s->eof = true;
@@ -705,7 +703,7 @@ static int queue_response(struct worker *w, struct stream *s, const struct http_
 			  const struct http_response *resp, time_t wall, uint16_t log_flags)
 {
 	if (resp->head_len > s->head_cap) {
-		char *head = wk_grow(s->head, s->head_cap, 0, resp->head_len);
+		char *head = wk_grow(w, s->head, s->head_cap, 0, resp->head_len);
 		if (!head)
 			goto nomem;
 		s->head = head;
@@ -731,7 +729,7 @@ static int queue_response(struct worker *w, struct stream *s, const struct http_
 		len = w->frame_max - sizeof(struct iso_log);
 	uint32_t log_len = (uint32_t)(sizeof(struct iso_log) + len);
 	if (log_len > s->log_cap) {
-		uint8_t *log = wk_grow(s->log, s->log_cap, 0, log_len);
+		uint8_t *log = wk_grow(w, s->log, s->log_cap, 0, log_len);
 		if (!log)
 			goto nomem;
 		s->log = log;
@@ -782,7 +780,7 @@ static int feed(struct worker *w, struct stream *s, uint64_t now)
 	if (!s->req_start_ns && http_reader_idle(s->rd))
 		s->req_start_ns = now;
 	int rc = http_reader_feed(s->rd, s->in + s->in_off, s->in_len, &used, &req);
-	in_consume(s, used);
+	in_consume(w, s, used);
 	if (rc == -EAGAIN)
 		return 0;
 	struct http_request last;
@@ -808,7 +806,7 @@ static int feed(struct worker *w, struct stream *s, uint64_t now)
 		s->end_flags = 0;
 	}
 	if (s->end_pending)
-		in_consume(s, s->in_len); /* nothing more is read from a closing stream */
+		in_consume(w, s, s->in_len); /* nothing more is read from a closing stream */
 	return 0;
 }
 
@@ -1103,7 +1101,7 @@ static int parse_options(struct worker *w, int argc, char **argv)
 			w->no_log_line = true;
 			break;
 		case 'W':
-			w->wipe = wk_wipe = true;
+			w->wipe = true;
 			break;
 		case 'C':
 			if (!(rc = opt_num(name, optarg, 0, HTTP_FILE_CACHE_MAX_ENTRIES, &v)))

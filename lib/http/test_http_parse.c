@@ -307,14 +307,10 @@ static void test_reset(void)
 	};
 	static const char next[] = "HEAD /n?q=1 HTTP/1.1\r\nHost: h\r\nRange: bytes=1-2\r\n\r\n";
 	for (size_t i = 0; i < sizeof(before) / sizeof(before[0]); i++) {
-		struct http_reader *r = http_reader_new(NULL);
 		const struct http_request *q;
 		size_t used;
-		if (!r) {
-			CHECK(0);
-			return;
-		}
-		http_reader_feed(r, before[i], strlen(before[i]), &used, &q);
+		int rc;
+		struct http_reader *r = one(NULL, before[i], &rc, &q, &used);
 		http_reader_reset(r);
 		CHECK(http_reader_idle(r));
 		CHECK_EQ(http_reader_feed(r, next, strlen(next), &used, &q), 1);
@@ -333,15 +329,12 @@ static void test_wipe(void)
 	static const char req[] = "GET /Zq-secret-path HTTP/1.1\r\nHost: h\r\nCookie: Zq-secret-cookie\r\n"
 				  "X-Half: Zq-secret-half";
 	static const char next[] = "GET /n HTTP/1.1\r\nHost: h\r\n\r\n";
-	struct http_reader *r = http_reader_new(NULL);
 	const struct http_request *q;
 	size_t used;
-	if (!r) {
-		CHECK(0);
-		return;
-	}
+	int rc;
+	struct http_reader *r = one(NULL, req, &rc, &q, &used);
 	size_t len = malloc_usable_size(r);
-	CHECK_EQ(http_reader_feed(r, req, strlen(req), &used, &q), -EAGAIN);
+	CHECK_EQ(rc, -EAGAIN);
 	CHECK(memmem(r, len, "Zq-secret", 9) != NULL); /* what the search is for */
 	http_reader_wipe(r);
 	CHECK(memmem(r, len, "Zq-secret", 9) == NULL);

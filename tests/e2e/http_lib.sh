@@ -63,6 +63,27 @@ http_iso_clean() {
 		check_cmp "isolation (scrub): workers reused, fewer started than connections served" \
 			"$(http_app workers_started)" -lt $(($(http_app conns_accepted) - $(http_app conns_refused)))
 	fi
+	# The stack a worker has touched (resident pages of [stack]: a page
+	# once touched stays) is within what --wipe zeroes (WK_STACK_WIPE),
+	# so the wipe reaches every byte its calls left there. Measured on
+	# workers that never wipe (recycle fresh): a wipe touches all of it.
+	[ "$HTTP_RECYCLE" = fresh ] || return 0
+	local wipe pid kib max=0 n=0
+	wipe=$(sed -nE 's/^#define WK_STACK_WIPE \(([0-9]+)u << 10\).*/\1/p' "$BH_ROOT/workers/http/main.c")
+	for pid in $(http_workers); do
+		kib=$(awk '/\[stack\]$/ {s = 1; next} s && /^Rss:/ {print $2; exit}' "/proc/$pid/smaps" 2>/dev/null)
+		[ -n "$kib" ] || continue
+		n=$((n + 1))
+		[ "$kib" -gt "$max" ] && max=$kib
+	done
+	echo "# the workers' stacks: at most $max KiB touched ($n workers; the wipe zeroes ${wipe:-?} KiB)"
+	# pool workers serve every request of the test and stay
+	if [[ $HTTP_ISOLATION == pool:* ]]; then
+		check_cmp "isolation: the pool's workers' stacks measured" "$n" -gt 0
+	fi
+	if [ "$n" -gt 0 ]; then
+		check_cmp "isolation: every worker's stack within what the wipe zeroes" "$max" -le "${wipe:-0}"
+	fi
 }
 
 hc() { ip netns exec "$NS_A" $HC "$@"; }                # http_client.py from client A

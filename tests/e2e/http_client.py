@@ -10,7 +10,15 @@ sent as Latin-1 bytes.
       read in order (framed by Content-Length); each must be 200 with the
       bytes of ROOT/PATH (index.html for a PATH ending in '/'), no body for
       HEAD. JSON: requests, responses, ok, errors, last_connection (the
-      last response's Connection), closed (how the stream ended, if it did)
+      last response's Connection), closed (how the stream ended, if it did),
+      seconds (from the write to the end)
+  http_client.py trickle HOST PORT ROOT PATH N RATE [GROUP PAUSE_S]
+      N GETs of PATH, as pipeline, the responses read at RATE bytes a second
+      (a 16 KiB receive buffer); with GROUP, the requests go GROUP at a
+      time, each group as the answers to the one before it begin to be
+      read; with PAUSE_S, once half the answers are read, nothing is read
+      for PAUSE_S (a group due then goes a quarter into it, after 1 s at
+      most). JSON as pipeline
   http_client.py send HOST PORT REQ [MAX_S]
       REQ in one write, then read until the server closes (or MAX_S). JSON:
       status, headers, body (first response), more (bytes after it),
@@ -104,6 +112,9 @@ class Conn:
         self.buf = b""
         self.closed = "open"
         self.status = 0  # of the latest head read, whole response or not
+        self.rate = 0  # bytes a second fill() reads at most (0: as they come)
+        self.t0 = time.monotonic()
+        self.got = 0  # bytes read in all
 
     def fill(self, timeout=None):
         """Read once more; False at the end of the stream (self.closed says how,
@@ -112,8 +123,10 @@ class Conn:
             return False
         if timeout is not None:
             self.s.settimeout(timeout)
+        if self.rate:  # not before the bytes read so far are due
+            time.sleep(max(0.0, self.t0 + self.got / self.rate - time.monotonic()))
         try:
-            b = self.s.recv(1 << 16)
+            b = self.s.recv(max(1, self.rate // 20) if self.rate else 1 << 16)
         except ConnectionResetError:
             self.closed = "reset"
             return False
@@ -121,6 +134,7 @@ class Conn:
             self.closed = "fin"
             return False
         self.buf += b
+        self.got += len(b)
         return True
 
     def response(self, head=False, timeout=5.0):
@@ -179,15 +193,34 @@ def file_for(root, path):
     return os.path.join(p, "index.html") if path.endswith("/") else p
 
 
-def pipeline(host, port, root, paths):
+def pipeline(host, port, root, paths, rate=0, group=0, pause=0.0):
+    """group: the requests go GROUP at a time, each group as the answers to
+    the one before it begin to be read; pause: once half the answers are
+    read, PAUSE seconds without reading (a group due then goes a quarter
+    into it, after 1 s at most)"""
     reqs = []
     for p in paths:
         method, path = ("HEAD", p[5:]) if p.startswith("HEAD:") else ("GET", p)
         reqs.append((method, path))
-    c = Conn(host, port)
-    c.s.sendall(b"".join(("%s %s HTTP/1.1\r\nHost: bh\r\n\r\n" % r).encode() for r in reqs))
+    group = group or len(reqs)
+    c = Conn(host, port, rcvbuf=16384 if rate else 0)
+
+    def send(k):  # requests k .. k + group - 1
+        c.s.sendall(b"".join(("%s %s HTTP/1.1\r\nHost: bh\r\n\r\n" % r).encode() for r in reqs[k:k + group]))
+
+    send(0)
+    c.rate, c.t0 = rate, time.monotonic()
+    t0 = c.t0
     got, errors, last = 0, [], None
     for i, (method, path) in enumerate(reqs):
+        half = pause and i == len(reqs) // 2
+        if half:  # what waits for us stops the worker first (its credit spent)
+            time.sleep(min(1.0, pause / 4))
+        if i % group == 0 and i + group < len(reqs):
+            send(i + group)
+        if half:
+            time.sleep(pause - min(1.0, pause / 4))
+            c.t0 += pause
         r = c.response(head=method == "HEAD")
         if r is None:
             errors.append("#%d %s %s: no response (%s)" % (i, method, path, c.closed))
@@ -207,7 +240,7 @@ def pipeline(host, port, root, paths):
         c.drain(0.2)
     print(json.dumps({"requests": len(reqs), "responses": got, "extra": extra, "last_connection": last,
                       "closed": c.closed, "ok": got == len(reqs) and not errors and not extra,
-                      "errors": errors}))
+                      "errors": errors, "seconds": round(time.monotonic() - t0, 3)}))
 
 
 def report(c, r, t0, **more):
@@ -548,6 +581,9 @@ def stale(host, port, path, fname, big, pid, n, mark):
 def main(cmd, a):
     if cmd == "pipeline":
         pipeline(a[0], int(a[1]), a[2], a[3:])
+    elif cmd == "trickle":
+        pipeline(a[0], int(a[1]), a[2], [a[3]] * int(a[4]), rate=int(a[5]),
+                 group=int(a[6]) if len(a) > 6 else 0, pause=float(a[7]) if len(a) > 7 else 0.0)
     elif cmd == "send":
         send(a[0], int(a[1]), a[2], *(float(x) for x in a[3:]))
     elif cmd == "late":

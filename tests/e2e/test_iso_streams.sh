@@ -19,6 +19,8 @@
 #   pool:1 with its output held back for want of room in the NF's queues:
 #   the answers behind the held frame wait for room, the worker is not taken
 #   for hung, and the NF does not spin meanwhile.
+#   pool:1 and connection, a client that reads its pipelined answers slowly:
+#   they wait for the client, and neither worker nor stream is taken for hung.
 source "$(dirname "$0")/http_lib.sh"
 bh_topology || exit 1
 START=$(date +%s)
@@ -98,7 +100,6 @@ tcp_nf_stop http "$HTTP_PID"
 # the worker for hung after the header timeout + 2 s: a 500, the worker
 # killed and every glutton reset; or, with no more input for it, left it
 # held after the held frame's connection had gone.
-tcp_nf_stop http "$HTTP_PID"
 head -c 1000000 /dev/urandom >"$DOCROOT/m1.bin"
 HTTP_ISOLATION=pool:1
 http_iso_args || exit 1 # the HTTP worker again, in the hostile one's place
@@ -125,6 +126,37 @@ check_cmp "  ... http.worker_hangs = 0" "$(http_app worker_hangs)" -eq 0
 check_cmp "  ... http.stream_hangs = 0" "$(http_app stream_hangs)" -eq 0
 check_cmp "  ... the worker the same one" "$(http_workers)" = "$W3"
 tcp_nf_stop http "$HTTP_PID"
+
+# A client that reads its pipelined answers slowly: the worker sends each
+# (inline, 16,000 bytes) as the client's reading gives it credit back. The
+# requests go ten at a time, each ten as the answers to the ten before begin
+# to be read (so they come while answers wait for the client); halfway the
+# client reads nothing for 4 s (longer than the header timeout + 2 s), and
+# sends ten more 1 s into it, when the worker has spent its credit (64 KiB
+# beyond what the NF's 64 KiB send buffer holds: eight answers).
+# Neither the worker (its only connection's, with unit connection) nor the
+# stream is taken for hung: the answers wait for the client, not for the
+# worker.
+head -c 16000 /dev/urandom >"$DOCROOT/k16.bin"
+for unit in pool:1 connection; do
+	HTTP_ISOLATION=$unit
+	http_iso_args || exit 1
+	bh_start_nf http http -s http -- --ip $TCP_IP/24 --port p0 --root "$DOCROOT" "${HTTP_ISO_ARGS[@]}" \
+		--header-timeout-ms 1000 --sndbuf 64k || exit 1
+	HTTP_PID=$NF_PID
+	ip netns exec "$NS_A" ping -c 1 -W 2 $TCP_IP >/dev/null
+	timeout 60 ip netns exec "$NS_A" $HC trickle $TCP_IP 80 "$DOCROOT" /k16.bin 120 400000 10 4 \
+		>"$WORK/trickle.json"
+	echo "# $unit: $(jq -c '{responses, ok, closed, seconds, errors: .errors[:3]}' "$WORK/trickle.json")"
+	check_json "$unit: 120 pipelined answers read at 400 kB/s with a 4 s pause, every one whole" \
+		"$WORK/trickle.json" '.responses == 120 and .ok and .closed == "open"'
+	check_json "$unit:   ... the pause taken" "$WORK/trickle.json" '.seconds > 8' '{seconds}'
+	http_counters_settled
+	for c in worker_hangs stream_hangs send_timeouts status_5xx; do
+		check_cmp "$unit:   ... http.$c = 0" "$(http_app $c)" -eq 0
+	done
+	tcp_nf_stop http "$HTTP_PID"
+done
 
 echo "# test_iso_streams took $(($(date +%s) - START))s"
 bh_summary

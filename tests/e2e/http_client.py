@@ -51,7 +51,8 @@ sent as Latin-1 bytes.
   http_client.py loop HOST PORT PATH FILE STOPFILE [MAX_S]
       GET PATH on one keep-alive connection again and again until STOPFILE
       exists, each response checked byte for byte against FILE. JSON:
-      fetches, bad, errors, connects
+      fetches, bad (not 200 with FILE's bytes), wrong (200 with other
+      bytes), statuses (how many of each), errors, connects
   http_client.py glut HOST PORT PATH N FILE STOPFILE [MAX_S]
       N pipelined GETs of PATH on one connection with a small receive
       buffer, then nothing read until STOPFILE exists (the answers back up
@@ -393,7 +394,8 @@ def conns(host, port, n, path, after, eager=0):
 
 def loop(host, port, path, fname, stopfile, limit=300.0):
     want = open(fname, "rb").read()
-    fetches = bad = errors = connects = 0
+    fetches = bad = wrong = errors = connects = 0
+    statuses = {}
     c = None
     t0 = time.monotonic()
     while not os.path.exists(stopfile) and time.monotonic() - t0 < limit:
@@ -406,15 +408,17 @@ def loop(host, port, path, fname, stopfile, limit=300.0):
             if r is None:
                 raise OSError("no response: " + c.closed)
             fetches += 1
+            statuses[r[0]] = statuses.get(r[0], 0) + 1
             if r[0] != 200 or r[2] != want:
                 bad += 1
+                wrong += r[0] == 200
         except OSError:
             errors += 1
             c = None
             time.sleep(0.1)
         time.sleep(0.005)
-    print(json.dumps({"fetches": fetches, "bad": bad, "errors": errors, "connects": connects,
-                      "seconds": round(time.monotonic() - t0, 1)}))
+    print(json.dumps({"fetches": fetches, "bad": bad, "wrong": wrong, "statuses": statuses, "errors": errors,
+                      "connects": connects, "seconds": round(time.monotonic() - t0, 1)}))
 
 
 def glut(host, port, path, n, fname, stopfile, limit=60.0):

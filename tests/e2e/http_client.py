@@ -52,7 +52,9 @@ sent as Latin-1 bytes.
       GET PATH on one keep-alive connection again and again until STOPFILE
       exists, each response checked byte for byte against FILE. JSON:
       fetches, bad (not 200 with FILE's bytes), wrong (200 with other
-      bytes), statuses (how many of each), errors, connects
+      bytes), statuses (how many of each), errors, timeouts (errors that
+      were 5 s without an answer, the connection still open), connects,
+      slowest (the longest a fetch that was answered took, in seconds)
   http_client.py glut HOST PORT PATH N FILE STOPFILE [MAX_S]
       N pipelined GETs of PATH on one connection with a small receive
       buffer, then nothing read until STOPFILE exists (the answers back up
@@ -394,7 +396,8 @@ def conns(host, port, n, path, after, eager=0):
 
 def loop(host, port, path, fname, stopfile, limit=300.0):
     want = open(fname, "rb").read()
-    fetches = bad = wrong = errors = connects = 0
+    fetches = bad = wrong = errors = timeouts = connects = 0
+    slowest = 0.0
     statuses = {}
     c = None
     t0 = time.monotonic()
@@ -403,11 +406,14 @@ def loop(host, port, path, fname, stopfile, limit=300.0):
             if c is None:
                 c = Conn(host, port)
                 connects += 1
+            t1 = time.monotonic()
             c.s.sendall(get(path))
             r = c.response()
             if r is None:
+                timeouts += c.closed == "open"
                 raise OSError("no response: " + c.closed)
             fetches += 1
+            slowest = max(slowest, time.monotonic() - t1)
             statuses[r[0]] = statuses.get(r[0], 0) + 1
             if r[0] != 200 or r[2] != want:
                 bad += 1
@@ -418,7 +424,8 @@ def loop(host, port, path, fname, stopfile, limit=300.0):
             time.sleep(0.1)
         time.sleep(0.005)
     print(json.dumps({"fetches": fetches, "bad": bad, "wrong": wrong, "statuses": statuses, "errors": errors,
-                      "connects": connects, "seconds": round(time.monotonic() - t0, 1)}))
+                      "timeouts": timeouts, "connects": connects, "slowest": round(slowest, 3),
+                      "seconds": round(time.monotonic() - t0, 1)}))
 
 
 def glut(host, port, path, n, fname, stopfile, limit=60.0):

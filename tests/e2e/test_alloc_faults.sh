@@ -6,7 +6,7 @@
 # shared design, with a pool of two workers, and with a worker per
 # connection. A request may then be refused (500, 503) or its connection
 # reset, and nothing else: the NF lives on, no answer is a 200 with other
-# bytes, and once the allocator works again every file is served whole, every
+# bytes, no connection is left waiting for an answer, and once the allocator works again every file is served whole, every
 # connection closes, and the NF exits holding no packet and no buffer chunk
 # (under the sanitizers: no memory error, and nothing leaked).
 source "$(dirname "$0")/http_lib.sh"
@@ -67,6 +67,8 @@ for design in none pool:2 connection; do
 			"$WORK/loop-$f.json" '.fetches > 0 and .wrong == 0'
 		check_json "$design:   ... answered 200, 500 or 503 (or reset)" "$WORK/loop-$f.json" \
 			'.statuses | keys | all(. == "200" or . == "500" or . == "503")'
+		check_json "$design:   ... none left waiting (5 s without an answer, the connection open)" \
+			"$WORK/loop-$f.json" '.timeouts == 0'
 	done
 	check "$design: new connections each answered 200, 500 or 503 (or reset)" \
 		bash -c "! grep -qvE '^(200|500|503|000)$' '$WORK/codes'"

@@ -58,7 +58,12 @@ static struct api_reply api_ok(json_t *doc) { return (struct api_reply){MHD_HTTP
 static int api_body(const struct api_req *r, const char *const *keys, json_t **out, struct api_reply *err)
 {
 	json_error_t je;
+	mgr_json_oom = 0;
 	json_t *doc = r->len ? json_loadb(r->body, r->len, JSON_REJECT_DUPLICATES, &je) : NULL;
+	if (!doc && r->len && mgr_json_oom) {
+		*err = api_error(MHD_HTTP_SERVICE_UNAVAILABLE, "out of memory reading the body");
+		return -ENOMEM;
+	}
 	if (!doc) {
 		*err = r->len ? api_error(MHD_HTTP_BAD_REQUEST, "body: line %d, column %d: %s", je.line,
 					  je.column, je.text)
@@ -89,7 +94,9 @@ static int api_body(const struct api_req *r, const char *const *keys, json_t **o
 static json_t *api_stats_part(struct mgr *m, const char *key)
 {
 	json_t *doc = mgr_stats_live(m);
-	json_t *part = doc ? json_incref(json_object_get(doc, key)) : json_array();
+	if (!doc)
+		return NULL; /* out of memory */
+	json_t *part = json_incref(json_object_get(doc, key));
 	json_decref(doc);
 	return part ? part : json_array();
 }
@@ -158,7 +165,8 @@ static struct api_reply api_errno(int rc, const char *msg)
 	unsigned st = rc == -ENOENT ? MHD_HTTP_NOT_FOUND
 		      : rc == -EBUSY || rc == -EEXIST || rc == -ENOSPC ? MHD_HTTP_CONFLICT
 		      : rc == -EINVAL || rc == -ERANGE ? MHD_HTTP_BAD_REQUEST
-						       : MHD_HTTP_INTERNAL_SERVER_ERROR;
+		      : rc == -ENOMEM ? MHD_HTTP_SERVICE_UNAVAILABLE
+				      : MHD_HTTP_INTERNAL_SERVER_ERROR;
 	return api_error(st, "%s", msg);
 }
 
@@ -423,14 +431,19 @@ static ssize_t api_sse_read(void *cls, uint64_t pos, char *buf, size_t max)
 		uint64_t last;
 		json_t *evs = mgr_events_since(e->last, 1024, &last), *ev;
 		size_t i;
-		FILE *f = open_memstream(&e->pending, &e->len);
+		FILE *f = evs ? open_memstream(&e->pending, &e->len) : NULL;
+		bool ok = f != NULL;
 		json_array_foreach(evs, i, ev) {
-			char *t = json_dumps(ev, JSON_COMPACT);
-			fprintf(f, "id: %lld\ndata: %s\n\n", json_integer_value(json_object_get(ev, "seq")), t);
+			char *t = ok ? json_dumps(ev, JSON_COMPACT) : NULL;
+			ok = t && fprintf(f, "id: %lld\ndata: %s\n\n",
+					  json_integer_value(json_object_get(ev, "seq")), t) > 0;
 			free(t);
 		}
-		fclose(f);
+		if (f && fclose(f))
+			ok = false;
 		json_decref(evs);
+		if (!ok) /* out of memory: the client reconnects (EventSource does) */
+			return MHD_CONTENT_READER_END_WITH_ERROR;
 		e->last = last;
 	}
 	size_t n = e->len - e->off < max ? e->len - e->off : max;
@@ -446,6 +459,23 @@ static void api_sse_free(void *cls)
 	free(e);
 }
 
+/* Queue r with the headers hdr (name, value pairs, NULL-ended), and let it
+ * go. Not made (NULL: out of memory), or a header that could not be added:
+ * MHD_NO, which closes the connection. */
+static enum MHD_Result api_queue(struct MHD_Connection *c, unsigned status, struct MHD_Response *r,
+				 const char *const *hdr)
+{
+	if (!r)
+		return MHD_NO;
+	enum MHD_Result ret = MHD_YES;
+	for (; *hdr && ret == MHD_YES; hdr += 2)
+		ret = MHD_add_response_header(r, hdr[0], hdr[1]);
+	if (ret == MHD_YES)
+		ret = MHD_queue_response(c, status, r);
+	MHD_destroy_response(r);
+	return ret;
+}
+
 static enum MHD_Result api_events(struct mgr *m, struct MHD_Connection *c)
 {
 	const char *since = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "since");
@@ -459,27 +489,35 @@ static enum MHD_Result api_events(struct mgr *m, struct MHD_Connection *c)
 	e->m = m;
 	uint64_t last;
 	json_t *past = mgr_events_since(0, 50, &last);
+	if (!past) {
+		api_sse_free(e);
+		return MHD_NO;
+	}
 	e->last = json_array_size(past) ? (uint64_t)json_integer_value(json_object_get(
 						  json_array_get(past, 0), "seq")) - 1
 					: last;
 	json_decref(past);
 	struct MHD_Response *r = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 4096, api_sse_read,
 								   e, api_sse_free);
-	MHD_add_response_header(r, "Content-Type", "text/event-stream");
-	MHD_add_response_header(r, "Cache-Control", "no-store");
-	enum MHD_Result ret = MHD_queue_response(c, MHD_HTTP_OK, r);
-	MHD_destroy_response(r);
-	return ret;
+	if (!r) {
+		api_sse_free(e);
+		return MHD_NO;
+	}
+	static const char *const hdr[] = {"Content-Type", "text/event-stream", "Cache-Control", "no-store",
+					  NULL};
+	return api_queue(c, MHD_HTTP_OK, r, hdr);
 }
 
 static enum MHD_Result api_text(struct MHD_Connection *c, unsigned status, char *text, size_t len,
 				const char *type)
 {
 	struct MHD_Response *r = MHD_create_response_from_buffer(len, text, MHD_RESPMEM_MUST_FREE);
-	MHD_add_response_header(r, "Content-Type", type);
-	enum MHD_Result ret = MHD_queue_response(c, status, r);
-	MHD_destroy_response(r);
-	return ret;
+	if (!r) {
+		free(text);
+		return MHD_NO;
+	}
+	const char *const hdr[] = {"Content-Type", type, NULL};
+	return api_queue(c, status, r, hdr);
 }
 
 /*
@@ -521,12 +559,14 @@ static enum MHD_Result api_static(struct mgr *m, struct MHD_Connection *c, const
 		return api_send(c, api_error(MHD_HTTP_NOT_FOUND, "%s: not found", url));
 	}
 	struct MHD_Response *r = MHD_create_response_from_fd((uint64_t)sb.st_size, fd);
-	MHD_add_response_header(r, "Content-Type", type);
-	MHD_add_response_header(r, "X-Content-Type-Options", "nosniff");
-	MHD_add_response_header(r, "Content-Security-Policy", "default-src 'self'; style-src 'self' 'unsafe-inline'");
-	enum MHD_Result ret = MHD_queue_response(c, MHD_HTTP_OK, r);
-	MHD_destroy_response(r);
-	return ret;
+	if (!r) {
+		close(fd);
+		return MHD_NO;
+	}
+	const char *const hdr[] = {"Content-Type", type, "X-Content-Type-Options", "nosniff",
+				   "Content-Security-Policy",
+				   "default-src 'self'; style-src 'self' 'unsafe-inline'", NULL};
+	return api_queue(c, MHD_HTTP_OK, r, hdr);
 }
 
 static int api_authorized(struct mgr *m, struct MHD_Connection *c)
@@ -546,17 +586,19 @@ static int api_authorized(struct mgr *m, struct MHD_Connection *c)
 
 static enum MHD_Result api_send(struct MHD_Connection *c, struct api_reply rep)
 {
-	char *text = json_dumps(rep.doc, JSON_INDENT(1) | JSON_SORT_KEYS);
+	/* No document (out of memory making it), or no text: no answer */
+	char *text = rep.doc ? json_dumps(rep.doc, JSON_INDENT(1) | JSON_SORT_KEYS) : NULL;
 	json_decref(rep.doc);
-	size_t len = text ? strlen(text) : 0;
-	struct MHD_Response *r = MHD_create_response_from_buffer(len, text ? text : (char *)"",
-								 text ? MHD_RESPMEM_MUST_FREE
-								      : MHD_RESPMEM_PERSISTENT);
-	MHD_add_response_header(r, "Content-Type", "application/json");
-	MHD_add_response_header(r, "Cache-Control", "no-store");
-	enum MHD_Result ret = MHD_queue_response(c, rep.status, r);
-	MHD_destroy_response(r);
-	return ret;
+	if (!text)
+		return MHD_NO;
+	struct MHD_Response *r = MHD_create_response_from_buffer(strlen(text), text, MHD_RESPMEM_MUST_FREE);
+	if (!r) {
+		free(text);
+		return MHD_NO;
+	}
+	static const char *const hdr[] = {"Content-Type", "application/json", "Cache-Control", "no-store",
+					  NULL};
+	return api_queue(c, rep.status, r, hdr);
 }
 
 static enum MHD_Result api_handler(void *cls, struct MHD_Connection *c, const char *url,
@@ -608,7 +650,15 @@ static enum MHD_Result api_handler(void *cls, struct MHD_Connection *c, const ch
 		return api_events(m, c);
 	if (get && strncmp(url, "/api/", 5))
 		return api_static(m, c, url);
-	return api_send(c, api_route(m, method, url, r));
+	/* What a GET answers is whole or not sent: out of memory on the way, a
+	 * 503 (a change reports its own errors, and may have been made). */
+	mgr_json_oom = 0;
+	struct api_reply rep = api_route(m, method, url, r);
+	if (get && (mgr_json_oom || !rep.doc)) {
+		json_decref(rep.doc);
+		rep = api_error(MHD_HTTP_SERVICE_UNAVAILABLE, "out of memory");
+	}
+	return api_send(c, rep);
 }
 
 static void api_done(void *cls, struct MHD_Connection *c, void **con_cls,

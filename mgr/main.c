@@ -405,6 +405,7 @@ int main(int argc, char **argv)
 	char err[512];
 
 	bh_log_init("bulkhead", BH_LOG_INFO);
+	mgr_json_init();
 	while ((c = getopt_long(argc, argv, "c:P:S:qh", opts, NULL)) != -1) {
 		switch (c) {
 		case 'c': config = optarg; break;

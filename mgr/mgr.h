@@ -112,7 +112,14 @@ int mgr_xsk_fds(int *fds, int max);
 int mgr_dataplane_run(struct mgr *m);
 
 /* stats.c */
-/* Take a new statistics snapshot, with rates since the previous one. Control thread. */
+/* jansson allocates through mgr_json_init()'s functions: a failed allocation
+ * sets mgr_json_oom in its thread, so a document built after clearing it is
+ * known whole (jansson drops a member it cannot add, and tells bad input from
+ * a failed allocation only sometimes). Call first thing in main(). */
+extern _Thread_local int mgr_json_oom;
+void mgr_json_init(void);
+/* Take a new statistics snapshot, with rates since the previous one (out of
+ * memory: the previous one stays). Control thread. */
 void mgr_stats_update(struct mgr *m);
 /*
  * The latest snapshot of the whole platform's statistics (docs/config.md): a new
@@ -120,13 +127,14 @@ void mgr_stats_update(struct mgr *m);
  * NULL before the first update. Any thread.
  */
 json_t *mgr_stats_json(struct mgr *m);
-/* The platform's state now (rates since the last periodic snapshot). New reference. */
+/* The platform's state now (rates since the last periodic snapshot). New reference;
+ * NULL when out of memory. */
 json_t *mgr_stats_live(struct mgr *m);
 /* Print a snapshot as a table of ports and NFs. */
 void mgr_stats_print(json_t *doc);
 /* The last MGR_HISTORY snapshots as time series (docs/api.md). New reference. */
 json_t *mgr_stats_history(struct mgr *m);
-/* /metrics in Prometheus text format: malloc'd, *len bytes. */
+/* /metrics in Prometheus text format: malloc'd, *len bytes; NULL when out of memory. */
 char *mgr_stats_metrics(struct mgr *m, size_t *len);
 void mgr_stats_fini(struct mgr *m);
 /* "free", "running", ... for an NF slot's state. */
@@ -161,7 +169,8 @@ void mgr_web_dir(struct mgr *m);
 void mgr_event_init(void);
 void mgr_event(const char *type, const struct bh_nf_slot *s, const char *service, const char *fmt, ...)
 	__attribute__((format(printf, 4, 5)));
-/* Events with seq > since (at most max, the latest), as a JSON array; *last: newest seq. */
+/* Events with seq > since (at most max, the latest), as a JSON array (NULL, out of
+ * memory: all of them or none); *last: newest seq. */
 json_t *mgr_events_since(uint64_t since, unsigned max, uint64_t *last);
 /* Wait up to timeout_ms for an event newer than `after`. 1 if there is one. */
 int mgr_events_wait(uint64_t after, unsigned timeout_ms);

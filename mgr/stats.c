@@ -216,9 +216,11 @@ static void st_add_rates(json_t *o, json_t *p, double dt)
 	json_object_set_new(o, "drops_ps", json_real(st_rate(o, p, "drops_total", dt)));
 }
 
-/* A fresh document, with rates against an earlier one (or zeros). */
+/* A fresh document, with rates against an earlier one (or zeros); NULL when
+ * an allocation failed on the way (a member would be missing). */
 static json_t *st_with_rates(struct mgr *m, json_t *prev)
 {
+	mgr_json_oom = 0;
 	json_t *doc = st_collect(m), *o;
 	double dt = prev ? (double)(json_integer_value(json_object_get(doc, "time_ns")) -
 				    json_integer_value(json_object_get(prev, "time_ns"))) / 1e9
@@ -228,7 +230,26 @@ static json_t *st_with_rates(struct mgr *m, json_t *prev)
 		st_add_rates(o, prev ? json_array_get(json_object_get(prev, "ports"), i) : NULL, dt);
 	json_array_foreach(json_object_get(doc, "nfs"), i, o)
 		st_add_rates(o, st_find_nf(prev, o), dt);
+	if (mgr_json_oom) {
+		json_decref(doc);
+		return NULL;
+	}
 	return doc;
+}
+
+_Thread_local int mgr_json_oom;
+
+static void *mgr_json_malloc(size_t n)
+{
+	void *p = malloc(n);
+	if (!p)
+		mgr_json_oom = 1;
+	return p;
+}
+
+void mgr_json_init(void)
+{
+	json_set_alloc_funcs(mgr_json_malloc, free);
 }
 
 json_t *mgr_stats_live(struct mgr *m)
@@ -243,6 +264,8 @@ void mgr_stats_update(struct mgr *m)
 {
 	json_t *prev = m->stats_last;
 	json_t *doc = st_with_rates(m, prev);
+	if (!doc)
+		return; /* out of memory: the last one stays */
 	pthread_mutex_lock(&m->stats_lock);
 	m->stats_last = doc; /* published documents are never modified */
 	json_t *old = m->hist[m->hist_head];
@@ -326,6 +349,8 @@ json_t *mgr_stats_history(struct mgr *m)
 /* Prometheus label value: backslash, quote and newline escaped. */
 static void st_label(FILE *f, const char *v)
 {
+	if (!v)
+		return;
 	for (; *v; v++) {
 		if (*v == '\\' || *v == '"')
 			fputc('\\', f);
@@ -340,13 +365,11 @@ char *mgr_stats_metrics(struct mgr *m, size_t *len)
 {
 	char *buf = NULL;
 	FILE *f = open_memstream(&buf, len);
-	json_t *doc = mgr_stats_json(m), *o, *v;
-	size_t i;
-	const char *k;
 	if (!f)
 		return NULL;
-	if (!doc)
-		doc = json_object();
+	json_t *doc = mgr_stats_json(m), *o, *v; /* NULL (none yet): the headers only */
+	size_t i;
+	const char *k;
 #define ST_HELP(name, type, help) fprintf(f, "# HELP " name " " help "\n# TYPE " name " " type "\n")
 	ST_HELP("bulkhead_port_packets_total", "counter", "Packets received (dir=rx) or sent (dir=tx) on a port.");
 	json_array_foreach(json_object_get(doc, "ports"), i, o)
@@ -416,7 +439,10 @@ char *mgr_stats_metrics(struct mgr *m, size_t *len)
 		json_integer_value(json_object_get(json_object_get(doc, "manager"), "nf_started")));
 #undef ST_HELP
 	json_decref(doc);
-	fclose(f);
+	if (fclose(f)) { /* out of memory on the way: not half an answer */
+		free(buf);
+		return NULL;
+	}
 	return buf;
 }
 

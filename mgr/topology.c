@@ -373,8 +373,14 @@ int mgr_rule_delete(struct mgr *m, unsigned index, char *err, size_t errlen)
 		from[i] = i < index ? (int)i : (int)(i + 1);
 	rc = topo_flowdir_swap(m, from);
 	free(from);
-	if (rc == 0)
+	if (rc < 0) { /* undo: the old director, with the rule, stays in force */
+		memmove(&m->rules[index + 1], &m->rules[index], (m->n_rules - index) * sizeof(gone));
+		m->rules[index] = gone;
+		m->n_rules++;
+		snprintf(err, errlen, "cannot rebuild the flow director");
+	} else {
 		mgr_event("rule", NULL, NULL, "rule %u deleted", index);
+	}
 out:
 	pthread_mutex_unlock(&m->topo_lock);
 	return rc;

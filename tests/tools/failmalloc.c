@@ -17,8 +17,14 @@
  * before that is known comes from a small static arena, never freed.
  * Nothing here allocates; the files are read and written with plain
  * system calls.
+ *
+ * Only the program's own calls fail: none before this library's constructor
+ * (the loader's, a sanitizer's start-up), and none a new thread makes before
+ * its start routine runs (a sanitizer sets the thread up with allocations
+ * that must not fail): pthread_create is wrapped to tell.
  */
 #include <dlfcn.h>
+#include <pthread.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdatomic.h>
@@ -46,7 +52,7 @@ static atomic_ullong seed;
 static _Atomic uint64_t next_look; /* CLOCK_MONOTONIC_COARSE ns */
 static atomic_flag looking = ATOMIC_FLAG_INIT;
 static atomic_ullong calls, failed;
-static _Thread_local uint64_t rng;
+static _Thread_local uint64_t rng __attribute__((tls_model("initial-exec")));
 
 static void *arena_alloc(size_t n)
 {
@@ -142,12 +148,49 @@ static void look(void)
 
 /* No call fails, and nothing is looked at, before this library's
  * constructor: earlier calls come from the loader and from a sanitizer's
- * start-up, when libc may not be ready for us. */
+ * start-up, when libc may not be ready for us. Nor in a thread before its
+ * start routine runs. */
 static atomic_int ready;
+/* (initial-exec: loaded at start-up, this library's thread-locals need no
+ * call to reach) */
+static _Thread_local int in_program __attribute__((tls_model("initial-exec")));
 
 __attribute__((constructor)) static void fm_start(void)
 {
+	in_program = 1; /* the main thread */
 	atomic_store(&ready, 1);
+}
+
+struct fm_thread {
+	void *(*fn)(void *);
+	void *arg;
+};
+
+static void *fm_thread_start(void *p)
+{
+	struct fm_thread t = *(struct fm_thread *)p;
+	free(p);
+	in_program = 1;
+	return t.fn(t.arg);
+}
+
+int pthread_create(pthread_t *th, const pthread_attr_t *attr, void *(*fn)(void *), void *arg)
+{
+	static int (*next_create)(pthread_t *, const pthread_attr_t *, void *(*)(void *), void *);
+	if (!next_create)
+		next_create = (int (*)(pthread_t *, const pthread_attr_t *, void *(*)(void *),
+				       void *))dlsym(RTLD_NEXT, "pthread_create");
+	if (!next_create)
+		return EAGAIN;
+	struct fm_thread *t = malloc(sizeof(*t)); /* may fail: as pthread_create may */
+	if (!t)
+		return EAGAIN;
+	t->fn = fn;
+	t->arg = arg;
+	int rc = next_create(th, attr, fm_thread_start, t);
+	if (rc)
+		free(t);
+	return rc;
 }
 
 /* The counts once more as the process ends (if it was ever armed). */
@@ -160,7 +203,7 @@ __attribute__((destructor)) static void fm_end(void)
 /* Whether this call fails. */
 static int fail_now(void)
 {
-	if (!atomic_load_explicit(&ready, memory_order_relaxed))
+	if (!atomic_load_explicit(&ready, memory_order_relaxed) || !in_program)
 		return 0;
 	look();
 	uint32_t pm = atomic_load_explicit(&permille, memory_order_relaxed);

@@ -439,8 +439,12 @@ static ssize_t api_sse_read(void *cls, uint64_t pos, char *buf, size_t max)
 					  json_integer_value(json_object_get(ev, "seq")), t) > 0;
 			free(t);
 		}
-		if (f && fclose(f))
-			ok = false;
+		if (f) {
+			if (ferror(f))
+				ok = false;
+			if (fclose(f))
+				ok = false;
+		}
 		json_decref(evs);
 		if (!ok) /* out of memory: the client reconnects (EventSource does) */
 			return MHD_CONTENT_READER_END_WITH_ERROR;

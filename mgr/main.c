@@ -379,10 +379,10 @@ static void *main_control(void *arg)
 		if (now < next)
 			continue;
 		mgr_stats_update(m);
-		json_t *doc = mgr_stats_json(m);
-		if (m->cfg.stats_print)
+		json_t *doc = mgr_stats_json(m); /* NULL: none made yet (out of memory) */
+		if (doc && m->cfg.stats_print)
 			mgr_stats_print(doc);
-		if (m->cfg.stats_file)
+		if (doc && m->cfg.stats_file)
 			write_stats_file(m->cfg.stats_file, doc);
 		json_decref(doc);
 		next = now + interval;

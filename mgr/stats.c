@@ -439,7 +439,8 @@ char *mgr_stats_metrics(struct mgr *m, size_t *len)
 		json_integer_value(json_object_get(json_object_get(doc, "manager"), "nf_started")));
 #undef ST_HELP
 	json_decref(doc);
-	if (fclose(f)) { /* out of memory on the way: not half an answer */
+	bool failed = ferror(f);
+	if (fclose(f) || failed) { /* out of memory on the way: not half an answer */
 		free(buf);
 		return NULL;
 	}

@@ -220,6 +220,7 @@ static void st_add_rates(json_t *o, json_t *p, double dt)
  * an allocation failed on the way (a member would be missing). */
 static json_t *st_with_rates(struct mgr *m, json_t *prev)
 {
+	int before = mgr_json_oom; /* (a caller's failure is still the caller's) */
 	mgr_json_oom = 0;
 	json_t *doc = st_collect(m), *o;
 	double dt = prev ? (double)(json_integer_value(json_object_get(doc, "time_ns")) -
@@ -234,6 +235,7 @@ static json_t *st_with_rates(struct mgr *m, json_t *prev)
 		json_decref(doc);
 		return NULL;
 	}
+	mgr_json_oom = before;
 	return doc;
 }
 

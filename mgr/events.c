@@ -75,29 +75,24 @@ static json_t *ev_json(const struct mgr_event *e)
 
 json_t *mgr_events_since(uint64_t since, unsigned max, uint64_t *last)
 {
+	int before = mgr_json_oom; /* (a caller's failure is still the caller's) */
+	mgr_json_oom = 0;
 	json_t *a = json_array();
-	int ok = a != NULL;
 	pthread_mutex_lock(&ev_lock);
 	uint64_t first = ev_next > MGR_EVENTS_KEEP ? ev_next - MGR_EVENTS_KEEP : 1;
 	if (since + 1 > first)
 		first = since + 1;
 	if (ev_next - first > max)
 		first = ev_next - max;
-	for (uint64_t q = first; ok && q < ev_next; q++) {
-		json_t *e = ev_json(&ev_ring[q % MGR_EVENTS_KEEP]);
-		if (!e || json_object_size(e) != 8) { /* a member could not be added */
-			json_decref(e);
-			ok = 0;
-		} else {
-			ok = json_array_append_new(a, e) == 0; /* it takes e either way */
-		}
-	}
+	for (uint64_t q = first; a && !mgr_json_oom && q < ev_next; q++)
+		json_array_append_new(a, ev_json(&ev_ring[q % MGR_EVENTS_KEEP]));
 	*last = ev_next - 1;
 	pthread_mutex_unlock(&ev_lock);
-	if (!ok) { /* out of memory: all or nothing, so no event is skipped */
+	if (mgr_json_oom) { /* all or nothing, so that no event is skipped */
 		json_decref(a);
 		return NULL;
 	}
+	mgr_json_oom = before;
 	return a;
 }
 

@@ -141,7 +141,7 @@ void hs_conn_close(struct bh_tcp *t, struct hsrv *s, int fd, bool reset);
 void hs_linger_read(struct bh_tcp *t, struct hsrv *s, int fd);
 bool hs_linger_scan(struct bh_tcp *t, struct hsrv *s, int fd, uint64_t now);
 void hs_count_status(struct hsrv *s, int status);
-void hs_respond_status(struct hsrv *s, struct hconn *c, int status);
+void hs_respond_status(struct bh_tcp *t, struct hsrv *s, int fd, int status, uint64_t now);
 int hs_send_pending(struct bh_tcp *t, struct hsrv *s, int fd, uint64_t now);
 void hs_log_raw(struct hsrv *s, const char *client, const char *text, size_t len);
 

@@ -823,7 +823,7 @@ static void conn_orphan(struct bh_tcp *t, struct hsrv *s, struct hworker *w, int
 	worker_del_conn(w, c, fd);
 	c->w = NULL;
 	if (c->req_pending && !c->ended)
-		hs_respond_status(s, c, 500);
+		hs_respond_status(t, s, fd, 500, now);
 	c->ended = true;
 	c->close_after = true;
 	conn_finish(t, s, fd, now);
@@ -1469,7 +1469,7 @@ void hiso_scan(struct bh_tcp *t, struct hsrv *s, uint64_t now)
 			 * over --http-max-conns (its place in line is dropped) */
 			c->waiting = false;
 			s->c[HTTP_C_conns_refused]++;
-			hs_respond_status(s, c, 503);
+			hs_respond_status(t, s, (int)fd, 503, now);
 			conn_finish(t, s, (int)fd, now);
 		} else if (c->w && c->owed_ns && !c->w->held && h->p.unit != ISO_UNIT_CONNECTION &&
 			   since(now, c->owed_ns) > s->header_timeout_ns + HISO_GRACE_NS) {

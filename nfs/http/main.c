@@ -184,19 +184,38 @@ void hs_count_status(struct hsrv *s, int status)
 		s->c[HTTP_C_status_5xx]++;
 }
 
-/* Queue a response head (copied) and its body. */
-static int queue_response(struct hsrv *s, struct hconn *c, const struct http_response *resp)
+/* Send a response head at once (s->resp is the next response's) and queue
+ * its body; what of the head the socket did not take is copied. Called only
+ * with nothing else pending on the connection. */
+static int queue_response(struct bh_tcp *t, struct hsrv *s, int fd,
+			  const struct http_response *resp, uint64_t now)
 {
-	c->head = malloc(resp->head_len);
-	if (!c->head) {
-		if (resp->body_fd >= 0)
-			close(resp->body_fd);
-		return -ENOMEM;
+	struct hconn *c = &s->conns[fd];
+	/* MSG_MORE: the body, a FIN or the next response shares the segment */
+	ssize_t w = bh_send(t, fd, s->resp, resp->head_len, MSG_MORE);
+	if (w < 0)
+		w = 0; /* a failed socket: hs_send_pending meets it again */
+	else
+		c->last_ns = now;
+	size_t rest = resp->head_len - (size_t)w;
+	c->head = NULL;
+	if (rest) {
+		c->head = malloc(rest);
+		if (!c->head) {
+			if (resp->body_fd >= 0)
+				close(resp->body_fd);
+			return -ENOMEM;
+		}
+		memcpy(c->head, s->resp + w, rest);
 	}
-	memcpy(c->head, s->resp, resp->head_len);
 	c->head_off = 0;
-	c->head_len = (uint32_t)resp->head_len;
+	c->head_len = (uint32_t)rest;
 	c->body_in_head = resp->body_in_head;
+	if (!rest) {
+		if (!s->iso) /* the isolated design counts what the workers report */
+			s->c[HTTP_C_bytes_out] += c->body_in_head;
+		c->body_in_head = 0;
+	}
 	c->file = resp->body_fd;
 	c->foff = resp->body_off;
 	c->fleft = resp->body_fd >= 0 ? resp->body_len : 0;
@@ -211,11 +230,12 @@ static int queue_response(struct hsrv *s, struct hconn *c, const struct http_res
 }
 
 /* A status the server decides itself (408, 503), then close. */
-void hs_respond_status(struct hsrv *s, struct hconn *c, int status)
+void hs_respond_status(struct bh_tcp *t, struct hsrv *s, int fd, int status, uint64_t now)
 {
+	struct hconn *c = &s->conns[fd];
 	struct http_response resp;
 	if (http_respond_status(status, false, false, time(NULL), s->resp, s->resp_cap, &resp) == 0 &&
-	    queue_response(s, c, &resp) == 0)
+	    queue_response(t, s, fd, &resp, now) == 0)
 		log_line(s, c, NULL, &resp);
 	c->close_after = true;
 }
@@ -280,8 +300,10 @@ int hs_send_pending(struct bh_tcp *t, struct hsrv *s, int fd, uint64_t now)
 
 /* Feed bytes to the reader; answer a complete request. Returns the bytes
  * taken, or -1 when the connection must go (out of memory). */
-static ssize_t feed(struct hsrv *s, struct hconn *c, const uint8_t *data, size_t len, uint64_t now)
+static ssize_t feed(struct bh_tcp *t, struct hsrv *s, int fd, const uint8_t *data, size_t len,
+		    uint64_t now)
 {
+	struct hconn *c = &s->conns[fd];
 	const struct http_request *req;
 	size_t used = 0;
 	if (!c->req_start_ns && http_reader_idle(c->rd))
@@ -301,7 +323,7 @@ static ssize_t feed(struct hsrv *s, struct hconn *c, const uint8_t *data, size_t
 	}
 	if (http_respond_cached(req, s->rootfd, 0, s->fcache, time(NULL), s->resp, s->resp_cap,
 				&resp) < 0 ||
-	    queue_response(s, c, &resp) < 0)
+	    queue_response(t, s, fd, &resp, now) < 0)
 		return -1;
 	log_line(s, c, req, &resp);
 	c->req_start_ns = 0;
@@ -355,7 +377,7 @@ static void serve(struct bh_tcp *t, struct hsrv *s, int fd, uint64_t now)
 		}
 		set_interest(t, s, fd, false);
 		if (c->in_len) { /* a pipelined request read earlier */
-			ssize_t used = feed(s, c, c->in + c->in_off, c->in_len, now);
+			ssize_t used = feed(t, s, fd, c->in + c->in_off, c->in_len, now);
 			if (used < 0) {
 				hs_conn_close(t, s, fd, true);
 				return;
@@ -382,7 +404,7 @@ static void serve(struct bh_tcp *t, struct hsrv *s, int fd, uint64_t now)
 			return;
 		}
 		c->last_ns = now;
-		ssize_t used = feed(s, c, s->buf, (size_t)r, now);
+		ssize_t used = feed(t, s, fd, s->buf, (size_t)r, now);
 		if (used < 0 || (used < r && keep_input(c, s->buf + used, (size_t)(r - used)) < 0)) {
 			hs_conn_close(t, s, fd, true);
 			return;
@@ -423,7 +445,7 @@ static void accept_all(struct bh_tcp *t, struct hsrv *s, uint64_t now)
 		}
 		if (s->nr_open > s->max_conns) {
 			s->c[HTTP_C_conns_refused]++;
-			hs_respond_status(s, c, 503);
+			hs_respond_status(t, s, fd, 503, now);
 			serve(t, s, fd, now);
 			continue;
 		}
@@ -455,7 +477,7 @@ static void scan(struct bh_tcp *t, struct hsrv *s, uint64_t now)
 			}
 		} else if (c->req_start_ns && now - c->req_start_ns > s->header_timeout_ns) {
 			s->c[HTTP_C_header_timeouts]++;
-			hs_respond_status(s, c, 408);
+			hs_respond_status(t, s, (int)fd, 408, now);
 			serve(t, s, (int)fd, now);
 		} else if (!c->req_start_ns && now - c->last_ns > s->idle_timeout_ns) {
 			s->c[HTTP_C_idle_timeouts]++;

@@ -117,6 +117,7 @@ struct tcp_stack {
 	struct tcp_conn *tw_head, *tw_tail;
 	uint64_t cookie_sent_at;      /* last SYN cookie sent, 0: never */
 	uint32_t nr_want_mem;         /* connections with want_mem set */
+	uint64_t mem_retry_at;        /* when waiting senders try again, 0: not armed */
 	uint64_t ctr[TCP_C_MAX];
 };
 
@@ -1760,6 +1761,10 @@ void tcp_stack_timer(struct tcp_stack *st, uint64_t now)
 	/* TIME-WAIT ends in list order; each one leaves the list. */
 	while (st->tw_head && st->tw_head->tw_at <= now)
 		conn_timer(st->tw_head, now);
+	if (st->mem_retry_at && now >= st->mem_retry_at) {
+		st->mem_retry_at = 0;
+		mem_returned(st); /* a sender that still finds none arms it again */
+	}
 	struct tcp_net_arp arp;
 	for (int i = 0; i < 64; i++) {
 		enum tcp_net_tick k = tcp_net_timer(st->net, now, &arp);
@@ -1779,6 +1784,8 @@ uint64_t tcp_stack_next_timer(const struct tcp_stack *st)
 	uint64_t tcp = st->heap_n ? st->heap[0]->heap_key : UINT64_MAX;
 	if (st->tw_head && st->tw_head->tw_at < tcp)
 		tcp = st->tw_head->tw_at;
+	if (st->mem_retry_at && st->mem_retry_at < tcp)
+		tcp = st->mem_retry_at;
 	return net < tcp ? net : tcp;
 }
 
@@ -2048,8 +2055,15 @@ int tcp_send_check(const struct tcp_conn *c)
 	return 0;
 }
 
+#define TCP_MEM_RETRY_NS (10 * 1000000ull)
+
 /* What the buffer took (n from an append): 0 for no chunk, the connection
- * then waiting for memory; sent now unless more. */
+ * then waiting for memory; sent now unless more. A chunk coming back in a
+ * segment's input or a read tells the waiting senders at once; but chunks
+ * also come back where nothing tells (a connection closed or aborted, its
+ * buffers freed), and an allocator that failed may succeed later with no
+ * chunk returned at all: so they are told again after TCP_MEM_RETRY_NS,
+ * and again after each try that still finds no chunk. */
 static int queued(struct tcp_conn *c, int n, bool more, uint64_t now)
 {
 	if (n == -ENOMEM) {
@@ -2058,6 +2072,8 @@ static int queued(struct tcp_conn *c, int n, bool more, uint64_t now)
 			c->want_mem = true;
 			c->st->nr_want_mem++;
 		}
+		if (!c->st->mem_retry_at)
+			c->st->mem_retry_at = now + TCP_MEM_RETRY_NS;
 	}
 	if (n > 0 && !more)
 		output(c, now);

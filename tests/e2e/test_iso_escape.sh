@@ -66,9 +66,21 @@ refused inherited_fd 0 EBADF
 refused alloc_over_limit 0 ENOMEM
 refused wake_pipe_read 0 EBADF # write-only: no worker can read away the others' wake-ups
 for a in write_root create_file mkdir socket_inet socket_unix execve_sh execveat_other fork \
-	setuid0 mount unshare_user mmap_exec make_dumpable int80 wake_pipe_setfl; do
+	setuid0 mount unshare_user mmap_exec make_dumpable wake_pipe_setfl; do
 	killed "$a" 0
 done
+# int 0x80 (the i386 entry): where the kernel has no such entry the
+# instruction faults (SIGSEGV, a crash to the NF) before the filter sees it.
+FAULT_N=0
+if { "$HTTP_WORKER" int80-probe >/dev/null; } 2>/dev/null; then
+	killed int80 0
+else
+	echo "# int 0x80 faults on this kernel even unconfined (no i386 entry): a crash, not SIGSYS"
+	attempt int80 0
+	FAULT_N=1
+	check_json "int80 (at pid 0): the worker dies of the kernel's fault, the client gets 500" "$WORK/a.json" \
+		'.status == 500 and (.body | test("ESCAPED") | not)' '{status, body}'
+fi
 attempt www/index.html 0
 check_json "the same program serves a file inside its view" "$WORK/a.json" \
 	'.status == 200 and .body == "hello from the docroot\n"'
@@ -94,9 +106,10 @@ check_cmp "  ... and the connection reset, its answer having started (http.conn_
 
 http_counters_settled
 check_cmp "http.worker_seccomp_kills counts every forbidden call" "$(http_app worker_seccomp_kills)" -eq "$SYS_N"
-check_cmp "  ... and nothing else went wrong (the one protocol error aside)" \
-	$(($(http_app worker_crashes) + $(http_app worker_hangs) + $(http_app worker_protocol_errors))) -eq 1
-check_cmp "  ... each answered 500" "$(http_app status_5xx)" -eq "$SYS_N"
+check_cmp "  ... and nothing else went wrong (the one protocol error and a kernel's fault aside)" \
+	$(($(http_app worker_crashes) + $(http_app worker_hangs) + $(http_app worker_protocol_errors))) \
+	-eq $((1 + FAULT_N))
+check_cmp "  ... each answered 500" "$(http_app status_5xx)" -eq $((SYS_N + FAULT_N))
 check_cmp "  ... and the answers counted once each (http.requests = access-log lines)" \
 	"$(http_app requests)" -eq "$(grep -c . "$WORK/access.log")"
 check "the NF is alive" kill -0 "$HTTP_PID"

@@ -690,6 +690,15 @@ int main(int argc, char **argv)
 		leaked_fd = atoi(argv[4]);
 		return !strcmp(argv[2], "hold") ? hold() : attempt(argv[2]);
 	}
+	if (argc == 2 && !strcmp(argv[1], "int80-probe")) {
+		/* Unconfined: does this kernel take int 0x80 from a 64-bit
+		 * process at all? Some fault (SIGSEGV) instead. */
+		signal(SIGSEGV, SIG_DFL);
+		long ret = 20; /* getpid there */
+		__asm__ volatile("int $0x80" : "+a"(ret) : : "memory");
+		printf("int80 taken %ld\n", ret);
+		return 0;
+	}
 	if (argc >= 2 && !strncmp(argv[1], "--", 2))
 		return http_hostile();
 	if (argc == 5 && !strcmp(argv[1], "peer"))

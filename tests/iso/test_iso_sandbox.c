@@ -34,7 +34,7 @@
 #define UID 62501 /* stands for one uid of a service's reserved range */
 #define GID 62501
 
-enum want { OK, REFUSED, SIGSYS_KILL };
+enum want { OK, REFUSED, SIGSYS_KILL, KERNEL_FAULT };
 
 static char docroot[] = "/tmp/bh-iso-root.XXXXXX";
 static char prog711[] = "/tmp/bh-iso-prog.XXXXXX"; /* the worker, mode 0711 */
@@ -180,6 +180,9 @@ static void attempt(unsigned flags, const char *name, enum want want, const char
 		ok = WIFSIGNALED(r.status) && WTERMSIG(r.status) == SIGSYS && !r.text[0];
 		n_sigsys += ok;
 		break;
+	case KERNEL_FAULT:
+		ok = WIFSIGNALED(r.status) && WTERMSIG(r.status) == SIGSEGV && !r.text[0];
+		break;
 	case REFUSED:
 		snprintf(expect, sizeof(expect), "%s refused ", name);
 		ok = WIFEXITED(r.status) && WEXITSTATUS(r.status) == 0 &&
@@ -203,6 +206,27 @@ static void attempt(unsigned flags, const char *name, enum want want, const char
 	CHECK(ok);
 }
 
+/* Whether this kernel takes the i386 system-call entry (int 0x80) from a
+ * 64-bit process at all. Some do not (built or booted without IA32
+ * emulation, or a hypervisor without 32-bit user mode): the instruction
+ * then faults (SIGSEGV) before any filter sees it. Tried in a child with
+ * no sandbox; anything but that fault counts as taken, the stricter
+ * expectation. */
+static bool int80_taken(void)
+{
+	pid_t pid = fork();
+	if (pid == 0) {
+		signal(SIGSEGV, SIG_DFL); /* not a sanitizer's report: the fault itself */
+		long ret = 20; /* getpid there */
+		__asm__ volatile("int $0x80" : "+a"(ret) : : "memory");
+		_exit(0);
+	}
+	int st;
+	if (pid < 0 || waitpid(pid, &st, 0) != pid)
+		return true;
+	return !(WIFSIGNALED(st) && WTERMSIG(st) == SIGSEGV);
+}
+
 static void test_escapes(void)
 {
 	static const char *killed[] = {
@@ -215,6 +239,11 @@ static void test_escapes(void)
 
 	static const char *const vias[] = {"attempt", "exec-attempt"};
 	unsigned v;
+	bool int80 = int80_taken();
+
+	if (!int80)
+		printf("int 0x80 faults on this kernel even unconfined (no i386 entry): the "
+		       "attempt must die of SIGSEGV instead of SIGSYS\n");
 
 	for (v = 0; v < 2; v++) {
 		via = vias[v];
@@ -231,10 +260,13 @@ static void test_escapes(void)
 		attempt(0, "proc_parent_mem", REFUSED, "ENOENT");
 		attempt(0, "inherited_fd", REFUSED, "EBADF");
 		attempt(0, "alloc_over_limit", REFUSED, "ENOMEM");
+		/* int 0x80 where the kernel has no such entry: the kernel's
+		 * fault kills it, before the filter's verdict */
 		for (i = 0; i < sizeof(killed) / sizeof(killed[0]); i++)
-			attempt(0, killed[i], SIGSYS_KILL, NULL);
+			attempt(0, killed[i],
+				strcmp(killed[i], "int80") || int80 ? SIGSYS_KILL : KERNEL_FAULT, NULL);
 		printf("  -> %d killed by SIGSYS, %d refused\n", n_sigsys, n_refused);
-		CHECK_EQ(n_sigsys, (int)(sizeof(killed) / sizeof(killed[0])));
+		CHECK_EQ(n_sigsys, (int)(sizeof(killed) / sizeof(killed[0])) - !int80);
 		CHECK_EQ(n_refused, 7);
 	}
 	via = "attempt";

@@ -151,6 +151,13 @@ void iso_chan_set_wipe(struct iso_chan *ch, bool on);
  * timeout: a worker decides whether, and when, it rings.
  */
 int iso_chan_wait(struct iso_chan *ch, unsigned events, int timeout_ms);
+/* The same, with ISO_CHAN_OUT holding only once the outgoing ring has room
+ * for `room` bytes (1 is iso_chan_wait(); more than the ring's size never
+ * holds): for a writer holding a frame larger than the room there is, or
+ * one waiting for the peer to have read everything. The peer's reads ring
+ * such a waiter as any other, so it may wake with too little room still:
+ * 0 then, as for a spurious wake-up (callers loop). */
+int iso_chan_wait_room(struct iso_chan *ch, unsigned events, size_t room, int timeout_ms);
 
 /* Wakes the peer if it is sleeping in iso_chan_wait() (write, read and
  * shutdown do this themselves). */

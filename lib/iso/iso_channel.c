@@ -496,8 +496,9 @@ static uint32_t bell_mark(unsigned events)
 	return mark & ISO_CHAN_QUIET ? mark | ISO_CHAN_IN : mark;
 }
 
-/* Which of `events` hold now (ISO_CHAN_QUIET as ISO_CHAN_IN), or -EPROTO. */
-static int ready(struct iso_chan *ch, unsigned events)
+/* Which of `events` hold now (ISO_CHAN_QUIET as ISO_CHAN_IN; ISO_CHAN_OUT
+ * with at least `room` bytes free), or -EPROTO. */
+static int ready(struct iso_chan *ch, unsigned events, size_t room)
 {
 	int r = 0;
 	if (events & (ISO_CHAN_IN | ISO_CHAN_QUIET)) {
@@ -511,7 +512,7 @@ static int ready(struct iso_chan *ch, unsigned events)
 		ssize_t n = iso_chan_writable(ch);
 		if (n < 0)
 			return (int)n;
-		if (n > 0)
+		if (n > 0 && (size_t)n >= room)
 			r |= ISO_CHAN_OUT;
 	}
 	return r;
@@ -519,7 +520,12 @@ static int ready(struct iso_chan *ch, unsigned events)
 
 int iso_chan_wait(struct iso_chan *ch, unsigned events, int timeout_ms)
 {
-	int r = ready(ch, events);
+	return iso_chan_wait_room(ch, events, 1, timeout_ms);
+}
+
+int iso_chan_wait_room(struct iso_chan *ch, unsigned events, size_t room, int timeout_ms)
+{
+	int r = ready(ch, events, room);
 	uint32_t mark = bell_mark(events);
 	if (r != 0 || timeout_ms == 0 || mark == 0)
 		return r;
@@ -529,13 +535,13 @@ int iso_chan_wait(struct iso_chan *ch, unsigned events, int timeout_ms)
 	_Atomic uint32_t *bell = &ch->shm->bell[ch->side];
 	atomic_store_explicit(bell, mark, memory_order_relaxed);
 	atomic_thread_fence(memory_order_seq_cst);
-	r = ready(ch, events);
+	r = ready(ch, events, room);
 	if (r == 0) {
 		struct timespec ts = {timeout_ms / 1000, (long)(timeout_ms % 1000) * 1000000};
 		/* Returns at once if the peer cleared the bell meanwhile. */
 		futex(bell, FUTEX_WAIT, mark, timeout_ms < 0 ? NULL : &ts);
 		ch->stats.waits++;
-		r = ready(ch, events);
+		r = ready(ch, events, room);
 	}
 	atomic_store_explicit(bell, 0, memory_order_relaxed);
 	return r;
@@ -546,7 +552,7 @@ int iso_chan_arm(struct iso_chan *ch, unsigned events)
 	uint32_t mark = bell_mark(events);
 	atomic_store_explicit(&ch->shm->bell[ch->side], mark, memory_order_relaxed);
 	atomic_thread_fence(memory_order_seq_cst);
-	return ready(ch, events);
+	return ready(ch, events, 1);
 }
 
 void iso_chan_disarm(struct iso_chan *ch)

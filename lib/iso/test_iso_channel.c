@@ -367,6 +367,61 @@ static void test_sleep_wake(void)
 	CHECK_EQ(bh_test_count_fds(), before);
 }
 
+/* The writer (the worker here) fills its ring but for 96 bytes and waits
+ * for room for 500; the reader takes 50 bytes (still too little: the
+ * waiter wakes and sleeps again), then 1000. */
+static int worker_room_waiter(struct iso_chan *w)
+{
+	static uint8_t fill[4000];
+	if (iso_chan_write(w, fill, sizeof(fill)) != (ssize_t)sizeof(fill))
+		return 1;
+	if (iso_chan_wait_room(w, ISO_CHAN_OUT, 97, 0) != 0 ||
+	    iso_chan_wait_room(w, ISO_CHAN_OUT, 96, 0) != ISO_CHAN_OUT)
+		return 2;
+	double t0 = now_ms();
+	unsigned spurious = 0;
+	int ev;
+	while ((ev = iso_chan_wait_room(w, ISO_CHAN_OUT, 500, 8000)) == 0 && now_ms() - t0 < 8000) {
+		if (iso_chan_writable(w) >= 500)
+			return 3; /* room enough, and not told */
+		spurious++;
+	}
+	if (ev != ISO_CHAN_OUT || iso_chan_writable(w) < 500)
+		return 4;
+	if (now_ms() - t0 >= 8000)
+		return 5; /* woken by the time limit, not by the read */
+	uint8_t b = (uint8_t)spurious;
+	return iso_chan_write(w, &b, 1) == 1 ? 0 : 6;
+}
+
+static void test_wait_room(void)
+{
+	int before = bh_test_count_fds(), fd;
+	struct iso_chan *t = iso_chan_create(0, 4096, &fd);
+	pid_t pid = fork_worker(fd, worker_room_waiter);
+	close(fd);
+	static uint8_t buf[4000];
+	double deadline = now_ms() + 5000;
+	while (!(iso_chan_readable(t) == 4000 && iso_chan_peer_sleeping(t)) && now_ms() < deadline)
+		usleep(1000);
+	CHECK(iso_chan_peer_sleeping(t));
+	usleep(20000); /* let it reach FUTEX_WAIT */
+	CHECK_EQ(iso_chan_read(t, buf, 50), 50);
+	usleep(50000);
+	CHECK_EQ(iso_chan_read(t, buf, 1000), 1000);
+	ssize_t r = -EAGAIN;
+	deadline = now_ms() + 5000; /* its byte, after the 2950 still there */
+	while (iso_chan_readable(t) == 2950 && now_ms() < deadline)
+		usleep(1000);
+	CHECK_EQ(iso_chan_read(t, buf, 2950), 2950);
+	r = iso_chan_read(t, buf, 1);
+	CHECK_EQ(r, 1);
+	printf("wait for room: woken %u time(s) with too little\n", r == 1 ? buf[0] : 0);
+	CHECK(iso_test_child_ok(pid));
+	iso_chan_close(t);
+	CHECK_EQ(bh_test_count_fds(), before);
+}
+
 #define PINGS 20000
 
 /* Reads one byte, sleeping for it; the longest single wait goes to *max_ms. */
@@ -937,6 +992,7 @@ int main(void)
 	test_attach_refuses();
 	test_fork_stream();
 	test_sleep_wake();
+	test_wait_room();
 	test_ping_pong();
 	test_fast_path();
 	test_wake_batch();

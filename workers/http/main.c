@@ -168,7 +168,7 @@ struct worker {
 	size_t line_cap;
 	/* what the last pass ran into, for wait_for_work() */
 	bool in_stalled;            /* stopped taking frames (see pump) */
-	bool out_ring;              /* a frame did not fit in the ring */
+	uint32_t out_need;          /* a frame did not fit: the least room one needs, or 0 */
 	bool out_sock;              /* the fd socket was full */
 	bool credit_wait;           /* a stream waits for credit (WINDOW) */
 	bool wipe_wait;             /* wiped: the trusted side is still reading our ring */
@@ -426,6 +426,14 @@ static int in_append(const struct worker *w, struct stream *s, const uint8_t *p,
 	return 0;
 }
 
+/* A frame needing `need` bytes of the ring did not fit: wait_for_work()
+ * sleeps until the least such need is met. */
+static void out_blocked(struct worker *w, size_t need)
+{
+	if (!w->out_need || need < w->out_need)
+		w->out_need = (uint32_t)need;
+}
+
 /* Whether the next frame, whose header h was peeked, must wait: DATA for a
  * stream already holding WK_IN_CAP unfed bytes, or an OPEN to refuse while
  * the ring has no room for the END that refuses it. */
@@ -437,7 +445,7 @@ static bool must_wait(struct worker *w, const struct iso_frame *h)
 	if (h->type == ISO_F_OPEN && !s && w->n_streams >= w->max_streams) {
 		ssize_t room = iso_chan_writable(w->ch);
 		if (room >= 0 && room < (ssize_t)ISO_FRAME_HDR) {
-			w->out_ring = true;
+			out_blocked(w, ISO_FRAME_HDR);
 			return true;
 		}
 	}
@@ -570,7 +578,7 @@ static int flush_data(struct worker *w, struct stream *s, bool *sent)
 		if (room < 0)
 			return (int)room;
 		if (room <= (ssize_t)ISO_FRAME_HDR) {
-			w->out_ring = true;
+			out_blocked(w, ISO_FRAME_HDR + 1);
 			return FL_BLOCKED;
 		}
 		if (!s->out_credit) {
@@ -620,7 +628,7 @@ static int send_whole(struct worker *w, struct stream *s, uint16_t type, uint16_
 {
 	int rc = iso_frame_send(w->ch, s->id, type, flags, p, len);
 	if (rc == -EAGAIN) {
-		w->out_ring = true;
+		out_blocked(w, ISO_FRAME_HDR + len);
 		return FL_BLOCKED;
 	}
 	if (rc == 0)
@@ -847,7 +855,7 @@ static int give_back(struct worker *w, struct stream *s, bool *sent)
 	uint32_t inc = s->in_done;
 	int rc = iso_frame_send(w->ch, s->id, ISO_F_WINDOW, 0, &inc, sizeof(inc));
 	if (rc == -EAGAIN) {
-		w->out_ring = true;
+		out_blocked(w, ISO_FRAME_HDR + sizeof(inc));
 		return 0;
 	}
 	if (rc < 0)
@@ -908,16 +916,17 @@ static int service(struct worker *w, struct stream *s, uint64_t now, uint64_t *d
 
 /* ---------------------------------------------------------------- the loop */
 
-/* Sleeps until there may be something to do: input, room in the ring, the
- * next deadline. iso_chan_wait(ISO_CHAN_OUT) returns as soon as there is
- * any room at all; when the frame we hold is larger than the room there
- * is (a LOG, FILE or END frame after the trusted side read a small frame;
- * DATA frames fill the ring exactly), or the fd socket is full (it has no
- * doorbell), we poll instead, backing off from 1 ms to WK_POLL_MAX_MS. */
+/* Sleeps until there may be something to do: input, room in the ring for
+ * the least frame held back (out_need), the trusted side having read all
+ * we wrote (wipe_wait), the next deadline. The trusted side's reads ring
+ * us while we wait for room, so each read wakes us to look. Only the fd
+ * socket (full, it has no doorbell) and half a frame in (the trusted side
+ * is writing it) make us poll, backing off from 1 ms to WK_POLL_MAX_MS. */
 static int wait_for_work(struct worker *w, uint64_t now, uint64_t deadline, unsigned *poll_ms)
 {
 	unsigned ev = 0;
-	bool poll = w->out_sock || w->wipe_wait; /* a ring read has no doorbell for us */
+	bool poll = w->out_sock;
+	size_t need = 1;
 	if (!w->in_stalled) {
 		ssize_t n = iso_chan_readable(w->ch);
 		if (n < 0)
@@ -933,14 +942,16 @@ static int wait_for_work(struct worker *w, uint64_t now, uint64_t deadline, unsi
 		else
 			poll = true; /* half a frame: the trusted side is writing it */
 	}
-	if (w->out_ring) {
+	if (w->out_need || w->wipe_wait) {
+		need = w->wipe_wait ? iso_chan_out_size(w->ch) : w->out_need;
+		if (w->out_need && w->out_need < need)
+			need = w->out_need;
 		ssize_t room = iso_chan_writable(w->ch);
 		if (room < 0)
 			return (int)room;
-		if (room == 0)
-			ev |= ISO_CHAN_OUT;
-		else
-			poll = true;
+		if ((size_t)room >= need)
+			return 0; /* the trusted side read since the pass looked */
+		ev |= ISO_CHAN_OUT;
 	}
 	int timeout = -1;
 	if (deadline != UINT64_MAX) {
@@ -956,7 +967,7 @@ static int wait_for_work(struct worker *w, uint64_t now, uint64_t deadline, unsi
 		*poll_ms = 1;
 	}
 	if (ev) {
-		int rc = iso_chan_wait(w->ch, ev, timeout);
+		int rc = iso_chan_wait_room(w->ch, ev, need, timeout);
 		return rc < 0 ? rc : 0;
 	}
 	if (timeout < 0) /* cannot happen: nothing to wait for is a poll */
@@ -973,7 +984,8 @@ static int run(struct worker *w)
 	unsigned poll_ms = 1;
 	for (;;) {
 		uint64_t now = mono_ns(), deadline = UINT64_MAX;
-		w->in_stalled = w->out_ring = w->out_sock = w->credit_wait = w->wipe_wait = false;
+		w->in_stalled = w->out_sock = w->credit_wait = w->wipe_wait = false;
+		w->out_need = 0;
 		/* The trusted side's end of stream means: exit, now. Whatever is
 		 * still queued either way has nobody left to go to (and a worker
 		 * blocked on a full ring would otherwise never see the end). */

@@ -65,6 +65,7 @@
 
 #define HISO_PROG "bh-http"
 #define HISO_GRACE_NS 2000000000ull /* hang allowance beyond the worker's own timeouts */
+#define HISO_RUNNABLE_MAX_NS 30000000000ull /* exit allowance while it waits for a CPU */
 #define HISO_MAX_INFLIGHT 256u      /* workers asked of the zygote and not yet come */
 #define HISO_RELAY_BUDGET 64        /* frames per worker per turn */
 #define HISO_FDS_PER_WORKER 1       /* its fd socket, here */
@@ -368,6 +369,42 @@ static void worker_kill(struct hsrv *s, struct hworker *w, int counter)
 	w->killed = true;
 	s->c[counter]++;
 	kill_request(s->iso, w);
+}
+
+/* Worker w's scheduler state from /proc/PID/status ('R' running or waiting
+ * for a CPU, 'S' asleep, 'Z' exited and not yet reaped, ...), or 0 when no
+ * process of that pid has its uid: it exited and was reaped, and the
+ * zygote's report of it has yet to come. */
+static char worker_state(const struct hworker *w)
+{
+	char path[40], buf[2048];
+	snprintf(path, sizeof(path), "/proc/%d/status", (int)w->pid);
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return 0;
+	ssize_t n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return 0;
+	buf[n] = 0;
+	const char *st = strstr(buf, "\nState:\t"), *uid = strstr(buf, "\nUid:\t");
+	if (!st || !uid || strtoul(uid + 6, NULL, 10) != w->uid)
+		return 0;
+	return st[8];
+}
+
+/* A worker whose channel was shut `late` ns ago and is still counted alive:
+ * hung if it sleeps, or after HISO_RUNNABLE_MAX_NS; not yet if it is
+ * runnable, exiting, or gone with its exit not yet reported. On a loaded
+ * host, thousands of workers whose connections closed at once wait seconds
+ * for a CPU to exit on, and the zygote reaps and reports them one by one.
+ * (Its connection is gone: waiting costs nobody an answer.) */
+static bool exit_under_way(const struct hworker *w, uint64_t late)
+{
+	if (late > HISO_RUNNABLE_MAX_NS)
+		return false;
+	char st = worker_state(w);
+	return st == 0 || st == 'R' || st == 'D' || st == 'Z' || st == 'X';
 }
 
 /* Its channel shut: a well-behaved worker exits 0. */
@@ -1496,9 +1533,12 @@ void hiso_scan(struct bh_tcp *t, struct hsrv *s, uint64_t now)
 		/* (not while we hold its output back: relay_out) */
 		bool owes = !w->held && w->owed_ns &&
 			    since(now, w->owed_ns) > s->header_timeout_ns + HISO_GRACE_NS;
-		if (owes || (w->retiring && since(now, w->retire_ns) > HISO_GRACE_NS)) {
-			fprintf(stderr, HISO_PROG ": worker %d (uid %u) killed: %s for %llu ms\n",
-				(int)w->pid, (unsigned)w->uid,
+		bool stays = w->retiring && since(now, w->retire_ns) > HISO_GRACE_NS &&
+			     !exit_under_way(w, since(now, w->retire_ns));
+		if (owes || stays) {
+			char st = worker_state(w);
+			fprintf(stderr, HISO_PROG ": worker %d (uid %u, state %c) killed: %s for %llu ms\n",
+				(int)w->pid, (unsigned)w->uid, st ? st : '?',
 				owes ? "owing an answer" : "not exiting after its channel closed",
 				(unsigned long long)(since(now, owes ? w->owed_ns : w->retire_ns) / 1000000));
 			worker_kill(s, w, HTTP_C_worker_hangs);

@@ -289,6 +289,29 @@ static unsigned main_memory_mb(const struct mgr_config *c)
 static size_t main_align(size_t x) { return RTE_ALIGN_CEIL(x, RTE_CACHE_LINE_SIZE); }
 
 /* Lay out the shared state memzone from the configured limits. */
+/* Each NF slot's mgr_alive (bulkhead/shm.h), locked by this thread, the
+ * main one, which runs until the manager ends: its death is then told to
+ * every sleeping NF by the kernel (robust futexes). The kernel walks at
+ * most 2048 entries of a thread's robust list: slots beyond
+ * MAIN_WATCHED_SLOTS keep mgr_watch 0, and their NFs look now and then. */
+#define MAIN_WATCHED_SLOTS 1024u
+static void main_hold_slots(struct bh_state *st)
+{
+	pthread_mutexattr_t a;
+	if (pthread_mutexattr_init(&a) != 0)
+		return;
+	if (pthread_mutexattr_setpshared(&a, PTHREAD_PROCESS_SHARED) == 0 &&
+	    pthread_mutexattr_setrobust(&a, PTHREAD_MUTEX_ROBUST) == 0) {
+		for (unsigned i = 0; i < st->max_nfs && i < MAIN_WATCHED_SLOTS; i++) {
+			struct bh_nf_slot *s = &st->nfs[i];
+			if (pthread_mutex_init(&s->mgr_alive, &a) == 0 &&
+			    pthread_mutex_lock(&s->mgr_alive) == 0)
+				s->mgr_watch = 1;
+		}
+	}
+	pthread_mutexattr_destroy(&a);
+}
+
 static int main_state(struct mgr *m)
 {
 	struct mgr_config *c = &m->cfg;
@@ -337,6 +360,7 @@ static int main_state(struct mgr *m)
 	st->mgr_efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
 	if (st->mgr_efd < 0)
 		return -errno;
+	main_hold_slots(st);
 	m->st = st;
 	return 0;
 }

@@ -14,6 +14,7 @@
 #ifndef BULKHEAD_SHM_H
 #define BULKHEAD_SHM_H
 
+#include <pthread.h>
 #include <stdalign.h>
 #include <stdatomic.h>
 #include <stdint.h>
@@ -104,13 +105,20 @@ struct bh_nf_slot {
 	uint16_t parent;         /* slot of the NF that spawned this one, or BH_NONE */
 	int16_t core;            /* CPU the NF is pinned to, -1: not pinned */
 	uint8_t poll_mode;       /* 1: busy-polls, never sleeps */
-	uint8_t pad0;
+	uint8_t mgr_watch;       /* 1: mgr_alive is held by the manager (below) */
 	uint32_t generation;     /* bumped each time the slot is reused */
 	char name[BH_NAME_LEN];
 	struct rte_ring *rx;     /* packets to this NF (MP/SC) */
 	struct rte_ring *tx;     /* packets from this NF to ports (SP/SC) */
 	struct rte_ring *msg;    /* struct bh_msg elements (SP/SC) */
 	uint64_t start_ns;
+	/* A robust, process-shared mutex the manager's main thread locks at
+	 * start and never unlocks: when that thread ends, however it ends, the
+	 * kernel marks the lock word FUTEX_OWNER_DIED and wakes one waiter on
+	 * it. The slot's NF sleeps on its doorbell and on this word at once
+	 * (futex_waitv), so it learns of the manager's death without waking
+	 * to look (nflib). One per slot: a death wakes one waiter per word. */
+	pthread_mutex_t mgr_alive;
 
 	/* NF: read by every producer after each enqueue, written only when the NF
 	 * goes to sleep or wakes, so it has a cache line of its own. */

@@ -8,6 +8,7 @@
  */
 #include <errno.h>
 #include <getopt.h>
+#include <linux/futex.h>
 #include <poll.h>
 #include <sched.h>
 #include <signal.h>
@@ -31,6 +32,7 @@ int bh_meta_offset = -1;
 
 #define NFL_SPIN_LOOPS 256              /* empty polls before sleeping */
 #define NFL_MAX_SLEEP_NS 500000000ull   /* re-check the manager at least this often */
+#define NFL_WATCHED_SLEEP_NS 60000000000ull /* ... when the kernel tells its death (mgr_alive) */
 
 struct nfl_bucket {
 	uint16_t slot;
@@ -47,6 +49,7 @@ struct bh_nf {
 	int drain; /* stopped by the manager: finish what is in the ring first */
 	int mgr_pidfd;
 	int mgr_efd; /* our copy of the manager's doorbell eventfd */
+	_Atomic uint32_t *alive; /* the slot's mgr_alive lock word, or NULL: look instead */
 	int quiet;
 	int poll_mode; /* busy-poll: never sleep */
 	/* dispatch scratch, sized by burst */
@@ -277,6 +280,10 @@ struct bh_nf *bh_nf_attach(const struct bh_nf_conf *conf)
 	}
 	nf->id = reply.slot;
 	nf->slot = &nf->st->nfs[reply.slot];
+	/* futex_waitv (Linux 5.16) answers EINVAL to no futexes, ENOSYS if absent */
+	if (nf->slot->mgr_watch && syscall(SYS_futex_waitv, NULL, 0, 0, NULL, 0) < 0 &&
+	    errno == EINVAL)
+		nf->alive = (_Atomic uint32_t *)&nf->slot->mgr_alive.__data.__lock;
 	nf->poll_mode = reply.poll_mode;
 	nf->hi_mark = rte_ring_get_capacity(nf->slot->rx) * 3 / 4;
 	nf->lo_mark = rte_ring_get_capacity(nf->slot->rx) / 4;
@@ -536,6 +543,40 @@ static int nfl_manager_gone(struct bh_nf *nf)
 	return poll(&p, 1, 0) > 0;
 }
 
+/* The manager's main thread ended (its robust lock marked dead or let go). */
+static bool nfl_alive_gone(const struct bh_nf *nf, uint32_t v)
+{
+	return (v & FUTEX_OWNER_DIED) || (v & FUTEX_TID_MASK) != (uint32_t)nf->st->mgr_pid;
+}
+
+/* Sleep while the doorbell reads `bell`, at most timeout_ns, and (nf->alive)
+ * while the manager lives: its death wakes us through the lock word. Returns
+ * 0 or -errno (ETIMEDOUT, EAGAIN, EINTR). */
+static int nfl_sleep(struct bh_nf *nf, uint32_t bell, uint64_t timeout_ns)
+{
+	if (!nf->alive)
+		return bh_doorbell_wait(&nf->slot->doorbell, bell, timeout_ns);
+	uint32_t v = atomic_load(nf->alive);
+	if (nfl_alive_gone(nf, v))
+		return 0;
+	/* the kernel wakes a waiter at the owner's death only if this is set */
+	if (!(v & FUTEX_WAITERS) && !atomic_compare_exchange_strong(nf->alive, &v, v | FUTEX_WAITERS))
+		return 0; /* changed meanwhile: look again */
+	v |= FUTEX_WAITERS;
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	uint64_t ns = (uint64_t)ts.tv_nsec + timeout_ns % 1000000000u;
+	ts.tv_sec += (time_t)(timeout_ns / 1000000000u + ns / 1000000000u);
+	ts.tv_nsec = (long)(ns % 1000000000u);
+	struct futex_waitv w[2] = {
+		{.val = bell, .uaddr = (uintptr_t)&nf->slot->doorbell, .flags = FUTEX_32},
+		{.val = v, .uaddr = (uintptr_t)nf->alive, .flags = FUTEX_32},
+	};
+	if (syscall(SYS_futex_waitv, w, 2, 0, &ts, CLOCK_MONOTONIC) < 0)
+		return -errno;
+	return 0;
+}
+
 static void nfl_handle_msgs(struct bh_nf *nf, const struct bh_nf_ops *ops, void *ctx)
 {
 	struct bh_msg msg;
@@ -574,7 +615,8 @@ int bh_nf_run(struct bh_nf *nf, const struct bh_nf_ops *ops, void *ctx)
 	uint64_t tick_ns = ops->tick_ns ? ops->tick_ns : 1000000000ull;
 	/* An NF without a tick is not woken for one. */
 	uint64_t now = bh_now_ns(), next_tick = ops->tick ? now + tick_ns : UINT64_MAX;
-	uint64_t next_check = now + NFL_MAX_SLEEP_NS;
+	uint64_t check_ns = nf->alive ? NFL_WATCHED_SLEEP_NS : NFL_MAX_SLEEP_NS;
+	uint64_t next_check = now + check_ns;
 	unsigned idle = 0;
 	int rc = 0;
 
@@ -635,7 +677,7 @@ int bh_nf_run(struct bh_nf *nf, const struct bh_nf_ops *ops, void *ctx)
 				rc = -ENOTCONN;
 				break;
 			}
-			next_check = now + NFL_MAX_SLEEP_NS;
+			next_check = now + check_ns;
 		}
 		if (work || nf->stop || wake <= now || nf->poll_mode)
 			continue;
@@ -647,10 +689,17 @@ int bh_nf_run(struct bh_nf *nf, const struct bh_nf_ops *ops, void *ctx)
 		bool timed_out = false;
 		if (rte_ring_empty(s->rx) && rte_ring_empty(s->msg) && !nf->stop) {
 			c->sleeps++;
-			timed_out = bh_doorbell_wait(&s->doorbell, bell, deadline - now) == -ETIMEDOUT;
+			timed_out = nfl_sleep(nf, bell, deadline - now) == -ETIMEDOUT;
 		}
 		atomic_store(&s->sleeping, 0);
 		c->wakeups++;
+		if (nf->alive && nfl_alive_gone(nf, atomic_load(nf->alive))) {
+			/* told of the manager's death: look now (and from now on,
+			 * in case its main thread alone ended) */
+			nf->alive = NULL;
+			check_ns = NFL_MAX_SLEEP_NS;
+			next_check = 0;
+		}
 		/* Woken by a kick, work is coming: look for it a while before
 		 * sleeping again. Woken by our own deadline (a tick, a timer, the
 		 * manager check): one look, then back to sleep if it finds

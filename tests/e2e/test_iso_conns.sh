@@ -52,12 +52,11 @@ check_cmp "every worker has a uid of its own" "$uids" -eq "$(http_workers | wc -
 
 # memory: PSS of every worker, the zygote (the workers' parent) and the NF
 pss() { awk '/^Pss:/ {s += $2} END {print s + 0}' "/proc/$1/smaps_rollup" 2>/dev/null || echo 0; }
-w_kb=0
-n=0
-for p in $(http_workers); do
-	w_kb=$((w_kb + $(pss "$p")))
-	n=$((n + 1))
-done
+# one reader for all of them (a process per worker takes minutes on a slow host)
+http_workers >"$WORK/workers.txt"
+n=$(grep -c . "$WORK/workers.txt")
+w_kb=$(sed 's|.*|/proc/&/smaps_rollup|' "$WORK/workers.txt" | xargs cat 2>/dev/null |
+	awk '/^Pss:/ {s += $2} END {print s + 0}')
 zyg=$(ps -o ppid= -p "$(http_workers | head -1)" | tr -d ' ')
 nf_kb=$(pss "$HTTP_PID")
 z_kb=$(pss "$zyg")

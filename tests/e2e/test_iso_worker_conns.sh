@@ -190,6 +190,9 @@ check_cmp "  ... mostly by the workers kept for their addresses: fewer than 100 
 	$(($(http_app workers_started) - started)) -lt 100
 spares_back() { bh_snap && [ "$(http_app workers_spare)" = 16 ]; }
 check "  http.workers_spare back to the 16 spares" bh_wait_for 10 spares_back
+# (a worker that just exited is counted until its exit is reported: settle)
+alive_agree() { bh_snap && [ "$(http_app workers_alive)" -eq "$(http_workers | wc -l)" ]; }
+bh_wait_for 10 alive_agree
 check_cmp "  http.workers_alive = the worker processes there are" "$(http_app workers_alive)" -eq \
 	"$(http_workers | wc -l)"
 faults_none

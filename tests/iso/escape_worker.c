@@ -586,7 +586,7 @@ static int http_hostile(void)
 	static uint8_t buf[ISO_FRAME_MAX];
 	static char req[4096], file[1 << 16];
 	size_t len = 0;
-	uint32_t stream = 0;
+	uint32_t stream = 0, taken = 0; /* client bytes taken since credit was given back */
 	struct iso_chan *ch = iso_chan_attach(3, ISO_SIDE_WORKER);
 
 	if (!ch)
@@ -607,9 +607,24 @@ static int http_hostile(void)
 		if (f.type == ISO_F_OPEN) {
 			stream = f.stream;
 			len = 0;
+			taken = 0;
 			continue;
 		}
-		if (f.type != ISO_F_DATA || f.stream != stream || len + f.len >= sizeof(req))
+		if (f.type != ISO_F_DATA || f.stream != stream)
+			continue;
+		/* credit back for the client's bytes, as the HTTP worker gives it:
+		 * without it a long keep-alive connection stops once its requests
+		 * have used the stream's window */
+		taken += f.len;
+		if (taken >= ISO_WINDOW / 2) {
+			while ((rc = iso_frame_send(ch, stream, ISO_F_WINDOW, 0, &taken, sizeof(taken))) ==
+			       -EAGAIN)
+				iso_chan_wait(ch, ISO_CHAN_OUT, 100);
+			if (rc < 0)
+				return 12;
+			taken = 0;
+		}
+		if (len + f.len >= sizeof(req))
 			continue;
 		memcpy(req + len, buf, f.len);
 		len += f.len;

@@ -288,7 +288,6 @@ static unsigned main_memory_mb(const struct mgr_config *c)
 
 static size_t main_align(size_t x) { return RTE_ALIGN_CEIL(x, RTE_CACHE_LINE_SIZE); }
 
-/* Lay out the shared state memzone from the configured limits. */
 /* Each NF slot's mgr_alive (bulkhead/shm.h), locked by this thread, the
  * main one, which runs until the manager ends: its death is then told to
  * every sleeping NF by the kernel (robust futexes). The kernel walks at
@@ -312,6 +311,7 @@ static void main_hold_slots(struct bh_state *st)
 	pthread_mutexattr_destroy(&a);
 }
 
+/* Lay out the shared state memzone from the configured limits. */
 static int main_state(struct mgr *m)
 {
 	struct mgr_config *c = &m->cfg;

@@ -15,7 +15,7 @@
                                  time (SO_TIMESTAMPNS) minus send time, both
                                  CLOCK_REALTIME, which every namespace shares
         early, early_bp          first copies with a delay below EARLY_MS
-        slow_dmin_us             the shortest delay of the others
+        slow_dmin_us, slow_d1_us the shortest delay of the others, and their 1st percentile
         overtook, overtook_bp    datagrams that arrived before one sent earlier
         late                     arrivals with a lower number than one already seen (RFC 4737)
         kbps                     Ethernet frame bits/s between the first and last arrival
@@ -127,7 +127,7 @@ def recv(port, count, idle, limit, early_ms=0.0):
         "dmin_us": delays[0] if delays else 0, "dmed_us": median(delays),
         "dp99_us": delays[len(delays) * 99 // 100] if delays else 0, "dmax_us": delays[-1] if delays else 0,
         "early": early, "early_bp": round(early * 10000 / n) if n else 0,
-        "slow_dmin_us": slow[0] if slow else 0,
+        "slow_dmin_us": slow[0] if slow else 0, "slow_d1_us": slow[len(slow) // 100] if slow else 0,
         "overtook": overtook, "overtook_bp": round(overtook * 10000 / n) if n else 0,
         "late": late, "kbps": kbps}))
 

@@ -14,6 +14,13 @@
 source "$(dirname "$0")/lib.sh"
 PROBE="$BH_PY $(dirname "$0")/impair_probe.py"
 bh_topology || exit 1
+# Static neighbours: no ARP crosses the NF. An ARP probe the rate round drops as
+# overlimit would leave A's entry for B failed, and the next round's datagrams
+# would wait in A's kernel for an answer the impairment delays; one arriving
+# as an NF exits would be left in its ring.
+mac() { ip -n "$1" -j link show dev "$2" | jq -r '.[0].address'; }
+ip -n "$NS_A" neigh replace 198.18.0.2 lladdr "$(mac "$NS_B" "bh${T}b")" dev "bh${T}a" nud permanent
+ip -n "$NS_B" neigh replace 198.18.0.1 lladdr "$(mac "$NS_A" "bh${T}a")" dev "bh${T}b" nud permanent
 
 bh_config "$WORK/cfg.json" <<'J'
 {"chains":[{"name":"a2b","hops":["impair"],"out":"p1"},
@@ -35,7 +42,7 @@ ROUND=0
 PORT=7100
 
 # round LABEL COUNT PPS SIZE EARLY_MS [impair args...]: start an impair instance
-# with the args, resolve ARP (retrying: ARP crosses the impairment too), send
+# with the args, ping through it (retrying: the ping crosses the impairment), send
 # COUNT datagrams A->B, leave the receiver's numbers in probe.json and counter
 # snapshots from before (pre) and after (post) the datagrams.
 round() {
@@ -60,7 +67,7 @@ round() {
 	sleep 0.3 # the NF publishes its counters after each burst; the stats every 250 ms
 	snap post
 	echo "# $label: sent $(jq -c . "$WORK/send.json") received $(jq -c . "$WORK/probe.json")"
-	STRAY=$(($(d_app dir0.in) - count)) # A->B packets of this round that were not ours (ARP)
+	STRAY=$(($(d_app dir0.in) - count)) # A->B packets of this round that were not ours
 }
 
 # accounting LABEL: every packet of the round accounted for, the NF's drops
@@ -68,8 +75,7 @@ round() {
 # are taken afresh for the next round.
 accounting() {
 	local label=$1 rx tx
-	check_cmp "$label: stray A->B packets during the datagrams (ARP at most)" "$STRAY" -le 3
-	check_cmp "$label: stray A->B packets are not negative" "$STRAY" -ge 0
+	check_cmp "$label: no stray A->B packet during the datagrams" "$STRAY" -eq 0
 	rx=$(($(d_port '[.ports[].rx_pkts] | add') - $(d_port '[.ports[].drops.no_instance] | add')))
 	tx=$(d_port '[.ports[].tx_pkts] | add')
 	check_cmp "$label: ports received what the NF received" "$(nf post .rx_pkts)" -eq "$rx"
@@ -87,7 +93,7 @@ accounting() {
 	check "$label: manager saw $NF exit" bh_wait_for 5 grep -q "'$NF' (pid $NF_PID) exited; reclaimed 0 packets" "$WORK/mgr.log"
 	wait "$NF_PID" 2>/dev/null
 	# The next round counts the ports from here: what this NF passed after
-	# its post snapshot (an ARP exchange the kernels started) is not the next's.
+	# its post snapshot is not the next's.
 	snap last
 }
 
@@ -113,7 +119,7 @@ in_range loss "datagrams lost per 10000" "$(pr .lost_bp)" 350 650
 check_cmp "loss: no copies" "$(pr .dups)" -eq 0
 L=$(d_app dir0.lost)
 check_cmp "loss: dir0.lost covers every datagram missing" "$L" -ge "$(pr .lost)"
-check_cmp "loss: dir0.lost is datagrams missing + lost ARP at most" "$L" -le $(($(pr .lost) + STRAY))
+check_cmp "loss: dir0.lost is datagrams missing + stray at most" "$L" -le $(($(pr .lost) + STRAY))
 check_cmp "loss: nothing delayed or reordered" $(($(d_app dir0.delayed) + $(d_app dir0.reordered))) -eq 0
 accounting loss
 
@@ -123,7 +129,7 @@ in_range dup "duplicates per 10000" "$(pr .dup_bp)" 350 650
 check_cmp "dup: nothing lost" "$(pr .lost)" -eq 0
 D=$(d_app dir0.dup)
 check_cmp "dup: dir0.dup covers every extra copy" "$D" -ge "$(pr .dups)"
-check_cmp "dup: dir0.dup is extra copies + copied ARP at most" "$D" -le $(($(pr .dups) + STRAY))
+check_cmp "dup: dir0.dup is extra copies + stray at most" "$D" -le $(($(pr .dups) + STRAY))
 accounting dup
 
 # --- delay=20ms: never earlier, median within 20..30 ms (scheduler noise only adds)
@@ -140,8 +146,9 @@ accounting delay
 # --- reorder=10% with delay=30ms: 10% skip the delay and overtake those in it.
 # 4000 at 2000/s keep ~60 in the delay line; sd of 4000 draws at 10% is 0.47%,
 # so 10% +- 2% is 4.2 sd. "Early" = faster than 20 ms: a delayed datagram never
-# is, and an early one would need 20 ms of scheduler noise to be counted late
-# (with 10 ms and 9, one took 9.1 ms under the sanitizers on a slow host).
+# is. An early one held up 20 ms on its way (a sender, the NF or the data plane
+# kept off a CPU: one took 22.9 ms on a slow host) counts with the delayed
+# ones, so of those the fastest 1% are let off the 30 ms.
 round reorder 4000 2000 64 20 --dir p0 delay=30ms,reorder=10%,seed=14
 check_cmp "reorder: every datagram arrived" "$(pr .unique)" -eq 4000
 in_range reorder "datagrams that overtook an earlier one, per 10000" "$(pr .overtook_bp)" 800 1200
@@ -150,9 +157,9 @@ check_cmp "reorder: the early ones are the ones that overtook (+-5: a sender sta
 	$(( $(pr .overtook) - $(pr .early) < 0 ? $(pr .early) - $(pr .overtook) : $(pr .overtook) - $(pr .early) )) -le 5
 R=$(d_app dir0.reordered)
 check_cmp "reorder: dir0.reordered covers every early datagram" "$R" -ge "$(pr .early)"
-check_cmp "reorder: dir0.reordered is early datagrams + ARP at most (+5 for noise)" "$R" -le $(($(pr .early) + STRAY + 5))
+check_cmp "reorder: dir0.reordered is early datagrams + stray at most (+5 for noise)" "$R" -le $(($(pr .early) + STRAY + 5))
 check_cmp "reorder: the rest were delayed" "$(d_app dir0.delayed)" -eq $(($(d_app dir0.in) - R))
-check_cmp "reorder: the delayed ones took 30 ms at least" "$(pr .slow_dmin_us)" -ge 30000
+check_cmp "reorder: the delayed ones took 30 ms at least (but the fastest 1%)" "$(pr .slow_d1_us)" -ge 30000
 accounting reorder
 
 # --- jitter: delay=10ms,jitter=5ms spreads delays uniformly over 5..15 ms
@@ -170,7 +177,7 @@ round corrupt 4000 4000 64 0 --dir p0 corrupt=5%,seed=17
 in_range corrupt "datagrams lost to checksum errors per 10000" "$(pr .lost_bp)" 350 650
 C=$(d_app dir0.corrupt)
 check_cmp "corrupt: dir0.corrupt covers every datagram missing" "$C" -ge "$(pr .lost)"
-check_cmp "corrupt: dir0.corrupt is datagrams missing + corrupted ARP at most" "$C" -le $(($(pr .lost) + STRAY))
+check_cmp "corrupt: dir0.corrupt is datagrams missing + stray at most" "$C" -le $(($(pr .lost) + STRAY))
 check_cmp "corrupt: corrupted packets are sent on, not dropped by the NF" "$(nf post .drops_total)" -eq 0
 accounting corrupt
 
@@ -184,7 +191,7 @@ check_cmp "rate: no copies" "$(pr .dups)" -eq 0
 O=$(d_app dir0.overlimit)
 check_cmp "rate: the excess was dropped as overlimit" "$O" -ge 600
 check_cmp "rate: dir0.overlimit covers every datagram missing" "$O" -ge "$(pr .lost)"
-check_cmp "rate: dir0.overlimit is datagrams missing + ARP at most" "$O" -le $(($(pr .lost) + STRAY))
+check_cmp "rate: dir0.overlimit is datagrams missing + stray at most" "$O" -le $(($(pr .lost) + STRAY))
 check_cmp "rate: nothing lost at random" "$(d_app dir0.lost)" -eq 0
 accounting rate
 
@@ -201,8 +208,8 @@ check_cmp "held: size - free = held" "$(js held '.size - .free')" -eq "$(js held
 check_cmp "held: 64 of them described" "$(js held '.packets | length')" -eq 64
 check_cmp "held: each tagged with the running impair instance" \
 	"$(js held '[.packets[] | select(.owner_name == "imp_held" and .owner_state == "running")] | length')" -eq 64
-check_cmp "held: described as our datagrams (an ARP frame may be among them)" \
-	"$(js held '[.packets[].packet | select(test("^udp 198\\.18\\.0\\.1:[0-9]+ > 198\\.18\\.0\\.2:7300 len 64$"))] | length')" -ge 60
+check_cmp "held: described as our datagrams" \
+	"$(js held '[.packets[].packet | select(test("^udp 198\\.18\\.0\\.1:[0-9]+ > 198\\.18\\.0\\.2:7300 len 64$"))] | length')" -eq 64
 kill -TERM "$NF_PID"
 wait "$NF_PID" 2>/dev/null
 check "held: manager saw imp_held exit" bh_wait_for 5 grep -q "'imp_held' (pid $NF_PID) exited" "$WORK/mgr.log"

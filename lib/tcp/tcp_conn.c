@@ -737,6 +737,19 @@ static void sack_rexmit(struct tcp_conn *c, uint32_t seq, uint32_t len, uint64_t
 	c->rtt_active = false;
 	uint32_t sent = send_data_seg(c, seq, len, false, now);
 	tcp_sack_mark_rxt(&c->sack, seq, sent < len ? sent : len);
+	if (seq == c->snd_una)
+		tcp_sack_mark_una_rxt(&c->sack, c->snd_max);
+}
+
+/* In SACK recovery, resend the hole at SND.UNA if its retransmission was
+ * lost (tcp_sack_una_rxt_lost), instead of waiting for the timer. */
+static void sack_lost_rexmit(struct tcp_conn *c, uint64_t now)
+{
+	uint32_t len;
+	if (!c->sack_on || !tcp_cc_in_recovery(&c->cc) || !tcp_sack_una_rxt_lost(&c->sack, &len))
+		return;
+	count(c->st, TCP_C_lost_retrans);
+	sack_rexmit(c, c->snd_una, len, now);
 }
 
 /*
@@ -1139,9 +1152,13 @@ static bool ack_input(struct tcp_conn *c, const struct seg *s, uint64_t now)
 						len = seg_payload_max(c);
 				}
 				uint32_t sent = rexmit_head(c, len, now);
-				if (c->sack_on)
+				if (c->sack_on) {
 					tcp_sack_mark_rxt(&c->sack, c->snd_una, sent < len ? sent : len);
+					tcp_sack_mark_una_rxt(&c->sack, c->snd_max);
+				}
 				arm_rto(c, now);
+			} else {
+				sack_lost_rexmit(c, now);
 			}
 			if (c->sack_on && tcp_cc_in_recovery(&c->cc))
 				sack_output(c, now);
@@ -1194,6 +1211,7 @@ static bool ack_input(struct tcp_conn *c, const struct seg *s, uint64_t now)
 	if (r & TCP_CC_RETRANSMIT) {
 		c->rtt_active = false;
 		if (c->sack_on) {
+			sack_lost_rexmit(c, now);
 			sack_output(c, now); /* the holes the scoreboard knows, not just one */
 		} else {
 			count(st, TCP_C_partial_retrans);

@@ -147,6 +147,7 @@ struct tcp_stack_cfg {
 	X(EVENT, fast_retrans, "fast retransmits (3 dupacks)")                    \
 	X(EVENT, partial_retrans, "retransmits on a NewReno partial ACK")         \
 	X(EVENT, sack_retrans, "retransmissions chosen by the SACK scoreboard (RFC 6675)") \
+	X(EVENT, lost_retrans, "retransmissions resent, SACKs of later data showing them lost") \
 	X(EVENT, limited_transmits, "new segments sent on early dupacks (RFC 3042)") \
 	X(EVENT, rtt_samples, "RTT samples fed to the estimator")                 \
 	X(EVENT, timeouts, "connections given up after too many retransmissions") \

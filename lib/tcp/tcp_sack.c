@@ -57,6 +57,10 @@ static void advance_una(struct tcp_sack_sb *sb, uint32_t ack)
 	}
 	sb->nr = k;
 	sb->snd_una = ack;
+	/* Bytes from ack on retransmitted in this recovery: sent no later
+	 * than now. */
+	sb->una_marked = tcp_seq_lt(ack, sb->rxt_nxt);
+	sb->una_mark = sb->snd_nxt;
 	if (tcp_seq_lt(sb->rxt_nxt, ack))
 		sb->rxt_nxt = ack;
 }
@@ -225,6 +229,29 @@ void tcp_sack_mark_rxt(struct tcp_sack_sb *sb, uint32_t seq, uint32_t len)
 		sb->rxt_nxt = end;
 }
 
+void tcp_sack_mark_una_rxt(struct tcp_sack_sb *sb, uint32_t snd_max)
+{
+	sb->una_marked = true;
+	sb->una_mark = snd_max;
+}
+
+bool tcp_sack_una_rxt_lost(const struct tcp_sack_sb *sb, uint32_t *len)
+{
+	if (!sb->una_marked || !sb->nr)
+		return false;
+	uint32_t after = 0, mark = rel(sb, sb->una_mark);
+	for (uint32_t k = 0; k < sb->nr; k++) {
+		uint32_t lo = rel(sb, sb->r[k].start), hi = rel(sb, sb->r[k].end);
+		if (hi > mark)
+			after += hi - (lo > mark ? lo : mark);
+	}
+	if (after <= (TCP_SACK_DUPTHRESH - 1) * sb->smss)
+		return false;
+	uint32_t hole = rel(sb, sb->r[0].start);
+	*len = hole < sb->smss ? hole : sb->smss;
+	return hole > 0;
+}
+
 uint32_t tcp_sack_pipe(const struct tcp_sack_sb *sb, uint32_t snd_nxt)
 {
 	uint32_t top = rel(sb, snd_nxt), rx = rxt_from(sb), lo = 0, pipe = 0;
@@ -253,6 +280,7 @@ uint32_t tcp_sack_pipe(const struct tcp_sack_sb *sb, uint32_t snd_nxt)
 void tcp_sack_enter_recovery(struct tcp_sack_sb *sb)
 {
 	sb->rxt_nxt = sb->snd_una;
+	sb->una_marked = false;
 }
 
 void tcp_sack_reset(struct tcp_sack_sb *sb)
@@ -260,4 +288,5 @@ void tcp_sack_reset(struct tcp_sack_sb *sb)
 	sb->nr = 0;
 	sb->sacked_bytes = 0;
 	sb->rxt_nxt = sb->snd_una;
+	sb->una_marked = false;
 }

@@ -42,6 +42,8 @@ struct tcp_sack_sb {
 	uint32_t snd_una, snd_nxt;
 	uint32_t rxt_nxt;      /* HighRxt + 1: everything below was retransmitted
 				* in this recovery (RFC 6675 "HighRxt") */
+	uint32_t una_mark;     /* SND.MAX when the hole at SND.UNA was last sent */
+	bool una_marked;       /* una_mark holds (in this recovery) */
 	uint32_t smss;
 	uint32_t sacked_bytes; /* sum of the ranges */
 	uint64_t nr_dsack;     /* D-SACK notifications seen (RFC 2883) */
@@ -107,6 +109,26 @@ bool tcp_sack_next_unsacked(const struct tcp_sack_sb *sb, uint32_t *seq, uint32_
 
 /* Record that [seq, seq + len) was retransmitted (advances HighRxt). */
 void tcp_sack_mark_rxt(struct tcp_sack_sb *sb, uint32_t seq, uint32_t len);
+
+/*
+ * The hole at SND.UNA was just retransmitted, with SND.MAX = snd_max: what
+ * the peer SACKs from snd_max on was sent after it.
+ */
+void tcp_sack_mark_una_rxt(struct tcp_sack_sb *sb, uint32_t snd_max);
+
+/*
+ * Was the retransmission of the hole at SND.UNA lost? True when more than
+ * (DupThresh - 1) * SMSS bytes sent after it (tcp_sack_mark_una_rxt) are
+ * SACKed and SND.UNA has not moved: RFC 6675's IsLost() applied to the
+ * retransmission, by what was sent after it (the idea of RFC 8985's
+ * time-based detection, with send order in place of time). RFC 6675 alone
+ * resends a hole once per recovery and leaves a lost retransmission to the
+ * retransmission timer. When SND.UNA moves onto bytes already retransmitted
+ * in this recovery, their mark is taken as SND.NXT at that moment (later
+ * than they were sent: slower to tell, never wrong). Sets *len to the
+ * hole's first segment (at most SMSS bytes).
+ */
+bool tcp_sack_una_rxt_lost(const struct tcp_sack_sb *sb, uint32_t *len);
 
 /*
  * RFC 6675 SetPipe(), in bytes, for data up to snd_nxt (pass the current

@@ -606,9 +606,41 @@ static void test_sack_recovery(void)
 	CHECK(t_sack <= t_reno);
 }
 
+/* Drop the 200th data segment A sends and its first retransmission. */
+static uint32_t drop_rxt_seq;
+static bool drop_rxt_twice(struct world *w, int dst, const uint8_t *f, uint32_t len)
+{
+	if (dst != 1 || !payload_of(f, len))
+		return false;
+	uint32_t seq = (uint32_t)f[38] << 24 | (uint32_t)f[39] << 16 | (uint32_t)f[40] << 8 | f[41];
+	unsigned k = ++w->filter_state;
+	if (k == 200)
+		drop_rxt_seq = seq;
+	if (k >= 200 && seq == drop_rxt_seq && w->filter_state < 100000) {
+		if (k > 200) /* the retransmission: drop no further copy */
+			w->filter_state = 100000;
+		return true;
+	}
+	return false;
+}
+
+static void test_sack_lost_rexmit(void)
+{
+	uint64_t ctr[TCP_C_MAX];
+	struct opts o = {.cc = "newreno"};
+	uint64_t t = transfer_with(&o, drop_rxt_twice, 0, 0, 0, 1u << 20, false, true, ctr);
+	printf("a lost retransmission: %.3f ms (%llu resent as lost, %llu timeouts)\n", (double)t / MS,
+	       (unsigned long long)ctr[C(lost_retrans)], (unsigned long long)ctr[C(rto_expired)]);
+	/* SACKs of what was sent after the retransmission tell it lost: no timeout */
+	CHECK_EQ(ctr[C(fast_retrans)], 1);
+	CHECK_EQ(ctr[C(lost_retrans)], 1);
+	CHECK_EQ(ctr[C(rto_expired)], 0);
+}
+
 static void test_transfer(void)
 {
 	test_sack_recovery();
+	test_sack_lost_rexmit();
 	const size_t MiB = 1u << 20;
 	transfer("newreno", 0, 0, 0, MiB, false, false);
 	transfer("cubic", 0, 0, 0, MiB, false, false);

@@ -448,6 +448,61 @@ static void test_random(void)
 	random_model(13, 0x7FFFF800u);
 }
 
+/* A lost retransmission of the hole at SND.UNA, told by SACKs of data sent
+ * after it; and SND.UNA moving onto bytes resent earlier in the recovery. */
+static void test_lost_rexmit(void)
+{
+	struct tcp_sack_sb sb;
+	uint32_t base = 5000, nxt = base + 6 * MSS, seq, len;
+	CHECK_EQ(tcp_sack_init(&sb, 8, MSS, base), 0);
+	/* 1..6 sent; 2, 4..6 SACKed: 1 and 3 lost, both resent */
+	struct tcp_sack_block blk[2] = {sg(base, 4, 6), sg(base, 2, 2)};
+	CHECK_EQ(tcp_sack_update(&sb, base, nxt, blk, 2, NULL), 0);
+	tcp_sack_enter_recovery(&sb);
+	CHECK(!tcp_sack_una_rxt_lost(&sb, &len)); /* not resent yet */
+	CHECK(tcp_sack_next_lost(&sb, &seq, &len) && seq == base);
+	tcp_sack_mark_rxt(&sb, seq, len);
+	tcp_sack_mark_una_rxt(&sb, nxt);
+	CHECK(tcp_sack_next_lost(&sb, &seq, &len) && seq == base + 2 * MSS);
+	tcp_sack_mark_rxt(&sb, seq, len);
+	CHECK(!tcp_sack_una_rxt_lost(&sb, &len)); /* nothing sent after it SACKed */
+	/* new data 7..10; 7 and 8 SACKed: two segments after the resend */
+	uint32_t top = nxt + 4 * MSS;
+	CHECK_EQ(sack1(&sb, base, top, sg(base, 7, 8), NULL), 0);
+	CHECK(!tcp_sack_una_rxt_lost(&sb, &len));
+	/* and 9: more than DupThresh - 1 segments after it, seg 1 still out */
+	CHECK_EQ(sack1(&sb, base, top, sg(base, 9, 9), NULL), 0);
+	CHECK(tcp_sack_una_rxt_lost(&sb, &len));
+	CHECK_EQ(len, MSS);
+	CHECK(!tcp_sack_next_lost(&sb, &seq, &len)); /* RFC 6675 alone: nothing more to send */
+	/* resent again with 11 sent: 9 and before do not count for it */
+	top += MSS;
+	tcp_sack_mark_una_rxt(&sb, top);
+	CHECK(!tcp_sack_una_rxt_lost(&sb, &len));
+	/* seg 1 arrives, ACK to 3 (resent, still out): its mark is SND.NXT now */
+	CHECK_EQ(sack1(&sb, base + 2 * MSS, top, sg(base, 10, 10), NULL), 0);
+	CHECK(!tcp_sack_una_rxt_lost(&sb, &len));
+	top += 3 * MSS; /* 12..14 sent after, SACKed: seg 3's resend was lost too */
+	CHECK_EQ(sack1(&sb, base + 2 * MSS, top, sg(base, 12, 14), NULL), 0);
+	CHECK(tcp_sack_una_rxt_lost(&sb, &len));
+	CHECK_EQ(len, MSS);
+	/* ACK past every resent byte, to 11: no mark */
+	CHECK_EQ(sack1(&sb, base + 10 * MSS, top, sg(base, 12, 14), NULL), 0);
+	CHECK(!tcp_sack_una_rxt_lost(&sb, &len));
+	/* 11 resent before 12..14 were sent: lost by them */
+	tcp_sack_mark_una_rxt(&sb, base + 11 * MSS);
+	CHECK(tcp_sack_una_rxt_lost(&sb, &len));
+	/* a new recovery, or a timeout, forgets the mark */
+	CHECK(tcp_sack_una_rxt_lost(&sb, &len));
+	tcp_sack_enter_recovery(&sb);
+	CHECK(!tcp_sack_una_rxt_lost(&sb, &len));
+	tcp_sack_mark_una_rxt(&sb, base + 11 * MSS);
+	CHECK(tcp_sack_una_rxt_lost(&sb, &len));
+	tcp_sack_reset(&sb);
+	CHECK(!tcp_sack_una_rxt_lost(&sb, &len));
+	tcp_sack_fini(&sb);
+}
+
 int main(void)
 {
 	test_scenario();
@@ -458,5 +513,6 @@ int main(void)
 	test_reset();
 	test_bound();
 	test_random();
+	test_lost_rexmit();
 	return bh_test_summary("tcp_sack");
 }

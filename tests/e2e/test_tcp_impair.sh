@@ -8,8 +8,9 @@
 # arrive on p0, so one spec (--dir all) applies to both directions, and a rate
 # limit is shared by them. Each case prints its time and must finish within
 # TCP_IMPAIR_LIMIT seconds (60), the 5% loss case within 180 s: with 5% of the
-# packets lost each way, a lost retransmission costs a 200 ms timeout, and
-# 100 MiB takes about a minute.
+# packets lost each way, a retransmission lost where nothing sent after it
+# shows it (the end of a flight) costs a 200 ms timeout, and 100 MiB takes
+# about 20 s (a minute when every lost retransmission waited for the timer).
 # TCP_IMPAIR_BYTES (100 MiB) and TCP_STACK_OPTS (extra stack options, e.g.
 # --no-sack) are for experiments.
 source "$(dirname "$0")/tcp_lib.sh"

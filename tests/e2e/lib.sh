@@ -16,7 +16,7 @@ BH_PIDS=()
 
 bh_tag() { printf '%04x%02x' $((RANDOM)) $((RANDOM % 256)); }
 
-check() { # check "description" command...
+check() { # check "description" command...; returns the command's truth
 	local what=$1
 	shift
 	if "$@"; then
@@ -25,6 +25,7 @@ check() { # check "description" command...
 	else
 		BH_FAIL=$((BH_FAIL + 1))
 		echo "FAIL - $what"
+		return 1
 	fi
 }
 

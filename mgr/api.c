@@ -442,7 +442,9 @@ static ssize_t api_sse_read(void *cls, uint64_t pos, char *buf, size_t max)
 		if (f) {
 			if (ferror(f))
 				ok = false;
-			if (fclose(f))
+			/* glibc's fclose() says 0 when its last realloc() failed,
+			 * and leaves the buffer NULL: the batch is lost then too */
+			if (fclose(f) || !e->pending)
 				ok = false;
 		}
 		json_decref(evs);

@@ -340,7 +340,9 @@ static int cfg_isolation(struct cfg_ctx *cx, json_t *o, const char *where,
 			break;
 		fprintf(f, "%s %s\n", iso_policy_option(*k), s);
 	}
-	if (fclose(f) != 0 && !rc)
+	/* glibc's fclose() says 0 when its last realloc() failed, leaving text NULL */
+	bool lost = ferror(f);
+	if ((fclose(f) != 0 || lost || !text) && !rc)
 		rc = -ENOMEM;
 	if (!rc && iso_policy_check(&pol, err, sizeof(err)) < 0)
 		rc = cfg_fail(cx, "%s: %s", where, err);

@@ -320,6 +320,13 @@ unsigned tcp_cc_on_dupack(struct tcp_cc *cc, uint32_t ack, uint32_t snd_nxt,
 		cc->dupacks++;
 	if (cc->dupacks != TCP_CC_DUPACK_THRESH)
 		return 0;
+	return tcp_cc_on_loss(cc, ack, snd_nxt, flight_size);
+}
+
+unsigned tcp_cc_on_loss(struct tcp_cc *cc, uint32_t ack, uint32_t snd_nxt, uint32_t flight_size)
+{
+	if (cc->in_recovery)
+		return 0;
 	/* RFC 6582 §3.2 step 1: dupacks for data sent before the last loss
 	 * event (e.g. after an RTO) must not cause a second reduction. */
 	if (cc->recover_valid && !tcp_seq_gt(ack, cc->recover))
@@ -330,6 +337,15 @@ unsigned tcp_cc_on_dupack(struct tcp_cc *cc, uint32_t ack, uint32_t snd_nxt,
 	cc->in_recovery = true;
 	cwnd_set(cc, (uint64_t)cc->ssthresh + 3ull * cc->smss);
 	return TCP_CC_RETRANSMIT;
+}
+
+void tcp_cc_on_repaired_loss(struct tcp_cc *cc)
+{
+	if (cc->in_recovery)
+		return;
+	cc->ops->enter_recovery(cc, cc->cwnd);
+	cwnd_set(cc, cc->ssthresh);
+	cc->ops->exit_recovery(cc);
 }
 
 void tcp_cc_on_rto(struct tcp_cc *cc, uint32_t snd_nxt, uint32_t flight_size)

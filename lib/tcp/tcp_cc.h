@@ -165,6 +165,22 @@ unsigned tcp_cc_on_dupack(struct tcp_cc *cc, uint32_t ack, uint32_t snd_nxt,
 			  uint32_t flight_size);
 
 /*
+ * A loss found otherwise than by duplicate ACKs (the SACK of a tail loss
+ * probe): enters fast recovery as the third dupack would, with the same
+ * conditions, and returns TCP_CC_RETRANSMIT, or 0.
+ */
+unsigned tcp_cc_on_loss(struct tcp_cc *cc, uint32_t ack, uint32_t snd_nxt, uint32_t flight_size);
+
+/*
+ * A loss that a tail loss probe repaired with no recovery (RFC 8985 §7.4.2):
+ * the reduction of a loss, at once: ssthresh from the algorithm, cwnd =
+ * ssthresh. The algorithm is given cwnd as the flight size (as Linux does):
+ * at a tail what was in flight is what the application had left to send,
+ * not what the path could take. Nothing if in recovery.
+ */
+void tcp_cc_on_repaired_loss(struct tcp_cc *cc);
+
+/*
  * The retransmission timer fired. flight_size: bytes outstanding before the
  * timeout; snd_nxt: next sequence number to send (recover = snd_nxt - 1).
  * Sets ssthresh, cwnd = 1 SMSS, leaves recovery.

@@ -69,6 +69,11 @@ struct tcp_conn {
 	bool sack_on;
 	uint32_t retries;             /* RTO expiries in a row */
 	uint64_t rto_at, tw_at;       /* 0: not armed */
+	bool pto;                     /* rto_at is a probe timeout (tail loss probe) */
+	bool tlp_out;                 /* a probe sent, SND.UNA not past it yet */
+	bool tlp_rxt, tlp_dsack;      /* it resent data; a D-SACK showed it needless */
+	uint32_t tlp_seq, tlp_end;    /* its sequence space (tlp_end: its FIN included) */
+	uint32_t dsack_seq, dsack_len; /* a duplicate to report in the next segment (RFC 2883) */
 
 	void *user;
 	bool want_mem;                /* a send found the memory cap reached */
@@ -535,9 +540,17 @@ static uint16_t syn_window(const struct tcp_conn *c)
 static unsigned data_opts(struct tcp_conn *c, uint8_t *opt, bool with_sack, uint64_t now)
 {
 	struct tcp_sack_block blk[TCP_SACK_MAX_BLOCKS];
-	unsigned n = 0;
+	unsigned n = 0, max = tcp_opt_sack_max(c->neg.ts);
+	/* A duplicate just received goes first, once (RFC 2883 §4); the
+	 * range holding it, if out of order, is the most recent and follows. */
+	if (c->dsack_len && c->neg.sack) {
+		blk[n].start = c->dsack_seq;
+		blk[n++].end = c->dsack_seq + c->dsack_len;
+		with_sack = true;
+	}
+	c->dsack_len = 0;
 	if (with_sack && c->neg.sack)
-		n = tcp_rcvbuf_sack(&c->rb, blk, tcp_opt_sack_max(c->neg.ts));
+		n += tcp_rcvbuf_sack(&c->rb, blk + n, max - n);
 	if (!c->neg.ts && !n)
 		return 0;
 	return (unsigned)tcp_opt_build_data(opt, c->neg.ts, ts_now(now), c->ts_recent, blk, n);
@@ -610,6 +623,7 @@ static void send_rst_for(struct tcp_stack *st, const struct tcp_tuple *t, uint8_
 
 static void arm_rto(struct tcp_conn *c, uint64_t now)
 {
+	c->pto = false;
 	set_timer(c, &c->rto_at, now + (uint64_t)tcp_rto_get(&c->rto) * NS_PER_US);
 }
 
@@ -671,6 +685,102 @@ static bool can_send_data(const struct tcp_conn *c)
 	}
 }
 
+/*
+ * Tail loss probe (RFC 8985 §7). When a flight's last segments are lost, no
+ * duplicate ACK comes, and only the retransmission timer (200 ms at least)
+ * would resend them. With SACK, outside recovery and after no timeout, a
+ * probe timeout (PTO: 2 SRTT and 2 ms, or 2 SRTT and the minimum RTO when a
+ * single segment is out, for the peer's delayed ACK; never later than the
+ * RTO) runs in the retransmission timer's place from every new segment and
+ * every ACK that leaves data out. When it fires, one probe goes out, cwnd or
+ * not: a new segment if the peer's window takes one, else the last segment
+ * again; then the retransmission timer runs. One probe per flight: the next
+ * waits until the ACKs pass it.
+ *
+ * The probe's ACK: when the peer SACKs the probe (or reports it twice with
+ * a D-SACK), every byte it lacks below the probe was sent a PTO before, and
+ * is lost (tcp_sack_mark_lost_below): recovery starts at once, however few
+ * segments are SACKed (RFC 8985 §6 does this by time for every segment; the
+ * stack does not keep send times, and at a probe it knows them). A resent
+ * last segment whose ACK covers it with no D-SACK repaired a loss alone:
+ * cwnd is reduced as for one (§7.4.2).
+ *
+ * Unlike Linux, a probe may go out while SACKs are outstanding but recovery
+ * has not started (fewer than DupThresh SACKed): that is the case the
+ * lost mark serves, a small flight where too few segments follow a loss.
+ */
+#define TLP_EXTRA_US 2000u
+
+static bool tlp_may_probe(const struct tcp_conn *c)
+{
+	return c->sack_on && can_send_data(c) && !tcp_cc_in_recovery(&c->cc) && !c->retries &&
+	       !c->tlp_out && c->rto.has_sample && c->snd_nxt == c->snd_max &&
+	       c->snd_una != c->snd_max && c->snd_wnd;
+}
+
+/* Run the probe timeout in the retransmission timer's place if a probe may
+ * go and it comes first; restart: the retransmission timer would be
+ * restarted now (else it runs on as armed). Returns false, touching
+ * nothing, if no probe may go: the caller's timer stands. */
+static bool pto_schedule(struct tcp_conn *c, bool restart, uint64_t now)
+{
+	if (!tlp_may_probe(c))
+		return false;
+	uint64_t us = 2ull * c->rto.srtt_us;
+	us += c->snd_max - c->snd_una <= seg_payload_max(c) ? c->rto.min_us : TLP_EXTRA_US;
+	uint64_t at = now + us * NS_PER_US;
+	uint64_t rto_at = !restart && c->rto_at && !c->pto
+				  ? c->rto_at
+				  : now + (uint64_t)tcp_rto_get(&c->rto) * NS_PER_US;
+	if (at >= rto_at) {
+		if (restart || c->pto || !c->rto_at)
+			arm_rto(c, now);
+		return true;
+	}
+	set_timer(c, &c->rto_at, at);
+	c->pto = true;
+	return true;
+}
+
+/* The probe timeout fired: send the probe, then run the retransmission
+ * timer. */
+static void tlp_fire(struct tcp_conn *c, uint64_t now)
+{
+	c->pto = false;
+	if (!tlp_may_probe(c)) {
+		if (c->snd_una != c->snd_max || tcp_seq_lt(c->snd_nxt, data_end(c)))
+			arm_rto(c, now);
+		return;
+	}
+	uint32_t mss = seg_payload_max(c), end = data_end(c), seq, used;
+	uint32_t avail = tcp_seq_lt(c->snd_max, end) ? end - c->snd_max : 0;
+	uint32_t room = tcp_seq_lt(c->snd_max, c->snd_una + c->snd_wnd)
+				? c->snd_una + c->snd_wnd - c->snd_max
+				: 0;
+	uint32_t len = avail < mss ? avail : mss;
+	bool rxt = !len || len > room;
+	if (!rxt) {
+		seq = c->snd_max;
+		used = send_data_seg(c, seq, len, true, now);
+		c->snd_nxt = c->snd_max = c->snd_max + used;
+	} else {
+		/* The last segment sent, up to the FIN if that went too. */
+		uint32_t top = c->fin_sent && c->snd_max == c->fin_seq + 1 ? c->fin_seq : c->snd_max;
+		uint32_t out = top - c->snd_una;
+		len = out < mss ? out : mss;
+		seq = top - len;
+		used = send_data_seg(c, seq, len, false, now);
+		c->rtt_active = false;
+	}
+	count(c->st, TCP_C_tlp_probes);
+	c->tlp_out = true;
+	c->tlp_rxt = rxt;
+	c->tlp_dsack = false;
+	c->tlp_seq = seq;
+	c->tlp_end = seq + used;
+	arm_rto(c, now);
+}
+
 /* Send new data as the windows allow (no Nagle, see the header). */
 static void sack_output(struct tcp_conn *c, uint64_t now);
 
@@ -682,7 +792,7 @@ static void output(struct tcp_conn *c, uint64_t now)
 		sack_output(c, now);
 		return;
 	}
-	uint32_t mss = seg_payload_max(c);
+	uint32_t mss = seg_payload_max(c), max0 = c->snd_max;
 	for (;;) {
 		uint32_t end = data_end(c);
 		bool fin_pending = c->fin_queued &&
@@ -728,6 +838,17 @@ static void output(struct tcp_conn *c, uint64_t now)
 	 * running so a probe goes out. */
 	if (!c->rto_at && tcp_seq_lt(c->snd_nxt, data_end(c)))
 		arm_rto(c, now);
+	if (c->snd_max != max0)
+		pto_schedule(c, false, now);
+}
+
+/* Tell the scoreboard that [seq, seq + len) was just resent: HighRxt, and
+ * for the hole at SND.UNA what was sent before it (SND.MAX). */
+static void sack_mark_resent(struct tcp_conn *c, uint32_t seq, uint32_t len)
+{
+	tcp_sack_mark_rxt(&c->sack, seq, len);
+	if (seq == c->snd_una)
+		tcp_sack_mark_una_rxt(&c->sack, c->snd_max);
 }
 
 /* Retransmit [seq, seq + len) during SACK recovery and record it. */
@@ -736,9 +857,7 @@ static void sack_rexmit(struct tcp_conn *c, uint32_t seq, uint32_t len, uint64_t
 	count(c->st, TCP_C_sack_retrans);
 	c->rtt_active = false;
 	uint32_t sent = send_data_seg(c, seq, len, false, now);
-	tcp_sack_mark_rxt(&c->sack, seq, sent < len ? sent : len);
-	if (seq == c->snd_una)
-		tcp_sack_mark_una_rxt(&c->sack, c->snd_max);
+	sack_mark_resent(c, seq, sent < len ? sent : len);
 }
 
 /* In SACK recovery, resend the hole at SND.UNA if its retransmission was
@@ -1079,6 +1198,58 @@ static uint32_t rexmit_head(struct tcp_conn *c, uint32_t len, uint64_t now)
 	return send_data_seg(c, c->snd_una, len < out ? len : out, false, now);
 }
 
+/* What an acceptable ACK (verdict chk) says of the probe out (RFC 8985
+ * §7.4). probe_sacked: its first byte was SACKed before this ACK. */
+static void tlp_ack(struct tcp_conn *c, const struct seg *s, enum tcp_ack_verdict chk,
+		    const struct tcp_sack_ack_info *si, bool probe_sacked)
+{
+	bool has_data = c->tlp_seq != c->tlp_end &&
+			!(c->fin_sent && c->tlp_seq == c->fin_seq);
+	bool dsack = false;
+	if (si->dsack) {
+		const struct tcp_sack_block *b = &s->opts.sack[0];
+		dsack = tcp_seq_lt(b->start, c->tlp_end) && tcp_seq_gt(b->end, c->tlp_seq);
+		c->tlp_dsack |= dsack;
+	}
+	if (has_data && c->sack_on && tcp_seq_lt(c->sack.snd_una, c->tlp_seq) &&
+	    (dsack || (!probe_sacked && tcp_sack_is_sacked(&c->sack, c->tlp_seq)))) {
+		tcp_sack_mark_lost_below(&c->sack, c->tlp_seq);
+		count(c->st, TCP_C_tlp_found_lost);
+	}
+	if (tcp_seq_lt(s->ack, c->tlp_end))
+		return;
+	if (!c->tlp_rxt || c->tlp_dsack) {
+		c->tlp_out = false; /* new data delivered, or both copies */
+	} else if (tcp_seq_gt(s->ack, c->tlp_end)) {
+		/* Acknowledged beyond it, no D-SACK: one copy was lost. */
+		c->tlp_out = false;
+		count(c->st, TCP_C_tlp_repaired);
+		tcp_cc_on_repaired_loss(&c->cc);
+	} else if (chk == TCP_ACK_DUP && !s->len && !si->newly_sacked) {
+		c->tlp_out = false; /* a plain duplicate: the peer had both (no D-SACK) */
+	}
+}
+
+/* Recovery begins (RFC 5681 §3.2 step 2, RFC 6675 §5 step 4): resend the
+ * first unacknowledged segment. */
+static void fast_retransmit(struct tcp_conn *c, uint64_t now)
+{
+	count(c->st, TCP_C_fast_retrans);
+	c->rtt_active = false;
+	c->tlp_out = false; /* the recovery's reduction covers the probe's flight */
+	uint32_t len = seg_payload_max(c);
+	if (c->sack_on) {
+		tcp_sack_enter_recovery(&c->sack);
+		uint32_t seq;
+		if (!tcp_sack_next_unsacked(&c->sack, &seq, &len))
+			len = seg_payload_max(c);
+	}
+	uint32_t sent = rexmit_head(c, len, now);
+	if (c->sack_on)
+		sack_mark_resent(c, c->snd_una, sent < len ? sent : len);
+	arm_rto(c, now);
+}
+
 /* ACK processing for synchronized states (RFC 9293 §3.10.7.4, fifth step).
  * Returns false if the segment must be dropped. */
 static bool ack_input(struct tcp_conn *c, const struct seg *s, uint64_t now)
@@ -1086,9 +1257,12 @@ static bool ack_input(struct tcp_conn *c, const struct seg *s, uint64_t now)
 	struct tcp_stack *st = c->st;
 	enum tcp_ack_verdict chk = tcp_seq_ack_check(s->ack, c->snd_una, c->snd_max, c->max_snd_wnd);
 	struct tcp_sack_ack_info sinfo = {0};
+	bool probe_sacked = c->tlp_out && c->sack_on && tcp_sack_is_sacked(&c->sack, c->tlp_seq);
 	if (c->sack_on && (chk == TCP_ACK_NEW || chk == TCP_ACK_DUP))
 		tcp_sack_update(&c->sack, s->ack, c->snd_max, s->opts.sack,
 				(s->opts.present & TCP_OPTF_SACK) ? s->opts.nr_sack : 0, &sinfo);
+	if (c->tlp_out && (chk == TCP_ACK_NEW || chk == TCP_ACK_DUP))
+		tlp_ack(c, s, chk, &sinfo, probe_sacked);
 	switch (chk) {
 	case TCP_ACK_FUTURE:
 		count(st, TCP_C_ack_future);
@@ -1142,21 +1316,7 @@ static bool ack_input(struct tcp_conn *c, const struct seg *s, uint64_t now)
 			if (!(r & TCP_CC_RETRANSMIT) && !tcp_cc_in_recovery(&c->cc))
 				limited_transmit(c, now);
 			if (r & TCP_CC_RETRANSMIT) {
-				count(st, TCP_C_fast_retrans);
-				c->rtt_active = false;
-				uint32_t len = seg_payload_max(c);
-				if (c->sack_on) {
-					tcp_sack_enter_recovery(&c->sack);
-					uint32_t seq;
-					if (!tcp_sack_next_unsacked(&c->sack, &seq, &len))
-						len = seg_payload_max(c);
-				}
-				uint32_t sent = rexmit_head(c, len, now);
-				if (c->sack_on) {
-					tcp_sack_mark_rxt(&c->sack, c->snd_una, sent < len ? sent : len);
-					tcp_sack_mark_una_rxt(&c->sack, c->snd_max);
-				}
-				arm_rto(c, now);
+				fast_retransmit(c, now);
 			} else {
 				sack_lost_rexmit(c, now);
 			}
@@ -1203,10 +1363,11 @@ static bool ack_input(struct tcp_conn *c, const struct seg *s, uint64_t now)
 		.now_us = us_of(now),
 	};
 	unsigned r = tcp_cc_on_ack(&c->cc, &a);
-	/* RFC 6298 §5.2-5.3: stop the timer when all is acked, else restart it. */
+	/* RFC 6298 §5.2-5.3: stop the timer when all is acked, else restart it
+	 * (or run the probe timeout in its place). */
 	if (c->snd_una == c->snd_max)
 		c->rto_at = 0;
-	else
+	else if (!pto_schedule(c, true, now))
 		arm_rto(c, now);
 	if (r & TCP_CC_RETRANSMIT) {
 		c->rtt_active = false;
@@ -1217,6 +1378,13 @@ static bool ack_input(struct tcp_conn *c, const struct seg *s, uint64_t now)
 			count(st, TCP_C_partial_retrans);
 			rexmit_head(c, seg_payload_max(c), now);
 		}
+	} else if (c->sack_on && c->sack.lost_below_set && c->snd_una != c->snd_max &&
+		   tcp_sack_is_lost(&c->sack, c->snd_una) &&
+		   (tcp_cc_on_loss(&c->cc, s->ack, c->snd_max, c->snd_max - c->snd_una) &
+		    TCP_CC_RETRANSMIT)) {
+		/* A probe's SACK showed what is left below it lost. */
+		fast_retransmit(c, now);
+		sack_output(c, now);
 	}
 	return true;
 }
@@ -1345,6 +1513,10 @@ static void sync_input(struct tcp_conn *c, const struct seg *s, uint64_t now)
 		 * that filled the window sends its ACKs from there. RFC 9293's
 		 * test refuses it; Linux takes it, and so do we.) */
 		count(st, TCP_C_unacceptable);
+		if (s->len && tcp_seq_leq(s->seq + s->len, rcv_nxt(c))) {
+			c->dsack_seq = s->seq; /* an old duplicate */
+			c->dsack_len = s->len;
+		}
 		answer_refused(c, seg_len, now);
 		if (c->state == TCP_TIME_WAIT && (s->flags & TH_FIN))
 			tw_arm(c, now);
@@ -1436,6 +1608,7 @@ static void sync_input(struct tcp_conn *c, const struct seg *s, uint64_t now)
 		} else {
 			uint32_t before = tcp_rcvbuf_rcv_nxt(&c->rb);
 			bool had_ooo = c->rb.nr_ooo > 0;
+			uint64_t dup0 = c->rb.nr_dup_bytes;
 			int r = tcp_rcvbuf_insert(&c->rb, s->seq, s->data, s->len);
 			if (r < 0) {
 				count(st, TCP_C_rcvbuf_full);
@@ -1447,6 +1620,10 @@ static void sync_input(struct tcp_conn *c, const struct seg *s, uint64_t now)
 				count(st, TCP_C_ooo_segs_in);
 			} else {
 				count(st, TCP_C_dup_segs_in);
+			}
+			if (r >= 0 && c->rb.nr_dup_bytes - dup0 == s->len) {
+				c->dsack_seq = s->seq; /* all of it held already */
+				c->dsack_len = s->len;
 			}
 			need_ack = !in_order;
 		}
@@ -1678,6 +1855,10 @@ static void rto_fire(struct tcp_conn *c, uint64_t now)
 {
 	struct tcp_stack *st = c->st;
 	c->rto_at = 0;
+	if (c->pto) {
+		tlp_fire(c, now);
+		return;
+	}
 	if (c->state == TCP_SYN_SENT || c->state == TCP_SYN_RCVD) {
 		if (++c->retries > st->cfg.syn_retries) {
 			count(st, TCP_C_timeouts);
@@ -1713,6 +1894,7 @@ static void rto_fire(struct tcp_conn *c, uint64_t now)
 		return;
 	}
 	count(st, TCP_C_rto_expired);
+	c->tlp_out = false;
 	tcp_cc_on_rto(&c->cc, c->snd_max, c->snd_max - c->snd_una);
 	if (c->sack_on)
 		tcp_sack_reset(&c->sack); /* the peer may have reneged (RFC 2018 §8) */

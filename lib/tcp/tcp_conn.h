@@ -144,10 +144,13 @@ struct tcp_stack_cfg {
 	X(EVENT, dupacks_in, "duplicate ACKs (RFC 5681) received")                \
 	X(EVENT, syn_retrans, "SYN or SYN-ACK retransmissions")                   \
 	X(EVENT, rto_expired, "retransmission timeouts in data states")           \
-	X(EVENT, fast_retrans, "fast retransmits (3 dupacks)")                    \
+	X(EVENT, fast_retrans, "fast retransmits (3 dupacks, or a tail loss probe's SACK)") \
 	X(EVENT, partial_retrans, "retransmits on a NewReno partial ACK")         \
 	X(EVENT, sack_retrans, "retransmissions chosen by the SACK scoreboard (RFC 6675)") \
 	X(EVENT, lost_retrans, "retransmissions resent, SACKs of later data showing them lost") \
+	X(EVENT, tlp_probes, "tail loss probes sent (RFC 8985)")                   \
+	X(EVENT, tlp_found_lost, "probes whose SACK showed the data sent before them lost") \
+	X(EVENT, tlp_repaired, "losses a probe repaired alone (cwnd reduced as for a loss)") \
 	X(EVENT, limited_transmits, "new segments sent on early dupacks (RFC 3042)") \
 	X(EVENT, rtt_samples, "RTT samples fed to the estimator")                 \
 	X(EVENT, timeouts, "connections given up after too many retransmissions") \

@@ -63,6 +63,8 @@ static void advance_una(struct tcp_sack_sb *sb, uint32_t ack)
 	sb->una_mark = sb->snd_nxt;
 	if (tcp_seq_lt(sb->rxt_nxt, ack))
 		sb->rxt_nxt = ack;
+	if (sb->lost_below_set && !tcp_seq_lt(ack, sb->lost_below))
+		sb->lost_below_set = false;
 }
 
 /* Forget the smallest range below the highest (ties: the lowest). */
@@ -162,7 +164,9 @@ bool tcp_sack_is_sacked(const struct tcp_sack_sb *sb, uint32_t seq)
 static bool hole_lost(const struct tcp_sack_sb *sb, uint32_t k, uint32_t bytes_above)
 {
 	return sb->nr - k >= TCP_SACK_DUPTHRESH ||
-	       bytes_above > (TCP_SACK_DUPTHRESH - 1) * sb->smss;
+	       bytes_above > (TCP_SACK_DUPTHRESH - 1) * sb->smss ||
+	       (sb->lost_below_set && k < sb->nr &&
+		rel(sb, sb->r[k].start) <= rel(sb, sb->lost_below));
 }
 
 bool tcp_sack_is_lost(const struct tcp_sack_sb *sb, uint32_t seq)
@@ -277,6 +281,15 @@ uint32_t tcp_sack_pipe(const struct tcp_sack_sb *sb, uint32_t snd_nxt)
 	return pipe;
 }
 
+void tcp_sack_mark_lost_below(struct tcp_sack_sb *sb, uint32_t seq)
+{
+	if (!tcp_seq_gt(seq, sb->snd_una) || tcp_seq_gt(seq, sb->snd_nxt))
+		return;
+	if (!sb->lost_below_set || tcp_seq_gt(seq, sb->lost_below))
+		sb->lost_below = seq;
+	sb->lost_below_set = true;
+}
+
 void tcp_sack_enter_recovery(struct tcp_sack_sb *sb)
 {
 	sb->rxt_nxt = sb->snd_una;
@@ -289,4 +302,5 @@ void tcp_sack_reset(struct tcp_sack_sb *sb)
 	sb->sacked_bytes = 0;
 	sb->rxt_nxt = sb->snd_una;
 	sb->una_marked = false;
+	sb->lost_below_set = false;
 }

@@ -44,6 +44,8 @@ struct tcp_sack_sb {
 				* in this recovery (RFC 6675 "HighRxt") */
 	uint32_t una_mark;     /* SND.MAX when the hole at SND.UNA was last sent */
 	bool una_marked;       /* una_mark holds (in this recovery) */
+	uint32_t lost_below;   /* un-SACKed bytes below it are lost (tcp_sack_mark_lost_below) */
+	bool lost_below_set;
 	uint32_t smss;
 	uint32_t sacked_bytes; /* sum of the ranges */
 	uint64_t nr_dsack;     /* D-SACK notifications seen (RFC 2883) */
@@ -86,8 +88,9 @@ int tcp_sack_update(struct tcp_sack_sb *sb, uint32_t ack, uint32_t snd_nxt,
 /* True if byte seq was SACKed. */
 bool tcp_sack_is_sacked(const struct tcp_sack_sb *sb, uint32_t seq);
 
-/* RFC 6675 IsLost(seq), DupThresh 3 (see above). False for SACKed bytes,
- * bytes outside [SND.UNA, SND.NXT), and bytes above the highest SACK. */
+/* RFC 6675 IsLost(seq), DupThresh 3 (see above), or below the mark of
+ * tcp_sack_mark_lost_below(). False for SACKed bytes, bytes outside
+ * [SND.UNA, SND.NXT), and bytes above the highest SACK. */
 bool tcp_sack_is_lost(const struct tcp_sack_sb *sb, uint32_t seq);
 
 /*
@@ -131,6 +134,16 @@ void tcp_sack_mark_una_rxt(struct tcp_sack_sb *sb, uint32_t snd_max);
 bool tcp_sack_una_rxt_lost(const struct tcp_sack_sb *sb, uint32_t *len);
 
 /*
+ * Every un-SACKed byte below seq is lost, whatever DupThresh says: the peer
+ * has reported a segment sent at least a probe timeout after all of them
+ * (a tail loss probe, RFC 8985 §7; the time-based rule of its §6 in the one
+ * case where the sender knows the times without keeping them per segment).
+ * Holds until SND.UNA reaches seq or tcp_sack_reset(). A hole is lost as a
+ * whole: one that ends above seq is judged by DupThresh alone.
+ */
+void tcp_sack_mark_lost_below(struct tcp_sack_sb *sb, uint32_t seq);
+
+/*
  * RFC 6675 SetPipe(), in bytes, for data up to snd_nxt (pass the current
  * SND.NXT: new data sent since the last ACK counts). Each un-SACKed byte in
  * [SND.UNA, snd_nxt) counts once if not lost, and once more if retransmitted.
@@ -142,7 +155,7 @@ void tcp_sack_enter_recovery(struct tcp_sack_sb *sb);
 
 /*
  * After a retransmission timeout: forget every SACK (the peer may have
- * reneged, RFC 2018 §8) and the retransmission mark.
+ * reneged, RFC 2018 §8), the retransmission marks and the lost mark.
  */
 void tcp_sack_reset(struct tcp_sack_sb *sb);
 

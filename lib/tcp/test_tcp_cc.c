@@ -464,6 +464,51 @@ static void test_bounds(void)
 	}
 }
 
+/* A loss found by a tail loss probe: recovery at once, as on the third
+ * dupack, under the same conditions; a loss it repaired: the reduction
+ * alone, from cwnd. */
+static void test_probe_losses(void)
+{
+	struct sim s;
+	sim_init(&s, "newreno", 100000);
+	sim_set_ca(&s, SEG(20));
+	s.nxt = s.una + SEG(4); /* a tail: 4 segments out */
+	CHECK_EQ(tcp_cc_on_loss(&s.cc, s.una, s.nxt, SEG(4)), TCP_CC_RETRANSMIT);
+	CHECK(tcp_cc_in_recovery(&s.cc));
+	CHECK_EQ(tcp_cc_ssthresh(&s.cc), SEG(2)); /* FlightSize / 2, 2 SMSS floor */
+	CHECK_EQ(tcp_cc_cwnd(&s.cc), SEG(5));
+	CHECK_EQ(s.cc.recover, s.nxt - 1);
+	CHECK_EQ(tcp_cc_on_loss(&s.cc, s.una, s.nxt, SEG(4)), 0); /* in recovery already */
+	/* After an RTO, not for data sent before it (ack <= recover). */
+	sim_init(&s, "newreno", 100000);
+	sim_set_ca(&s, SEG(20));
+	s.nxt = s.una + SEG(20);
+	tcp_cc_on_rto(&s.cc, s.nxt, SEG(20));
+	CHECK_EQ(tcp_cc_on_loss(&s.cc, s.una + SEG(1), s.nxt, SEG(19)), 0);
+	CHECK(!tcp_cc_in_recovery(&s.cc));
+	CHECK_EQ(tcp_cc_on_loss(&s.cc, s.nxt, s.nxt + SEG(2), SEG(2)), TCP_CC_RETRANSMIT);
+
+	/* Repaired: ssthresh from cwnd (20), cwnd = ssthresh, no recovery. */
+	sim_init(&s, "newreno", 100000);
+	sim_set_ca(&s, SEG(20));
+	tcp_cc_on_repaired_loss(&s.cc);
+	CHECK(!tcp_cc_in_recovery(&s.cc));
+	CHECK_EQ(tcp_cc_ssthresh(&s.cc), SEG(10));
+	CHECK_EQ(tcp_cc_cwnd(&s.cc), SEG(10));
+	sim_init(&s, "cubic", 100000);
+	sim_set_ca(&s, SEG(20));
+	tcp_cc_on_repaired_loss(&s.cc);
+	CHECK_EQ(tcp_cc_ssthresh(&s.cc), SEG(14)); /* beta 0.7 */
+	CHECK_EQ(tcp_cc_cwnd(&s.cc), SEG(14));
+	CHECK_EQ(s.cc.u.cubic.w_max, SEG(20));
+	/* Nothing in recovery: that recovery's reduction stands. */
+	CHECK_EQ(sim_loss(&s), TCP_CC_RETRANSMIT);
+	uint32_t ss = tcp_cc_ssthresh(&s.cc), cw = tcp_cc_cwnd(&s.cc);
+	tcp_cc_on_repaired_loss(&s.cc);
+	CHECK_EQ(tcp_cc_ssthresh(&s.cc), ss);
+	CHECK_EQ(tcp_cc_cwnd(&s.cc), cw);
+}
+
 int main(void)
 {
 	test_find_and_init();
@@ -477,5 +522,6 @@ int main(void)
 	test_cubic_reno_friendly();
 	test_cubic_rto();
 	test_bounds();
+	test_probe_losses();
 	return bh_test_summary("tcp_cc");
 }

@@ -12,6 +12,7 @@
 #include "tcp_cksum.h"
 #include "tcp_conn.h"
 #include "tcp_isn.h"
+#include "tcp_seq.h"
 #include "tests/unit/bh_test.h"
 
 #define MS 1000000ull
@@ -637,10 +638,138 @@ static void test_sack_lost_rexmit(void)
 	CHECK_EQ(ctr[C(rto_expired)], 0);
 }
 
+/*
+ * Tail loss probes (RFC 8985 §7). A writes segs full segments at once and
+ * nothing more; the filter drops A's k-th data segment (in the order sent,
+ * first transmissions and retransmissions alike) when bit k - 1 of
+ * tail_drop is set, and, with tail_drop_acks, every segment to A until B
+ * is sent something a second time. Once all is acknowledged, A writes 10
+ * bytes more (so that an ACK goes beyond a probe). Leaves A's counters in ctr; returns the time
+ * until B had the segs segments (ns), 0 if it never did.
+ */
+static unsigned tail_drop;
+static bool tail_drop_acks, tail_seen;
+static uint32_t tail_seen_end;
+
+static bool drop_tail(struct world *w, int dst, const uint8_t *f, uint32_t len)
+{
+	if (dst == 0)
+		return tail_drop_acks;
+	uint32_t pl = payload_of(f, len);
+	if (!pl)
+		return false;
+	uint32_t seq = (uint32_t)f[38] << 24 | (uint32_t)f[39] << 16 | (uint32_t)f[40] << 8 | f[41];
+	if (tail_seen && tcp_seq_lt(seq, tail_seen_end))
+		tail_drop_acks = false; /* sent again: B's answer goes through */
+	if (!tail_seen || tcp_seq_gt(seq + pl, tail_seen_end))
+		tail_seen_end = seq + pl;
+	tail_seen = true;
+	unsigned k = ++w->filter_state;
+	return k <= 32 && ((tail_drop >> (k - 1)) & 1u);
+}
+
+static uint64_t tail_case(const char *what, bool sack, unsigned segs, unsigned drop,
+			  bool drop_acks, uint64_t *ctr)
+{
+	struct world w;
+	struct opts o = {.cc = "newreno", .no_sack = {!sack, !sack}};
+	world_init(&w, &o);
+	struct tcp_conn *a, *b;
+	if (!handshake(&w, &a, &b))
+		return 0;
+	struct tcp_conn_info ia;
+	tcp_conn_info(a, &ia);
+	uint32_t seg = ia.snd_mss - (ia.ts ? 12u : 0u), len = segs * seg;
+	static uint8_t tx[16 * 1500], rx[16 * 1500];
+	CHECK(len <= sizeof(tx));
+	fill(tx, len, 9);
+	tail_drop = drop;
+	tail_drop_acks = drop_acks;
+	tail_seen = false;
+	w.filter = drop_tail;
+	w.filter_state = 0;
+	uint64_t t0 = w.now;
+	CHECK_EQ(tcp_send(a, tx, len, w.now), (int)len);
+	size_t got = 0;
+	for (int i = 0; i < 2000 && got < len; i++) {
+		int n = tcp_recv(b, rx + got, len - (uint32_t)got, w.now);
+		if (n > 0)
+			got += (size_t)n;
+		if (got < len && !pump(&w))
+			tick(&w);
+	}
+	uint64_t took = got == len ? w.now - t0 : 0;
+	CHECK_EQ(got, len);
+	CHECK(memcmp(rx, tx, len) == 0);
+	for (int i = 0; i < 100 && tcp_conn_unacked(a); i++)
+		if (!pump(&w))
+			tick(&w);
+	CHECK_EQ(tcp_send(a, tx, 10, w.now), 10);
+	for (int i = 0; i < 100 && (tcp_conn_unacked(a) || tcp_conn_readable(b) < 10); i++)
+		if (!pump(&w))
+			tick(&w);
+	CHECK_EQ(tcp_conn_unacked(a), 0);
+	CHECK_EQ(tcp_recv(b, rx, 10, w.now), 10);
+	memcpy(ctr, tcp_stack_counters(w.st[0]), sizeof(uint64_t) * TCP_C_MAX);
+	printf("tail loss, %s: %u segments in %.3f ms; probes %llu, found lost %llu, repaired "
+	       "%llu, fast retransmits %llu, timeouts %llu\n",
+	       what, segs, (double)took / MS, (unsigned long long)ctr[C(tlp_probes)],
+	       (unsigned long long)ctr[C(tlp_found_lost)], (unsigned long long)ctr[C(tlp_repaired)],
+	       (unsigned long long)ctr[C(fast_retrans)], (unsigned long long)ctr[C(rto_expired)]);
+	w.filter = NULL;
+	tcp_close(a, w.now);
+	tcp_close(b, w.now);
+	world_fini(&w);
+	return took;
+}
+
+static void test_tail_loss_probe(void)
+{
+	uint64_t c[TCP_C_MAX], t;
+	/* The last two of four lost: the probe (the fourth again) is SACKed,
+	 * the third is lost below it, recovery resends it. */
+	t = tail_case("last two of four", true, 4, 0xc, false, c);
+	CHECK(t > 0 && t < 50 * MS);
+	CHECK_EQ(c[C(tlp_probes)], 1);
+	CHECK_EQ(c[C(tlp_found_lost)], 1);
+	CHECK_EQ(c[C(fast_retrans)], 1);
+	CHECK_EQ(c[C(rto_expired)], 0);
+	/* Without SACK no probe: the retransmission timer (200 ms at least). */
+	t = tail_case("last two of four, no SACK", false, 4, 0xc, false, c);
+	CHECK(t >= 200 * MS);
+	CHECK_EQ(c[C(tlp_probes)], 0);
+	CHECK(c[C(rto_expired)] >= 1);
+	/* The first of three lost: two SACKed, too few for recovery; the probe
+	 * (the third again) comes back as a D-SACK, and the first is lost. */
+	t = tail_case("first of three", true, 3, 0x1, false, c);
+	CHECK(t > 0 && t < 50 * MS);
+	CHECK_EQ(c[C(tlp_probes)], 1);
+	CHECK_EQ(c[C(tlp_found_lost)], 1);
+	CHECK_EQ(c[C(fast_retrans)], 1);
+	CHECK_EQ(c[C(rto_expired)], 0);
+	/* The last lost alone: the probe repairs it, and the ACK for the next
+	 * write, beyond it with no D-SACK, tells cwnd to shrink. */
+	t = tail_case("last of four", true, 4, 0x8, false, c);
+	CHECK(t > 0 && t < 50 * MS);
+	CHECK_EQ(c[C(tlp_probes)], 1);
+	CHECK_EQ(c[C(tlp_repaired)], 1);
+	CHECK_EQ(c[C(fast_retrans)], 0);
+	CHECK_EQ(c[C(rto_expired)], 0);
+	/* Nothing lost but the ACKs: the probe arrives twice, B's D-SACK says
+	 * so, and nothing is counted lost or repaired. */
+	tail_case("ACKs lost", true, 4, 0, true, c);
+	CHECK_EQ(c[C(tlp_probes)], 1);
+	CHECK_EQ(c[C(tlp_found_lost)], 0);
+	CHECK_EQ(c[C(tlp_repaired)], 0);
+	CHECK_EQ(c[C(fast_retrans)], 0);
+	CHECK_EQ(c[C(rto_expired)], 0);
+}
+
 static void test_transfer(void)
 {
 	test_sack_recovery();
 	test_sack_lost_rexmit();
+	test_tail_loss_probe();
 	const size_t MiB = 1u << 20;
 	transfer("newreno", 0, 0, 0, MiB, false, false);
 	transfer("cubic", 0, 0, 0, MiB, false, false);

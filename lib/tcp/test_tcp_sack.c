@@ -503,6 +503,55 @@ static void test_lost_rexmit(void)
 	tcp_sack_fini(&sb);
 }
 
+/* The lost mark of a tail loss probe: holes below it are lost whatever
+ * DupThresh says; one above it, or past SND.UNA, is not. */
+static void test_lost_below(void)
+{
+	struct tcp_sack_sb sb;
+	uint32_t base = 0xFFFFF000u, nxt = base + 8 * MSS, seq, len;
+	CHECK_EQ(tcp_sack_init(&sb, 8, MSS, base), 0);
+	/* 1..8 sent; 3 and 6 SACKed: two ranges, too few for DupThresh */
+	struct tcp_sack_block blk[2] = {sg(base, 6, 6), sg(base, 3, 3)};
+	CHECK_EQ(tcp_sack_update(&sb, base, nxt, blk, 2, NULL), 0);
+	CHECK(!tcp_sack_is_lost(&sb, base));
+	CHECK(!tcp_sack_next_lost(&sb, &seq, &len));
+	uint32_t pipe0 = tcp_sack_pipe(&sb, nxt);
+	CHECK_EQ(pipe0, 6 * MSS);
+	/* out of range: at SND.UNA, beyond SND.NXT: ignored */
+	tcp_sack_mark_lost_below(&sb, base);
+	tcp_sack_mark_lost_below(&sb, nxt + 1);
+	CHECK(!sb.lost_below_set);
+	/* the probe was 3 (its first byte): 1-2 lost, 4-5 not (above it) */
+	tcp_sack_mark_lost_below(&sb, base + 2 * MSS);
+	CHECK(tcp_sack_is_lost(&sb, base));
+	CHECK(tcp_sack_is_lost(&sb, base + 2 * MSS - 1));
+	CHECK(!tcp_sack_is_lost(&sb, base + 3 * MSS));
+	CHECK(!tcp_sack_is_lost(&sb, base + 2 * MSS)); /* SACKed */
+	CHECK_EQ(tcp_sack_pipe(&sb, nxt), pipe0 - 2 * MSS);
+	CHECK(tcp_sack_next_lost(&sb, &seq, &len) && seq == base && len == MSS);
+	/* a lower mark later does not lower it; a higher one (6) raises it */
+	tcp_sack_mark_lost_below(&sb, base + MSS);
+	CHECK(tcp_sack_is_lost(&sb, base + MSS));
+	tcp_sack_mark_lost_below(&sb, base + 5 * MSS);
+	CHECK(tcp_sack_is_lost(&sb, base + 4 * MSS));
+	CHECK(!tcp_sack_is_lost(&sb, base + 6 * MSS)); /* 7, 8: above every SACK */
+	tcp_sack_enter_recovery(&sb); /* recovery keeps it */
+	CHECK(tcp_sack_is_lost(&sb, base + 3 * MSS));
+	/* ACK to 4: holds below 6; ACK to 7: gone */
+	CHECK_EQ(tcp_sack_update(&sb, base + 3 * MSS, nxt, NULL, 0, NULL), 0);
+	CHECK(tcp_sack_is_lost(&sb, base + 3 * MSS));
+	CHECK_EQ(tcp_sack_update(&sb, base + 6 * MSS, nxt, NULL, 0, NULL), 0);
+	CHECK(!sb.lost_below_set);
+	/* a timeout forgets it */
+	CHECK_EQ(sack1(&sb, base + 6 * MSS, nxt, sg(base, 8, 8), NULL), 0);
+	tcp_sack_mark_lost_below(&sb, base + 7 * MSS);
+	CHECK(tcp_sack_is_lost(&sb, base + 6 * MSS));
+	tcp_sack_reset(&sb);
+	CHECK(!sb.lost_below_set);
+	CHECK(!tcp_sack_is_lost(&sb, base + 6 * MSS));
+	tcp_sack_fini(&sb);
+}
+
 int main(void)
 {
 	test_scenario();
@@ -514,5 +563,6 @@ int main(void)
 	test_bound();
 	test_random();
 	test_lost_rexmit();
+	test_lost_below();
 	return bh_test_summary("tcp_sack");
 }

@@ -201,6 +201,22 @@ def passive(iface, stack, port, closed, mac):
     # The connection survived all of that.
     segs = p.data(b"still here")
     report(echoed(segs) == b"still here", "connection alive after bad RSTs and SYN", echoed(segs))
+    # RFC 2883: a duplicate is reported once, as the first SACK block (D-SACK):
+    # an old one alone; an out-of-order one held already, then the range
+    # holding it.
+    old = p.seq - len(b"still here")
+    got = p.exchange(p.seg("PA", b"still here", seq=old))
+    ds = [opts(g).get("SAck") for g in got]
+    report(any(d and tuple(d[:2]) == (old, old + 10) for d in ds),
+           "an old duplicate is answered with a D-SACK of it (RFC 2883)", ds)
+    ahead = p.seq + 100
+    first = p.exchange(p.seg("PA", b"x" * 10, seq=ahead))
+    got = p.exchange(p.seg("PA", b"x" * 10, seq=ahead))
+    ds = [opts(g).get("SAck") for g in got]
+    report(any(d and tuple(d[:4]) == (ahead, ahead + 10, ahead, ahead + 10) for d in ds) and
+           bool(first) and all(tuple((opts(g).get("SAck") or (0, 0))[:2]) == (ahead, ahead + 10) for g in first),
+           "an out-of-order duplicate: D-SACK, then its range (the first copy: its range only)",
+           [opts(g).get("SAck") for g in first] + ds)
     # RFC 5961 §5.2: an ACK acknowledging data never sent: ACK, dropped.
     got = p.exchange(p.seg("A", ack=(p.rcv_nxt + 2**20) % 2**32))
     report(any(g[TCP].flags & 0x10 and g[TCP].ack == p.seq for g in got) and

@@ -9,8 +9,10 @@
 # limit is shared by them. Each case prints its time and must finish within
 # TCP_IMPAIR_LIMIT seconds (60), the 5% loss case within 180 s: with 5% of the
 # packets lost each way, a retransmission lost where nothing sent after it
-# shows it (the end of a flight) costs a 200 ms timeout, and 100 MiB takes
-# about 20 s (a minute when every lost retransmission waited for the timer).
+# shows it costs a 200 ms timeout, and 100 MiB takes about 15 s (a minute
+# when every lost retransmission and every lost tail waited for the timer).
+# Each case prints the stack's loss-recovery counters; under loss, tail loss
+# probes must have been sent, and at 5% have found data lost.
 # TCP_IMPAIR_BYTES (100 MiB) and TCP_STACK_OPTS (extra stack options, e.g.
 # --no-sack) are for experiments.
 source "$(dirname "$0")/tcp_lib.sh"
@@ -23,12 +25,15 @@ bh_start_mgr "$WORK/cfg.json" || exit 1
 bh_start_nf echo tcp-echo -s tcp-echo -- --ip $TCP_IP/24 --port p0 --chain out --listen 7 ${TCP_STACK_OPTS:-} || exit 1
 CASE=0
 TIMES=()
+# The stack's loss-recovery counters, printed per case (without "tcp_").
+RECOVERY="rto_expired fast_retrans sack_retrans lost_retrans tlp_probes tlp_found_lost tlp_repaired"
 
 # impaired LABEL SPEC COUNTER [LIMIT]: echo BYTES through impair with SPEC (none:
 # pass) within LIMIT seconds; COUNTER is an impair counter that must have
 # counted (dir0.lost ...), or "".
 impaired() {
-	local label=$1 spec=$2 counter=$3 limit=${4:-$LIMIT} bytes=$BYTES ok=0 t0 r0 r1 n0
+	local label=$1 spec=$2 counter=$3 limit=${4:-$LIMIT} bytes=$BYTES ok=0 t0 n0 k line=""
+	local -A c0
 	CASE=$((CASE + 1))
 	if [ "$spec" = none ]; then
 		bh_start_nf "imp$CASE" impair -s impair || exit 1
@@ -41,20 +46,26 @@ impaired() {
 	done
 	check "$label: ping through impair" [ $ok = 1 ]
 	bh_snap
-	r0=$(($(tcp_app echo tcp_rto_expired) + $(tcp_app echo tcp_fast_retrans)))
+	for k in $RECOVERY; do c0[$k]=$(tcp_app echo "tcp_$k"); done
 	n0=$(tcp_app echo tcp_tx_no_route)
 	t0=$(date +%s.%N)
 	tcp_echo_check "$label" "$bytes" "$CASE" "$limit"
 	TIMES+=("$label: $(printf '%.1f' "$(echo "$(date +%s.%N) - $t0" | bc)")s")
 	sleep 0.3
 	bh_snap
-	r1=$(($(tcp_app echo tcp_rto_expired) + $(tcp_app echo tcp_fast_retrans)))
+	for k in $RECOVERY; do c0[$k]=$(($(tcp_app echo "tcp_$k") - c0[$k])) && line+=" $k ${c0[$k]}"; done
 	check_cmp "$label: every segment the stack built was sent (none refused as too big: net_too_big)" \
 		$(($(tcp_app echo tcp_tx_no_route) - n0)) -eq 0
 	if [ -n "$counter" ]; then
 		check_cmp "$label: impair's $counter counted" "$(tcp_app "imp$CASE" "$counter")" -gt 0
 	fi
-	echo "# $label: retransmissions (RTO + fast) by the stack: $((r1 - r0))"
+	echo "# $label: the stack's recovery:$line"
+	if [ "${label#loss}" != "$label" ]; then
+		check_cmp "$label: tail loss probes sent" "${c0[tlp_probes]}" -gt 0
+	fi
+	if [ "$label" = "loss 5%" ]; then
+		check_cmp "$label: a probe's SACK showed data lost" "${c0[tlp_found_lost]}" -gt 0
+	fi
 	kill -TERM "$imp"
 	wait "$imp" 2>/dev/null
 }

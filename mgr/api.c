@@ -503,6 +503,15 @@ static enum MHD_Result api_events(struct mgr *m, struct MHD_Connection *c)
 						  json_array_get(past, 0), "seq")) - 1
 					: last;
 	json_decref(past);
+	/* A client reconnecting (EventSource does, with the id of the last
+	 * event it had) resumes after it, while that is still kept; an id
+	 * this manager never gave (it restarted) gets the last 50 again. */
+	const char *lei = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Last-Event-ID");
+	char *end;
+	errno = 0;
+	unsigned long long id = lei && *lei >= '0' && *lei <= '9' ? strtoull(lei, &end, 10) : 0;
+	if (lei && *lei >= '0' && *lei <= '9' && !errno && !*end && id <= last)
+		e->last = id;
 	struct MHD_Response *r = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 4096, api_sse_read,
 								   e, api_sse_free);
 	if (!r) {

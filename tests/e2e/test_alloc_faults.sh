@@ -6,8 +6,9 @@
 #  - The manager's: the clients' packets cross it untouched; its API and
 #    console (stats, metrics, files, chains and rules made and deleted, an
 #    event stream) answer as they would, say they are short of memory (503), or
-#    close the connection, and afterwards answer again; the event stream
-#    skips no event.
+#    close the connection, and afterwards answer again; the event stream,
+#    followed as EventSource does (reconnecting with Last-Event-ID), skips
+#    no event.
 #  - The HTTP NF's, in the shared design, with a pool of two workers, and
 #    with a worker per connection: a request may be refused (500, 503) or
 #    its connection reset, and nothing else.
@@ -92,13 +93,37 @@ served_whole() {
 	check "$1: every connection closed" bh_wait_for 10 settled
 }
 
+# sse_ids FILE: the ids of the whole events of an event stream (a connection
+# may end in the middle of one)
+sse_ids() {
+	awk '/^id: / {id = $2; d = 0; next} /^data: / {d = id != ""; next}
+		/^$/ {if (d) print id; id = ""; d = 0}' "$1"
+}
+# sse_follow UNTIL: follow the manager's event stream until the epoch second
+# UNTIL as EventSource does: when a connection ends, reconnect with the id of
+# the last whole event in Last-Event-ID. Connection N's bytes in
+# $WORK/sse.N.txt.
+sse_follow() {
+	local n=0 last="" id hdr
+	while [ "$(date +%s)" -lt "$1" ]; do
+		n=$((n + 1))
+		hdr=()
+		[ -n "$last" ] && hdr=(-H "Last-Event-ID: $last")
+		ip netns exec "$NS_M" curl -s -N -m $(($1 - $(date +%s) + 1)) "${hdr[@]}" \
+			"$API/api/v1/events" >"$WORK/sse.$n.txt" 2>/dev/null
+		id=$(sse_ids "$WORK/sse.$n.txt" | tail -n 1)
+		last=${id:-$last}
+		sleep 0.2
+	done
+}
+
 # --- the manager's allocations fail ---
 HTTP_ISOLATION=none
 http_iso_args || exit 1
 bh_start_nf http http -s http -- --ip $TCP_IP/24 --port p0 --root "$DOCROOT" || exit 1
 HTTP_PID=$NF_PID
 ip netns exec "$NS_A" ping -c 1 -W 2 $TCP_IP >/dev/null
-ip netns exec "$NS_M" curl -s -N -m $((FAIL_S + 4)) "$API/api/v1/events" >"$WORK/sse.txt" 2>/dev/null &
+sse_follow $(($(date +%s) + FAIL_S + 4)) &
 SSE=$!
 BH_PIDS+=("$SSE")
 clients_start
@@ -134,14 +159,20 @@ for f in loop.bin notes.txt index.html; do
 		"$WORK/loop-$f.json" '.fetches > 0 and .bad == 0 and .errors == 0'
 done
 check "manager: new connections each answered 200" bash -c "! grep -qv '^200$' '$WORK/codes'"
-# the ids of the whole events (the stream may end in the middle of one)
-ids=$(awk '/^id: / {id = $2; d = 0; next} /^data: / {d = id != ""; next}
-	/^$/ {if (d) print id; id = ""; d = 0}' "$WORK/sse.txt")
-check_cmp "manager: the event stream open across it got events" "$(echo "$ids" | grep -c .)" -gt 0
-echo "# manager: the event stream's ids: $(echo $ids)"
-if ! check "manager:   ... each once, in order, none skipped" \
+# the ids of the whole events, connection after connection
+SSE_FILES=""
+for ((n = 1; n < 100000; n++)); do
+	[ -e "$WORK/sse.$n.txt" ] || break
+	SSE_FILES+=" $WORK/sse.$n.txt"
+done
+ids=$(for f in $SSE_FILES; do sse_ids "$f"; done)
+check_cmp "manager: the event stream followed across it got events" "$(echo "$ids" | grep -c .)" -gt 0
+echo "# manager: the event stream: $(echo $SSE_FILES | wc -w) connections; the ids: $(echo $ids)"
+if ! check "manager:   ... each once, in order, none skipped (across reconnections)" \
 	awk 'NR > 1 && $1 != prev + 1 {exit 1} {prev = $1}' <<<"$ids"; then
-	grep -v '^$' "$WORK/sse.txt" | cut -c1-200 | head -n 120 | sed 's/^/#   stream: /'
+	for f in $SSE_FILES; do
+		grep -v '^$' "$f" | cut -c1-200 | head -n 60 | sed "s|^|#   ${f##*/}: |"
+	done
 fi
 check_cmp "manager: then the API: stats" "$(api GET /api/v1/stats)" -eq 200
 check_cmp "manager:   ... metrics" "$(api GET /metrics)" -eq 200
@@ -152,6 +183,12 @@ check_cmp "manager:   ... a chain made" "$(api POST /api/v1/chains '{"name":"spa
 check "manager:   ... and the event stream tells it" bash -c "ip netns exec $NS_M curl -s -N -m 2 \
 	'$API/api/v1/events' | grep -q 'created chain .spare.'"
 check_cmp "manager:   ... deleted" "$(api DELETE /api/v1/chains/spare)" -eq 200
+# the stream from after an event (the chain's creation): its deletion first
+k=$(ip netns exec "$NS_M" curl -s -m 5 "$API/api/v1/events?since=0" |
+	jq '[.[] | select(.type == "chain" and (.detail | test("created chain .spare.")))] | last | .seq')
+ip netns exec "$NS_M" curl -s -N -m 1 -H "Last-Event-ID: $k" "$API/api/v1/events" >"$WORK/resume.txt" 2>/dev/null
+check_cmp "manager:   ... the event stream resumes after its Last-Event-ID ($k)" \
+	"$(sse_ids "$WORK/resume.txt" | head -n 1)" -eq $((k + 1))
 while [ "$(api DELETE /api/v1/rules/1)" = 200 ]; do :; done
 check "manager:   ... the rules: the configuration's one again" bash -c "ip netns exec $NS_M curl -sf -m 5 \
 	$API/api/v1/rules | jq -e 'length == 1 and .[0].in_port == \"p0\"' >/dev/null"

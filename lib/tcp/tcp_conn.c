@@ -705,8 +705,9 @@ static bool can_send_data(const struct tcp_conn *c)
  * last segment whose ACK covers it with no D-SACK repaired a loss alone:
  * cwnd is reduced as for one (§7.4.2).
  *
- * Unlike Linux, a probe may go out while SACKs are outstanding but recovery
- * has not started (fewer than DupThresh SACKed): that is the case the
+ * A probe may go out while SACKs are outstanding but recovery has not
+ * started (fewer than DupThresh SACKed), which RFC 8985 §7.2 (and Linux)
+ * leave to RACK's reordering timer, not done here: that is the case the
  * lost mark serves, a small flight where too few segments follow a loss.
  */
 #define TLP_EXTRA_US 2000u

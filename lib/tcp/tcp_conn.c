@@ -72,6 +72,7 @@ struct tcp_conn {
 	bool pto;                     /* rto_at is a probe timeout (tail loss probe) */
 	bool tlp_out;                 /* a probe sent, SND.UNA not past it yet */
 	bool tlp_rxt, tlp_dsack;      /* it resent data; a D-SACK showed it needless */
+	bool tlp_in_rec;              /* it went out during a recovery */
 	uint32_t tlp_seq, tlp_end;    /* its sequence space (tlp_end: its FIN included) */
 	uint32_t dsack_seq, dsack_len; /* a duplicate to report in the next segment (RFC 2883) */
 
@@ -688,35 +689,38 @@ static bool can_send_data(const struct tcp_conn *c)
 /*
  * Tail loss probe (RFC 8985 §7). When a flight's last segments are lost, no
  * duplicate ACK comes, and only the retransmission timer (200 ms at least)
- * would resend them. With SACK, outside recovery and after no timeout, a
- * probe timeout (PTO: 2 SRTT and 2 ms, or 2 SRTT and the minimum RTO when a
- * single segment is out, for the peer's delayed ACK; never later than the
- * RTO) runs in the retransmission timer's place from every new segment and
- * every ACK that leaves data out. When it fires, one probe goes out, cwnd or
- * not: a new segment if the peer's window takes one, else the last segment
- * again; then the retransmission timer runs. One probe per flight: the next
- * waits until the ACKs pass it.
+ * would resend them. With SACK and after no timeout, a probe timeout (PTO:
+ * 2 SRTT and 2 ms, or 2 SRTT and the minimum RTO when a single segment is
+ * out, for the peer's delayed ACK; never later than the RTO) runs in the
+ * retransmission timer's place from every new segment, every ACK that
+ * leaves data out, and every transmission of a recovery. When it fires, one
+ * probe goes out, cwnd or not: a new segment if the peer's window takes
+ * one, else the last segment again; then the retransmission timer runs.
+ * One probe per flight: the next waits until the ACKs pass it.
  *
  * The probe's ACK: when the peer SACKs the probe (or reports it twice with
  * a D-SACK), every byte it lacks below the probe was sent a PTO before, and
  * is lost (tcp_sack_mark_lost_below): recovery starts at once, however few
- * segments are SACKed (RFC 8985 §6 does this by time for every segment; the
- * stack does not keep send times, and at a probe it knows them). A resent
- * last segment whose ACK covers it with no D-SACK repaired a loss alone:
- * cwnd is reduced as for one (§7.4.2).
+ * segments are SACKed, and a resend of the hole at SND.UNA sent before the
+ * probe is lost too (RFC 8985 §6 judges every segment so, by its send time;
+ * the stack keeps no send times, and at a probe it knows them). A resent
+ * last segment whose ACK covers it with no D-SACK, outside a recovery,
+ * repaired a loss alone: cwnd is reduced as for one (§7.4.2).
  *
- * A probe may go out while SACKs are outstanding but recovery has not
- * started (fewer than DupThresh SACKed), which RFC 8985 §7.2 (and Linux)
- * leave to RACK's reordering timer, not done here: that is the case the
- * lost mark serves, a small flight where too few segments follow a loss.
+ * RFC 8985 §7.2 (and Linux) send no probe while SACKed data is outstanding
+ * or during a recovery, leaving those to RACK's reordering timer, which the
+ * stack does not have. Here a probe goes then too: in a small flight too
+ * few segments may follow a loss for DupThresh; and in a recovery whose
+ * pipe is full, when the peer's ACKs are lost (a Linux peer compresses the
+ * ACKs of out-of-order data into few), nothing more is sent and only the
+ * timer would speak.
  */
 #define TLP_EXTRA_US 2000u
 
 static bool tlp_may_probe(const struct tcp_conn *c)
 {
-	return c->sack_on && can_send_data(c) && !tcp_cc_in_recovery(&c->cc) && !c->retries &&
-	       !c->tlp_out && c->rto.has_sample && c->snd_nxt == c->snd_max &&
-	       c->snd_una != c->snd_max && c->snd_wnd;
+	return c->sack_on && can_send_data(c) && !c->retries && !c->tlp_out && c->rto.has_sample &&
+	       c->snd_nxt == c->snd_max && c->snd_una != c->snd_max && c->snd_wnd;
 }
 
 /* Run the probe timeout in the retransmission timer's place if a probe may
@@ -777,6 +781,7 @@ static void tlp_fire(struct tcp_conn *c, uint64_t now)
 	c->tlp_out = true;
 	c->tlp_rxt = rxt;
 	c->tlp_dsack = false;
+	c->tlp_in_rec = tcp_cc_in_recovery(&c->cc);
 	c->tlp_seq = seq;
 	c->tlp_end = seq + used;
 	arm_rto(c, now);
@@ -883,6 +888,7 @@ static void sack_output(struct tcp_conn *c, uint64_t now)
 {
 	uint32_t mss = seg_payload_max(c);
 	uint32_t cwnd = tcp_cc_ssthresh(&c->cc);
+	uint64_t out0 = c->st->ctr[TCP_C_seg_out];
 	for (unsigned guard = 0; guard < 256; guard++) {
 		uint32_t pipe = tcp_sack_pipe(&c->sack, c->snd_max);
 		if (pipe >= cwnd || cwnd - pipe < mss)
@@ -906,9 +912,12 @@ static void sack_output(struct tcp_conn *c, uint64_t now)
 		}
 		/* Rule (3), resending holes not known lost, is left out: with
 		 * the peer's window full it resent data that was only in
-		 * flight. The retransmission timer covers what remains. */
+		 * flight. A probe, or the retransmission timer, covers what
+		 * remains. */
 		break;
 	}
+	if (c->st->ctr[TCP_C_seg_out] != out0)
+		pto_schedule(c, false, now);
 }
 
 /* ---------------------------------------------------------------------- */
@@ -1222,10 +1231,13 @@ static void tlp_ack(struct tcp_conn *c, const struct seg *s, enum tcp_ack_verdic
 	if (!c->tlp_rxt || c->tlp_dsack) {
 		c->tlp_out = false; /* new data delivered, or both copies */
 	} else if (tcp_seq_gt(s->ack, c->tlp_end)) {
-		/* Acknowledged beyond it, no D-SACK: one copy was lost. */
+		/* Acknowledged beyond it, no D-SACK: one copy was lost (in a
+		 * recovery, whose reduction covers it). */
 		c->tlp_out = false;
-		count(c->st, TCP_C_tlp_repaired);
-		tcp_cc_on_repaired_loss(&c->cc);
+		if (!c->tlp_in_rec) {
+			count(c->st, TCP_C_tlp_repaired);
+			tcp_cc_on_repaired_loss(&c->cc);
+		}
 	} else if (chk == TCP_ACK_DUP && !s->len && !si->newly_sacked) {
 		c->tlp_out = false; /* a plain duplicate: the peer had both (no D-SACK) */
 	}
@@ -1249,6 +1261,7 @@ static void fast_retransmit(struct tcp_conn *c, uint64_t now)
 	if (c->sack_on)
 		sack_mark_resent(c, c->snd_una, sent < len ? sent : len);
 	arm_rto(c, now);
+	pto_schedule(c, false, now);
 }
 
 /* ACK processing for synchronized states (RFC 9293 §3.10.7.4, fifth step).

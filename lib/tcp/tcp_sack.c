@@ -244,12 +244,14 @@ bool tcp_sack_una_rxt_lost(const struct tcp_sack_sb *sb, uint32_t *len)
 	if (!sb->una_marked || !sb->nr)
 		return false;
 	uint32_t after = 0, mark = rel(sb, sb->una_mark);
-	for (uint32_t k = 0; k < sb->nr; k++) {
+	/* a probe sent after it was SACKed (tcp_sack_mark_lost_below) */
+	bool probe = sb->lost_below_set && mark <= rel(sb, sb->lost_below);
+	for (uint32_t k = 0; k < sb->nr && !probe; k++) {
 		uint32_t lo = rel(sb, sb->r[k].start), hi = rel(sb, sb->r[k].end);
 		if (hi > mark)
 			after += hi - (lo > mark ? lo : mark);
 	}
-	if (after <= (TCP_SACK_DUPTHRESH - 1) * sb->smss)
+	if (!probe && after <= (TCP_SACK_DUPTHRESH - 1) * sb->smss)
 		return false;
 	uint32_t hole = rel(sb, sb->r[0].start);
 	*len = hole < sb->smss ? hole : sb->smss;

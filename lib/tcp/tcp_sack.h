@@ -122,9 +122,11 @@ void tcp_sack_mark_una_rxt(struct tcp_sack_sb *sb, uint32_t snd_max);
 /*
  * Was the retransmission of the hole at SND.UNA lost? True when more than
  * (DupThresh - 1) * SMSS bytes sent after it (tcp_sack_mark_una_rxt) are
- * SACKed and SND.UNA has not moved: RFC 6675's IsLost() applied to the
- * retransmission, by what was sent after it (the idea of RFC 8985's
- * time-based detection, with send order in place of time). RFC 6675 alone
+ * SACKed, or a lost mark (tcp_sack_mark_lost_below) at or above its mark
+ * says a probe sent after it was, and SND.UNA has not moved: RFC 6675's
+ * IsLost() applied to the retransmission, by what was sent after it (the
+ * idea of RFC 8985's time-based detection, with send order in place of
+ * time). RFC 6675 alone
  * resends a hole once per recovery and leaves a lost retransmission to the
  * retransmission timer. When SND.UNA moves onto bytes already retransmitted
  * in this recovery, their mark is taken as SND.NXT at that moment (later

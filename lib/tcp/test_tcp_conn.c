@@ -643,24 +643,32 @@ static void test_sack_lost_rexmit(void)
  * nothing more; the filter drops A's k-th data segment (in the order sent,
  * first transmissions and retransmissions alike) when bit k - 1 of
  * tail_drop is set, and, with tail_drop_acks, every segment to A until B
- * is sent something a second time. Once all is acknowledged, A writes 10
- * bytes more (so that an ACK goes beyond a probe). Leaves A's counters in ctr; returns the time
+ * is sent something a second time; with tail_blackout, every segment to A
+ * for that long (ns) from the first time B is sent something again. Once
+ * all is acknowledged, A writes 10 bytes more (so that an ACK goes beyond a
+ * probe). Leaves A's counters in ctr; returns the time
  * until B had the segs segments (ns), 0 if it never did.
  */
 static unsigned tail_drop;
 static bool tail_drop_acks, tail_seen;
 static uint32_t tail_seen_end;
+static uint64_t tail_blackout, tail_blackout_until; /* ns; see tail_case */
 
 static bool drop_tail(struct world *w, int dst, const uint8_t *f, uint32_t len)
 {
 	if (dst == 0)
-		return tail_drop_acks;
+		return tail_drop_acks || w->now < tail_blackout_until;
 	uint32_t pl = payload_of(f, len);
 	if (!pl)
 		return false;
 	uint32_t seq = (uint32_t)f[38] << 24 | (uint32_t)f[39] << 16 | (uint32_t)f[40] << 8 | f[41];
-	if (tail_seen && tcp_seq_lt(seq, tail_seen_end))
+	if (tail_seen && tcp_seq_lt(seq, tail_seen_end)) {
 		tail_drop_acks = false; /* sent again: B's answer goes through */
+		if (tail_blackout) { /* the first resend: nothing to A for a while */
+			tail_blackout_until = w->now + tail_blackout;
+			tail_blackout = 0;
+		}
+	}
 	if (!tail_seen || tcp_seq_gt(seq + pl, tail_seen_end))
 		tail_seen_end = seq + pl;
 	tail_seen = true;
@@ -686,6 +694,7 @@ static uint64_t tail_case(const char *what, bool sack, unsigned segs, unsigned d
 	tail_drop = drop;
 	tail_drop_acks = drop_acks;
 	tail_seen = false;
+	tail_blackout_until = 0;
 	w.filter = drop_tail;
 	w.filter_state = 0;
 	uint64_t t0 = w.now;
@@ -755,6 +764,17 @@ static void test_tail_loss_probe(void)
 	CHECK_EQ(c[C(tlp_repaired)], 1);
 	CHECK_EQ(c[C(fast_retrans)], 0);
 	CHECK_EQ(c[C(rto_expired)], 0);
+	/* In a recovery: the second of ten lost, and B's ACKs for 1.5 ms from
+	 * its resend on (all of them). With nothing more to send, A waits; a
+	 * probe (the tenth again) brings the ACK, no timeout. */
+	tail_blackout = 3 * MS / 2;
+	t = tail_case("the ACKs of a recovery", true, 10, 0x2, false, c);
+	CHECK(tail_blackout == 0); /* it happened */
+	CHECK(t > 0 && t < 50 * MS);
+	CHECK_EQ(c[C(fast_retrans)], 1);
+	CHECK_EQ(c[C(tlp_probes)], 1);
+	CHECK_EQ(c[C(tlp_repaired)], 0);
+	CHECK_EQ(c[C(rto_expired)], 0);
 	/* Nothing lost but the ACKs: the probe arrives twice, B's D-SACK says
 	 * so, and nothing is counted lost or repaired. */
 	tail_case("ACKs lost", true, 4, 0, true, c);
@@ -775,7 +795,7 @@ static void test_transfer(void)
 	transfer("cubic", 0, 0, 0, MiB, false, false);
 	transfer("newreno", 10, 0, 0, MiB, false, true);  /* 1% loss */
 	transfer("newreno", 100, 0, 0, MiB, true, true);  /* 10% loss */
-	transfer("cubic", 100, 0, 0, MiB, true, true);
+	transfer("cubic", 100, 0, 0, MiB, false, true); /* no timeout: probes */
 	transfer("newreno", 0, 50, 0, MiB, false, false); /* 5% reordering */
 	transfer("newreno", 0, 0, 20, MiB, false, false); /* 2% duplicates */
 	transfer("cubic", 20, 30, 10, MiB, false, false);  /* all three */

@@ -537,18 +537,29 @@ static void test_lost_below(void)
 	CHECK(!tcp_sack_is_lost(&sb, base + 6 * MSS)); /* 7, 8: above every SACK */
 	tcp_sack_enter_recovery(&sb); /* recovery keeps it */
 	CHECK(tcp_sack_is_lost(&sb, base + 3 * MSS));
-	/* ACK to 4: holds below 6; ACK to 7: gone */
+	/* 1 resent with 8 the last sent: a mark below 8 says nothing of the
+	 * resend, one from 8 on (a probe sent after it) that it was lost */
+	tcp_sack_mark_rxt(&sb, base, MSS);
+	tcp_sack_mark_una_rxt(&sb, nxt);
+	CHECK(!tcp_sack_una_rxt_lost(&sb, &len));
+	nxt += MSS; /* 9, a probe, SACKed */
+	CHECK_EQ(sack1(&sb, base, nxt, sg(base, 9, 9), NULL), 0);
+	CHECK(!tcp_sack_una_rxt_lost(&sb, &len));
+	tcp_sack_mark_lost_below(&sb, base + 8 * MSS);
+	CHECK(tcp_sack_una_rxt_lost(&sb, &len) && len == MSS);
+	/* ACK to 4: holds below 9; ACK to 9 (9 itself SACKed): gone */
 	CHECK_EQ(tcp_sack_update(&sb, base + 3 * MSS, nxt, NULL, 0, NULL), 0);
 	CHECK(tcp_sack_is_lost(&sb, base + 3 * MSS));
-	CHECK_EQ(tcp_sack_update(&sb, base + 6 * MSS, nxt, NULL, 0, NULL), 0);
+	CHECK_EQ(tcp_sack_update(&sb, base + 8 * MSS, nxt, NULL, 0, NULL), 0);
 	CHECK(!sb.lost_below_set);
 	/* a timeout forgets it */
-	CHECK_EQ(sack1(&sb, base + 6 * MSS, nxt, sg(base, 8, 8), NULL), 0);
-	tcp_sack_mark_lost_below(&sb, base + 7 * MSS);
-	CHECK(tcp_sack_is_lost(&sb, base + 6 * MSS));
+	nxt += 2 * MSS;
+	CHECK_EQ(sack1(&sb, base + 8 * MSS, nxt, sg(base, 11, 11), NULL), 0);
+	tcp_sack_mark_lost_below(&sb, base + 10 * MSS);
+	CHECK(tcp_sack_is_lost(&sb, base + 9 * MSS)); /* 10; 9 is SACKed */
 	tcp_sack_reset(&sb);
 	CHECK(!sb.lost_below_set);
-	CHECK(!tcp_sack_is_lost(&sb, base + 6 * MSS));
+	CHECK(!tcp_sack_is_lost(&sb, base + 9 * MSS));
 	tcp_sack_fini(&sb);
 }
 

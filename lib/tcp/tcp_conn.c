@@ -864,6 +864,9 @@ static void sack_rexmit(struct tcp_conn *c, uint32_t seq, uint32_t len, uint64_t
 	c->rtt_active = false;
 	uint32_t sent = send_data_seg(c, seq, len, false, now);
 	sack_mark_resent(c, seq, sent < len ? sent : len);
+	/* A probe's SACK says what was sent a PTO before it is lost: the
+	 * probe timeout runs from every send of the recovery. */
+	pto_schedule(c, false, now);
 }
 
 /* In SACK recovery, resend the hole at SND.UNA if its retransmission was

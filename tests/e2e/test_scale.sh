@@ -60,6 +60,9 @@ check "every instance exited and wrote its flows" bh_wait_for 5 bash -c "[ \$(ls
 sent=$(jq '[.[]] | add' "$WORK/sent1")
 recv=$(jq '[.[]] | add' "$WORK/recv1")
 drops=$(bh_stat '([.ports[].drops_total] | add) + ([.nfs[].drops_total] | add)')
+echo "# counted drops, by kind (none: {}): $(jq -c '[(.ports[] | {(.name): .drops}),
+	(.nfs[] | {("\(.name)/\(.instance)"): .drops})] | add | map_values(with_entries(select(.value > 0)))
+	| with_entries(select(.value != {}))' "$WORK/snap.json")"
 check_cmp "every packet accounted for: received + counted drops = sent" "$((recv + drops))" -eq "$sent"
 check_cmp "no packet lost" "$recv" -eq "$sent"
 read -r max moved full flows <<<"$(affinity "$WORK/d1" 10000 64 "$(cat "$WORK/sent1")")"

@@ -891,7 +891,6 @@ static void sack_output(struct tcp_conn *c, uint64_t now)
 {
 	uint32_t mss = seg_payload_max(c);
 	uint32_t cwnd = tcp_cc_ssthresh(&c->cc);
-	uint64_t out0 = c->st->ctr[TCP_C_seg_out];
 	for (unsigned guard = 0; guard < 256; guard++) {
 		uint32_t pipe = tcp_sack_pipe(&c->sack, c->snd_max);
 		if (pipe >= cwnd || cwnd - pipe < mss)
@@ -911,6 +910,7 @@ static void sack_output(struct tcp_conn *c, uint64_t now)
 			c->snd_nxt = c->snd_max = c->snd_max + used;
 			if (!c->rto_at)
 				arm_rto(c, now);
+			pto_schedule(c, false, now); /* as sack_rexmit() does */
 			continue;
 		}
 		/* Rule (3), resending holes not known lost, is left out: with
@@ -919,8 +919,6 @@ static void sack_output(struct tcp_conn *c, uint64_t now)
 		 * remains. */
 		break;
 	}
-	if (c->st->ctr[TCP_C_seg_out] != out0)
-		pto_schedule(c, false, now);
 }
 
 /* ---------------------------------------------------------------------- */

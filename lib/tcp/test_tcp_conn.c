@@ -732,6 +732,18 @@ static uint64_t tail_case(const char *what, bool sack, unsigned segs, unsigned d
 	return took;
 }
 
+/* A's counters after a SACK tail case: probes, losses they found, losses
+ * they repaired, fast retransmits, and no timeout. */
+static void tail_expect(const uint64_t *c, uint64_t probes, uint64_t found, uint64_t repaired,
+			uint64_t fast)
+{
+	CHECK_EQ(c[C(tlp_probes)], probes);
+	CHECK_EQ(c[C(tlp_found_lost)], found);
+	CHECK_EQ(c[C(tlp_repaired)], repaired);
+	CHECK_EQ(c[C(fast_retrans)], fast);
+	CHECK_EQ(c[C(rto_expired)], 0);
+}
+
 static void test_tail_loss_probe(void)
 {
 	uint64_t c[TCP_C_MAX], t;
@@ -739,10 +751,7 @@ static void test_tail_loss_probe(void)
 	 * the third is lost below it, recovery resends it. */
 	t = tail_case("last two of four", true, 4, 0xc, false, c);
 	CHECK(t > 0 && t < 50 * MS);
-	CHECK_EQ(c[C(tlp_probes)], 1);
-	CHECK_EQ(c[C(tlp_found_lost)], 1);
-	CHECK_EQ(c[C(fast_retrans)], 1);
-	CHECK_EQ(c[C(rto_expired)], 0);
+	tail_expect(c, 1, 1, 0, 1);
 	/* Without SACK no probe: the retransmission timer (200 ms at least). */
 	t = tail_case("last two of four, no SACK", false, 4, 0xc, false, c);
 	CHECK(t >= 200 * MS);
@@ -752,18 +761,12 @@ static void test_tail_loss_probe(void)
 	 * (the third again) comes back as a D-SACK, and the first is lost. */
 	t = tail_case("first of three", true, 3, 0x1, false, c);
 	CHECK(t > 0 && t < 50 * MS);
-	CHECK_EQ(c[C(tlp_probes)], 1);
-	CHECK_EQ(c[C(tlp_found_lost)], 1);
-	CHECK_EQ(c[C(fast_retrans)], 1);
-	CHECK_EQ(c[C(rto_expired)], 0);
+	tail_expect(c, 1, 1, 0, 1);
 	/* The last lost alone: the probe repairs it, and the ACK for the next
 	 * write, beyond it with no D-SACK, tells cwnd to shrink. */
 	t = tail_case("last of four", true, 4, 0x8, false, c);
 	CHECK(t > 0 && t < 50 * MS);
-	CHECK_EQ(c[C(tlp_probes)], 1);
-	CHECK_EQ(c[C(tlp_repaired)], 1);
-	CHECK_EQ(c[C(fast_retrans)], 0);
-	CHECK_EQ(c[C(rto_expired)], 0);
+	tail_expect(c, 1, 0, 1, 0);
 	/* In a recovery: the second of ten lost, and B's ACKs for 1.5 ms from
 	 * its resend on (all of them). With nothing more to send, A waits; a
 	 * probe (the tenth again) brings the ACK, no timeout. */
@@ -771,18 +774,11 @@ static void test_tail_loss_probe(void)
 	t = tail_case("the ACKs of a recovery", true, 10, 0x2, false, c);
 	CHECK(tail_blackout == 0); /* it happened */
 	CHECK(t > 0 && t < 50 * MS);
-	CHECK_EQ(c[C(fast_retrans)], 1);
-	CHECK_EQ(c[C(tlp_probes)], 1);
-	CHECK_EQ(c[C(tlp_repaired)], 0);
-	CHECK_EQ(c[C(rto_expired)], 0);
+	tail_expect(c, 1, 0, 0, 1);
 	/* Nothing lost but the ACKs: the probe arrives twice, B's D-SACK says
 	 * so, and nothing is counted lost or repaired. */
 	tail_case("ACKs lost", true, 4, 0, true, c);
-	CHECK_EQ(c[C(tlp_probes)], 1);
-	CHECK_EQ(c[C(tlp_found_lost)], 0);
-	CHECK_EQ(c[C(tlp_repaired)], 0);
-	CHECK_EQ(c[C(fast_retrans)], 0);
-	CHECK_EQ(c[C(rto_expired)], 0);
+	tail_expect(c, 1, 0, 0, 0);
 }
 
 static void test_transfer(void)

@@ -275,6 +275,7 @@ int tcp_cc_init(struct tcp_cc *cc, const struct tcp_cc_ops *ops, uint32_t smss)
 	cc->smss = smss;
 	cc->cwnd = tcp_cc_initial_window(smss);
 	cc->ssthresh = TCP_CC_CWND_MAX;
+	cc->dupthresh = TCP_CC_DUPACK_THRESH;
 	ops->init(cc);
 	return 0;
 }
@@ -316,9 +317,9 @@ unsigned tcp_cc_on_dupack(struct tcp_cc *cc, uint32_t ack, uint32_t snd_nxt,
 		cwnd_set(cc, (uint64_t)cc->cwnd + cc->smss); /* RFC 5681 §3.2 step 4 */
 		return 0;
 	}
-	if (cc->dupacks < UINT8_MAX)
+	if (cc->dupacks < UINT16_MAX)
 		cc->dupacks++;
-	if (cc->dupacks != TCP_CC_DUPACK_THRESH)
+	if (cc->dupacks != cc->dupthresh)
 		return 0;
 	return tcp_cc_on_loss(cc, ack, snd_nxt, flight_size);
 }
@@ -331,6 +332,11 @@ unsigned tcp_cc_on_loss(struct tcp_cc *cc, uint32_t ack, uint32_t snd_nxt, uint3
 	 * event (e.g. after an RTO) must not cause a second reduction. */
 	if (cc->recover_valid && !tcp_seq_gt(ack, cc->recover))
 		return 0;
+	cc->prior_cwnd = cc->cwnd;
+	cc->prior_ssthresh = cc->ssthresh;
+	cc->prior_ca_acked = cc->ca_acked;
+	cc->prior_u = cc->u;
+	cc->undo_valid = true;
 	cc->ops->enter_recovery(cc, flight_size);
 	cc->recover = snd_nxt - 1;
 	cc->recover_valid = true;
@@ -343,13 +349,40 @@ void tcp_cc_on_repaired_loss(struct tcp_cc *cc)
 {
 	if (cc->in_recovery)
 		return;
+	cc->undo_valid = false; /* an earlier recovery's state is no longer the one before */
 	cc->ops->enter_recovery(cc, cc->cwnd);
 	cwnd_set(cc, cc->ssthresh);
 	cc->ops->exit_recovery(cc);
 }
 
+bool tcp_cc_undo(struct tcp_cc *cc)
+{
+	if (!cc->undo_valid)
+		return false;
+	cc->undo_valid = false;
+	if (cc->prior_cwnd > cc->cwnd) {
+		cwnd_set(cc, cc->prior_cwnd);
+		cc->ca_acked = cc->prior_ca_acked;
+		cc->u = cc->prior_u;
+	}
+	if (cc->prior_ssthresh > cc->ssthresh)
+		cc->ssthresh = cc->prior_ssthresh;
+	cc->in_recovery = false;
+	cc->recover_valid = false;
+	cc->dupacks = 0;
+	return true;
+}
+
+void tcp_cc_set_dupthresh(struct tcp_cc *cc, unsigned thresh)
+{
+	if (thresh < TCP_CC_DUPACK_THRESH)
+		thresh = TCP_CC_DUPACK_THRESH;
+	cc->dupthresh = (uint16_t)(thresh > 1000 ? 1000 : thresh);
+}
+
 void tcp_cc_on_rto(struct tcp_cc *cc, uint32_t snd_nxt, uint32_t flight_size)
 {
+	cc->undo_valid = false;
 	cc->ops->on_rto(cc, flight_size, cc->rto_pending);
 	cwnd_set(cc, cc->smss); /* LW, RFC 5681 §3.1 */
 	cc->in_recovery = false;

@@ -51,7 +51,9 @@
  *            (RFC 9406) is not implemented: slow start ends on loss or
  *            at ssthresh only. An epoch that starts with cwnd >= W_max (no
  *            loss yet) also uses K = 0, W_max = cwnd (convex probing).
- *   Not implemented: spurious-loss undo (§4.9), ECN, app-limited handling.
+ *   spurious loss: tcp_cc_undo() restores cwnd, ssthresh and the curve's
+ *            state as they were before the recovery (§4.9).
+ *   Not implemented: ECN, app-limited handling.
  *   The cubic function is evaluated in double; every step is a fixed
  *   sequence of IEEE operations (cube root by Newton iteration, no libm),
  *   so results are deterministic for a given input sequence.
@@ -63,7 +65,7 @@
 #include <stdint.h>
 
 #define TCP_CC_CWND_MAX (1u << 30) /* largest window RFC 7323 allows; cwnd cap */
-#define TCP_CC_DUPACK_THRESH 3     /* RFC 5681 §3.2 */
+#define TCP_CC_DUPACK_THRESH 3     /* RFC 5681 §3.2; the default of tcp_cc.dupthresh */
 #define TCP_CC_NAME_MAX 16
 
 /* Returned by tcp_cc_on_ack / tcp_cc_on_dupack (bit flags). */
@@ -117,13 +119,16 @@ struct tcp_cc {
 	uint32_t cwnd, ssthresh; /* bytes */
 	uint32_t recover;        /* RFC 6582; valid when recover_valid */
 	uint32_t ca_acked;       /* RFC 3465 byte counter in CA (NewReno) */
-	uint8_t dupacks;
+	uint16_t dupacks;
+	uint16_t dupthresh;      /* dupacks that start a recovery (tcp_cc_set_dupthresh) */
 	bool in_recovery, recover_valid;
+	bool undo_valid; /* the prior_* fields hold the state before the last loss's reduction */
+	uint32_t prior_cwnd, prior_ssthresh, prior_ca_acked;
 	bool rto_ss;      /* in the slow start that follows an RTO: L = 1 SMSS */
 	bool rto_pending; /* RTO fired, no new data acked since: hold ssthresh */
 	union {
 		struct tcp_cubic cubic;
-	} u;
+	} u, prior_u;
 };
 
 /*
@@ -179,6 +184,24 @@ unsigned tcp_cc_on_loss(struct tcp_cc *cc, uint32_t ack, uint32_t snd_nxt, uint3
  * not what the path could take. Nothing if in recovery.
  */
 void tcp_cc_on_repaired_loss(struct tcp_cc *cc);
+
+/*
+ * The recovery that started last (tcp_cc_on_dupack, tcp_cc_on_loss) was for
+ * nothing: every segment it resent reached the peer twice (RFC 3708, by
+ * D-SACKs; the caller tells). Restores cwnd and ssthresh (the larger of now
+ * and before the reduction) and the algorithm's state as they were, and
+ * ends the recovery if it is still on, without its full-ACK rule; the next
+ * loss may start a recovery at once (recover is forgotten). Returns true if
+ * there was a reduction to undo (once per recovery; never after a timeout).
+ */
+bool tcp_cc_undo(struct tcp_cc *cc);
+
+/*
+ * Duplicate ACKs that start a recovery: TCP_CC_DUPACK_THRESH at init; a
+ * SACK sender raises it to the reordering it has seen (RFC 4653's idea,
+ * tcp_sack.h). thresh is clamped to [TCP_CC_DUPACK_THRESH, 1000].
+ */
+void tcp_cc_set_dupthresh(struct tcp_cc *cc, unsigned thresh);
 
 /*
  * The retransmission timer fired. flight_size: bytes outstanding before the

@@ -37,6 +37,8 @@ struct tcp_listener {
 	struct tcp_conn *q_head, *q_tail;
 };
 
+#define UNDO_MAX 16 /* a recovery with more resends is not undone */
+
 struct tcp_conn {
 	struct tcp_stack *st;
 	struct tcp_conn *hnext;       /* hash chain */
@@ -75,6 +77,11 @@ struct tcp_conn {
 	bool tlp_in_rec;              /* it went out during a recovery */
 	uint32_t tlp_seq, tlp_end;    /* its sequence space (tlp_end: its FIN included) */
 	uint32_t dsack_seq, dsack_len; /* a duplicate to report in the next segment (RFC 2883) */
+	/* The last recovery's resends, each crossed out when a D-SACK reports
+	 * it (RFC 3708): when none is left the recovery was for nothing. */
+	struct { uint32_t seq, end; } undo_rxt[UNDO_MAX];
+	uint8_t undo_n;               /* resends not yet reported twice */
+	bool undo_on;                 /* the list is whole (not overflowed, no timeout) */
 
 	void *user;
 	bool want_mem;                /* a send found the memory cap reached */
@@ -640,6 +647,38 @@ static uint32_t data_end(const struct tcp_conn *c)
 	return c->snd_una + tcp_sndbuf_queued(&c->sb);
 }
 
+/* [seq, seq + len) goes out again: the scoreboard must not take its late
+ * arrival for reordering, and a recovery's resend joins the undo list. */
+static void note_resend(struct tcp_conn *c, uint32_t seq, uint32_t len)
+{
+	tcp_sack_note_resend(&c->sack, seq, len);
+	if (!c->undo_on || !tcp_cc_in_recovery(&c->cc))
+		return;
+	if (c->undo_n == UNDO_MAX) {
+		c->undo_on = false;
+		return;
+	}
+	c->undo_rxt[c->undo_n].seq = seq;
+	c->undo_rxt[c->undo_n++].end = seq + len;
+}
+
+/* A D-SACK for [start, end): cross out the resend it reports; when every
+ * resend of the last recovery was reported twice, undo its reduction. */
+static void undo_dsack(struct tcp_conn *c, uint32_t start, uint32_t end)
+{
+	for (unsigned i = 0; i < c->undo_n; i++) {
+		if (tcp_seq_lt(start, c->undo_rxt[i].seq) || tcp_seq_gt(end, c->undo_rxt[i].end))
+			continue;
+		c->undo_rxt[i] = c->undo_rxt[--c->undo_n];
+		if (!c->undo_n) {
+			c->undo_on = false;
+			if (tcp_cc_undo(&c->cc))
+				count(c->st, TCP_C_spurious_undone);
+		}
+		return;
+	}
+}
+
 /* Send (or resend) the segment starting at seq with up to max bytes; adds a
  * FIN if the FIN is queued and the segment reaches the end of the data.
  * Returns the sequence space used. */
@@ -666,6 +705,8 @@ static uint32_t send_data_seg(struct tcp_conn *c, uint32_t seq, uint32_t max, bo
 	}
 	if (len)
 		flags |= TH_PSH;
+	if (tcp_seq_lt(seq, c->snd_max) && c->sack_on)
+		note_resend(c, seq, len + ((flags & TH_FIN) ? 1u : 0u));
 	ack_sent(c);
 	xmit(c->st, &c->t, seq, rcv_nxt(c), flags, adv_window(c), opt, ol, &c->sb,
 	     seq - c->snd_una, len, now);
@@ -1251,6 +1292,8 @@ static void fast_retransmit(struct tcp_conn *c, uint64_t now)
 	count(c->st, TCP_C_fast_retrans);
 	c->rtt_active = false;
 	c->tlp_out = false; /* the recovery's reduction covers the probe's flight */
+	c->undo_on = c->sack_on;
+	c->undo_n = 0;
 	uint32_t len = seg_payload_max(c);
 	if (c->sack_on) {
 		tcp_sack_enter_recovery(&c->sack);
@@ -1265,6 +1308,18 @@ static void fast_retransmit(struct tcp_conn *c, uint64_t now)
 	pto_schedule(c, false, now);
 }
 
+/* A probe's SACK or D-SACK showed what is left below it lost
+ * (tcp_sack_mark_lost_below): recovery starts now. */
+static void probe_found_loss(struct tcp_conn *c, uint32_t ack, uint64_t now)
+{
+	if (c->sack_on && c->sack.lost_below_set && c->snd_una != c->snd_max &&
+	    tcp_sack_is_lost(&c->sack, c->snd_una) &&
+	    (tcp_cc_on_loss(&c->cc, ack, c->snd_max, c->snd_max - c->snd_una) & TCP_CC_RETRANSMIT)) {
+		fast_retransmit(c, now);
+		sack_output(c, now);
+	}
+}
+
 /* ACK processing for synchronized states (RFC 9293 §3.10.7.4, fifth step).
  * Returns false if the segment must be dropped. */
 static bool ack_input(struct tcp_conn *c, const struct seg *s, uint64_t now)
@@ -1273,9 +1328,15 @@ static bool ack_input(struct tcp_conn *c, const struct seg *s, uint64_t now)
 	enum tcp_ack_verdict chk = tcp_seq_ack_check(s->ack, c->snd_una, c->snd_max, c->max_snd_wnd);
 	struct tcp_sack_ack_info sinfo = {0};
 	bool probe_sacked = c->tlp_out && c->sack_on && tcp_sack_is_sacked(&c->sack, c->tlp_seq);
-	if (c->sack_on && (chk == TCP_ACK_NEW || chk == TCP_ACK_DUP))
+	if (c->sack_on && (chk == TCP_ACK_NEW || chk == TCP_ACK_DUP)) {
 		tcp_sack_update(&c->sack, s->ack, c->snd_max, s->opts.sack,
 				(s->opts.present & TCP_OPTF_SACK) ? s->opts.nr_sack : 0, &sinfo);
+		if (sinfo.reordered)
+			count(st, TCP_C_reorder_seen);
+		tcp_cc_set_dupthresh(&c->cc, tcp_sack_dupthresh(&c->sack));
+		if (sinfo.dsack && c->undo_on)
+			undo_dsack(c, s->opts.sack[0].start, s->opts.sack[0].end);
+	}
 	if (c->tlp_out && (chk == TCP_ACK_NEW || chk == TCP_ACK_DUP))
 		tlp_ack(c, s, chk, &sinfo, probe_sacked);
 	switch (chk) {
@@ -1293,12 +1354,13 @@ static bool ack_input(struct tcp_conn *c, const struct seg *s, uint64_t now)
 		 * probes say the probe found no room, not that data was lost. */
 		bool dup = s->ack == c->snd_una && !s->len && !(s->flags & (TH_SYN | TH_FIN)) &&
 			   wnd == c->snd_wnd && wnd != 0 && c->snd_una != c->snd_max;
-		/* RFC 6675 §2: with SACK, an ACK that SACKs new data counts even
-		 * when it carries data or a window change (a two-way transfer
-		 * piggybacks every ACK). */
-		if (c->sack_on && s->ack == c->snd_una && sinfo.newly_sacked &&
-		    c->snd_una != c->snd_max)
-			dup = true;
+		/* RFC 6675 §2: with SACK, a duplicate ACK is one that SACKs new
+		 * data, even when it carries data or a window change (a two-way
+		 * transfer piggybacks every ACK); one that does not (a D-SACK
+		 * of a segment the network duplicated, a window update) says
+		 * nothing of a loss. */
+		if (c->sack_on)
+			dup = s->ack == c->snd_una && sinfo.newly_sacked && c->snd_una != c->snd_max;
 		uint32_t was = c->snd_wnd;
 		if (tcp_seq_wnd_update_ok(s->seq, s->ack, c->snd_wl1, c->snd_wl2)) {
 			c->snd_wnd = wnd;
@@ -1322,12 +1384,10 @@ static bool ack_input(struct tcp_conn *c, const struct seg *s, uint64_t now)
 			unsigned r = tcp_cc_on_dupack(&c->cc, s->ack, c->snd_max,
 						      c->snd_max - c->snd_una);
 			/* RFC 6675 §5: once the scoreboard shows HighACK + 1 lost,
-			 * recovery starts without waiting for the third dupack. */
-			for (int k = 0; k < 2 && !(r & TCP_CC_RETRANSMIT) && c->sack_on &&
-					!tcp_cc_in_recovery(&c->cc) &&
-					tcp_sack_is_lost(&c->sack, c->snd_una); k++)
-				r = tcp_cc_on_dupack(&c->cc, s->ack, c->snd_max,
-						     c->snd_max - c->snd_una);
+			 * recovery starts without waiting for DupThresh dupacks. */
+			if (!(r & TCP_CC_RETRANSMIT) && c->sack_on && !tcp_cc_in_recovery(&c->cc) &&
+			    tcp_sack_is_lost(&c->sack, c->snd_una))
+				r = tcp_cc_on_loss(&c->cc, s->ack, c->snd_max, c->snd_max - c->snd_una);
 			if (!(r & TCP_CC_RETRANSMIT) && !tcp_cc_in_recovery(&c->cc))
 				limited_transmit(c, now);
 			if (r & TCP_CC_RETRANSMIT) {
@@ -1337,6 +1397,8 @@ static bool ack_input(struct tcp_conn *c, const struct seg *s, uint64_t now)
 			}
 			if (c->sack_on && tcp_cc_in_recovery(&c->cc))
 				sack_output(c, now);
+		} else {
+			probe_found_loss(c, s->ack, now); /* a D-SACK of the probe */
 		}
 		return true;
 	}
@@ -1393,13 +1455,8 @@ static bool ack_input(struct tcp_conn *c, const struct seg *s, uint64_t now)
 			count(st, TCP_C_partial_retrans);
 			rexmit_head(c, seg_payload_max(c), now);
 		}
-	} else if (c->sack_on && c->sack.lost_below_set && c->snd_una != c->snd_max &&
-		   tcp_sack_is_lost(&c->sack, c->snd_una) &&
-		   (tcp_cc_on_loss(&c->cc, s->ack, c->snd_max, c->snd_max - c->snd_una) &
-		    TCP_CC_RETRANSMIT)) {
-		/* A probe's SACK showed what is left below it lost. */
-		fast_retransmit(c, now);
-		sack_output(c, now);
+	} else {
+		probe_found_loss(c, s->ack, now);
 	}
 	return true;
 }
@@ -1910,6 +1967,7 @@ static void rto_fire(struct tcp_conn *c, uint64_t now)
 	}
 	count(st, TCP_C_rto_expired);
 	c->tlp_out = false;
+	c->undo_on = false; /* resends of the timeout are not tracked */
 	tcp_cc_on_rto(&c->cc, c->snd_max, c->snd_max - c->snd_una);
 	if (c->sack_on)
 		tcp_sack_reset(&c->sack); /* the peer may have reneged (RFC 2018 §8) */

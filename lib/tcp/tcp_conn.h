@@ -152,6 +152,8 @@ struct tcp_stack_cfg {
 	X(EVENT, tlp_found_lost, "probes whose SACK showed the data sent before them lost") \
 	X(EVENT, tlp_repaired, "losses a probe repaired alone (cwnd reduced as for a loss)") \
 	X(EVENT, limited_transmits, "new segments sent on early dupacks (RFC 3042)") \
+	X(EVENT, reorder_seen, "late segments seen (DupThresh follows them)")          \
+	X(EVENT, spurious_undone, "recoveries undone: every resend D-SACKed (RFC 3708)") \
 	X(EVENT, rtt_samples, "RTT samples fed to the estimator")                 \
 	X(EVENT, timeouts, "connections given up after too many retransmissions") \
 	X(EVENT, tw_expired, "TIME-WAIT connections expired")                     \

@@ -23,6 +23,7 @@ int tcp_sack_init(struct tcp_sack_sb *sb, uint32_t max_ranges, uint32_t smss, ui
 	sb->max = max_ranges;
 	sb->smss = smss;
 	sb->snd_una = sb->snd_nxt = sb->rxt_nxt = snd_una;
+	sb->dupthresh = TCP_SACK_DUPTHRESH;
 	return 0;
 }
 
@@ -37,6 +38,36 @@ void tcp_sack_fini(struct tcp_sack_sb *sb)
 static inline uint32_t rel(const struct tcp_sack_sb *sb, uint32_t seq)
 {
 	return seq - sb->snd_una;
+}
+
+uint32_t tcp_sack_dupthresh(const struct tcp_sack_sb *sb)
+{
+	uint32_t half = (sb->snd_nxt - sb->snd_una) / sb->smss / 2;
+	if (half < TCP_SACK_DUPTHRESH)
+		half = TCP_SACK_DUPTHRESH;
+	return sb->dupthresh < half ? sb->dupthresh : half;
+}
+
+static bool resent(const struct tcp_sack_sb *sb, uint32_t seq)
+{
+	return sb->resent_set && tcp_seq_lt(seq, sb->resent_hi);
+}
+
+/* A segment arrived when the peer held data up to `bytes` beyond its
+ * start: the segments those make, itself included, less one, overtook it,
+ * and as many duplicate ACKs came; DupThresh must be above that. Returns
+ * true if the distance was at least a segment. */
+static bool reordered(struct tcp_sack_sb *sb, uint32_t bytes)
+{
+	if (bytes < sb->smss)
+		return false;
+	uint32_t segs = (bytes + sb->smss - 1) / sb->smss;
+	if (segs > TCP_SACK_REORDER_MAX)
+		segs = TCP_SACK_REORDER_MAX;
+	if (segs > sb->dupthresh)
+		sb->dupthresh = segs;
+	sb->nr_reorder++;
+	return true;
 }
 
 static void advance_una(struct tcp_sack_sb *sb, uint32_t ack)
@@ -57,6 +88,11 @@ static void advance_una(struct tcp_sack_sb *sb, uint32_t ack)
 	}
 	sb->nr = k;
 	sb->snd_una = ack;
+	/* Forget resends far behind: sequence comparisons with them would
+	 * turn around. */
+	if (sb->resent_set && (uint32_t)(ack - sb->resent_hi) < (1u << 31) &&
+	    ack - sb->resent_hi > (1u << 30))
+		sb->resent_set = false;
 	/* Bytes from ack on retransmitted in this recovery: sent no later
 	 * than now. */
 	sb->una_marked = tcp_seq_lt(ack, sb->rxt_nxt);
@@ -120,13 +156,26 @@ int tcp_sack_update(struct tcp_sack_sb *sb, uint32_t ack, uint32_t snd_nxt,
 		    const struct tcp_sack_block *blocks, unsigned n,
 		    struct tcp_sack_ack_info *info)
 {
-	struct tcp_sack_ack_info res = {0, false};
+	struct tcp_sack_ack_info res = {0, false, false};
 
 	if (tcp_seq_gt(ack, snd_nxt))
 		return -EINVAL;
 	sb->snd_nxt = snd_nxt;
-	if (tcp_seq_gt(ack, sb->snd_una))
+	uint32_t fack = tcp_sack_highest(sb);
+	if (tcp_seq_gt(ack, sb->snd_una)) {
+		/* The hole at SND.UNA, sent once, arrived after what is SACKed. */
+		if (sb->nr && !resent(sb, sb->snd_una))
+			res.reordered |= reordered(sb, fack - sb->snd_una);
+		/* The last resend from SND.UNA is passed: what was SACKed
+		 * then is how far its original, if it came, was overtaken. */
+		if (sb->una_rxt_set && sb->una_rxt_seq == sb->snd_una && !sb->una_rxt_passed) {
+			sb->una_rxt_passed = true;
+			sb->una_rxt_fack = fack;
+		}
 		advance_una(sb, ack);
+	}
+	if (tcp_seq_gt(ack, fack))
+		fack = ack;
 	for (unsigned k = 0; k < n; k++) {
 		uint32_t st = blocks[k].start, en = blocks[k].end;
 		if (!tcp_seq_lt(st, en)) {
@@ -139,6 +188,13 @@ int tcp_sack_update(struct tcp_sack_sb *sb, uint32_t ack, uint32_t snd_nxt,
 				tcp_seq_lt(blocks[1].start, blocks[1].end)))) {
 			res.dsack = true;
 			sb->nr_dsack++;
+			/* A resent segment reported twice: its original came late. */
+			if (sb->una_rxt_set && tcp_seq_geq(st, sb->una_rxt_seq) &&
+			    tcp_seq_leq(en, sb->una_rxt_end)) {
+				uint32_t f = sb->una_rxt_passed ? sb->una_rxt_fack : fack;
+				if (tcp_seq_lt(st, f))
+					res.reordered |= reordered(sb, f - st);
+			}
 			continue;
 		}
 		if (tcp_seq_lt(st, sb->snd_una) || tcp_seq_gt(en, sb->snd_nxt)) {
@@ -163,8 +219,8 @@ bool tcp_sack_is_sacked(const struct tcp_sack_sb *sb, uint32_t seq)
 /* Is the hole just below range k lost? Ranges k..nr-1 are above it. */
 static bool hole_lost(const struct tcp_sack_sb *sb, uint32_t k, uint32_t bytes_above)
 {
-	return sb->nr - k >= TCP_SACK_DUPTHRESH ||
-	       bytes_above > (TCP_SACK_DUPTHRESH - 1) * sb->smss ||
+	uint32_t th = tcp_sack_dupthresh(sb);
+	return sb->nr - k >= th || bytes_above > (th - 1) * sb->smss ||
 	       (sb->lost_below_set && k < sb->nr &&
 		rel(sb, sb->r[k].start) <= rel(sb, sb->lost_below));
 }
@@ -225,10 +281,26 @@ bool tcp_sack_next_unsacked(const struct tcp_sack_sb *sb, uint32_t *seq, uint32_
 	return next_seg(sb, false, seq, len);
 }
 
+void tcp_sack_note_resend(struct tcp_sack_sb *sb, uint32_t seq, uint32_t len)
+{
+	uint32_t end = seq + (len ? len : 1);
+
+	if (!sb->resent_set || tcp_seq_gt(end, sb->resent_hi))
+		sb->resent_hi = end;
+	sb->resent_set = true;
+	if (seq == sb->snd_una) {
+		sb->una_rxt_seq = seq;
+		sb->una_rxt_end = end;
+		sb->una_rxt_set = true;
+		sb->una_rxt_passed = false;
+	}
+}
+
 void tcp_sack_mark_rxt(struct tcp_sack_sb *sb, uint32_t seq, uint32_t len)
 {
 	uint32_t end = seq + len;
 
+	tcp_sack_note_resend(sb, seq, len);
 	if (tcp_seq_gt(end, sb->rxt_nxt))
 		sb->rxt_nxt = end;
 }
@@ -251,7 +323,7 @@ bool tcp_sack_una_rxt_lost(const struct tcp_sack_sb *sb, uint32_t *len)
 		if (hi > mark)
 			after += hi - (lo > mark ? lo : mark);
 	}
-	if (!probe && after <= (TCP_SACK_DUPTHRESH - 1) * sb->smss)
+	if (!probe && after <= (tcp_sack_dupthresh(sb) - 1) * sb->smss)
 		return false;
 	uint32_t hole = rel(sb, sb->r[0].start);
 	*len = hole < sb->smss ? hole : sb->smss;
@@ -305,4 +377,5 @@ void tcp_sack_reset(struct tcp_sack_sb *sb)
 	sb->rxt_nxt = sb->snd_una;
 	sb->una_marked = false;
 	sb->lost_below_set = false;
+	sb->dupthresh = TCP_SACK_DUPTHRESH;
 }

@@ -7,11 +7,26 @@
  * SACK-based loss recovery asks: IsLost(), NextSeg(), pipe. Bytes, not
  * segments: the rules of RFC 6675 stated per segment are applied per byte.
  *
- * IsLost(seq), DupThresh = 3: an un-SACKed byte is lost when at least 3
+ * IsLost(seq), DupThresh = 3 (it may rise: below): an un-SACKed byte is lost when at least 3
  * discontiguous SACKed ranges lie above it, or more than (3 - 1) * SMSS bytes
  * above it are SACKed (RFC 6675 §4 wording; with full-sized segments this is
  * "3 SACKed segments above"). Every byte of one hole has the same SACKed
  * data above it, so a hole is lost or not as a whole.
+ *
+ * DupThresh follows the reordering seen (RFC 4653's idea, Linux's measure):
+ * it starts at 3, and when the peer shows that a segment arrived after data
+ * sent later, it rises to the segments from it to the highest SACKed then
+ * (at most TCP_SACK_REORDER_MAX): as many duplicate ACKs came while it was
+ * late. Two signs: the cumulative ACK passes the hole at SND.UNA, never
+ * resent, with SACKed data above it (the segment came late); and a D-SACK
+ * reports the last resend from SND.UNA twice (its original came after all;
+ * the distance is what was SACKed when the ACK passed it). A SACK block newly
+ * reported below the highest is no sign, nor is a D-SACK of another resend:
+ * a receiver repeats only its latest few blocks, so an older range may be
+ * reported late, and a hole resent for it, without anything arriving late.
+ * In force is at most half the segments in flight (tcp_sack_dupthresh), so
+ * that a small flight still finds its losses. A retransmission timeout
+ * brings DupThresh back to 3.
  *
  * Bounded memory: at most max_ranges ranges, fixed at init. When a new block
  * would need one more, the scoreboard forgets the smallest range other than
@@ -34,7 +49,8 @@
 
 #include "tcp_opt.h" /* struct tcp_sack_block */
 
-#define TCP_SACK_DUPTHRESH 3
+#define TCP_SACK_DUPTHRESH 3     /* DupThresh at the start and after a timeout */
+#define TCP_SACK_REORDER_MAX 256 /* the most DupThresh rises to (segments) */
 
 struct tcp_sack_sb {
 	struct tcp_sack_block *r; /* sorted, disjoint, non-adjacent, in (una, nxt] */
@@ -46,9 +62,16 @@ struct tcp_sack_sb {
 	bool una_marked;       /* una_mark holds (in this recovery) */
 	uint32_t lost_below;   /* un-SACKed bytes below it are lost (tcp_sack_mark_lost_below) */
 	bool lost_below_set;
+	uint32_t dupthresh;    /* DupThresh in segments (reordering seen, above) */
+	uint32_t resent_hi;    /* no byte at or above it was ever resent (tcp_sack_note_resend) */
+	bool resent_set;
+	uint32_t una_rxt_seq, una_rxt_end; /* the last resend from SND.UNA */
+	uint32_t una_rxt_fack; /* the highest SACK when the ACK passed it */
+	bool una_rxt_set, una_rxt_passed;
 	uint32_t smss;
 	uint32_t sacked_bytes; /* sum of the ranges */
 	uint64_t nr_dsack;     /* D-SACK notifications seen (RFC 2883) */
+	uint64_t nr_reorder;   /* late segments seen (at least a segment overtook them) */
 	uint64_t nr_ignored;   /* blocks ignored as invalid / out of range */
 	uint64_t nr_forgotten; /* ranges dropped because the board was full */
 };
@@ -57,6 +80,7 @@ struct tcp_sack_sb {
 struct tcp_sack_ack_info {
 	uint32_t newly_sacked; /* bytes SACKed for the first time */
 	bool dsack;            /* the first block was a D-SACK */
+	bool reordered;        /* it showed a segment overtaken by at least one other */
 };
 
 /*
@@ -65,6 +89,10 @@ struct tcp_sack_ack_info {
  * Returns 0, -EINVAL, or -ENOMEM.
  */
 int tcp_sack_init(struct tcp_sack_sb *sb, uint32_t max_ranges, uint32_t smss, uint32_t snd_una);
+
+/* DupThresh in force: the reordering seen, but no more than half the
+ * segments in flight (at least TCP_SACK_DUPTHRESH). */
+uint32_t tcp_sack_dupthresh(const struct tcp_sack_sb *sb);
 
 /* Free the range table. */
 void tcp_sack_fini(struct tcp_sack_sb *sb);
@@ -88,7 +116,7 @@ int tcp_sack_update(struct tcp_sack_sb *sb, uint32_t ack, uint32_t snd_nxt,
 /* True if byte seq was SACKed. */
 bool tcp_sack_is_sacked(const struct tcp_sack_sb *sb, uint32_t seq);
 
-/* RFC 6675 IsLost(seq), DupThresh 3 (see above), or below the mark of
+/* RFC 6675 IsLost(seq), with the current DupThresh (see above), or below the mark of
  * tcp_sack_mark_lost_below(). False for SACKed bytes, bytes outside
  * [SND.UNA, SND.NXT), and bytes above the highest SACK. */
 bool tcp_sack_is_lost(const struct tcp_sack_sb *sb, uint32_t seq);
@@ -110,7 +138,15 @@ bool tcp_sack_next_lost(const struct tcp_sack_sb *sb, uint32_t *seq, uint32_t *l
  */
 bool tcp_sack_next_unsacked(const struct tcp_sack_sb *sb, uint32_t *seq, uint32_t *len);
 
-/* Record that [seq, seq + len) was retransmitted (advances HighRxt). */
+/*
+ * [seq, seq + len) was just sent again, for whatever reason (a recovery, a
+ * probe, a timeout): its late arrival is no sign of reordering. Every
+ * resend must be reported, in or out of a recovery.
+ */
+void tcp_sack_note_resend(struct tcp_sack_sb *sb, uint32_t seq, uint32_t len);
+
+/* Record that [seq, seq + len) was retransmitted in the recovery (advances
+ * HighRxt; tcp_sack_note_resend() too). */
 void tcp_sack_mark_rxt(struct tcp_sack_sb *sb, uint32_t seq, uint32_t len);
 
 /*
@@ -157,7 +193,8 @@ void tcp_sack_enter_recovery(struct tcp_sack_sb *sb);
 
 /*
  * After a retransmission timeout: forget every SACK (the peer may have
- * reneged, RFC 2018 §8), the retransmission marks and the lost mark.
+ * reneged, RFC 2018 §8), the retransmission marks and the lost mark;
+ * DupThresh back to TCP_SACK_DUPTHRESH.
  */
 void tcp_sack_reset(struct tcp_sack_sb *sb);
 

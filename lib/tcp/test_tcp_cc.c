@@ -509,6 +509,54 @@ static void test_probe_losses(void)
 	CHECK_EQ(tcp_cc_cwnd(&s.cc), cw);
 }
 
+/* A recovery for nothing undone: cwnd, ssthresh and CUBIC's curve as
+ * before it, recovery over; once only; never after a timeout. And the
+ * duplicate ACKs that start a recovery follow tcp_cc_set_dupthresh. */
+static void test_undo_and_dupthresh(void)
+{
+	struct sim s;
+	sim_init(&s, "cubic", 100000);
+	sim_set_ca(&s, SEG(40));
+	sim_round(&s, 2);
+	uint32_t cw = tcp_cc_cwnd(&s.cc), ss = tcp_cc_ssthresh(&s.cc);
+	struct tcp_cubic before = s.cc.u.cubic;
+	CHECK_EQ(sim_loss(&s), TCP_CC_RETRANSMIT);
+	CHECK(tcp_cc_cwnd(&s.cc) < cw && tcp_cc_ssthresh(&s.cc) < ss);
+	CHECK(tcp_cc_undo(&s.cc));
+	CHECK(!tcp_cc_in_recovery(&s.cc));
+	CHECK_EQ(tcp_cc_cwnd(&s.cc), cw);
+	CHECK_EQ(tcp_cc_ssthresh(&s.cc), ss);
+	CHECK_EQ(s.cc.u.cubic.w_max, before.w_max);
+	CHECK_EQ(s.cc.u.cubic.epoch_start_us, before.epoch_start_us);
+	CHECK(!tcp_cc_undo(&s.cc)); /* once */
+	/* the next loss may start a recovery at once (recover forgotten) */
+	CHECK_EQ(tcp_cc_on_loss(&s.cc, s.una, s.nxt, SEG(40)), TCP_CC_RETRANSMIT);
+	/* undone after the recovery ended too */
+	sim_full_ack(&s, 0);
+	CHECK(!tcp_cc_in_recovery(&s.cc));
+	CHECK(tcp_cc_cwnd(&s.cc) < cw);
+	CHECK(tcp_cc_undo(&s.cc));
+	CHECK_EQ(tcp_cc_cwnd(&s.cc), cw);
+	/* not after a timeout */
+	CHECK_EQ(sim_loss(&s), TCP_CC_RETRANSMIT);
+	tcp_cc_on_rto(&s.cc, s.nxt, SEG(40));
+	CHECK(!tcp_cc_undo(&s.cc));
+	CHECK_EQ(tcp_cc_cwnd(&s.cc), MSS);
+
+	sim_init(&s, "newreno", 100000);
+	sim_set_ca(&s, SEG(40));
+	tcp_cc_set_dupthresh(&s.cc, 6);
+	CHECK_EQ(s.cc.dupthresh, 6);
+	CHECK_EQ(sim_loss(&s), 0); /* three: not yet */
+	for (int i = 0; i < 2; i++)
+		CHECK_EQ(tcp_cc_on_dupack(&s.cc, s.una, s.nxt, s.nxt - s.una), 0);
+	CHECK_EQ(tcp_cc_on_dupack(&s.cc, s.una, s.nxt, s.nxt - s.una), TCP_CC_RETRANSMIT);
+	tcp_cc_set_dupthresh(&s.cc, 1);
+	CHECK_EQ(s.cc.dupthresh, TCP_CC_DUPACK_THRESH);
+	tcp_cc_set_dupthresh(&s.cc, 5000);
+	CHECK_EQ(s.cc.dupthresh, 1000);
+}
+
 int main(void)
 {
 	test_find_and_init();
@@ -523,5 +571,6 @@ int main(void)
 	test_cubic_rto();
 	test_bounds();
 	test_probe_losses();
+	test_undo_and_dupthresh();
 	return bh_test_summary("tcp_cc");
 }

@@ -638,6 +638,58 @@ static void test_sack_lost_rexmit(void)
 	CHECK_EQ(ctr[C(rto_expired)], 0);
 }
 
+/* Hold back A's 200th and 600th data segments to B until eight more have
+ * come to B: reordering, no loss. */
+static uint8_t late_frame[2048];
+static uint32_t late_len;
+static bool delay_two(struct world *w, int dst, const uint8_t *f, uint32_t len)
+{
+	if (dst != 1 || !payload_of(f, len))
+		return false;
+	unsigned k = ++w->filter_state;
+	if ((k == 200 || k == 600) && len <= sizeof(late_frame)) {
+		memcpy(late_frame, f, len);
+		late_len = len;
+		return true;
+	}
+	if ((k == 208 || k == 608) && late_len) {
+		/* next, right after this one */
+		struct frame *fr = malloc(sizeof(*fr) + late_len);
+		fr->dst = 1;
+		fr->len = late_len;
+		memcpy(fr->data, late_frame, late_len);
+		fr->next = w->head;
+		w->head = fr;
+		if (!w->tail)
+			w->tail = fr;
+		late_len = 0;
+	}
+	return false;
+}
+
+/* The first late segment is taken for lost; the D-SACK of its resend undoes
+ * the reduction (RFC 3708), and DupThresh rises above the reordering seen
+ * (tcp_sack.h), so the second, as late, starts no recovery. Without SACK
+ * each is a recovery. */
+static void test_reordering(void)
+{
+	uint64_t ctr[TCP_C_MAX];
+	struct opts o = {.cc = "cubic"};
+	uint64_t t = transfer_with(&o, delay_two, 0, 0, 0, 1u << 20, false, true, ctr);
+	printf("two segments eight late: %.3f ms (%llu recoveries, %llu undone, %llu late seen)\n",
+	       (double)t / MS, (unsigned long long)ctr[C(fast_retrans)],
+	       (unsigned long long)ctr[C(spurious_undone)], (unsigned long long)ctr[C(reorder_seen)]);
+	CHECK_EQ(ctr[C(fast_retrans)], 1);
+	CHECK_EQ(ctr[C(spurious_undone)], 1);
+	CHECK(ctr[C(reorder_seen)] >= 1);
+	CHECK_EQ(ctr[C(rto_expired)], 0);
+	o.no_sack[0] = o.no_sack[1] = true;
+	transfer_with(&o, delay_two, 0, 0, 0, 1u << 20, false, true, ctr);
+	CHECK(ctr[C(fast_retrans)] >= 2);
+	CHECK_EQ(ctr[C(spurious_undone)], 0);
+	CHECK_EQ(ctr[C(reorder_seen)], 0);
+}
+
 /*
  * Tail loss probes (RFC 8985 §7). A writes segs full segments at once and
  * nothing more; the filter drops A's k-th data segment (in the order sent,
@@ -785,6 +837,7 @@ static void test_transfer(void)
 {
 	test_sack_recovery();
 	test_sack_lost_rexmit();
+	test_reordering();
 	test_tail_loss_probe();
 	const size_t MiB = 1u << 20;
 	transfer("newreno", 0, 0, 0, MiB, false, false);

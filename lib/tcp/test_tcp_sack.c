@@ -255,6 +255,68 @@ static void test_dsack(void)
 	tcp_sack_fini(&sb);
 }
 
+/* DupThresh follows the reordering seen: a hole at SND.UNA, sent once,
+ * passed by the cumulative ACK; a D-SACK of a resend; not a resent hole,
+ * nor a duplicate of data sent once; a timeout brings it back. */
+static void test_reordering(void)
+{
+	struct tcp_sack_sb sb;
+	struct tcp_sack_ack_info info;
+	uint32_t base = 0xFFFFE000u, nxt = base + 20 * MSS; /* wraps */
+	CHECK_EQ(tcp_sack_init(&sb, 8, MSS, base), 0);
+	CHECK_EQ(sb.dupthresh, TCP_SACK_DUPTHRESH);
+	/* 2..6 SACKed: 1 is lost by DupThresh 3 */
+	CHECK_EQ(sack1(&sb, base, nxt, sg(base, 2, 6), &info), 0);
+	CHECK(!info.reordered);
+	CHECK(tcp_sack_is_lost(&sb, base));
+	/* 1 arrives, never resent: five segments overtook it */
+	CHECK_EQ(sack1(&sb, base + 6 * MSS, nxt, sg(base, 2, 6), &info), 0);
+	CHECK(info.reordered);
+	CHECK_EQ(sb.dupthresh, 6);
+	CHECK_EQ(sb.nr_reorder, 1);
+	/* now 8..12 SACKed above a hole at 7 (five segments): not lost */
+	CHECK_EQ(sack1(&sb, base + 6 * MSS, nxt, sg(base, 8, 12), &info), 0);
+	CHECK(!tcp_sack_is_lost(&sb, base + 6 * MSS));
+	CHECK_EQ(sack1(&sb, base + 6 * MSS, nxt, sg(base, 8, 13), &info), 0);
+	CHECK(tcp_sack_is_lost(&sb, base + 6 * MSS)); /* six: lost */
+	/* 7 resent, then ACKed: no sign (the resend may be what came) */
+	tcp_sack_note_resend(&sb, base + 6 * MSS, MSS);
+	CHECK_EQ(sack1(&sb, base + 13 * MSS, nxt, sg(base, 15, 15), &info), 0);
+	CHECK(!info.reordered);
+	CHECK_EQ(sb.dupthresh, 6);
+	/* a D-SACK of 7 (resent): its original came, overtaken by what was
+	 * SACKed when the ACK passed it (8..13), not by 15 SACKed since */
+	struct tcp_sack_block d = sg(base, 7, 7);
+	CHECK_EQ(sack1(&sb, base + 13 * MSS, nxt, d, &info), 0);
+	CHECK(info.dsack && info.reordered);
+	CHECK_EQ(sb.dupthresh, 7); /* 7..13 */
+	/* 14, sent once, arrives after 15: one overtook it, below DupThresh */
+	CHECK_EQ(tcp_sack_update(&sb, base + 15 * MSS, nxt, NULL, 0, &info), 0);
+	CHECK(info.reordered);
+	CHECK_EQ(sb.dupthresh, 7);
+	CHECK_EQ(sb.nr_reorder, 3);
+	/* a D-SACK of 14, sent once: the network's duplicate, no sign */
+	d = sg(base, 14, 14);
+	CHECK_EQ(tcp_sack_update(&sb, base + 15 * MSS, nxt, &d, 1, &info), 0);
+	CHECK(info.dsack && !info.reordered);
+	CHECK_EQ(sb.nr_reorder, 3);
+	/* the cap */
+	nxt = base + 400 * MSS;
+	CHECK_EQ(sack1(&sb, base + 17 * MSS, nxt, sg(base, 19, 399), &info), 0);
+	CHECK_EQ(sack1(&sb, base + 399 * MSS, nxt, sg(base, 399, 399), &info), 0);
+	CHECK_EQ(sb.dupthresh, TCP_SACK_REORDER_MAX);
+	/* a D-SACK of a resend not from SND.UNA: no sign (the hole resent
+	 * may never have been one: a peer repeats only its latest blocks) */
+	nxt = base + 410 * MSS;
+	tcp_sack_note_resend(&sb, base + 401 * MSS, MSS);
+	struct tcp_sack_block two[2] = {sg(base, 402, 402), sg(base, 401, 403)};
+	CHECK_EQ(tcp_sack_update(&sb, base + 399 * MSS, nxt, two, 2, &info), 0);
+	CHECK(info.dsack && !info.reordered);
+	tcp_sack_reset(&sb);
+	CHECK_EQ(sb.dupthresh, TCP_SACK_DUPTHRESH);
+	tcp_sack_fini(&sb);
+}
+
 static void test_reset(void)
 {
 	struct tcp_sack_sb sb;
@@ -343,11 +405,19 @@ static uint32_t rnd(void)
 
 enum { SPAN = 6000, SMSS = 300 };
 
+static uint32_t max_u(uint32_t a, uint32_t b)
+{
+	return a > b ? a : b;
+}
+
 static void random_model(uint64_t seed, uint32_t base)
 {
 	struct tcp_sack_sb sb;
 	static uint8_t sacked[SPAN];
 	uint32_t una = 0, nxt = SPAN, rxt = 0;
+	uint32_t rsnt = 0, max_th = 0; /* every resent byte lies below rsnt */
+	uint32_t mth = TCP_SACK_DUPTHRESH, urs = 0, ure = 0, ufack = 0;
+	bool has_urs = false, upassed = false;
 	unsigned bad = 0;
 
 	rng_state = seed;
@@ -368,9 +438,38 @@ static void random_model(uint64_t seed, uint32_t base)
 			b[k].start = base + s;
 			b[k].end = base + s + l;
 		}
+		/* Model of DupThresh: the hole at una, never resent, passed by
+		 * the ACK with SACKed data above; a D-SACK of the last resend
+		 * from una, as far as was SACKed when the ACK passed it. */
+		uint32_t fack = una, th = sb.dupthresh;
+		for (uint32_t i = una; i < nxt; i++)
+			if (sacked[i])
+				fack = i + 1;
+		bool reord = false;
+		if (ack > una && fack > una && una >= rsnt && fack - una >= SMSS) {
+			th = max_u(th, (fack - una + SMSS - 1) / SMSS);
+			reord = true;
+		}
+		if (ack > una && has_urs && urs == una && !upassed) {
+			upassed = true;
+			ufack = fack;
+		}
+		if (ack > fack)
+			fack = ack;
+		uint32_t d = b[0].start - base, f = upassed ? ufack : fack;
+		if (n > 1 && d >= b[1].start - base && b[0].end - base <= b[1].end - base &&
+		    b[1].start != b[1].end && b[0].start != b[0].end && has_urs && d >= urs &&
+		    b[0].end - base <= ure && d < f && f - d >= SMSS) {
+			th = max_u(th, (f - d + SMSS - 1) / SMSS);
+			reord = true;
+		}
 		struct tcp_sack_ack_info info;
 		if (tcp_sack_update(&sb, base + ack, base + nxt, b, n, &info))
 			bad++;
+		if (sb.dupthresh != th || info.reordered != reord)
+			bad++;
+		mth = th;
+		max_th = max_u(max_th, th);
 		/* Model: first block D-SACK rule, then the valid blocks. */
 		for (uint32_t i = una; i < ack; i++)
 			sacked[i] = 0;
@@ -401,7 +500,15 @@ static void random_model(uint64_t seed, uint32_t base)
 		uint32_t above = 0, runs = 0, pipe = 0;
 		int first_lost = -1;
 		for (int32_t i = (int32_t)nxt - 1; i >= (int32_t)una; i--) {
-			bool lost = !sacked[i] && (runs >= 3 || above > 2 * SMSS);
+			/* DupThresh in force: the model's (its cumulative ACKs
+			 * pass holes never resent: reordering), at most half
+			 * the segments in flight */
+			uint32_t th = (nxt - una) / SMSS / 2;
+			th = th < TCP_SACK_DUPTHRESH ? TCP_SACK_DUPTHRESH : th;
+			th = mth < th ? mth : th;
+			if (th != tcp_sack_dupthresh(&sb))
+				bad++;
+			bool lost = !sacked[i] && (runs >= th || above > (th - 1) * SMSS);
 			if (sacked[i] != tcp_sack_is_sacked(&sb, base + (uint32_t)i))
 				bad++;
 			if (lost != tcp_sack_is_lost(&sb, base + (uint32_t)i))
@@ -427,6 +534,13 @@ static void random_model(uint64_t seed, uint32_t base)
 		if (got && rnd() % 2) {
 			tcp_sack_mark_rxt(&sb, seq, len);
 			rxt = seq - base + len;
+			rsnt = rxt > rsnt ? rxt : rsnt;
+			if (seq == base + una) { /* the last resend from SND.UNA */
+				has_urs = true;
+				upassed = false;
+				urs = una;
+				ure = rxt;
+			}
 		}
 		if (una >= nxt - 10) { /* start over */
 			tcp_sack_reset(&sb);
@@ -435,9 +549,12 @@ static void random_model(uint64_t seed, uint32_t base)
 			tcp_sack_init(&sb, 1024, SMSS, base);
 			una = 0;
 			rxt = 0;
+			rsnt = 0;
+			has_urs = false;
 		}
 	}
 	CHECK_EQ(bad, 0);
+	CHECK(max_th > TCP_SACK_DUPTHRESH); /* the model saw DupThresh move */
 	tcp_sack_fini(&sb);
 }
 
@@ -570,6 +687,7 @@ int main(void)
 	test_dupthresh_bytes();
 	test_validation();
 	test_dsack();
+	test_reordering();
 	test_reset();
 	test_bound();
 	test_random();

@@ -11,7 +11,9 @@
 # packets lost each way, 100 MiB takes 10-13 s (a minute when every lost
 # retransmission and every lost tail waited for the 200 ms timer).
 # Each case prints the stack's loss-recovery counters; under loss, tail loss
-# probes must have been sent, and at 5% have found data lost.
+# probes must have been sent, and at 5% have found data lost; reordering must
+# have been seen, and neither reordering nor duplication alone may start more
+# than a few recoveries.
 # TCP_IMPAIR_BYTES (100 MiB) and TCP_STACK_OPTS (extra stack options, e.g.
 # --no-sack) are for experiments.
 source "$(dirname "$0")/tcp_lib.sh"
@@ -25,7 +27,7 @@ bh_start_nf echo tcp-echo -s tcp-echo -- --ip $TCP_IP/24 --port p0 --chain out -
 CASE=0
 TIMES=()
 # The stack's loss-recovery counters, printed per case (without "tcp_").
-RECOVERY="rto_expired fast_retrans sack_retrans lost_retrans tlp_probes tlp_found_lost tlp_repaired"
+RECOVERY="rto_expired fast_retrans sack_retrans lost_retrans tlp_probes tlp_found_lost tlp_repaired reorder_seen spurious_undone"
 
 # impaired LABEL SPEC COUNTER [LIMIT]: echo BYTES through impair with SPEC (none:
 # pass) within LIMIT seconds; COUNTER is an impair counter that must have
@@ -64,6 +66,17 @@ impaired() {
 	fi
 	if [ "$label" = "loss 5%" ]; then
 		check_cmp "$label: a probe's SACK showed data lost" "${c0[tlp_found_lost]}" -gt 0
+	fi
+	# Reordering alone: DupThresh follows it (a first late segment may
+	# start a recovery, undone by the D-SACK of its resend); ~300 recoveries
+	# when DupThresh stayed 3. Duplicates alone: their D-SACKs are no
+	# duplicate ACKs (RFC 6675 §2); 145-179 recoveries when they counted.
+	if [ "${label#reordering}" != "$label" ]; then
+		check_cmp "$label: late segments seen" "${c0[reorder_seen]}" -gt 0
+		check_cmp "$label: few recoveries" "${c0[fast_retrans]}" -lt 50
+	fi
+	if [ "${label#duplication}" != "$label" ]; then
+		check_cmp "$label: few recoveries" "${c0[fast_retrans]}" -lt 20
 	fi
 	kill -TERM "$imp"
 	wait "$imp" 2>/dev/null

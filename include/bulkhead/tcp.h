@@ -134,6 +134,8 @@ struct bh_tcp_conf {
 	uint32_t max_conns;     /* connection table [16384] */
 	uint32_t max_fds;       /* descriptors [max_conns + 1024] */
 	uint32_t sndbuf, rcvbuf; /* default per-socket buffer sizes [256 KiB] */
+	uint32_t sndbuf_max, rcvbuf_max; /* auto-tuning ceiling [4 MiB]; at or below
+				  * sndbuf / rcvbuf: no auto-tuning */
 	size_t max_mem;         /* cap on buffer memory, bytes [none] */
 	const char *cc;         /* "newreno" | "cubic" ["cubic"] */
 	bool no_ws, no_sack, no_ts, no_syncookies;

@@ -26,6 +26,8 @@
  *   --mac XX:XX:XX:XX:XX:XX  [02:00 followed by the four bytes of the address]
  *   --mtu N              [1500]          --max-conns N   [16384]
  *   --sndbuf BYTES --rcvbuf BYTES        [256k each; k, m suffixes]
+ *   --sndbuf-max BYTES --rcvbuf-max BYTES  auto-tuning's ceiling [4m each; at
+ *                        or below --sndbuf / --rcvbuf: no auto-tuning]
  *   --max-mem BYTES      cap on all socket buffers together [none]
  *   --cc newreno|cubic   [cubic]
  *   --no-sack --no-ts --no-ws --no-syncookies

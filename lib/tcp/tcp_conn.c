@@ -82,6 +82,12 @@ struct tcp_conn {
 	struct { uint32_t seq, end; } undo_rxt[UNDO_MAX];
 	uint8_t undo_n;               /* resends not yet reported twice */
 	bool undo_on;                 /* the list is whole (not overflowed, no timeout) */
+	/* Buffer auto-tuning (buf_want): off for a buffer the user sized. */
+	bool sndbuf_set, rcvbuf_set;
+	uint32_t min_rtt_us;          /* the smallest RTT seen (0: under a timestamp's ms) */
+	bool min_rtt_set;
+	uint32_t rtune_rd, stune_una; /* RD.NXT, SND.UNA when the current rounds began */
+	uint64_t rtune_at, stune_at;  /* when they began, 0: not yet */
 
 	void *user;
 	bool want_mem;                /* a send found the memory cap reached */
@@ -1013,13 +1019,98 @@ static void sync_input(struct tcp_conn *c, const struct seg *s, uint64_t now);
 /* An RTT sample from the segment's TSecr, when timestamps are in use and it
  * echoes one. Returns false when the segment carries none (the caller may
  * then time by Karn's rule). */
+static void min_rtt_sample(struct tcp_conn *c, uint32_t us)
+{
+	if (!c->min_rtt_set || us < c->min_rtt_us)
+		c->min_rtt_us = us;
+	c->min_rtt_set = true;
+}
+
+static void rtt_sample(struct tcp_conn *c, uint32_t us)
+{
+	tcp_rto_sample(&c->rto, us);
+	min_rtt_sample(c, us);
+}
+
+/*
+ * Buffer auto-tuning. A buffer must hold what the path carries in a round
+ * trip, twice over, or it is what limits a long path: the stack measures,
+ * over rounds of at least the smallest RTT seen (and 1 ms), the bytes the
+ * application read (receive) or the peer acknowledged (send), takes the
+ * rate times the smallest RTT as the path's bandwidth-delay product, and
+ * grows the buffer to twice that and 16 segments more (Linux's dynamic
+ * right-sizing, with the smallest RTT in place of the smoothed one, which
+ * a full buffer's own queue inflates). Up to rcvbuf_max / sndbuf_max, a
+ * receive window the handshake's scale can express, and never down; not a
+ * buffer the user sized (SO_RCVBUF, SO_SNDBUF). With a sample of 0 (the
+ * timestamps count in ms: under 1 ms) nothing grows: on a path that short
+ * the default buffers are not what limits. Returns the size wanted, or 0.
+ */
+static uint32_t buf_want(struct tcp_conn *c, uint64_t *at, uint32_t *mark, uint32_t pos,
+			 uint32_t max, uint64_t now)
+{
+	if (!c->min_rtt_us)
+		return 0;
+	uint64_t round = (c->min_rtt_us < 1000u ? 1000u : c->min_rtt_us) * (uint64_t)NS_PER_US;
+	if (!*at) {
+		*at = now;
+		*mark = pos;
+		return 0;
+	}
+	if (now - *at < round)
+		return 0;
+	uint64_t bytes = pos - *mark;
+	uint64_t bdp = bytes * c->min_rtt_us * NS_PER_US / (now - *at);
+	*at = now;
+	*mark = pos;
+	uint64_t want = 2 * bdp + 16ull * seg_payload_max(c);
+	return want > max ? max : (uint32_t)want;
+}
+
+static void rcvbuf_tune(struct tcp_conn *c, uint64_t now)
+{
+	uint32_t max = c->st->cfg.rcvbuf_max;
+	uint32_t cap = 65535u << c->neg.rcv_wscale;
+	if (cap < max)
+		max = cap;
+	if (c->rcvbuf_set || max <= c->rb.limit)
+		return;
+	uint32_t want = buf_want(c, &c->rtune_at, &c->rtune_rd, c->rb.rd_nxt, max, now);
+	if (want > c->rb.limit && tcp_rcvbuf_set_limit(&c->rb, want) == 0)
+		count(c->st, TCP_C_rcvbuf_grown);
+}
+
+static void sndbuf_tune(struct tcp_conn *c, uint64_t now)
+{
+	uint32_t max = c->st->cfg.sndbuf_max;
+	if (c->sndbuf_set || max <= c->sb.limit)
+		return;
+	uint32_t want = buf_want(c, &c->stune_at, &c->stune_una, c->snd_una, max, now);
+	if (want > c->sb.limit) {
+		tcp_sndbuf_set_limit(&c->sb, want);
+		count(c->st, TCP_C_sndbuf_grown);
+	}
+}
+
+/* The RTT a receiver sees: a data segment's TSecr echoes the ACK that let
+ * the peer send it (ms; for the smallest RTT only, never the RTO's). */
+static void rcv_rtt_sample(struct tcp_conn *c, const struct seg *s, uint64_t now)
+{
+	if (c->rcvbuf_set || !s->len || !c->neg.ts || !(s->opts.present & TCP_OPTF_TS) ||
+	    !s->opts.tsecr)
+		return;
+	int64_t r = tcp_rto_ts_rtt(ts_now(now), s->opts.tsecr, 1000);
+	if (r >= 0)
+		min_rtt_sample(c, (uint32_t)r);
+}
+
 static bool ts_rtt_sample(struct tcp_conn *c, const struct seg *s, uint64_t now)
 {
 	if (!c->neg.ts || !(s->opts.present & TCP_OPTF_TS) || !s->opts.tsecr)
 		return false;
 	int64_t r = tcp_rto_ts_rtt(ts_now(now), s->opts.tsecr, 1000);
 	if (r >= 0) {
-		tcp_rto_sample(&c->rto, (uint32_t)r);
+		rtt_sample(c, (uint32_t)r);
 		count(c->st, TCP_C_rtt_samples);
 	}
 	return true;
@@ -1209,7 +1300,7 @@ static void synsent_input(struct tcp_conn *c, const struct seg *s, uint64_t now)
 	bool timed_out = c->rto.backoff > 0;
 	tcp_opt_negotiate(&c->syn, &s->opts, &c->neg);
 	if (!ts_rtt_sample(c, s, now) && !timed_out) {
-		tcp_rto_sample(&c->rto, (uint32_t)((now - c->rtt_start) / NS_PER_US));
+		rtt_sample(c, (uint32_t)((now - c->rtt_start) / NS_PER_US));
 		count(st, TCP_C_rtt_samples);
 	}
 	/* The SYN-ACK's window is never scaled (RFC 7323 §2.2). */
@@ -1419,7 +1510,7 @@ static bool ack_input(struct tcp_conn *c, const struct seg *s, uint64_t now)
 	/* RTT sample: TSecr with timestamps, else the timed segment (Karn). */
 	if (!ts_rtt_sample(c, s, now) && c->rtt_active && tcp_seq_gt(s->ack, c->rtt_seq)) {
 		c->rtt_active = false;
-		tcp_rto_sample(&c->rto, (uint32_t)((now - c->rtt_start) / NS_PER_US));
+		rtt_sample(c, (uint32_t)((now - c->rtt_start) / NS_PER_US));
 		count(st, TCP_C_rtt_samples);
 	}
 
@@ -1440,6 +1531,7 @@ static bool ack_input(struct tcp_conn *c, const struct seg *s, uint64_t now)
 		.now_us = us_of(now),
 	};
 	unsigned r = tcp_cc_on_ack(&c->cc, &a);
+	sndbuf_tune(c, now);
 	/* RFC 6298 §5.2-5.3: stop the timer when all is acked, else restart it
 	 * (or run the probe timeout in its place). */
 	if (c->snd_una == c->snd_max)
@@ -1633,6 +1725,7 @@ static void sync_input(struct tcp_conn *c, const struct seg *s, uint64_t now)
 	} else if (!ack_input(c, s, now)) {
 		return;
 	}
+	rcv_rtt_sample(c, s, now);
 	take_ts(c, s);
 
 	switch (c->state) {
@@ -2081,6 +2174,10 @@ struct tcp_stack *tcp_stack_create(const struct tcp_stack_cfg *cfg)
 		st->cfg.sndbuf = 256u << 10;
 	if (!st->cfg.rcvbuf)
 		st->cfg.rcvbuf = 256u << 10;
+	if (!st->cfg.sndbuf_max)
+		st->cfg.sndbuf_max = 4u << 20;
+	if (!st->cfg.rcvbuf_max)
+		st->cfg.rcvbuf_max = 4u << 20;
 	if (!st->cfg.max_ooo)
 		st->cfg.max_ooo = 16;
 	if (!st->cfg.msl_ns)
@@ -2100,7 +2197,8 @@ struct tcp_stack *tcp_stack_create(const struct tcp_stack_cfg *cfg)
 	if (!st->cfg.fin_wait2_s)
 		st->cfg.fin_wait2_s = 60;
 	st->cc_ops = tcp_cc_find(cfg->cc ? cfg->cc : "newreno");
-	if (!st->cc_ops || st->cfg.rcvbuf > (1u << 30) || cfg->ifc.mtu < 68 + 40) {
+	if (!st->cc_ops || st->cfg.rcvbuf > (1u << 30) || st->cfg.sndbuf_max > (1u << 30) ||
+	    st->cfg.rcvbuf_max > (1u << 30) || cfg->ifc.mtu < 68 + 40) {
 		free(st);
 		errno = EINVAL;
 		return NULL;
@@ -2384,6 +2482,7 @@ int tcp_recv(struct tcp_conn *c, void *buf, uint32_t len, uint64_t now)
 	if (c->st->nr_want_mem && c->st->pool.nr_live < live)
 		mem_returned(c->st);
 	if (n) {
+		rcvbuf_tune(c, now);
 		/* Window update once reading opened at least min(half the
 		 * buffer, 2 MSS) beyond what we advertised (RFC 9293 §3.8.6.2.2),
 		 * and only while what the peer may still send is at most half
@@ -2532,9 +2631,14 @@ int tcp_conn_setopt(struct tcp_conn *c, enum tcp_conn_opt o, uint32_t v, uint64_
 		if (v < 536 || v > (1u << 30))
 			return -EINVAL;
 		tcp_sndbuf_set_limit(&c->sb, v);
+		c->sndbuf_set = true;
 		return 0;
-	case TCP_O_RCVBUF:
-		return conn_set_rcvbuf(c, v);
+	case TCP_O_RCVBUF: {
+		int rc = conn_set_rcvbuf(c, v);
+		if (!rc)
+			c->rcvbuf_set = true;
+		return rc;
+	}
 	case TCP_O_KEEPALIVE:
 		if (v > 1)
 			return -EINVAL;

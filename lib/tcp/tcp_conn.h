@@ -62,6 +62,8 @@ struct tcp_stack_cfg {
 	struct tcp_secret secret; /* ISN secret (RFC 6528); the caller draws it */
 	uint32_t max_conns;       /* connection table capacity (required) */
 	uint32_t sndbuf, rcvbuf;  /* per-connection buffer limits [256 KiB each] */
+	uint32_t sndbuf_max, rcvbuf_max; /* auto-tuning grows them up to this [4 MiB
+				   * each; at or below sndbuf / rcvbuf: off] */
 	uint32_t max_ooo;         /* out-of-order ranges per receive buffer [16] */
 	size_t pool_max_chunks;   /* cap on chunks held by all buffers [none] */
 	bool no_ws, no_sack, no_ts; /* options NOT to offer */
@@ -153,6 +155,8 @@ struct tcp_stack_cfg {
 	X(EVENT, tlp_repaired, "losses a probe repaired alone (cwnd reduced as for a loss)") \
 	X(EVENT, limited_transmits, "new segments sent on early dupacks (RFC 3042)") \
 	X(EVENT, reorder_seen, "late segments seen (DupThresh follows them)")          \
+	X(EVENT, rcvbuf_grown, "receive buffers grown by auto-tuning")            \
+	X(EVENT, sndbuf_grown, "send buffers grown by auto-tuning")               \
 	X(EVENT, spurious_undone, "recoveries undone: every resend D-SACKed (RFC 3708)") \
 	X(EVENT, rtt_samples, "RTT samples fed to the estimator")                 \
 	X(EVENT, timeouts, "connections given up after too many retransmissions") \

@@ -1221,6 +1221,8 @@ struct bh_tcp *bh_tcp_create(const struct bh_tcp_conf *conf, uint64_t now_ns)
 	cfg.max_conns = k->max_conns;
 	cfg.sndbuf = k->sndbuf;
 	cfg.rcvbuf = k->rcvbuf;
+	cfg.sndbuf_max = k->sndbuf_max;
+	cfg.rcvbuf_max = k->rcvbuf_max;
 	/* 0 means no cap to the pool: a cap below one chunk is one chunk. */
 	cfg.pool_max_chunks = k->max_mem ? (k->max_mem + TCP_CHUNK_SIZE - 1) / TCP_CHUNK_SIZE : 0;
 	cfg.no_ws = k->no_ws;

@@ -25,6 +25,7 @@ const char tnf_opts_usage[] =
 	"  --mtu N                 68..9216 [1500]\n"
 	"  --max-conns N           1..1048576 [16384]\n"
 	"  --sndbuf B, --rcvbuf B  per-socket buffers, 4k..256m [256k]\n"
+	"  --sndbuf-max B, --rcvbuf-max B  auto-tuning grows them up to, 4k..256m [4m]\n"
 	"  --max-mem B             cap on all socket buffers, 64k..64g [none]\n"
 	"  --cc newreno|cubic      congestion control [cubic]\n"
 	"  --no-sack --no-ts --no-ws --no-syncookies\n"
@@ -133,6 +134,8 @@ static const struct tnf_opt tnf_table[] = {
 	{"max-conns", TNF_NUM, 1, 1u << 20, NULL},
 	{"sndbuf", TNF_SIZE, 4096, 256u << 20, NULL},
 	{"rcvbuf", TNF_SIZE, 4096, 256u << 20, NULL},
+	{"sndbuf-max", TNF_SIZE, 4096, 256u << 20, NULL},
+	{"rcvbuf-max", TNF_SIZE, 4096, 256u << 20, NULL},
 	{"max-mem", TNF_SIZE, 64u << 10, 64ull << 30, NULL},
 	{"cc", TNF_OTHER, 0, 0, "newreno or cubic"},
 	{"no-sack", TNF_FLAG, 0, 0, NULL},
@@ -178,6 +181,8 @@ static int tnf_set(struct tnf_opts *o, const char *name, const char *v, uint64_t
 	else if (!strcmp(name, "max-conns")) c->max_conns = (uint32_t)n;
 	else if (!strcmp(name, "sndbuf")) c->sndbuf = (uint32_t)n;
 	else if (!strcmp(name, "rcvbuf")) c->rcvbuf = (uint32_t)n;
+	else if (!strcmp(name, "sndbuf-max")) c->sndbuf_max = (uint32_t)n;
+	else if (!strcmp(name, "rcvbuf-max")) c->rcvbuf_max = (uint32_t)n;
 	else if (!strcmp(name, "max-mem")) c->max_mem = (size_t)n;
 	else if (!strcmp(name, "no-sack")) c->no_sack = true;
 	else if (!strcmp(name, "no-ts")) c->no_ts = true;

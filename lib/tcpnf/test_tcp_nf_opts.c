@@ -36,6 +36,7 @@ int main(void)
 	/* Everything set, in both spellings; the rest is the application's, in order. */
 	const char *all[] = {"--listen", "7", "--ip", "198.18.0.3/24", "--gw=198.18.0.254", "--port", "p0",
 			     "--mtu", "9000", "--max-conns", "100", "--sndbuf", "64k", "--rcvbuf=1m",
+			     "--sndbuf-max", "8m", "--rcvbuf-max=64k",
 			     "--max-mem", "1g", "--cc", "newreno", "--no-sack", "--no-ts", "--no-ws",
 			     "--no-syncookies", "--rto-min-ms", "200", "--delack-ms", "40", "--msl-s", "5",
 			     "--keepalive", "60,10,5", "--mac", "02:11:22:33:44:55", "--chain", "out", "-x",
@@ -50,6 +51,8 @@ int main(void)
 	CHECK_EQ(o.conf.max_conns, 100);
 	CHECK_EQ(o.conf.sndbuf, 65536);
 	CHECK_EQ(o.conf.rcvbuf, 1 << 20);
+	CHECK_EQ(o.conf.sndbuf_max, 8 << 20);
+	CHECK_EQ(o.conf.rcvbuf_max, 64 << 10);
 	CHECK_EQ(o.conf.max_mem, 1ull << 30);
 	CHECK(o.conf.cc && !strcmp(o.conf.cc, "newreno"));
 	CHECK(o.conf.no_sack && o.conf.no_ts && o.conf.no_ws && o.conf.no_syncookies);
@@ -106,6 +109,7 @@ int main(void)
 	refused((const char *[]){"--ip", "198.18.0.3/24", "--max-conns", "0", NULL}, "--max-conns");
 	refused((const char *[]){"--ip", "198.18.0.3/24", "--max-conns", "-1", NULL}, "--max-conns");
 	refused((const char *[]){"--ip", "198.18.0.3/24", "--sndbuf", "1k", NULL}, "--sndbuf");
+	refused((const char *[]){"--ip", "198.18.0.3/24", "--rcvbuf-max", "512m", NULL}, "--rcvbuf-max");
 	refused((const char *[]){"--ip", "198.18.0.3/24", "--rcvbuf", "10x", NULL}, "--rcvbuf");
 	refused((const char *[]){"--ip", "198.18.0.3/24", "--rcvbuf", "99999999999999999999g", NULL}, "--rcvbuf");
 	refused((const char *[]){"--ip", "198.18.0.3/24", "--max-mem", "1k", NULL}, "--max-mem");

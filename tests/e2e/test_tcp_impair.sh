@@ -10,7 +10,7 @@
 # TCP_IMPAIR_LIMIT seconds (60), the 5% loss case within 180 s: with 5% of the
 # packets lost each way, 100 MiB takes 10-13 s (a minute when every lost
 # retransmission and every lost tail waited for the 200 ms timer).
-# Each case prints the stack's loss-recovery counters; under loss, tail loss
+# Each case prints the stack's loss-recovery and buffer counters; under loss, tail loss
 # probes must have been sent, and at 5% have found data lost; reordering must
 # have been seen, and neither reordering nor duplication alone may start more
 # than a few recoveries.
@@ -26,6 +26,11 @@ bh_start_mgr "$WORK/cfg.json" || exit 1
 bh_start_nf echo tcp-echo -s tcp-echo -- --ip $TCP_IP/24 --port p0 --chain out --listen 7 ${TCP_STACK_OPTS:-} || exit 1
 CASE=0
 TIMES=()
+# The stack's buffer auto-tuning: on a 20 ms round trip the buffers must
+# grow (without delay this machine's round trips sample at 0 or 1 ms, and
+# some connections grow a step: not checked here; the unit test's world
+# without delay must not).
+GROWN="rcvbuf_grown sndbuf_grown"
 # The stack's loss-recovery counters, printed per case (without "tcp_").
 RECOVERY="rto_expired fast_retrans sack_retrans lost_retrans tlp_probes tlp_found_lost tlp_repaired reorder_seen spurious_undone"
 
@@ -47,14 +52,14 @@ impaired() {
 	done
 	check "$label: ping through impair" [ $ok = 1 ]
 	bh_snap
-	for k in $RECOVERY; do c0[$k]=$(tcp_app echo "tcp_$k"); done
+	for k in $RECOVERY $GROWN; do c0[$k]=$(tcp_app echo "tcp_$k"); done
 	n0=$(tcp_app echo tcp_tx_no_route)
 	t0=$(date +%s.%N)
 	tcp_echo_check "$label" "$bytes" "$CASE" "$limit"
 	TIMES+=("$label: $(printf '%.1f' "$(echo "$(date +%s.%N) - $t0" | bc)")s")
 	sleep 0.3
 	bh_snap
-	for k in $RECOVERY; do c0[$k]=$(($(tcp_app echo "tcp_$k") - c0[$k])) && line+=" $k ${c0[$k]}"; done
+	for k in $RECOVERY $GROWN; do c0[$k]=$(($(tcp_app echo "tcp_$k") - c0[$k])) && line+=" $k ${c0[$k]}"; done
 	check_cmp "$label: every segment the stack built was sent (none refused as too big: net_too_big)" \
 		$(($(tcp_app echo tcp_tx_no_route) - n0)) -eq 0
 	if [ -n "$counter" ]; then
@@ -74,6 +79,10 @@ impaired() {
 	if [ "${label#reordering}" != "$label" ]; then
 		check_cmp "$label: late segments seen" "${c0[reorder_seen]}" -gt 0
 		check_cmp "$label: few recoveries" "${c0[fast_retrans]}" -lt 50
+	fi
+	if [ "$label" = "delay 10 ms" ]; then
+		check_cmp "$label: receive buffers grown" "${c0[rcvbuf_grown]}" -gt 0
+		check_cmp "$label: send buffers grown" "${c0[sndbuf_grown]}" -gt 0
 	fi
 	if [ "${label#duplication}" != "$label" ]; then
 		check_cmp "$label: few recoveries" "${c0[fast_retrans]}" -lt 20

@@ -1016,9 +1016,7 @@ static void take_ts(struct tcp_conn *c, const struct seg *s)
 
 static void sync_input(struct tcp_conn *c, const struct seg *s, uint64_t now);
 
-/* An RTT sample from the segment's TSecr, when timestamps are in use and it
- * echoes one. Returns false when the segment carries none (the caller may
- * then time by Karn's rule). */
+/* The smallest RTT seen, for buffer auto-tuning (0: a timestamp sample under 1 ms). */
 static void min_rtt_sample(struct tcp_conn *c, uint32_t us)
 {
 	if (!c->min_rtt_set || us < c->min_rtt_us)
@@ -1104,6 +1102,9 @@ static void rcv_rtt_sample(struct tcp_conn *c, const struct seg *s, uint64_t now
 		min_rtt_sample(c, (uint32_t)r);
 }
 
+/* An RTT sample from the segment's TSecr, when timestamps are in use and it
+ * echoes one. Returns false when the segment carries none (the caller may
+ * then time by Karn's rule). */
 static bool ts_rtt_sample(struct tcp_conn *c, const struct seg *s, uint64_t now)
 {
 	if (!c->neg.ts || !(s->opts.present & TCP_OPTF_TS) || !s->opts.tsecr)

@@ -93,6 +93,9 @@ static void advance_una(struct tcp_sack_sb *sb, uint32_t ack)
 	if (sb->resent_set && (uint32_t)(ack - sb->resent_hi) < (1u << 31) &&
 	    ack - sb->resent_hi > (1u << 30))
 		sb->resent_set = false;
+	if (sb->una_rxt_set && (uint32_t)(ack - sb->una_rxt_end) < (1u << 31) &&
+	    ack - sb->una_rxt_end > (1u << 30))
+		sb->una_rxt_set = false;
 	/* Bytes from ack on retransmitted in this recovery: sent no later
 	 * than now. */
 	sb->una_marked = tcp_seq_lt(ack, sb->rxt_nxt);

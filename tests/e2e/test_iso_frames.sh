@@ -58,8 +58,6 @@ answers "$WORK/frames.json" | sed 's/^/# answers: /'
 check_cmp "every frames request got an end" "$(jq -s length "$WORK/frames.json")" -eq "$FRAMES"
 check_cmp "  ... none left open 10 s on (the NF ended each within its timeouts)" \
 	"$(jq -s '[.[] | select(.closed == "open")] | length' "$WORK/frames.json")" -eq 0
-check_cmp "  ... some workers got as far as the honest answer" \
-	"$(jq -s '[.[] | select(.status == 200)] | length' "$WORK/frames.json")" -gt 0
 check_json "the honest client fetched all along" "$WORK/loop.json" '.fetches >= 20'
 check_json "  ... every response 200 with every byte right, on one connection" "$WORK/loop.json" \
 	'.bad == 0 and .errors == 0 and .connects == 1'
@@ -100,6 +98,11 @@ check_json "pool:2: a request its worker never answers: the NF ends the connecti
 answers "$WORK/pool.json" | sed 's/^/# pool:2 answers: /'
 check_cmp "pool:2: every frames request got an end, none left open 10 s on" \
 	"$(jq -s '[.[] | select(.closed != "open")] | length' "$WORK/pool.json")" -eq "$FRAMES"
+# Few workers get through their frames to the honest answer: in four runs
+# the connection unit's 300 gave 0, 1, 4 and 11, the pool's 4, 5, 5 and 3.
+# Counted over both units, none at all is a chance well under 1 in 1,000.
+check_cmp "some workers, of both units, got as far as the honest answer" \
+	"$(jq -s '[.[] | select(.status == 200)] | length' "$WORK/frames.json" "$WORK/pool.json")" -gt 0
 check "  ... the NF is alive, back to 2 workers, no connection open" bh_wait_for 20 workers_ready 2
 echo "# pool:2: $(http_app stream_hangs) connection(s) left unanswered and ended alone, $(http_app idle_timeouts) closed by the backstop, $(http_app worker_hangs) worker(s) killed as hung"
 check_cmp "  ... workers killed for breaking the protocol" "$(http_app worker_protocol_errors)" -gt 0

@@ -146,7 +146,7 @@ struct tcp_stack_cfg {
 	X(EVENT, dupacks_in, "duplicate ACKs (RFC 5681) received")                \
 	X(EVENT, syn_retrans, "SYN or SYN-ACK retransmissions")                   \
 	X(EVENT, rto_expired, "retransmission timeouts in data states")           \
-	X(EVENT, fast_retrans, "fast retransmits (3 dupacks, or a tail loss probe's SACK)") \
+	X(EVENT, fast_retrans, "fast retransmits (DupThresh dupacks, or a tail loss probe's SACK)") \
 	X(EVENT, partial_retrans, "retransmits on a NewReno partial ACK")         \
 	X(EVENT, sack_retrans, "retransmissions chosen by the SACK scoreboard (RFC 6675)") \
 	X(EVENT, lost_retrans, "retransmissions resent, SACKs of later data showing them lost") \

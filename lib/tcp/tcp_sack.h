@@ -7,11 +7,12 @@
  * SACK-based loss recovery asks: IsLost(), NextSeg(), pipe. Bytes, not
  * segments: the rules of RFC 6675 stated per segment are applied per byte.
  *
- * IsLost(seq), DupThresh = 3 (it may rise: below): an un-SACKed byte is lost when at least 3
- * discontiguous SACKed ranges lie above it, or more than (3 - 1) * SMSS bytes
- * above it are SACKed (RFC 6675 §4 wording; with full-sized segments this is
- * "3 SACKed segments above"). Every byte of one hole has the same SACKed
- * data above it, so a hole is lost or not as a whole.
+ * IsLost(seq), DupThresh = 3 (it may rise: below): an un-SACKed byte is
+ * lost when at least 3 discontiguous SACKed ranges lie above it, or more
+ * than (3 - 1) * SMSS bytes above it are SACKed (RFC 6675 §4 wording; with
+ * full-sized segments this is "3 SACKed segments above"). Every byte of one
+ * hole has the same SACKed data above it, so a hole is lost or not as a
+ * whole.
  *
  * DupThresh follows the reordering seen (RFC 4653's idea, Linux's measure):
  * it starts at 3, and when the peer shows that a segment arrived after data
@@ -116,9 +117,9 @@ int tcp_sack_update(struct tcp_sack_sb *sb, uint32_t ack, uint32_t snd_nxt,
 /* True if byte seq was SACKed. */
 bool tcp_sack_is_sacked(const struct tcp_sack_sb *sb, uint32_t seq);
 
-/* RFC 6675 IsLost(seq), with the current DupThresh (see above), or below the mark of
- * tcp_sack_mark_lost_below(). False for SACKed bytes, bytes outside
- * [SND.UNA, SND.NXT), and bytes above the highest SACK. */
+/* RFC 6675 IsLost(seq), with the DupThresh in force (see above), or below
+ * the mark of tcp_sack_mark_lost_below(). False for SACKed bytes, bytes
+ * outside [SND.UNA, SND.NXT), and bytes above the highest SACK. */
 bool tcp_sack_is_lost(const struct tcp_sack_sb *sb, uint32_t seq);
 
 /*

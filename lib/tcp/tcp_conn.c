@@ -1065,10 +1065,17 @@ static uint32_t buf_want(struct tcp_conn *c, uint64_t *at, uint32_t *mark, uint3
 	return want > max ? max : (uint32_t)want;
 }
 
+/* The largest window the handshake's scale can express: a receive buffer
+ * beyond it could never be offered. */
+static uint32_t rcv_wnd_cap(const struct tcp_conn *c)
+{
+	return 65535u << c->neg.rcv_wscale;
+}
+
 static void rcvbuf_tune(struct tcp_conn *c, uint64_t now)
 {
 	uint32_t max = c->st->cfg.rcvbuf_max;
-	uint32_t cap = 65535u << c->neg.rcv_wscale;
+	uint32_t cap = rcv_wnd_cap(c);
 	if (cap < max)
 		max = cap;
 	if (c->rcvbuf_set || max <= c->rb.limit)
@@ -1094,8 +1101,7 @@ static void sndbuf_tune(struct tcp_conn *c, uint64_t now)
  * the peer send it (ms; for the smallest RTT only, never the RTO's). */
 static void rcv_rtt_sample(struct tcp_conn *c, const struct seg *s, uint64_t now)
 {
-	if (c->rcvbuf_set || !s->len || !c->neg.ts || !(s->opts.present & TCP_OPTF_TS) ||
-	    !s->opts.tsecr)
+	if (!s->len || !c->neg.ts || !(s->opts.present & TCP_OPTF_TS) || !s->opts.tsecr)
 		return;
 	int64_t r = tcp_rto_ts_rtt(ts_now(now), s->opts.tsecr, 1000);
 	if (r >= 0)
@@ -2007,7 +2013,7 @@ static int conn_set_rcvbuf(struct tcp_conn *c, uint32_t v)
 	if (c->state != TCP_CLOSED && c->state != TCP_SYN_SENT) {
 		/* The scale is fixed by the handshake; an advertised window
 		 * is never taken back (RFC 9293 §3.8.6.2.2). */
-		uint32_t cap = 65535u << c->neg.rcv_wscale;
+		uint32_t cap = rcv_wnd_cap(c);
 		if (v > cap)
 			v = cap;
 		uint32_t promised = c->rcv_adv - c->rb.rd_nxt;

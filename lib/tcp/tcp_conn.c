@@ -26,6 +26,7 @@
 #define TH_ACK 0x10
 
 #define NS_PER_US 1000ull
+#define MIN_RTT_WIN (10ull * 1000000000ull) /* ns: how long the smallest RTT holds */
 #define EPH_LO 49152u
 #define EPH_N 16384u
 
@@ -84,8 +85,11 @@ struct tcp_conn {
 	bool undo_on;                 /* the list is whole (not overflowed, no timeout) */
 	/* Buffer auto-tuning (buf_want): off for a buffer the user sized. */
 	bool sndbuf_set, rcvbuf_set;
-	uint32_t min_rtt_us;          /* the smallest RTT seen (0: under a timestamp's ms) */
-	bool min_rtt_set;
+	/* The smallest RTT of the last MIN_RTT_WIN (min_rtt_sample; 0: a
+	 * timestamp's sample under 1 ms), and the smallest seen since it. */
+	uint32_t min_rtt_us, min_rtt_next_us;
+	uint64_t min_rtt_at, min_rtt_next_at;
+	bool min_rtt_set, min_rtt_next_set;
 	uint32_t rtune_rd, stune_una; /* RD.NXT, SND.UNA when the current rounds began */
 	uint64_t rtune_at, stune_at;  /* when they began, 0: not yet */
 
@@ -1016,32 +1020,53 @@ static void take_ts(struct tcp_conn *c, const struct seg *s)
 
 static void sync_input(struct tcp_conn *c, const struct seg *s, uint64_t now);
 
-/* The smallest RTT seen, for buffer auto-tuning (0: a timestamp sample under 1 ms). */
-static void min_rtt_sample(struct tcp_conn *c, uint32_t us)
+/*
+ * The smallest RTT, for buffer auto-tuning (0: a timestamp's sample under
+ * 1 ms), over a window of MIN_RTT_WIN, so that a path that lengthens is
+ * followed (BBR's window for its own minimum). Two values: the smallest and
+ * the smallest sampled after it; when the smallest is older than the
+ * window, the other takes its place (it may itself be up to a window old:
+ * the minimum follows a longer path within two windows).
+ */
+static void min_rtt_sample(struct tcp_conn *c, uint32_t us, uint64_t now)
 {
-	if (!c->min_rtt_set || us < c->min_rtt_us)
+	while (c->min_rtt_set && now - c->min_rtt_at >= MIN_RTT_WIN) {
+		c->min_rtt_set = c->min_rtt_next_set;
+		c->min_rtt_us = c->min_rtt_next_us;
+		c->min_rtt_at = c->min_rtt_next_at;
+		c->min_rtt_next_set = false;
+	}
+	if (!c->min_rtt_set || us <= c->min_rtt_us) {
 		c->min_rtt_us = us;
-	c->min_rtt_set = true;
+		c->min_rtt_at = now;
+		c->min_rtt_set = true;
+		c->min_rtt_next_set = false;
+	} else if (!c->min_rtt_next_set || us <= c->min_rtt_next_us) {
+		c->min_rtt_next_us = us;
+		c->min_rtt_next_at = now;
+		c->min_rtt_next_set = true;
+	}
 }
 
-static void rtt_sample(struct tcp_conn *c, uint32_t us)
+static void rtt_sample(struct tcp_conn *c, uint32_t us, uint64_t now)
 {
 	tcp_rto_sample(&c->rto, us);
-	min_rtt_sample(c, us);
+	min_rtt_sample(c, us, now);
 }
 
 /*
  * Buffer auto-tuning. A buffer must hold what the path carries in a round
  * trip, twice over, or it is what limits a long path: the stack measures,
- * over rounds of at least the smallest RTT seen (and 1 ms), the bytes the
- * application read (receive) or the peer acknowledged (send), takes the
- * rate times the smallest RTT as the path's bandwidth-delay product, and
- * grows the buffer to twice that and 16 segments more (Linux's dynamic
- * right-sizing, with the smallest RTT in place of the smoothed one, which
- * a full buffer's own queue inflates). Up to rcvbuf_max / sndbuf_max, a
- * receive window the handshake's scale can express, and never down; not a
- * buffer the user sized (SO_RCVBUF, SO_SNDBUF). With a sample of 0 (the
- * timestamps count in ms: under 1 ms) nothing grows: on a path that short
+ * over rounds of at least the smallest RTT (of the last 10 s:
+ * min_rtt_sample) and 1 ms, the bytes the application read (receive) or
+ * the peer acknowledged (send), takes the rate times the smallest RTT as
+ * the path's bandwidth-delay product, and grows the buffer to twice that
+ * and 16 segments more (Linux's dynamic right-sizing, with the smallest
+ * RTT in place of the smoothed one, which a full buffer's own queue
+ * inflates). Up to rcvbuf_max / sndbuf_max, a receive window the
+ * handshake's scale can express, and never down; not a buffer the user
+ * sized (SO_RCVBUF, SO_SNDBUF). With a sample of 0 (the timestamps count
+ * in ms: under 1 ms) nothing grows: on a path that short
  * the default buffers are not what limits. Returns the size wanted, or 0.
  */
 static uint32_t buf_want(struct tcp_conn *c, uint64_t *at, uint32_t *mark, uint32_t pos,
@@ -1105,7 +1130,7 @@ static void rcv_rtt_sample(struct tcp_conn *c, const struct seg *s, uint64_t now
 		return;
 	int64_t r = tcp_rto_ts_rtt(ts_now(now), s->opts.tsecr, 1000);
 	if (r >= 0)
-		min_rtt_sample(c, (uint32_t)r);
+		min_rtt_sample(c, (uint32_t)r, now);
 }
 
 /* An RTT sample from the segment's TSecr, when timestamps are in use and it
@@ -1117,7 +1142,7 @@ static bool ts_rtt_sample(struct tcp_conn *c, const struct seg *s, uint64_t now)
 		return false;
 	int64_t r = tcp_rto_ts_rtt(ts_now(now), s->opts.tsecr, 1000);
 	if (r >= 0) {
-		rtt_sample(c, (uint32_t)r);
+		rtt_sample(c, (uint32_t)r, now);
 		count(c->st, TCP_C_rtt_samples);
 	}
 	return true;
@@ -1307,7 +1332,7 @@ static void synsent_input(struct tcp_conn *c, const struct seg *s, uint64_t now)
 	bool timed_out = c->rto.backoff > 0;
 	tcp_opt_negotiate(&c->syn, &s->opts, &c->neg);
 	if (!ts_rtt_sample(c, s, now) && !timed_out) {
-		rtt_sample(c, (uint32_t)((now - c->rtt_start) / NS_PER_US));
+		rtt_sample(c, (uint32_t)((now - c->rtt_start) / NS_PER_US), now);
 		count(st, TCP_C_rtt_samples);
 	}
 	/* The SYN-ACK's window is never scaled (RFC 7323 §2.2). */
@@ -1517,7 +1542,7 @@ static bool ack_input(struct tcp_conn *c, const struct seg *s, uint64_t now)
 	/* RTT sample: TSecr with timestamps, else the timed segment (Karn). */
 	if (!ts_rtt_sample(c, s, now) && c->rtt_active && tcp_seq_gt(s->ack, c->rtt_seq)) {
 		c->rtt_active = false;
-		rtt_sample(c, (uint32_t)((now - c->rtt_start) / NS_PER_US));
+		rtt_sample(c, (uint32_t)((now - c->rtt_start) / NS_PER_US), now);
 		count(st, TCP_C_rtt_samples);
 	}
 
@@ -2724,6 +2749,7 @@ void tcp_conn_info(const struct tcp_conn *c, struct tcp_conn_info *o)
 	o->ssthresh = c->cc.ops ? tcp_cc_ssthresh(&c->cc) : 0;
 	o->srtt_us = c->rto.srtt_us;
 	o->rto_us = tcp_rto_get(&c->rto);
+	o->min_rtt_us = c->min_rtt_set ? c->min_rtt_us : UINT32_MAX;
 	o->lport = c->t.lport;
 	o->rport = c->t.rport;
 	o->iss = c->iss;

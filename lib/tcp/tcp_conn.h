@@ -337,6 +337,7 @@ struct tcp_conn_info {
 	uint8_t snd_wscale, rcv_wscale;
 	bool ws, sack, ts;
 	uint32_t cwnd, ssthresh, srtt_us, rto_us;
+	uint32_t min_rtt_us; /* the smallest RTT of the last 10 s (UINT32_MAX: none yet) */
 	uint16_t lport, rport;
 	uint32_t iss, irs; /* initial send / receive sequence numbers */
 };

@@ -728,6 +728,84 @@ static void test_buffer_tuning(void)
 	CHECK_EQ(ca[C(rcvbuf_grown)] + ca[C(sndbuf_grown)], 0);
 }
 
+/* A sends len bytes to B, which reads them all; returns the virtual time
+ * it took (ns). */
+static uint64_t one_way(struct world *w, struct tcp_conn *a, struct tcp_conn *b, size_t len)
+{
+	static uint8_t buf[65536];
+	size_t sent = 0, got = 0;
+	uint64_t t0 = w->now;
+	fill(buf, sizeof(buf), 5);
+	for (unsigned steps = 0; got < len && steps < 1000000; steps++) {
+		bool p = false;
+		if (sent < len) {
+			size_t n = len - sent < sizeof(buf) ? len - sent : sizeof(buf);
+			int r = tcp_send(a, buf, (uint32_t)n, w->now);
+			if (r > 0) {
+				sent += (size_t)r;
+				p = true;
+			}
+		}
+		for (int r; (r = tcp_recv(b, buf, sizeof(buf), w->now)) > 0;) {
+			got += (size_t)r;
+			p = true;
+		}
+		if (!pump(w) && !p)
+			tick(w);
+	}
+	CHECK_EQ(got, len);
+	for (int i = 0; i < 1000 && tcp_conn_unacked(a); i++)
+		if (!pump(w))
+			tick(w);
+	return w->now - t0;
+}
+
+/* The smallest RTT holds 10 s: a path that lengthens is followed after
+ * that, and the buffers grow to the longer path (with the old minimum its
+ * product looked small). */
+static void test_min_rtt_window(void)
+{
+	struct world w;
+	struct opts o = {.cc = "cubic", .delay_ns = 1 * MS};
+	world_init(&w, &o);
+	struct tcp_conn *a, *b;
+	if (!handshake(&w, &a, &b))
+		return;
+	struct tcp_conn_info ia, ib;
+	one_way(&w, a, b, 64u << 10);
+	tcp_conn_info(a, &ia);
+	tcp_conn_info(b, &ib);
+	CHECK(ia.min_rtt_us >= 2000 && ia.min_rtt_us < 3000);
+	CHECK(ib.min_rtt_us >= 2000 && ib.min_rtt_us < 4000); /* timestamps: ms */
+	const uint64_t *ca = tcp_stack_counters(w.st[0]), *cb = tcp_stack_counters(w.st[1]);
+	/* The path lengthens to a 40 ms round trip: within the window the old
+	 * minimum holds, and the buffers stay (rate times 2 ms is small). */
+	w.delay_ns = 20 * MS;
+	uint64_t t_old = one_way(&w, a, b, 1u << 20);
+	tcp_conn_info(a, &ia);
+	CHECK(ia.min_rtt_us < 3000);
+	CHECK_EQ(ca[C(sndbuf_grown)] + cb[C(rcvbuf_grown)], 0);
+	/* 10 s later the minimum is the longer path's, and the buffers grow. */
+	w.now += 11 * SEC;
+	tcp_stack_timer(w.st[0], w.now);
+	tcp_stack_timer(w.st[1], w.now);
+	one_way(&w, a, b, 64u << 10);
+	tcp_conn_info(a, &ia);
+	tcp_conn_info(b, &ib);
+	CHECK(ia.min_rtt_us >= 40000 && ia.min_rtt_us < 41000);
+	CHECK(ib.min_rtt_us >= 40000 && ib.min_rtt_us < 42000);
+	uint64_t t_new = one_way(&w, a, b, 1u << 20);
+	printf("min RTT window: 1 MiB over 40 ms with the 2 ms minimum %.3f s, with 40 ms "
+	       "%.3f s (%llu + %llu steps)\n",
+	       (double)t_old / SEC, (double)t_new / SEC,
+	       (unsigned long long)ca[C(sndbuf_grown)], (unsigned long long)cb[C(rcvbuf_grown)]);
+	CHECK(ca[C(sndbuf_grown)] > 0 && cb[C(rcvbuf_grown)] > 0);
+	CHECK(t_new < t_old);
+	tcp_close(a, w.now);
+	tcp_close(b, w.now);
+	world_fini(&w);
+}
+
 /*
  * Tail loss probes (RFC 8985 §7). A writes segs full segments at once and
  * nothing more; the filter drops A's k-th data segment (in the order sent,
@@ -877,6 +955,7 @@ static void test_transfer(void)
 	test_sack_lost_rexmit();
 	test_reordering();
 	test_buffer_tuning();
+	test_min_rtt_window();
 	test_tail_loss_probe();
 	const size_t MiB = 1u << 20;
 	transfer("newreno", 0, 0, 0, MiB, false, false);

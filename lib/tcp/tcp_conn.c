@@ -1409,7 +1409,8 @@ static void tlp_ack(struct tcp_conn *c, const struct seg *s, enum tcp_ack_verdic
 }
 
 /* Recovery begins (RFC 5681 §3.2 step 2, RFC 6675 §5 step 4): resend the
- * first unacknowledged segment. */
+ * first unacknowledged segment, unless the last recovery resent it and
+ * that resend may still arrive (tcp_sack_enter_recovery). */
 static void fast_retransmit(struct tcp_conn *c, uint64_t now)
 {
 	count(c->st, TCP_C_fast_retrans);
@@ -1419,7 +1420,12 @@ static void fast_retransmit(struct tcp_conn *c, uint64_t now)
 	c->undo_n = 0;
 	uint32_t len = seg_payload_max(c);
 	if (c->sack_on) {
-		tcp_sack_enter_recovery(&c->sack);
+		if (tcp_sack_enter_recovery(&c->sack)) {
+			/* The last recovery resent the hole at SND.UNA: again only
+			 * if that resend was lost. */
+			sack_lost_rexmit(c, now);
+			return;
+		}
 		uint32_t seq;
 		if (!tcp_sack_next_unsacked(&c->sack, &seq, &len))
 			len = seg_payload_max(c);
@@ -1431,11 +1437,17 @@ static void fast_retransmit(struct tcp_conn *c, uint64_t now)
 	pto_schedule(c, false, now);
 }
 
-/* A probe's SACK or D-SACK showed what is left below it lost
- * (tcp_sack_mark_lost_below): recovery starts now. */
-static void probe_found_loss(struct tcp_conn *c, uint32_t ack, uint64_t now)
+/* Recovery starts once the scoreboard shows the hole at SND.UNA lost
+ * (RFC 6675 §5, IsLost (HighACK + 1)), whatever ACK showed it: beside the
+ * duplicate ACKs (ack_input), a probe's SACK or D-SACK (everything below
+ * it is lost: tcp_sack_mark_lost_below), or a cumulative ACK whose SACK
+ * blocks leave the next hole lost. A receiver that coalesces its SACKs
+ * (Linux does, for out-of-order data) may report a whole flight in the
+ * ACK that moves SND.UNA and send no duplicate after it: the hole would
+ * wait for the timer. */
+static void sack_loss_check(struct tcp_conn *c, uint32_t ack, uint64_t now)
 {
-	if (c->sack_on && c->sack.lost_below_set && c->snd_una != c->snd_max &&
+	if (c->sack_on && !tcp_cc_in_recovery(&c->cc) && c->snd_una != c->snd_max &&
 	    tcp_sack_is_lost(&c->sack, c->snd_una) &&
 	    (tcp_cc_on_loss(&c->cc, ack, c->snd_max, c->snd_max - c->snd_una) & TCP_CC_RETRANSMIT)) {
 		fast_retransmit(c, now);
@@ -1521,7 +1533,7 @@ static bool ack_input(struct tcp_conn *c, const struct seg *s, uint64_t now)
 			if (c->sack_on && tcp_cc_in_recovery(&c->cc))
 				sack_output(c, now);
 		} else {
-			probe_found_loss(c, s->ack, now); /* a D-SACK of the probe */
+			sack_loss_check(c, s->ack, now); /* a D-SACK of the probe */
 		}
 		return true;
 	}
@@ -1580,7 +1592,7 @@ static bool ack_input(struct tcp_conn *c, const struct seg *s, uint64_t now)
 			rexmit_head(c, seg_payload_max(c), now);
 		}
 	} else {
-		probe_found_loss(c, s->ack, now);
+		sack_loss_check(c, s->ack, now);
 	}
 	return true;
 }

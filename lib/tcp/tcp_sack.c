@@ -367,10 +367,13 @@ void tcp_sack_mark_lost_below(struct tcp_sack_sb *sb, uint32_t seq)
 	sb->lost_below_set = true;
 }
 
-void tcp_sack_enter_recovery(struct tcp_sack_sb *sb)
+bool tcp_sack_enter_recovery(struct tcp_sack_sb *sb)
 {
+	if (tcp_seq_gt(sb->rxt_nxt, sb->snd_una) && !sb->lost_below_set)
+		return true; /* the last recovery's resends stand */
 	sb->rxt_nxt = sb->snd_una;
 	sb->una_marked = false;
+	return false;
 }
 
 void tcp_sack_reset(struct tcp_sack_sb *sb)

@@ -189,8 +189,17 @@ void tcp_sack_mark_lost_below(struct tcp_sack_sb *sb, uint32_t seq);
  */
 uint32_t tcp_sack_pipe(const struct tcp_sack_sb *sb, uint32_t snd_nxt);
 
-/* Entering loss recovery: HighRxt = HighACK (nothing retransmitted yet). */
-void tcp_sack_enter_recovery(struct tcp_sack_sb *sb);
+/*
+ * Entering loss recovery: HighRxt = HighACK (nothing retransmitted yet),
+ * unless the last recovery resent bytes from SND.UNA on that the peer still
+ * lacks: their resends may be on the way, and sending them again now is
+ * sent for nothing when they are (the peer reports it twice, and the
+ * reduction is undone). HighRxt then stays, and true is returned: the hole
+ * at SND.UNA is sent again once its resend is known lost
+ * (tcp_sack_una_rxt_lost). A probe's lost mark (tcp_sack_mark_lost_below)
+ * says they are: HighRxt = HighACK then.
+ */
+bool tcp_sack_enter_recovery(struct tcp_sack_sb *sb);
 
 /*
  * After a retransmission timeout: forget every SACK (the peer may have

@@ -814,7 +814,9 @@ static void test_min_rtt_window(void)
  * is sent something a second time; with tail_blackout, every segment to A
  * for that long (ns) from the first time B is sent something again. Once
  * all is acknowledged, A writes 10 bytes more (so that an ACK goes beyond a
- * probe). Leaves A's counters in ctr; returns the time
+ * probe). With tail_coalesce, of B's ACKs on their way to A at once only the
+ * last arrives, until B is sent something again (a receiver that
+ * coalesces its SACKs). Leaves A's counters in ctr; returns the time
  * until B had the segs segments (ns), 0 if it never did.
  */
 static unsigned tail_drop;
@@ -822,16 +824,23 @@ static bool tail_drop_acks, tail_seen;
 static uint32_t tail_seen_end;
 static uint64_t tail_blackout, tail_blackout_until; /* ns; see tail_case */
 
+static bool tail_coalesce; /* see tail_case */
 static bool drop_tail(struct world *w, int dst, const uint8_t *f, uint32_t len)
 {
-	if (dst == 0)
+	if (dst == 0) {
+		if (tail_coalesce) /* only the last of the ACKs on their way */
+			for (const struct frame *g = w->head; g; g = g->next)
+				if (g->dst == 0)
+					return true;
 		return tail_drop_acks || w->now < tail_blackout_until;
+	}
 	uint32_t pl = payload_of(f, len);
 	if (!pl)
 		return false;
 	uint32_t seq = (uint32_t)f[38] << 24 | (uint32_t)f[39] << 16 | (uint32_t)f[40] << 8 | f[41];
 	if (tail_seen && tcp_seq_lt(seq, tail_seen_end)) {
 		tail_drop_acks = false; /* sent again: B's answer goes through */
+		tail_coalesce = false;
 		if (tail_blackout) { /* the first resend: nothing to A for a while */
 			tail_blackout_until = w->now + tail_blackout;
 			tail_blackout = 0;
@@ -947,6 +956,15 @@ static void test_tail_loss_probe(void)
 	 * so, and nothing is counted lost or repaired. */
 	tail_case("ACKs lost", true, 4, 0, true, c);
 	tail_expect(c, 1, 0, 0, 0);
+	/* The fifth of ten lost, and of B's ACKs only the last: it moves
+	 * SND.UNA to the fifth and SACKs the five above, no duplicate follows.
+	 * Recovery starts from that ACK, with no probe to wait for. */
+	tail_coalesce = true;
+	t = tail_case("ACKs coalesced", true, 10, 0x10, false, c);
+	CHECK(!tail_coalesce); /* the resend came */
+	tail_coalesce = false;
+	CHECK(t > 0 && t < 50 * MS);
+	tail_expect(c, 0, 0, 0, 1);
 }
 
 static void test_transfer(void)

@@ -567,21 +567,28 @@ static void test_random(void)
 
 /* A lost retransmission of the hole at SND.UNA, told by SACKs of data sent
  * after it; and SND.UNA moving onto bytes resent earlier in the recovery. */
+/* 1..6 sent from base; 2, 4..6 SACKed: 1 and 3 lost, and a recovery
+ * resends both (1 with 6 the last sent). */
+static void holes_resent(struct tcp_sack_sb *sb, uint32_t base)
+{
+	uint32_t nxt = base + 6 * MSS, seq, len;
+	CHECK_EQ(tcp_sack_init(sb, 8, MSS, base), 0);
+	struct tcp_sack_block blk[2] = {sg(base, 4, 6), sg(base, 2, 2)};
+	CHECK_EQ(tcp_sack_update(sb, base, nxt, blk, 2, NULL), 0);
+	CHECK(!tcp_sack_enter_recovery(sb)); /* nothing resent yet */
+	CHECK(!tcp_sack_una_rxt_lost(sb, &len));
+	CHECK(tcp_sack_next_lost(sb, &seq, &len) && seq == base);
+	tcp_sack_mark_rxt(sb, seq, len);
+	tcp_sack_mark_una_rxt(sb, nxt);
+	CHECK(tcp_sack_next_lost(sb, &seq, &len) && seq == base + 2 * MSS);
+	tcp_sack_mark_rxt(sb, seq, len);
+}
+
 static void test_lost_rexmit(void)
 {
 	struct tcp_sack_sb sb;
 	uint32_t base = 5000, nxt = base + 6 * MSS, seq, len;
-	CHECK_EQ(tcp_sack_init(&sb, 8, MSS, base), 0);
-	/* 1..6 sent; 2, 4..6 SACKed: 1 and 3 lost, both resent */
-	struct tcp_sack_block blk[2] = {sg(base, 4, 6), sg(base, 2, 2)};
-	CHECK_EQ(tcp_sack_update(&sb, base, nxt, blk, 2, NULL), 0);
-	tcp_sack_enter_recovery(&sb);
-	CHECK(!tcp_sack_una_rxt_lost(&sb, &len)); /* not resent yet */
-	CHECK(tcp_sack_next_lost(&sb, &seq, &len) && seq == base);
-	tcp_sack_mark_rxt(&sb, seq, len);
-	tcp_sack_mark_una_rxt(&sb, nxt);
-	CHECK(tcp_sack_next_lost(&sb, &seq, &len) && seq == base + 2 * MSS);
-	tcp_sack_mark_rxt(&sb, seq, len);
+	holes_resent(&sb, base);
 	CHECK(!tcp_sack_una_rxt_lost(&sb, &len)); /* nothing sent after it SACKed */
 	/* new data 7..10; 7 and 8 SACKed: two segments after the resend */
 	uint32_t top = nxt + 4 * MSS;
@@ -617,6 +624,33 @@ static void test_lost_rexmit(void)
 	CHECK(tcp_sack_una_rxt_lost(&sb, &len));
 	tcp_sack_reset(&sb);
 	CHECK(!tcp_sack_una_rxt_lost(&sb, &len));
+	tcp_sack_fini(&sb);
+}
+
+/* A recovery that starts while the last one's resends are out does not
+ * resend them again (tcp_sack_enter_recovery): only once one is known
+ * lost, or when a probe's lost mark says all below it are. */
+static void test_recovery_carry(void)
+{
+	struct tcp_sack_sb sb;
+	uint32_t base = 0x7FFFF000u, nxt = base + 6 * MSS, seq, len;
+	holes_resent(&sb, base);
+	/* 1 arrives: ACK to 3, whose resend is out; 7 is sent */
+	nxt += MSS;
+	CHECK_EQ(sack1(&sb, base + 2 * MSS, nxt, sg(base, 4, 6), NULL), 0);
+	CHECK(tcp_sack_is_lost(&sb, base + 2 * MSS));
+	/* a new recovery here leaves 3 alone */
+	CHECK(tcp_sack_enter_recovery(&sb));
+	CHECK(!tcp_sack_next_lost(&sb, &seq, &len));
+	CHECK(!tcp_sack_una_rxt_lost(&sb, &len));
+	/* 8..10 sent after SND.UNA reached 3, SACKed: its resend was lost */
+	nxt += 3 * MSS;
+	CHECK_EQ(sack1(&sb, base + 2 * MSS, nxt, sg(base, 8, 10), NULL), 0);
+	CHECK(tcp_sack_una_rxt_lost(&sb, &len) && len == MSS);
+	/* a probe's lost mark: every resend below it is lost, HighRxt = SND.UNA */
+	tcp_sack_mark_lost_below(&sb, base + 7 * MSS);
+	CHECK(!tcp_sack_enter_recovery(&sb));
+	CHECK(tcp_sack_next_lost(&sb, &seq, &len) && seq == base + 2 * MSS);
 	tcp_sack_fini(&sb);
 }
 
@@ -692,6 +726,7 @@ int main(void)
 	test_bound();
 	test_random();
 	test_lost_rexmit();
+	test_recovery_carry();
 	test_lost_below();
 	return bh_test_summary("tcp_sack");
 }

@@ -1533,7 +1533,7 @@ static bool ack_input(struct tcp_conn *c, const struct seg *s, uint64_t now)
 			if (c->sack_on && tcp_cc_in_recovery(&c->cc))
 				sack_output(c, now);
 		} else {
-			sack_loss_check(c, s->ack, now); /* a D-SACK of the probe */
+			sack_loss_check(c, s->ack, now); /* a probe's D-SACK, say */
 		}
 		return true;
 	}

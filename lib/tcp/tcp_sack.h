@@ -192,12 +192,11 @@ uint32_t tcp_sack_pipe(const struct tcp_sack_sb *sb, uint32_t snd_nxt);
 /*
  * Entering loss recovery: HighRxt = HighACK (nothing retransmitted yet),
  * unless the last recovery resent bytes from SND.UNA on that the peer still
- * lacks: their resends may be on the way, and sending them again now is
- * sent for nothing when they are (the peer reports it twice, and the
- * reduction is undone). HighRxt then stays, and true is returned: the hole
- * at SND.UNA is sent again once its resend is known lost
- * (tcp_sack_una_rxt_lost). A probe's lost mark (tcp_sack_mark_lost_below)
- * says they are: HighRxt = HighACK then.
+ * lacks: their resends may still arrive, and a copy sent now would come
+ * back reported twice (the recovery undone, as if for nothing). HighRxt
+ * then stays and true is returned: the hole at SND.UNA goes again once its
+ * resend is known lost (tcp_sack_una_rxt_lost). A probe's lost mark
+ * (tcp_sack_mark_lost_below) says all below it are: HighRxt = HighACK then.
  */
 bool tcp_sack_enter_recovery(struct tcp_sack_sb *sb);
 

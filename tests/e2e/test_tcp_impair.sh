@@ -8,7 +8,7 @@
 # arrive on p0, so one spec (--dir all) applies to both directions, and a rate
 # limit is shared by them. Each case prints its time and must finish within
 # TCP_IMPAIR_LIMIT seconds (60), the 5% loss case within 180 s: with 5% of the
-# packets lost each way, 100 MiB takes 10-13 s (a minute when every lost
+# packets lost each way, 100 MiB takes 10-15 s (a minute when every lost
 # retransmission and every lost tail waited for the 200 ms timer).
 # Each case prints the stack's loss-recovery and buffer counters; under loss, tail loss
 # probes must have been sent, and at 5% have found data lost; reordering must

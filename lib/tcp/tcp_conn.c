@@ -27,6 +27,7 @@
 
 #define NS_PER_US 1000ull
 #define MIN_RTT_WIN (10ull * 1000000000ull) /* ns: how long the smallest RTT holds */
+#define RTT_NONE UINT32_MAX                    /* no RTT sample (min_rtt_us) */
 #define EPH_LO 49152u
 #define EPH_N 16384u
 
@@ -86,10 +87,10 @@ struct tcp_conn {
 	/* Buffer auto-tuning (buf_want): off for a buffer the user sized. */
 	bool sndbuf_set, rcvbuf_set;
 	/* The smallest RTT of the last MIN_RTT_WIN (min_rtt_sample; 0: a
-	 * timestamp's sample under 1 ms), and the smallest seen since it. */
+	 * timestamp's sample under 1 ms), and the smallest seen since it;
+	 * RTT_NONE: none. */
 	uint32_t min_rtt_us, min_rtt_next_us;
 	uint64_t min_rtt_at, min_rtt_next_at;
-	bool min_rtt_set, min_rtt_next_set;
 	uint32_t rtune_rd, stune_una; /* RD.NXT, SND.UNA when the current rounds began */
 	uint64_t rtune_at, stune_at;  /* when they began, 0: not yet */
 
@@ -435,6 +436,7 @@ static struct tcp_conn *conn_new(struct tcp_stack *st, const struct tcp_tuple *t
 	c->keep_intvl_s = st->cfg.keep_intvl_s;
 	c->keep_cnt = st->cfg.keep_cnt;
 	c->last_rx = now;
+	c->min_rtt_us = c->min_rtt_next_us = RTT_NONE;
 	c->iss = tcp_isn(&st->cfg.secret, t, us_of(now));
 	c->snd_una = c->snd_nxt = c->snd_max = c->iss;
 	st->nr_conns++;
@@ -1030,21 +1032,20 @@ static void sync_input(struct tcp_conn *c, const struct seg *s, uint64_t now);
  */
 static void min_rtt_sample(struct tcp_conn *c, uint32_t us, uint64_t now)
 {
-	while (c->min_rtt_set && now - c->min_rtt_at >= MIN_RTT_WIN) {
-		c->min_rtt_set = c->min_rtt_next_set;
+	while (c->min_rtt_us != RTT_NONE && now - c->min_rtt_at >= MIN_RTT_WIN) {
 		c->min_rtt_us = c->min_rtt_next_us;
 		c->min_rtt_at = c->min_rtt_next_at;
-		c->min_rtt_next_set = false;
+		c->min_rtt_next_us = RTT_NONE;
 	}
-	if (!c->min_rtt_set || us <= c->min_rtt_us) {
+	if (us >= RTT_NONE)
+		return;
+	if (us <= c->min_rtt_us) {
 		c->min_rtt_us = us;
 		c->min_rtt_at = now;
-		c->min_rtt_set = true;
-		c->min_rtt_next_set = false;
-	} else if (!c->min_rtt_next_set || us <= c->min_rtt_next_us) {
+		c->min_rtt_next_us = RTT_NONE;
+	} else if (us <= c->min_rtt_next_us) {
 		c->min_rtt_next_us = us;
 		c->min_rtt_next_at = now;
-		c->min_rtt_next_set = true;
 	}
 }
 
@@ -1066,13 +1067,13 @@ static void rtt_sample(struct tcp_conn *c, uint32_t us, uint64_t now)
  * inflates). Up to rcvbuf_max / sndbuf_max, a receive window the
  * handshake's scale can express, and never down; not a buffer the user
  * sized (SO_RCVBUF, SO_SNDBUF). With a sample of 0 (the timestamps count
- * in ms: under 1 ms) nothing grows: on a path that short
- * the default buffers are not what limits. Returns the size wanted, or 0.
+ * in ms: under 1 ms) nothing grows: on a path that short the default
+ * buffers are not what limits. Returns the size wanted, or 0.
  */
 static uint32_t buf_want(struct tcp_conn *c, uint64_t *at, uint32_t *mark, uint32_t pos,
 			 uint32_t max, uint64_t now)
 {
-	if (!c->min_rtt_us)
+	if (!c->min_rtt_us || c->min_rtt_us == RTT_NONE)
 		return 0;
 	uint64_t round = (c->min_rtt_us < 1000u ? 1000u : c->min_rtt_us) * (uint64_t)NS_PER_US;
 	if (!*at) {
@@ -1444,15 +1445,16 @@ static void fast_retransmit(struct tcp_conn *c, uint64_t now)
  * blocks leave the next hole lost. A receiver that coalesces its SACKs
  * (Linux does, for out-of-order data) may report a whole flight in the
  * ACK that moves SND.UNA and send no duplicate after it: the hole would
- * wait for the timer. */
-static void sack_loss_check(struct tcp_conn *c, uint32_t ack, uint64_t now)
+ * wait for the timer. Returns whether it started one. */
+static bool sack_loss_check(struct tcp_conn *c, uint32_t ack, uint64_t now)
 {
-	if (c->sack_on && !tcp_cc_in_recovery(&c->cc) && c->snd_una != c->snd_max &&
-	    tcp_sack_is_lost(&c->sack, c->snd_una) &&
-	    (tcp_cc_on_loss(&c->cc, ack, c->snd_max, c->snd_max - c->snd_una) & TCP_CC_RETRANSMIT)) {
-		fast_retransmit(c, now);
-		sack_output(c, now);
-	}
+	if (!c->sack_on || tcp_cc_in_recovery(&c->cc) || c->snd_una == c->snd_max ||
+	    !tcp_sack_is_lost(&c->sack, c->snd_una) ||
+	    !(tcp_cc_on_loss(&c->cc, ack, c->snd_max, c->snd_max - c->snd_una) & TCP_CC_RETRANSMIT))
+		return false;
+	fast_retransmit(c, now);
+	sack_output(c, now);
+	return true;
 }
 
 /* ACK processing for synchronized states (RFC 9293 §3.10.7.4, fifth step).
@@ -1518,15 +1520,15 @@ static bool ack_input(struct tcp_conn *c, const struct seg *s, uint64_t now)
 			count(st, TCP_C_dupacks_in);
 			unsigned r = tcp_cc_on_dupack(&c->cc, s->ack, c->snd_max,
 						      c->snd_max - c->snd_una);
-			/* RFC 6675 §5: once the scoreboard shows HighACK + 1 lost,
-			 * recovery starts without waiting for DupThresh dupacks. */
-			if (!(r & TCP_CC_RETRANSMIT) && c->sack_on && !tcp_cc_in_recovery(&c->cc) &&
-			    tcp_sack_is_lost(&c->sack, c->snd_una))
-				r = tcp_cc_on_loss(&c->cc, s->ack, c->snd_max, c->snd_max - c->snd_una);
-			if (!(r & TCP_CC_RETRANSMIT) && !tcp_cc_in_recovery(&c->cc))
-				limited_transmit(c, now);
 			if (r & TCP_CC_RETRANSMIT) {
 				fast_retransmit(c, now);
+			} else if (!tcp_cc_in_recovery(&c->cc)) {
+				/* RFC 6675 §5: once the scoreboard shows HighACK + 1
+				 * lost, recovery starts without waiting for DupThresh
+				 * duplicate ACKs. */
+				if (!sack_loss_check(c, s->ack, now))
+					limited_transmit(c, now);
+				return true;
 			} else {
 				sack_lost_rexmit(c, now);
 			}
@@ -2761,7 +2763,7 @@ void tcp_conn_info(const struct tcp_conn *c, struct tcp_conn_info *o)
 	o->ssthresh = c->cc.ops ? tcp_cc_ssthresh(&c->cc) : 0;
 	o->srtt_us = c->rto.srtt_us;
 	o->rto_us = tcp_rto_get(&c->rto);
-	o->min_rtt_us = c->min_rtt_set ? c->min_rtt_us : UINT32_MAX;
+	o->min_rtt_us = c->min_rtt_us;
 	o->lport = c->t.lport;
 	o->rport = c->t.rport;
 	o->iss = c->iss;

@@ -55,6 +55,7 @@
 	X(files_passed, "response bodies sent from a descriptor a worker passed")    \
 	X(stream_hangs, "connections a shared worker left unanswered for the header timeout + 2 s while it went on: 500 or reset") \
 	X(closes_late, "connections whose worker was told of their end later: its ring had no room then") \
+	X(queue_resets, "connections reset: answers queued for them did not move for 1 s while the queues had been full for 1 s (isolated design)") \
 	X(file_cache_hits, "files answered from the open-file cache (shared design)") \
 	X(file_cache_misses, "files opened from the root (shared design)")
 
@@ -99,6 +100,7 @@ struct hconn {
 	uint32_t out_credit;    /* what the worker may still send for it */
 	struct hq *q, *q_tail;  /* its output behind head and file, in order */
 	uint32_t q_cost;        /* what q holds, in credit */
+	uint64_t q_ns;          /* when q began, or last gave an item to be sent */
 };
 
 struct hsrv {

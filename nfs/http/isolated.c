@@ -71,6 +71,7 @@
 #define HISO_FDS_PER_WORKER 1       /* its fd socket, here */
 #define HISO_QUEUE_BYTES (64u << 20) /* workers' output queued behind busy connections, in all */
 #define HISO_QUEUE_FILES 256u       /* passed files queued so, in all (each a descriptor) */
+#define HISO_FULL_MAX_NS 1000000000ull /* queues full so long: a queue as still is reset */
 _Static_assert(sizeof(((struct hsrv *)0)->buf) >= ISO_FRAME_MAX, "a frame's payload fits s->buf");
 
 struct hworker {
@@ -132,6 +133,8 @@ struct hiso {
 	uint32_t q_files;         /* passed files queued so, in all */
 	uint32_t n_held;          /* workers with a frame held back (hworker.held) */
 	bool held_due;            /* room came back in the queues: look at them (hiso_step) */
+	uint64_t full_ns;         /* since when the queues have been full (a frame held back,
+				     and never under 3/4 of either bound since); 0: not */
 };
 
 /* A worker's output for a connection that is still sending what came
@@ -662,6 +665,13 @@ static void held_wake(struct hiso *h)
 		h->held_due = true;
 }
 
+/* After the queues shrank: are they full no longer? */
+static void queues_eased(struct hiso *h)
+{
+	if (h->q_files <= HISO_QUEUE_FILES / 4 * 3 && h->q_bytes <= HISO_QUEUE_BYTES / 4 * 3)
+		h->full_ns = 0;
+}
+
 static void queue_free(struct hiso *h, struct hconn *c)
 {
 	if (c->q)
@@ -680,13 +690,14 @@ static void queue_free(struct hiso *h, struct hconn *c)
 	}
 	c->q_tail = NULL;
 	c->q_cost = 0;
+	queues_eased(h);
 }
 
 /* Queues a DATA payload (file < 0) or a passed file behind what c is
  * sending. Returns 1, 0 when the queues are full (the caller holds the
  * frame back: HISO_QUEUE_*), -1 out of memory. */
 static int enqueue(struct hiso *h, struct hconn *c, const uint8_t *p, uint32_t n, int file,
-		   uint64_t off, uint64_t left)
+		   uint64_t off, uint64_t left, uint64_t now)
 {
 	if (file < 0 ? h->q_bytes + n > HISO_QUEUE_BYTES : h->q_files >= HISO_QUEUE_FILES)
 		return 0;
@@ -709,19 +720,22 @@ static int enqueue(struct hiso *h, struct hconn *c, const uint8_t *p, uint32_t n
 		h->q_files++;
 		c->q_cost += ISO_WINDOW_FILE;
 	}
-	if (c->q_tail)
+	if (c->q_tail) {
 		c->q_tail->next = q;
-	else
+	} else {
 		c->q = q;
+		c->q_ns = now;
+	}
 	c->q_tail = q;
 	return 1;
 }
 
 /* The next queued item becomes what c is sending. */
-static void dequeue(struct hiso *h, struct hconn *c)
+static void dequeue(struct hiso *h, struct hconn *c, uint64_t now)
 {
 	struct hq *q = c->q;
 	held_wake(h);
+	c->q_ns = now; /* the queue moved */
 	if (!(c->q = q->next))
 		c->q_tail = NULL;
 	if (q->file >= 0) {
@@ -738,6 +752,7 @@ static void dequeue(struct hiso *h, struct hconn *c)
 		c->q_cost -= q->len;
 	}
 	free(q);
+	queues_eased(h);
 }
 
 /* Gives the worker credit back for what of c's output has left for the
@@ -787,7 +802,7 @@ static int conn_push(struct bh_tcp *t, struct hsrv *s, int fd, uint64_t now)
 		}
 		if (!c->q)
 			break;
-		dequeue(s->iso, c);
+		dequeue(s->iso, c, now);
 	}
 	if (rc >= 0)
 		give_back(s, c);
@@ -956,7 +971,7 @@ static int deliver(struct bh_tcp *t, struct hsrv *s, struct hworker *w, const st
 		 * the worker's death now cuts a response short */
 		c->resp_started = true;
 		if (out_pending(c)) {
-			int rc = enqueue(s->iso, c, p, f->len, -1, 0, 0);
+			int rc = enqueue(s->iso, c, p, f->len, -1, 0, 0, now);
 			if (rc == 0)
 				return 0;
 			c->out_credit -= f->len;
@@ -1006,7 +1021,7 @@ static int deliver(struct bh_tcp *t, struct hsrv *s, struct hworker *w, const st
 		s->c[HTTP_C_files_passed]++;
 		int rc;
 		if (busy) {
-			rc = enqueue(s->iso, c, NULL, 0, file, ref.offset, ref.length);
+			rc = enqueue(s->iso, c, NULL, 0, file, ref.offset, ref.length, now);
 			if (rc < 0) {
 				close(file);
 				conn_fail(t, s, fd);
@@ -1148,6 +1163,8 @@ static int relay_out(struct bh_tcp *t, struct hsrv *s, struct hworker *w, uint64
 			memcpy(w->held_buf, s->buf, f.len);
 			w->held_f = f;
 			w->held = true;
+			if (!h->full_ns)
+				h->full_ns = now;
 			h->n_held++;
 			poll_del(h, w); /* resumed by held_wake, its connection's EPOLLOUT or end */
 			break;
@@ -1492,11 +1509,22 @@ void hiso_scan(struct bh_tcp *t, struct hsrv *s, uint64_t now)
 			p = &w->next_spare;
 		}
 	}
+	/* Queues full for HISO_FULL_MAX_NS: they hold answers that clients do
+	 * not take, and a worker whose frame did not fit holds every stream
+	 * behind it in its ring. Every connection whose queue has not moved
+	 * for as long is reset (queue_resets), so that the workers go on
+	 * without waiting for those clients' send timeout. A client that
+	 * takes its answers moves its queue (each item it finishes brings the
+	 * next) and stays. */
+	bool shed = h->full_ns && since(now, h->full_ns) > HISO_FULL_MAX_NS;
 	for (uint32_t fd = 0; fd < s->n_conns; fd++) {
 		struct hconn *c = &s->conns[fd];
 		if (!c->open || c->rd || hs_linger_scan(t, s, (int)fd, now))
 			continue;
-		if (out_pending(c)) {
+		if (shed && c->q && since(now, c->q_ns) > HISO_FULL_MAX_NS) {
+			s->c[HTTP_C_queue_resets]++;
+			hs_conn_close(t, s, (int)fd, true);
+		} else if (out_pending(c)) {
 			if (since(now, c->last_ns) > s->send_timeout_ns) {
 				s->c[HTTP_C_send_timeouts]++;
 				hs_conn_close(t, s, (int)fd, true);

@@ -69,12 +69,14 @@ sent as Latin-1 bytes.
       connect_failed, answered, bad (a wrong answer, a reset, or a request
       that could not be sent), unanswered, seconds (from the start),
       answer_seconds (from the requests' send to the last answer)
-  http_client.py held HOST PORT BIG PATH FILE N DEPTH
-      one keep-alive connection GETs PATH; N more open, then each pipelines
+  http_client.py held HOST PORT BIG PATH FILE N DEPTH BIGFILE
+      one keep-alive connection GETs PATH; a reader pipelines 8 GETs of BIG
+      and reads them at 2 MB/s; N more connections open, then each pipelines
       DEPTH GETs of BIG and reads nothing (4 KiB receive buffers); a second
       later the first GETs PATH again. JSON: first (its first answer's
       status), status, ok (the second's body is FILE's), seconds (from that
-      request to its answer), closed
+      request to its answer), closed; reader: answers (whole, BIGFILE's
+      bytes, in a row), closed
   http_client.py stale HOST PORT PATH FILE BIG PID N MARK
       for a pool of one worker, PID: one connection GETs BIG and reads none
       of it; PID is stopped (SIGSTOP); that connection sends half a head of
@@ -94,6 +96,7 @@ import select
 import signal
 import socket
 import sys
+import threading
 import time
 
 
@@ -513,17 +516,27 @@ def rst(sock):
     sock.close()
 
 
-def held(host, port, big, path, fname, n, depth):
-    """one keep-alive connection GETs path; n more connections open, then
-    each pipelines depth GETs of big and reads nothing; a second later the
-    first GETs path again. JSON: first (its first answer's status), status,
-    ok (the body is fname's), seconds (from that request to its answer),
-    closed"""
+def held(host, port, big, path, fname, n, depth, bigname):
     want = open(fname, "rb").read()
+    want_big = open(bigname, "rb").read()
     c = Conn(host, port)
     c.s.sendall(get(path))
     r = c.response(timeout=10.0)
     first = r[0] if r else 0
+    rd = Conn(host, port)
+    rd.rate = 2000000
+    rd.s.sendall(get(big) * 8)
+    got = {"answers": 0}
+
+    def read_all():
+        for _ in range(8):
+            x = rd.response(timeout=20.0)
+            if not (x and x[0] == 200 and x[2] == want_big):
+                break
+            got["answers"] += 1
+
+    reader = threading.Thread(target=read_all)
+    reader.start()
     gluts = [Conn(host, port, rcvbuf=4096) for _ in range(n)]
     time.sleep(0.3)
     for g in gluts:
@@ -533,8 +546,10 @@ def held(host, port, big, path, fname, n, depth):
     c.s.sendall(get(path))
     r = c.response(timeout=60.0)
     secs = time.monotonic() - t0
+    reader.join()
     print(json.dumps({"first": first, "status": r[0] if r else 0, "ok": bool(r and r[2] == want),
-                      "seconds": round(secs, 1), "closed": c.closed}))
+                      "seconds": round(secs, 2), "closed": c.closed,
+                      "reader": {"answers": got["answers"], "closed": rd.closed}}))
     for g in gluts:
         g.s.close()
 
@@ -615,7 +630,7 @@ def main(cmd, a):
     elif cmd == "glut":
         glut(a[0], int(a[1]), a[2], int(a[3]), a[4], a[5], *(float(x) for x in a[6:]))
     elif cmd == "held":
-        held(a[0], int(a[1]), a[2], a[3], a[4], int(a[5]), int(a[6]))
+        held(a[0], int(a[1]), a[2], a[3], a[4], int(a[5]), int(a[6]), a[7])
     elif cmd == "stale":
         stale(a[0], int(a[1]), a[2], a[3], a[4], int(a[5]), int(a[6]), a[7])
     elif cmd == "loop":

@@ -693,6 +693,7 @@ struct iso_service_policy {
 	uint32_t uid_base, uid_count;     /* uid-range BASE:COUNT */
 	uint64_t mem;                     /* worker-mem: RLIMIT_AS, bytes */
 	uint64_t cpu_s;                   /* worker-cpu-s: RLIMIT_CPU, 0: none */
+	uint64_t spin_ms;                 /* worker-spin-ms: CPU owing an answer, 0: no bound */
 	uint64_t fds;                     /* worker-fds: RLIMIT_NOFILE */
 	uint64_t idle_ms;                 /* worker-idle-ms */
 	uint32_t spares;                  /* spares */

@@ -25,7 +25,8 @@
 #define ISO_POLICY_FIELDS(X)                                                              \
 	X("unit", "isolation") X("recycle", "recycle") X("worker", "worker")                \
 	X("uid_range", "uid-range") X("worker_mem", "worker-mem")                          \
-	X("worker_cpu_s", "worker-cpu-s") X("worker_fds", "worker-fds")                    \
+	X("worker_cpu_s", "worker-cpu-s") X("worker_spin_ms", "worker-spin-ms")            \
+	X("worker_fds", "worker-fds")                                                      \
 	X("worker_idle_ms", "worker-idle-ms") X("spares", "spares")                        \
 	X("worker_conns", "worker-conns") X("inline_max", "inline-max")
 
@@ -45,6 +46,7 @@ void iso_policy_init(struct iso_service_policy *p)
 	p->uid_base = 2000000000u;
 	p->uid_count = 65536;
 	p->mem = 256u << 20;
+	p->spin_ms = 1000;
 	p->fds = 64;
 	p->idle_ms = 10000;
 	p->spares = 16;
@@ -83,6 +85,7 @@ int iso_policy_set(struct iso_service_policy *p, const char *opt, const char *va
 	 hi, sz}
 		NUM("worker-mem", mem, 16u << 20, 1ull << 40, true),
 		NUM("worker-cpu-s", cpu_s, 0, 86400, false),
+		NUM("worker-spin-ms", spin_ms, 0, 86400000, false),
 		NUM("worker-fds", fds, 8, 65536, false),
 		NUM("worker-idle-ms", idle_ms, 1, 86400000, false),
 		NUM("spares", spares, 0, ISO_SPARES_MAX, false),

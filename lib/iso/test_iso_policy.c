@@ -50,6 +50,7 @@ static void test_values(void)
 	CHECK_EQ(p.spares, 16u);
 	CHECK_EQ(p.worker_conns, 1024u);
 	CHECK_EQ(p.inline_max, 16384u);
+	CHECK_EQ(p.spin_ms, 1000u);
 	CHECK_EQ(p.worker[0], 0);
 
 	CHECK_EQ(set(&p, "isolation", "connection"), 0);
@@ -77,6 +78,10 @@ static void test_values(void)
 	CHECK_EQ(set(&p, "worker-cpu-s", "0"), 0);
 	CHECK_EQ(set(&p, "worker-cpu-s", "86400"), 0);
 	CHECK_EQ(p.cpu_s, 86400u);
+	CHECK_EQ(set(&p, "worker-spin-ms", "0"), 0);
+	CHECK_EQ(p.spin_ms, 0u);
+	CHECK_EQ(set(&p, "worker-spin-ms", "250"), 0);
+	CHECK_EQ(p.spin_ms, 250u);
 	CHECK_EQ(set(&p, "worker-fds", "8"), 0);
 	CHECK_EQ(p.fds, 8u);
 	CHECK_EQ(set(&p, "worker-idle-ms", "250"), 0);
@@ -121,6 +126,8 @@ static void test_values(void)
 	refused("worker-mem", "");
 	refused("worker-cpu-s", "86401");
 	refused("worker-cpu-s", "1k");
+	refused("worker-spin-ms", "86400001");
+	refused("worker-spin-ms", "-1");
 	refused("worker-fds", "7");
 	refused("worker-fds", "65537");
 	refused("worker-idle-ms", "0");
@@ -167,7 +174,7 @@ static void test_keys(void)
 		iso_policy_init(&p);
 		CHECK(set(&p, opt, "x") != -ENOENT);
 	}
-	CHECK_EQ(n, 11u);
+	CHECK_EQ(n, 12u);
 	CHECK(strcmp(iso_policy_option("unit"), "isolation") == 0);
 	CHECK(strcmp(iso_policy_option("worker_idle_ms"), "worker-idle-ms") == 0);
 	CHECK(iso_policy_option("isolation") == NULL);

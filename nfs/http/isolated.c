@@ -42,7 +42,10 @@
  * never mistakes a reused pid for it) and counted as hung. A shared worker
  * that leaves one connection's request unanswered as long, while it may be
  * answering its others, is not: that connection alone ends (500, or reset),
- * and the worker is told the stream is gone.
+ * and the worker is told the stream is gone. A worker that owes output
+ * and spends --worker-spin-ms of CPU meanwhile (a request sent it into a
+ * loop) is killed then, without waiting for that, and counted as stopped
+ * by a limit: on a CPU it shares with the NF, it slows every connection.
  *
  * Descriptors: one per live worker (its fd socket); the NF raises its
  * RLIMIT_NOFILE for the uid range where it may, and never has more workers
@@ -56,6 +59,7 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/resource.h>
+#include <time.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -72,6 +76,8 @@
 #define HISO_QUEUE_BYTES (64u << 20) /* workers' output queued behind busy connections, in all */
 #define HISO_QUEUE_FILES 256u       /* passed files queued so, in all (each a descriptor) */
 #define HISO_FULL_MAX_NS 1000000000ull /* queues full so long: a queue as still is reset */
+#define HISO_SPIN_LOOK_NS 100000000ull /* owing so long: its CPU time is looked at */
+#define HISO_SPIN_LOOKS 256u        /* workers whose CPU time is read per scan, at most */
 _Static_assert(sizeof(((struct hsrv *)0)->buf) >= ISO_FRAME_MAX, "a frame's payload fits s->buf");
 
 struct hworker {
@@ -105,6 +111,11 @@ struct hworker {
 	uint64_t owed_ns;      /* input given and no frame since; 0: nothing owed */
 	uint64_t retire_ns, idle_since;
 	struct hworker *next_spare;
+	/* spinning (spinning()): its CPU clock, and the CPU time it had when
+	 * first looked at owing what it owes since spin_owed */
+	clockid_t cpu_clock;
+	bool has_clock;
+	uint64_t spin_owed, spin_cpu0;
 };
 
 struct hiso {
@@ -135,6 +146,7 @@ struct hiso {
 	bool held_due;            /* room came back in the queues: look at them (hiso_step) */
 	uint64_t full_ns;         /* since when the queues have been full (a frame held back,
 				     and never under 3/4 of either bound since); 0: not */
+	uint32_t spin_next;       /* in all[]: where the next scan's CPU looks begin */
 };
 
 /* A worker's output for a connection that is still sending what came
@@ -402,6 +414,26 @@ static char worker_state(const struct hworker *w)
  * host, thousands of workers whose connections closed at once wait seconds
  * for a CPU to exit on, and the zygote reaps and reports them one by one.
  * (Its connection is gone: waiting costs nobody an answer.) */
+/* Whether w, owing output, has spent more than --worker-spin-ms of CPU
+ * since it was first looked at owing it (its CPU clock read now; the
+ * first look only takes the count it starts from). A worker that parses
+ * a request and answers spends microseconds; one that owes and runs on is
+ * in a loop, and takes the CPU from the NF and every other worker. */
+static bool spinning(const struct hiso *h, struct hworker *w)
+{
+	struct timespec ts;
+	if (clock_gettime(w->cpu_clock, &ts) < 0)
+		return false; /* exited: its report is on its way */
+	uint64_t cpu = (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+	if (w->spin_owed != w->owed_ns) {
+		w->spin_owed = w->owed_ns;
+		w->spin_cpu0 = cpu;
+		return false;
+	}
+	/* 'R', of its uid: the pid is still the worker's, not reused */
+	return cpu - w->spin_cpu0 > h->p.spin_ms * 1000000ull && worker_state(w) == 'R';
+}
+
 static bool exit_under_way(const struct hworker *w, uint64_t late)
 {
 	if (late > HISO_RUNNABLE_MAX_NS)
@@ -1327,6 +1359,7 @@ static void worker_arrived(struct bh_tcp *t, struct hsrv *s, struct iso_zmsg *m,
 	}
 	*w = (struct hworker){.pid = m->pid, .uid = m->uid, .sock = m->sock_fd, .ch = ch,
 			      .poll_idx = -1, .all_idx = (int)h->n_all};
+	w->has_clock = clock_getcpuclockid(w->pid, &w->cpu_clock) == 0;
 	/* A shared worker's wake-ups wait for the end of the turn, so that it
 	 * finds all the turn's requests; a connection's own worker has one at a
 	 * time and answers best woken at once, within the turn. */
@@ -1552,6 +1585,24 @@ void hiso_scan(struct bh_tcp *t, struct hsrv *s, uint64_t now)
 			hs_conn_close(t, s, (int)fd, false);
 		}
 	}
+	/* The CPU time of workers owing output for HISO_SPIN_LOOK_NS (one
+	 * system call each), at most HISO_SPIN_LOOKS a scan, taking turns. */
+	uint32_t looks = 0, j = h->n_all ? h->spin_next % h->n_all : 0;
+	for (uint32_t k = 0; h->p.spin_ms && k < h->n_all && looks < HISO_SPIN_LOOKS; k++) {
+		struct hworker *w = h->all[j];
+		j = (j + 1) % h->n_all;
+		if (!w->owed_ns || w->held || w->killed || w->retiring || !w->has_clock ||
+		    since(now, w->owed_ns) < HISO_SPIN_LOOK_NS)
+			continue;
+		looks++;
+		if (spinning(h, w)) {
+			fprintf(stderr, HISO_PROG ": worker %d (uid %u) killed: over %llu ms of CPU owing "
+				"an answer\n", (int)w->pid, (unsigned)w->uid,
+				(unsigned long long)h->p.spin_ms);
+			worker_kill(s, w, HTTP_C_worker_limit_kills);
+		}
+	}
+	h->spin_next = j;
 	for (uint32_t i = 0; i < h->n_all; i++) {
 		struct hworker *w = h->all[i];
 		if (w->killed) {

@@ -601,6 +601,7 @@ static int http_init(struct bh_tcp *t, int argc, char **argv, void *ctx)
 		{"uid-range", required_argument, NULL, O_ISO},
 		{"worker-mem", required_argument, NULL, O_ISO},
 		{"worker-cpu-s", required_argument, NULL, O_ISO},
+		{"worker-spin-ms", required_argument, NULL, O_ISO},
 		{"worker-fds", required_argument, NULL, O_ISO},
 		{"worker-idle-ms", required_argument, NULL, O_ISO},
 		{"spares", required_argument, NULL, O_ISO},

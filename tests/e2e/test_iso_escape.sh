@@ -104,12 +104,31 @@ check_cmp "  ... the worker killed once beyond its credit (http.worker_protocol_
 check_cmp "  ... and the connection reset, its answer having started (http.conn_errors)" \
 	"$(http_app conn_errors)" -eq $((CONN_ERRORS + 1))
 
+# A request that sends its worker into a loop (no answer, no system call):
+# the worker is killed once it has spent --worker-spin-ms (1 s by default)
+# of CPU owing the answer, not at the header timeout + 2 s (12 s), and a
+# keep-alive loop on another connection (its own worker) goes on meanwhile.
+hc loop $TCP_IP 80 /keep/index.html "$DOCROOT/index.html" "$WORK/stop.loop" 30 >"$WORK/loop.json" &
+LOOP=$!
+BH_PIDS+=("$LOOP")
+sleep 0.3
+hc send $TCP_IP 80 'GET /spin HTTP/1.1\r\nHost: a\r\n\r\n' 20 >"$WORK/spin.json"
+touch "$WORK/stop.loop"
+wait "$LOOP"
+echo "# spin: $(jq -c '{status, seconds}' "$WORK/spin.json"); loop: $(cat "$WORK/loop.json")"
+check_json "a worker in a loop on its request: killed, its client gets 500 within 5 s" "$WORK/spin.json" \
+	'.status == 500 and .seconds < 5' '{status, seconds}'
+check_json "  ... while another connection's keep-alive loop went on, every answer right" \
+	"$WORK/loop.json" '.fetches >= 10 and .bad == 0 and .errors == 0 and .connects == 1'
+http_counters_settled
+check_cmp "  ... counted as stopped by a limit (http.worker_limit_kills)" "$(http_app worker_limit_kills)" -eq 1
+
 http_counters_settled
 check_cmp "http.worker_seccomp_kills counts every forbidden call" "$(http_app worker_seccomp_kills)" -eq "$SYS_N"
 check_cmp "  ... and nothing else went wrong (the one protocol error and a kernel's fault aside)" \
 	$(($(http_app worker_crashes) + $(http_app worker_hangs) + $(http_app worker_protocol_errors))) \
 	-eq $((1 + FAULT_N))
-check_cmp "  ... each answered 500" "$(http_app status_5xx)" -eq $((SYS_N + FAULT_N))
+check_cmp "  ... each answered 500 (and the loop's)" "$(http_app status_5xx)" -eq $((SYS_N + FAULT_N + 1))
 check_cmp "  ... and the answers counted once each (http.requests = access-log lines)" \
 	"$(http_app requests)" -eq "$(grep -c . "$WORK/access.log")"
 check "the NF is alive" kill -0 "$HTTP_PID"

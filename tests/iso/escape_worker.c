@@ -31,7 +31,7 @@
  *                         "GET /whoami" answers its pid and keeps the connection;
  *                         "GET /frames?SEED" sends frames that break the protocol
  *                         at random, tests/e2e/test_iso_frames.sh; "GET /ignore"
- *                         is never answered)
+ *                         is never answered; "GET /spin" sends it into a loop)
  *
  * The docroot is expected to hold index.html (DOC_CONTENT), a mode 0666 file
  * "writable" and a symlink "passwd" -> /etc/passwd.
@@ -673,6 +673,10 @@ static int http_hostile(void)
 					iso_chan_wait(ch, ISO_CHAN_OUT, 100);
 		} else if (!strcmp(name, "ignore")) {
 			rc = 0; /* never answered; the connection stays the NF's to end */
+		} else if (!strcmp(name, "spin")) {
+			/* a request that sends it into a loop: no answer, no system call */
+			for (volatile unsigned long x = 0;; x = x + 1)
+				;
 		} else if (!strcmp(name, "frames")) {
 			rc = frame_fuzz(ch, stream, (unsigned)pid);
 		} else if (!strcmp(name, "whoami")) { /* and the connection stays */

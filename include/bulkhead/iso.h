@@ -359,8 +359,10 @@ int iso_frame_recv(struct iso_chan *ch, struct iso_frame *f, void *buf, size_t c
 #define ISO_FD_PAYLOAD_MAX 256u /* largest payload either call accepts */
 
 /* iso_fd_recv() flags */
-#define ISO_FD_REGULAR 0x1u /* accept only a regular file (fstat), so a
-                             * pipe or socket cannot stall a reader */
+#define ISO_FD_REGULAR 0x1u /* accept only a regular file open for reading
+                             * (fstat, F_GETFL): a pipe or socket could
+                             * stall a reader, an O_PATH or write-only
+                             * descriptor fails its reads */
 
 /*
  * Sends `len` bytes of payload (1 .. ISO_FD_PAYLOAD_MAX) and, if fd >= 0,
@@ -378,8 +380,8 @@ int iso_fd_send(int sock, int fd, const void *payload, size_t len);
  * which ends the conversation just the same), -EAGAIN if no message is
  * waiting, or, for a message a well-behaved peer never sends, -EBADMSG
  * (more than one descriptor, a truncated control message (MSG_CTRUNC), a
- * descriptor with an empty payload, or not a regular file with
- * ISO_FD_REGULAR) or -EMSGSIZE
+ * descriptor with an empty payload, or not a regular file open for reading
+ * with ISO_FD_REGULAR) or -EMSGSIZE
  * (payload longer than cap). On every error every descriptor the message
  * carried has been closed and *fd is -1.
  */

@@ -103,7 +103,9 @@ ssize_t iso_fd_recv(int sock, int *fd, void *buf, size_t cap, unsigned flags)
 		rc = -EBADMSG;
 	else if (keep >= 0 && (flags & ISO_FD_REGULAR)) {
 		struct stat st;
-		if (fstat(keep, &st) < 0 || !S_ISREG(st.st_mode))
+		int fl = fcntl(keep, F_GETFL);
+		if (fstat(keep, &st) < 0 || !S_ISREG(st.st_mode) || fl < 0 || (fl & O_PATH) ||
+		    (fl & O_ACCMODE) == O_WRONLY)
 			rc = -EBADMSG;
 	}
 	if (rc < 0) {

@@ -163,6 +163,18 @@ static void test_hostile(void)
 	CHECK_EQ(iso_fd_recv(sv[1], &got, buf, sizeof(buf), 0), 4);
 	CHECK(got >= 0);
 	close(got);
+	/* the regular file itself, but not open for reading: refused when a
+	 * readable one is required (every read of it would fail) */
+	char path[40];
+	snprintf(path, sizeof(path), "/proc/self/fd/%d", f);
+	int opath = open(path, O_PATH | O_CLOEXEC), wronly = open(path, O_WRONLY | O_CLOEXEC);
+	CHECK(opath >= 0 && wronly >= 0);
+	CHECK_EQ(iso_fd_send(sv[0], opath, "path", 4), 0);
+	expect_refused(sv, -EBADMSG, 16, ISO_FD_REGULAR);
+	CHECK_EQ(iso_fd_send(sv[0], wronly, "wrty", 4), 0);
+	expect_refused(sv, -EBADMSG, 16, ISO_FD_REGULAR);
+	close(opath);
+	close(wronly);
 	/* a descriptor with an empty payload */
 	CHECK_EQ(send_raw(sv[0], "", fds, 1, 1), 0);
 	expect_refused(sv, -EBADMSG, 16, 0);

@@ -104,6 +104,18 @@ check_cmp "  ... the worker killed once beyond its credit (http.worker_protocol_
 check_cmp "  ... and the connection reset, its answer having started (http.conn_errors)" \
 	"$(http_app conn_errors)" -eq $((CONN_ERRORS + 1))
 
+# A body passed as a descriptor opened O_PATH (which the filter allows, and
+# every read of which fails): the worker is killed for breaking the protocol
+# as the descriptor comes, its client's answer cut short after the head.
+http_counters_settled
+PROTO=$(http_app worker_protocol_errors)
+hc send $TCP_IP 80 'GET /pass_opath HTTP/1.1\r\nHost: a\r\n\r\n' 5 >"$WORK/a.json"
+check_json "a body passed as an O_PATH descriptor: the answer cut short after its head" "$WORK/a.json" \
+	'.closed != "open" and (.body // "" | length) < 23' '{status, body, closed}'
+http_counters_settled
+check_cmp "  ... the worker killed for it (http.worker_protocol_errors)" "$(http_app worker_protocol_errors)" \
+	-eq $((PROTO + 1))
+
 # A request that sends its worker into a loop (no answer, no system call):
 # the worker is killed once it has spent --worker-spin-ms (1 s by default)
 # of CPU owing the answer, not at the header timeout + 2 s (12 s), and a
@@ -125,9 +137,9 @@ check_cmp "  ... counted as stopped by a limit (http.worker_limit_kills)" "$(htt
 
 http_counters_settled
 check_cmp "http.worker_seccomp_kills counts every forbidden call" "$(http_app worker_seccomp_kills)" -eq "$SYS_N"
-check_cmp "  ... and nothing else went wrong (the one protocol error and a kernel's fault aside)" \
+check_cmp "  ... and nothing else went wrong (the two protocol errors and a kernel's fault aside)" \
 	$(($(http_app worker_crashes) + $(http_app worker_hangs) + $(http_app worker_protocol_errors))) \
-	-eq $((1 + FAULT_N))
+	-eq $((2 + FAULT_N))
 check_cmp "  ... each answered 500 (and the loop's)" "$(http_app status_5xx)" -eq $((SYS_N + FAULT_N + 1))
 check_cmp "  ... and the answers counted once each (http.requests = access-log lines)" \
 	"$(http_app requests)" -eq "$(grep -c . "$WORK/access.log")"

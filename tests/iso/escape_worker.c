@@ -31,7 +31,8 @@
  *                         "GET /whoami" answers its pid and keeps the connection;
  *                         "GET /frames?SEED" sends frames that break the protocol
  *                         at random, tests/e2e/test_iso_frames.sh; "GET /ignore"
- *                         is never answered; "GET /spin" sends it into a loop)
+ *                         is never answered; "GET /spin" sends it into a loop;
+ *                         "GET /pass_opath" passes an O_PATH descriptor as a body)
  *
  * The docroot is expected to hold index.html (DOC_CONTENT), a mode 0666 file
  * "writable" and a symlink "passwd" -> /etc/passwd.
@@ -673,6 +674,19 @@ static int http_hostile(void)
 					iso_chan_wait(ch, ISO_CHAN_OUT, 100);
 		} else if (!strcmp(name, "ignore")) {
 			rc = 0; /* never answered; the connection stays the NF's to end */
+		} else if (!strcmp(name, "pass_opath")) {
+			/* a head, then index.html passed as the body, but opened
+			 * O_PATH (the filter lets that open by): no read of it works */
+			static const char head[] = "HTTP/1.1 200 OK\r\nContent-Length: 23\r\n\r\n";
+			struct iso_file_ref ref = {.stream = stream, .offset = 0, .length = 23};
+			int fd = open("index.html", O_PATH);
+			rc = fd < 0 ? -1 : iso_frame_send(ch, stream, ISO_F_DATA, 0, head, sizeof(head) - 1);
+			if (rc == 0)
+				rc = iso_fd_send(4, fd, &ref, sizeof(ref));
+			if (rc == 0)
+				rc = iso_frame_send(ch, stream, ISO_F_FILE, 0, &ref, sizeof(ref));
+			if (fd >= 0)
+				close(fd);
 		} else if (!strcmp(name, "spin")) {
 			/* a request that sends it into a loop: no answer, no system call */
 			for (volatile unsigned long x = 0;; x = x + 1)

@@ -66,6 +66,7 @@ static bool reordered(struct tcp_sack_sb *sb, uint32_t bytes)
 		segs = TCP_SACK_REORDER_MAX;
 	if (segs > sb->dupthresh)
 		sb->dupthresh = segs;
+	sb->calm = 0;
 	sb->nr_reorder++;
 	return true;
 }
@@ -369,6 +370,10 @@ void tcp_sack_mark_lost_below(struct tcp_sack_sb *sb, uint32_t seq)
 
 bool tcp_sack_enter_recovery(struct tcp_sack_sb *sb)
 {
+	if (sb->dupthresh > TCP_SACK_DUPTHRESH && ++sb->calm >= TCP_SACK_CALM) {
+		sb->dupthresh = TCP_SACK_DUPTHRESH; /* the reordering has stopped */
+		sb->calm = 0;
+	}
 	if (tcp_seq_gt(sb->rxt_nxt, sb->snd_una) && !sb->lost_below_set)
 		return true; /* the last recovery's resends stand */
 	sb->rxt_nxt = sb->snd_una;
@@ -384,4 +389,5 @@ void tcp_sack_reset(struct tcp_sack_sb *sb)
 	sb->una_marked = false;
 	sb->lost_below_set = false;
 	sb->dupthresh = TCP_SACK_DUPTHRESH;
+	sb->calm = 0;
 }

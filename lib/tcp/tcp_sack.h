@@ -27,7 +27,9 @@
  * reported late, and a hole resent for it, without anything arriving late.
  * In force is at most half the segments in flight (tcp_sack_dupthresh), so
  * that a small flight still finds its losses. A retransmission timeout
- * brings DupThresh back to 3.
+ * brings DupThresh back to 3, and so do TCP_SACK_CALM recoveries begun with
+ * no sign of reordering since the last one (RFC 8985's reo_wnd_persist):
+ * reordering that has stopped no longer delays every loss's recovery.
  *
  * Bounded memory: at most max_ranges ranges, fixed at init. When a new block
  * would need one more, the scoreboard forgets the smallest range other than
@@ -52,6 +54,7 @@
 
 #define TCP_SACK_DUPTHRESH 3     /* DupThresh at the start and after a timeout */
 #define TCP_SACK_REORDER_MAX 256 /* the most DupThresh rises to (segments) */
+#define TCP_SACK_CALM 16         /* recoveries without a sign that bring it back to 3 */
 
 struct tcp_sack_sb {
 	struct tcp_sack_block *r; /* sorted, disjoint, non-adjacent, in (una, nxt] */
@@ -64,6 +67,7 @@ struct tcp_sack_sb {
 	uint32_t lost_below;   /* un-SACKed bytes below it are lost (tcp_sack_mark_lost_below) */
 	bool lost_below_set;
 	uint32_t dupthresh;    /* DupThresh in segments (reordering seen, above) */
+	uint32_t calm;         /* recoveries begun since the last sign of reordering */
 	uint32_t resent_hi;    /* no byte at or above it was ever resent (tcp_sack_note_resend) */
 	bool resent_set;
 	uint32_t una_rxt_seq, una_rxt_end; /* the last resend from SND.UNA */
@@ -197,6 +201,7 @@ uint32_t tcp_sack_pipe(const struct tcp_sack_sb *sb, uint32_t snd_nxt);
  * then stays and true is returned: the hole at SND.UNA goes again once its
  * resend is known lost (tcp_sack_una_rxt_lost). A probe's lost mark
  * (tcp_sack_mark_lost_below) says all below it are: HighRxt = HighACK then.
+ * Counts the recovery toward TCP_SACK_CALM (above).
  */
 bool tcp_sack_enter_recovery(struct tcp_sack_sb *sb);
 

@@ -317,6 +317,41 @@ static void test_reordering(void)
 	tcp_sack_fini(&sb);
 }
 
+/* DupThresh comes back to 3 after TCP_SACK_CALM recoveries begun with no
+ * sign of reordering since the last; a sign starts the count again. */
+static void test_reordering_calm(void)
+{
+	struct tcp_sack_sb sb;
+	struct tcp_sack_ack_info info;
+	uint32_t base = 1000, nxt = base + 20 * MSS;
+	CHECK_EQ(tcp_sack_init(&sb, 8, MSS, base), 0);
+	/* 1 arrives after 2..6, never resent: DupThresh 6 */
+	CHECK_EQ(sack1(&sb, base, nxt, sg(base, 2, 6), &info), 0);
+	CHECK_EQ(sack1(&sb, base + 6 * MSS, nxt, sg(base, 2, 6), &info), 0);
+	CHECK(info.reordered);
+	CHECK_EQ(sb.dupthresh, 6);
+	for (int i = 1; i < TCP_SACK_CALM; i++)
+		tcp_sack_enter_recovery(&sb);
+	CHECK_EQ(sb.dupthresh, 6); /* 15 calm recoveries */
+	/* 7 arrives after 8..12: a sign, the count starts again */
+	CHECK_EQ(sack1(&sb, base + 6 * MSS, nxt, sg(base, 8, 12), &info), 0);
+	CHECK_EQ(sack1(&sb, base + 12 * MSS, nxt, sg(base, 14, 14), &info), 0);
+	CHECK(info.reordered);
+	CHECK_EQ(sb.dupthresh, 6);
+	for (int i = 1; i < TCP_SACK_CALM; i++)
+		tcp_sack_enter_recovery(&sb);
+	CHECK_EQ(sb.dupthresh, 6);
+	tcp_sack_enter_recovery(&sb); /* the 16th since the sign */
+	CHECK_EQ(sb.dupthresh, TCP_SACK_DUPTHRESH);
+	/* at 3 it stays; a hole with five segments SACKed above is lost */
+	for (int i = 0; i < TCP_SACK_CALM; i++)
+		tcp_sack_enter_recovery(&sb);
+	CHECK_EQ(sb.dupthresh, TCP_SACK_DUPTHRESH);
+	CHECK_EQ(sack1(&sb, base + 12 * MSS, nxt, sg(base, 14, 18), &info), 0);
+	CHECK(tcp_sack_is_lost(&sb, base + 12 * MSS));
+	tcp_sack_fini(&sb);
+}
+
 static void test_reset(void)
 {
 	struct tcp_sack_sb sb;
@@ -719,6 +754,7 @@ int main(void)
 	test_scenario();
 	test_dupthresh_count();
 	test_dupthresh_bytes();
+	test_reordering_calm();
 	test_validation();
 	test_dsack();
 	test_reordering();

@@ -44,10 +44,11 @@ bad "an unknown field" '{"unit":"client","worker":"/w","workers":3}' "services[0
 bad "a wrong type" '{"unit":"client","worker":"/w","spares":true}' "services[0].isolation.spares: must be a string or a non-negative integer"
 bad "a negative number" '{"unit":"client","worker":"/w","spares":-1}' "services[0].isolation.spares: must be"
 bad "out of range" '{"unit":"client","worker":"/w","worker_mem":"1m"}' "services[0].isolation.worker_mem: expected 16777216..1099511627776 (k, m, g suffixes), not '1m'"
+bad "a spin bound out of range" '{"unit":"client","worker":"/w","worker_spin_ms":"1k"}' "services[0].isolation.worker_spin_ms: expected 0..86400000, not '1k'"
 bad "too few uids" '{"unit":"client","worker":"/w","uid_range":"5000:4"}' "uid-range: 4 uids are fewer"
 bad "not an object" '"client"' "services[0].isolation: must be an object"
 jq -n '{ports:[{name:"p0",dev:"net_null0"}], services:[{name:"http", isolation:{unit:"pool:2", worker:"/w",
-	worker_mem:"64m", worker_fds:32, spares:0, inline_max:4096}}]}' >"$WORK/good.json"
+	worker_mem:"64m", worker_fds:32, worker_spin_ms:250, spares:0, inline_max:4096}}]}' >"$WORK/good.json"
 check "a good policy: --check says ok" bash -c "'$MGR' --check -c '$WORK/good.json' | grep -q ': ok'"
 
 echo "# the policy handed to the NF"

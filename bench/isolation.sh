@@ -359,8 +359,10 @@ have() { [ -n "$(bench_http_metric "$1" "$2" "$3" "$WRK_PER_S")" ]; }      # hav
 # held. One line "PART N {...}" in $HOLD.
 hold() {
 	local part=$1 n=$2 NF_UIDS=$(($2 + SPARES + 64)) t0 w max_w=0 max_t=0 now mem c
+	# timeouts beyond HOLD_SECS: a connection waiting for its worker (the
+	# header timeout's 503) or idle is not ended before the part's own bound
 	nf_start "$HOLD_CONFIG" keepalive --max-conns $((n + 4096)) --http-max-conns $((n + 16)) \
-		--idle-timeout-ms 3600000
+		--header-timeout-ms 3600000 --idle-timeout-ms 3600000
 	rm -f "$WORK/stop" "$WORK/hold.json"
 	t0=$(date +%s%N)
 	ip netns exec "$NS_A" taskset -c "$CLIENT_CPU" "$BH_PY" "$WORK/hold.py" hold "$BENCH_HTTP_IP" 80 "$n" \

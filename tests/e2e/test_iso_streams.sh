@@ -17,8 +17,8 @@
 #   unanswered while it answers another's: that one alone gets a 500 after
 #   the header timeout + 2 s (http.stream_hangs), the worker lives on.
 #   pool:1 with its output held back for want of room in the NF's queues:
-#   once the worker has waited a second, the connections whose queues do not
-#   move are reset and the answers behind the held frame go on; a reader
+#   once the queues have been full a second, the connections whose queues
+#   do not move are reset and the answers behind the held frame go on; a reader
 #   whose queue moves stays; the worker is not taken for hung, and the NF
 #   does not spin meanwhile.
 #   pool:1 and connection, a client that reads its pipelined answers slowly:
@@ -96,8 +96,8 @@ tcp_nf_stop http "$HTTP_PID"
 # connections each pipeline 20 GETs of a 1 MB file and read nothing, their
 # files fill the queue, and the worker's next frame for one of them is held,
 # and with it everything behind it in its ring. A keep-alive connection on
-# the same worker asks again: once the worker has waited a second, every
-# connection whose queue has not moved for as long is reset
+# the same worker asks again: once the queues have been full a second,
+# every connection whose queue has not moved for as long is reset
 # (http.queue_resets), and the answer comes. A reader that pipelined 8 GETs
 # of the same file before the gluttons came, and reads them at 2 MB/s (its
 # queue moves every half second), is not reset: all 8 come whole. Before,

@@ -682,7 +682,7 @@ static int http_hostile(void)
 			int fd = open("index.html", O_PATH);
 			rc = fd < 0 ? -1 : iso_frame_send(ch, stream, ISO_F_DATA, 0, head, sizeof(head) - 1);
 			if (rc == 0)
-				rc = iso_fd_send(4, fd, &ref, sizeof(ref));
+				rc = iso_fd_send(ISO_WORKER_SOCK_FD, fd, &ref, sizeof(ref));
 			if (rc == 0)
 				rc = iso_frame_send(ch, stream, ISO_F_FILE, 0, &ref, sizeof(ref));
 			if (fd >= 0)

@@ -33,6 +33,30 @@ struct api_req {
 	char *body;
 	size_t len;
 	int too_big;
+	int oom; /* short of memory reading the request: its body is not kept */
+};
+
+/* A request whose record could not be allocated: read and answered the 503
+ * below (never written, shared by every thread). */
+static struct api_req api_req_oom = {.oom = 1};
+
+/*
+ * Answers made at start, for when the memory to make the real one is short:
+ * queued, they allocate nothing (MHD builds the head in the connection's own
+ * pool). api_oom: 503 {"error": "out of memory"}; api_made: {} with the
+ * status of a change that was made (or refused), so that "503" keeps meaning
+ * "not made".
+ */
+static struct MHD_Response *api_oom, *api_made;
+static const char api_oom_text[] = "{\n \"error\": \"out of memory\"\n}";
+static const char api_made_text[] = "{}";
+
+/* What to answer when an answer cannot be made */
+enum api_short {
+	API_SHORT_503,    /* the 503 */
+	API_SHORT_CHANGE, /* a change's: its status with {} when that is a success, else the 503 */
+	API_SHORT_CLOSE,  /* none: the connection is closed (the event stream: a client
+			     reconnects after that, as it would not after a 503) */
 };
 
 struct api_reply {
@@ -465,19 +489,32 @@ static void api_sse_free(void *cls)
 	free(e);
 }
 
+/* The answer made at start for an answer with this status that could not be
+ * made (sh) */
+static enum MHD_Result api_short(struct MHD_Connection *c, unsigned status, enum api_short sh)
+{
+	if (sh == API_SHORT_CLOSE)
+		return MHD_NO;
+	if (sh == API_SHORT_CHANGE && status >= 200 && status < 300)
+		return MHD_queue_response(c, status, api_made);
+	return MHD_queue_response(c, MHD_HTTP_SERVICE_UNAVAILABLE, api_oom);
+}
+
 /* Queue r with the headers hdr (name, value pairs, NULL-ended), and let it
  * go. Not made (NULL: out of memory), or a header that could not be added:
- * MHD_NO, which closes the connection. */
+ * the answer made at start, as sh says. */
 static enum MHD_Result api_queue(struct MHD_Connection *c, unsigned status, struct MHD_Response *r,
-				 const char *const *hdr)
+				 const char *const *hdr, enum api_short sh)
 {
 	if (!r)
-		return MHD_NO;
+		return api_short(c, status, sh);
 	enum MHD_Result ret = MHD_YES;
 	for (; *hdr && ret == MHD_YES; hdr += 2)
 		ret = MHD_add_response_header(r, hdr[0], hdr[1]);
 	if (ret == MHD_YES)
 		ret = MHD_queue_response(c, status, r);
+	else
+		ret = api_short(c, status, sh);
 	MHD_destroy_response(r);
 	return ret;
 }
@@ -520,19 +557,17 @@ static enum MHD_Result api_events(struct mgr *m, struct MHD_Connection *c)
 	}
 	static const char *const hdr[] = {"Content-Type", "text/event-stream", "Cache-Control", "no-store",
 					  NULL};
-	return api_queue(c, MHD_HTTP_OK, r, hdr);
+	return api_queue(c, MHD_HTTP_OK, r, hdr, API_SHORT_CLOSE);
 }
 
 static enum MHD_Result api_text(struct MHD_Connection *c, unsigned status, char *text, size_t len,
 				const char *type)
 {
 	struct MHD_Response *r = MHD_create_response_from_buffer(len, text, MHD_RESPMEM_MUST_FREE);
-	if (!r) {
+	if (!r)
 		free(text);
-		return MHD_NO;
-	}
 	const char *const hdr[] = {"Content-Type", type, NULL};
-	return api_queue(c, status, r, hdr);
+	return api_queue(c, status, r, hdr, API_SHORT_503);
 }
 
 /*
@@ -574,14 +609,12 @@ static enum MHD_Result api_static(struct mgr *m, struct MHD_Connection *c, const
 		return api_send(c, api_error(MHD_HTTP_NOT_FOUND, "%s: not found", url));
 	}
 	struct MHD_Response *r = MHD_create_response_from_fd((uint64_t)sb.st_size, fd);
-	if (!r) {
+	if (!r)
 		close(fd);
-		return MHD_NO;
-	}
 	const char *const hdr[] = {"Content-Type", type, "X-Content-Type-Options", "nosniff",
 				   "Content-Security-Policy",
 				   "default-src 'self'; style-src 'self' 'unsafe-inline'", NULL};
-	return api_queue(c, MHD_HTTP_OK, r, hdr);
+	return api_queue(c, MHD_HTTP_OK, r, hdr, API_SHORT_503);
 }
 
 static int api_authorized(struct mgr *m, struct MHD_Connection *c)
@@ -599,21 +632,25 @@ static int api_authorized(struct mgr *m, struct MHD_Connection *c)
 	return diff == 0;
 }
 
-static enum MHD_Result api_send(struct MHD_Connection *c, struct api_reply rep)
+/* Send rep; no document (out of memory making it), or no text: the answer
+ * made at start, as sh says */
+static enum MHD_Result api_send_as(struct MHD_Connection *c, struct api_reply rep, enum api_short sh)
 {
-	/* No document (out of memory making it), or no text: no answer */
 	char *text = rep.doc ? json_dumps(rep.doc, JSON_INDENT(1) | JSON_SORT_KEYS) : NULL;
 	json_decref(rep.doc);
-	if (!text)
-		return MHD_NO;
-	struct MHD_Response *r = MHD_create_response_from_buffer(strlen(text), text, MHD_RESPMEM_MUST_FREE);
-	if (!r) {
+	struct MHD_Response *r =
+		text ? MHD_create_response_from_buffer(strlen(text), text, MHD_RESPMEM_MUST_FREE) : NULL;
+	if (!r)
 		free(text);
-		return MHD_NO;
-	}
 	static const char *const hdr[] = {"Content-Type", "application/json", "Cache-Control", "no-store",
 					  NULL};
-	return api_queue(c, rep.status, r, hdr);
+	return api_queue(c, rep.status, r, hdr, sh);
+}
+
+/* An answer to a GET, or a refusal */
+static enum MHD_Result api_send(struct MHD_Connection *c, struct api_reply rep)
+{
+	return api_send_as(c, rep, API_SHORT_503);
 }
 
 static enum MHD_Result api_handler(void *cls, struct MHD_Connection *c, const char *url,
@@ -626,18 +663,21 @@ static enum MHD_Result api_handler(void *cls, struct MHD_Connection *c, const ch
 
 	if (!r) {
 		r = calloc(1, sizeof(*r));
-		if (!r)
-			return MHD_NO;
-		*con_cls = r;
+		*con_cls = r ? r : &api_req_oom;
 		return MHD_YES;
 	}
 	if (*upload_size) {
-		if (r->len + *upload_size > API_MAX_BODY) {
+		if (r->oom || r->too_big) {
+			/* not kept */
+		} else if (r->len + *upload_size > API_MAX_BODY) {
 			r->too_big = 1;
 		} else {
 			char *b = realloc(r->body, r->len + *upload_size + 1);
-			if (!b)
-				return MHD_NO;
+			if (!b) {
+				r->oom = 1;
+				*upload_size = 0;
+				return MHD_YES;
+			}
 			memcpy(b + r->len, upload, *upload_size);
 			r->body = b;
 			r->len += *upload_size;
@@ -646,6 +686,8 @@ static enum MHD_Result api_handler(void *cls, struct MHD_Connection *c, const ch
 		*upload_size = 0;
 		return MHD_YES;
 	}
+	if (r->oom)
+		return api_short(c, MHD_HTTP_SERVICE_UNAVAILABLE, API_SHORT_503);
 	if (r->too_big)
 		return api_send(c, api_error(MHD_HTTP_CONTENT_TOO_LARGE, "body: at most %d bytes",
 					     API_MAX_BODY));
@@ -658,7 +700,7 @@ static enum MHD_Result api_handler(void *cls, struct MHD_Connection *c, const ch
 		size_t len;
 		char *text = mgr_stats_metrics(m, &len);
 		if (!text)
-			return MHD_NO;
+			return api_short(c, MHD_HTTP_SERVICE_UNAVAILABLE, API_SHORT_503);
 		return api_text(c, MHD_HTTP_OK, text, len, "text/plain; version=0.0.4");
 	}
 	if (get && !strcmp(url, "/api/v1/events"))
@@ -673,7 +715,7 @@ static enum MHD_Result api_handler(void *cls, struct MHD_Connection *c, const ch
 		json_decref(rep.doc);
 		rep = api_error(MHD_HTTP_SERVICE_UNAVAILABLE, "out of memory");
 	}
-	return api_send(c, rep);
+	return api_send_as(c, rep, get ? API_SHORT_503 : API_SHORT_CHANGE);
 }
 
 static void api_done(void *cls, struct MHD_Connection *c, void **con_cls,
@@ -683,7 +725,7 @@ static void api_done(void *cls, struct MHD_Connection *c, void **con_cls,
 	(void)cls;
 	(void)c;
 	(void)toe;
-	if (r) {
+	if (r && r != &api_req_oom) {
 		free(r->body);
 		free(r);
 	}
@@ -726,6 +768,30 @@ static int api_token(struct mgr *m)
 	return w == (ssize_t)strlen(m->api_token) + 1 ? 0 : -EIO;
 }
 
+/* The answers for when memory is short (api_oom, api_made). 0 or -ENOMEM. */
+static int api_short_make(void)
+{
+	api_oom = MHD_create_response_from_buffer(strlen(api_oom_text), (void *)api_oom_text,
+						  MHD_RESPMEM_PERSISTENT);
+	api_made = MHD_create_response_from_buffer(strlen(api_made_text), (void *)api_made_text,
+						   MHD_RESPMEM_PERSISTENT);
+	struct MHD_Response *rs[] = {api_oom, api_made};
+	for (unsigned i = 0; i < 2; i++)
+		if (!rs[i] || MHD_add_response_header(rs[i], "Content-Type", "application/json") != MHD_YES ||
+		    MHD_add_response_header(rs[i], "Cache-Control", "no-store") != MHD_YES)
+			return -ENOMEM;
+	return 0;
+}
+
+static void api_short_free(void)
+{
+	if (api_oom)
+		MHD_destroy_response(api_oom);
+	if (api_made)
+		MHD_destroy_response(api_made);
+	api_oom = api_made = NULL;
+}
+
 int mgr_api_start(struct mgr *m)
 {
 	struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)m->cfg.api_port)};
@@ -736,6 +802,11 @@ int mgr_api_start(struct mgr *m)
 		fprintf(stderr, "bulkhead: api: cannot create the token file %s: %s\n",
 			m->api_token_path, strerror(-rc));
 		return rc;
+	}
+	if (api_short_make() < 0) {
+		api_short_free();
+		fprintf(stderr, "bulkhead: api: out of memory\n");
+		return -ENOMEM;
 	}
 	inet_pton(AF_INET, m->cfg.api_bind, &sa.sin_addr);
 	/* A thread per connection: an event stream blocks its thread, not the others. */
@@ -748,6 +819,7 @@ int mgr_api_start(struct mgr *m)
 				  MHD_OPTION_CONNECTION_LIMIT, (unsigned)64,
 				  MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)30, MHD_OPTION_END);
 	if (!m->api) {
+		api_short_free();
 		fprintf(stderr, "bulkhead: api: cannot listen on %s:%u (api.port in use?)\n",
 			m->cfg.api_bind, m->cfg.api_port);
 		return -EADDRINUSE;
@@ -762,6 +834,7 @@ void mgr_api_stop(struct mgr *m)
 	if (m->api)
 		MHD_stop_daemon(m->api);
 	m->api = NULL;
+	api_short_free();
 	if (!m->cfg.api_token && m->api_token_file[0] == '/')
 		unlink(m->api_token_file);
 }

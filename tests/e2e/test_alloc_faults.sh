@@ -39,10 +39,20 @@ tcp_config "$WORK/cfg0.json" '["http"]'
 jq --arg t "$TOKEN" '. + {api: {token: $t}}' "$WORK/cfg0.json" >"$WORK/cfg.json"
 preload mgr bh_start_mgr "$WORK/cfg.json" || exit 1
 API=http://127.0.0.1:8470
-# api METHOD PATH [BODY]: the status (000: no answer)
+# api METHOD PATH [BODY]: the status (000: no answer); the body in $WORK/api.body
 api() {
-	ip netns exec "$NS_M" curl -s -m 5 -o /dev/null -w '%{http_code}' -X "$1" \
+	ip netns exec "$NS_M" curl -s -m 5 -o "$WORK/api.body" -w '%{http_code}' -X "$1" \
 		-H "Authorization: Bearer $TOKEN" ${3:+--data "$3"} "$API$2"
+}
+
+# called NAME METHOD PATH [BODY]: "NAME STATUS" of the call; a 503 whose body
+# is not {"error": "..."} is "NAME 503?"
+called() {
+	local name=$1 code
+	shift
+	code=$(api "$@")
+	[ "$code" != 503 ] || jq -e '.error | strings' "$WORK/api.body" >/dev/null 2>&1 || code="503?"
+	echo "$name $code"
 }
 
 # new_conns STOPFILE OUT: one GET on a new connection after another until
@@ -133,14 +143,14 @@ echo "$PERMILLE $RANDOM" >"$WORK/mgr.ctl"
 end=$(($(date +%s) + FAIL_S))
 while [ "$(date +%s)" -lt "$end" ]; do
 	{
-		echo "stats $(api GET /api/v1/stats)"
-		echo "metrics $(api GET /metrics)"
-		echo "console $(api GET /)"
-		echo "create $(api POST /api/v1/chains '{"name":"spare","hops":[],"out":"p0"}')"
-		echo "delete $(api DELETE /api/v1/chains/spare)"
-		echo "bad $(api POST /api/v1/chains '{"name":5}')"
-		echo "rule $(api POST /api/v1/rules '{"in_port":"p1","proto":"udp","dport":"9","chain":"in"}')"
-		echo "unrule $(api DELETE /api/v1/rules/1)"
+		called stats GET /api/v1/stats
+		called metrics GET /metrics
+		called console GET /
+		called create POST /api/v1/chains '{"name":"spare","hops":[],"out":"p0"}'
+		called delete DELETE /api/v1/chains/spare
+		called bad POST /api/v1/chains '{"name":5}'
+		called rule POST /api/v1/rules '{"in_port":"p1","proto":"udp","dport":"9","chain":"in"}'
+		called unrule DELETE /api/v1/rules/1
 	} >>"$WORK/api.codes"
 done
 rm -f "$WORK/mgr.ctl"
@@ -150,10 +160,12 @@ wait "$SSE"
 echo "# manager: the API meanwhile: $(sort "$WORK/api.codes" | uniq -c | tr -s ' \n' ' ')"
 after_load manager mgr "$MGR_PID"
 check "manager: each API call answered as without the failures, short of memory (503), or not at all (000)" \
-	bash -c "! grep -vE '^((stats|metrics|console) (200|000)|stats 503|create (201|409|503|000)|delete (200|404|503|000)|bad (400|503|000)|rule (201|503|000)|unrule (200|404|503|000))$' \
+	bash -c "! grep -vE '^((stats|metrics|console) (200|503|000)|create (201|409|503|000)|delete (200|404|503|000)|bad (400|503|000)|rule (201|503|000)|unrule (200|404|503|000))$' \
 	'$WORK/api.codes'"
-check_cmp "manager:   ... most of them answered" "$(grep -vc ' 000$' "$WORK/api.codes")" -gt \
-	$(($(wc -l <"$WORK/api.codes") / 2))
+# (a connection is closed unanswered only when the HTTP library's own
+# allocations fail: accepting it, starting its thread)
+check_cmp "manager:   ... two thirds of them at least answered" "$(grep -vc ' 000$' "$WORK/api.codes")" -ge \
+	$(($(wc -l <"$WORK/api.codes") * 2 / 3))
 for f in loop.bin notes.txt index.html; do
 	check_json "manager: /$f again and again on a keep-alive connection, every answer whole, no error" \
 		"$WORK/loop-$f.json" '.fetches > 0 and .bad == 0 and .errors == 0'

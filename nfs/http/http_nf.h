@@ -47,7 +47,7 @@
 	X(workers_spare, "isolated workers started ahead of demand, unused now")  \
 	X(worker_crashes, "workers dead of a signal not ours (crash, abort, a kill from outside) or an error exit") \
 	X(worker_seccomp_kills, "workers killed for a forbidden system call (SIGSYS)") \
-	X(worker_limit_kills, "workers stopped by a limit: CPU time (SIGXCPU, or --worker-spin-ms owing an answer), memory (exit 4)") \
+	X(worker_limit_kills, "workers stopped by a limit: CPU time (SIGXCPU, or --worker-spin-ms owing an answer or owing nothing), memory (exit 4)") \
 	X(worker_hangs, "workers killed for not answering in time")                \
 	X(worker_protocol_errors, "workers killed for breaking the channel protocol") \
 	X(worker_spawn_failures, "workers the zygote could not start")             \
@@ -173,7 +173,8 @@ void hiso_stop(struct hsrv *s);
 	"  --worker-mem BYTES      address-space limit per worker (k, m, g) [256m]\n"      \
 	"  --worker-cpu-s S        CPU seconds per worker, 0: none [0]\n"                   \
 	"  --worker-spin-ms MS     CPU a worker may use owing an answer (no frame since\n"  \
-	"                          the request's bytes), 0: no bound [1000]\n"              \
+	"                          the request's bytes), or owing nothing with nothing\n"  \
+	"                          given or taken, 0: no bound [1000]\n"                   \
 	"  --worker-fds N          descriptors per worker [64]\n"                           \
 	"  --worker-idle-ms MS     a worker with no connection (client unit; surplus scrubbed\n" \
 	"                          spares) exits after [10000]\n"                            \

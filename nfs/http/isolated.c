@@ -46,6 +46,8 @@
  * and spends --worker-spin-ms of CPU meanwhile (a request sent it into a
  * loop) is killed then, without waiting for that, and counted as stopped
  * by a limit: on a CPU it shares with the NF, it slows every connection.
+ * So is one that spends as much owing nothing, nothing given to it and
+ * nothing taken from it meanwhile (it answered, then looped).
  *
  * Descriptors: one per live worker (its fd socket); the NF raises its
  * RLIMIT_NOFILE for the uid range where it may, and never has more workers
@@ -77,7 +79,8 @@
 #define HISO_QUEUE_FILES 256u       /* passed files queued so, in all (each a descriptor) */
 #define HISO_FULL_MAX_NS 1000000000ull /* queues full so long: a queue as still is reset */
 #define HISO_SPIN_LOOK_NS 100000000ull /* owing so long: its CPU time is looked at */
-#define HISO_SPIN_LOOKS 256u        /* workers whose CPU time is read per scan, at most */
+#define HISO_SPIN_LOOKS 256u        /* workers whose CPU time is read per scan, at most, */
+#define HISO_SPIN_IDLE_LOOKS 64u    /* ... and of those owing nothing */
 _Static_assert(sizeof(((struct hsrv *)0)->buf) >= ISO_FRAME_MAX, "a frame's payload fits s->buf");
 
 struct hworker {
@@ -109,13 +112,16 @@ struct hworker {
 	struct iso_frame held_f;
 	uint8_t *held_buf;
 	uint64_t owed_ns;      /* input given and no frame since; 0: nothing owed */
+	uint32_t acts;         /* input given and frames taken, counted (spinning()) */
 	uint64_t retire_ns, idle_since;
 	struct hworker *next_spare;
 	/* spinning (spinning()): its CPU clock, and the CPU time it had when
-	 * first looked at owing what it owes since spin_owed */
+	 * first looked at owing what it owes since spin_owed, or (spin_owed
+	 * 0) owing nothing since its spin_acts-th act */
 	clockid_t cpu_clock;
-	bool has_clock;
+	bool has_clock, spin_seen; /* spin_seen: a first look was taken */
 	uint64_t spin_owed, spin_cpu0;
+	uint32_t spin_acts;
 };
 
 struct hiso {
@@ -146,7 +152,8 @@ struct hiso {
 	bool held_due;            /* room came back in the queues: look at them (hiso_step) */
 	uint64_t full_ns;         /* since when the queues have been full (a frame held back,
 				     and never under 3/4 of either bound since); 0: not */
-	uint32_t spin_next;       /* in all[]: where the next scan's CPU looks begin */
+	uint32_t spin_next;       /* in all[]: where the next scan's CPU looks begin, */
+	uint32_t spin_idle_next;  /* ... and those at workers owing nothing */
 };
 
 /* A worker's output for a connection that is still sending what came
@@ -414,19 +421,23 @@ static char worker_state(const struct hworker *w)
  * host, thousands of workers whose connections closed at once wait seconds
  * for a CPU to exit on, and the zygote reaps and reports them one by one.
  * (Its connection is gone: waiting costs nobody an answer.) */
-/* Whether w, owing output, has spent more than --worker-spin-ms of CPU
- * since it was first looked at owing it (its CPU clock read now; the
- * first look only takes the count it starts from). A worker that parses
- * a request and answers spends microseconds; one that owes and runs on is
- * in a loop, and takes the CPU from the NF and every other worker. */
+/* Whether w has spent more than --worker-spin-ms of CPU since it was
+ * first looked at owing what it owes (owed_ns), or, owing nothing, with
+ * nothing given to it or taken from it since (acts): its CPU clock read
+ * now; the first look only takes the count it starts from. A worker that
+ * parses a request and answers spends microseconds, and one that owes
+ * nothing sleeps; one that runs on is in a loop, and takes the CPU from
+ * the NF and every other worker. */
 static bool spinning(const struct hiso *h, struct hworker *w)
 {
 	struct timespec ts;
 	if (clock_gettime(w->cpu_clock, &ts) < 0)
 		return false; /* exited: its report is on its way */
 	uint64_t cpu = (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-	if (w->spin_owed != w->owed_ns) {
+	if (!w->spin_seen || w->spin_owed != w->owed_ns || (!w->owed_ns && w->spin_acts != w->acts)) {
+		w->spin_seen = true;
 		w->spin_owed = w->owed_ns;
+		w->spin_acts = w->acts;
 		w->spin_cpu0 = cpu;
 		return false;
 	}
@@ -891,6 +902,7 @@ void hiso_conn_gone(struct hsrv *s, struct hconn *c)
 		 * surplus beyond --spares leaves after --worker-idle-ms unused) */
 		if (h->p.scrub && told && !w->held) {
 			w->owed_ns = 0;
+			w->acts++;
 			poll_del(h, w);
 			spare_push(h, w, now);
 		} else {
@@ -1181,6 +1193,7 @@ static int relay_out(struct bh_tcp *t, struct hsrv *s, struct hworker *w, uint64
 			break;
 		}
 		w->owed_ns = 0;
+		w->acts++;
 		rc = deliver(t, s, w, &f, s->buf, now);
 		if (rc < 0) {
 			poll_del(h, w);
@@ -1257,6 +1270,7 @@ static void relay_in(struct bh_tcp *t, struct hsrv *s, int fd, uint64_t now)
 		 * backed up (it may be waiting for credit). */
 		if (!w->owed_ns && !out_pending(c))
 			w->owed_ns = now;
+		w->acts++;
 		if (!c->owed_ns)
 			c->owed_ns = now;
 	}
@@ -1586,23 +1600,30 @@ void hiso_scan(struct bh_tcp *t, struct hsrv *s, uint64_t now)
 		}
 	}
 	/* The CPU time of workers owing output for HISO_SPIN_LOOK_NS (one
-	 * system call each), at most HISO_SPIN_LOOKS a scan, taking turns. */
-	uint32_t looks = 0, j = h->n_all ? h->spin_next % h->n_all : 0;
-	for (uint32_t k = 0; h->p.spin_ms && k < h->n_all && looks < HISO_SPIN_LOOKS; k++) {
-		struct hworker *w = h->all[j];
-		j = (j + 1) % h->n_all;
-		if (!w->owed_ns || w->held || w->killed || w->retiring || !w->has_clock ||
-		    since(now, w->owed_ns) < HISO_SPIN_LOOK_NS)
-			continue;
-		looks++;
-		if (spinning(h, w)) {
-			fprintf(stderr, HISO_PROG ": worker %d (uid %u) killed: over %llu ms of CPU owing "
-				"an answer\n", (int)w->pid, (unsigned)w->uid,
-				(unsigned long long)h->p.spin_ms);
-			worker_kill(s, w, HTTP_C_worker_limit_kills);
+	 * system call each), at most HISO_SPIN_LOOKS a scan, taking turns;
+	 * then of workers owing nothing, HISO_SPIN_IDLE_LOOKS a scan (a
+	 * worker in a loop after its answer, or before its first request). */
+	for (int idle = 0; h->p.spin_ms && idle < 2; idle++) {
+		uint32_t *next = idle ? &h->spin_idle_next : &h->spin_next;
+		uint32_t looks = 0, j = h->n_all ? *next % h->n_all : 0;
+		uint32_t most = idle ? HISO_SPIN_IDLE_LOOKS : HISO_SPIN_LOOKS;
+		for (uint32_t k = 0; k < h->n_all && looks < most; k++) {
+			struct hworker *w = h->all[j];
+			j = (j + 1) % h->n_all;
+			if (w->held || w->killed || w->retiring || !w->has_clock ||
+			    (idle ? w->owed_ns != 0
+				  : !w->owed_ns || since(now, w->owed_ns) < HISO_SPIN_LOOK_NS))
+				continue;
+			looks++;
+			if (spinning(h, w)) {
+				fprintf(stderr, HISO_PROG ": worker %d (uid %u) killed: over %llu ms of CPU "
+					"owing %s\n", (int)w->pid, (unsigned)w->uid,
+					(unsigned long long)h->p.spin_ms, idle ? "nothing" : "an answer");
+				worker_kill(s, w, HTTP_C_worker_limit_kills);
+			}
 		}
+		*next = j;
 	}
-	h->spin_next = j;
 	for (uint32_t i = 0; i < h->n_all; i++) {
 		struct hworker *w = h->all[i];
 		if (w->killed) {

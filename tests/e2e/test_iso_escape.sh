@@ -135,6 +135,18 @@ check_json "  ... while another connection's keep-alive loop went on, every answ
 http_counters_settled
 check_cmp "  ... counted as stopped by a limit (http.worker_limit_kills)" "$(http_app worker_limit_kills)" -eq 1
 
+# A worker that answers, then loops (it owes nothing): killed once it has
+# spent --worker-spin-ms of CPU so, its keep-alive connection then closed;
+# else it would run until the NF's idle backstop ended its connection and
+# 30 s after that.
+hc send $TCP_IP 80 'GET /spin_after HTTP/1.1\r\nHost: a\r\n\r\n' 15 >"$WORK/spin_after.json"
+echo "# spin_after: $(jq -c '{status, body, closed, seconds}' "$WORK/spin_after.json")"
+check_json "a worker that answers, then loops: its answer whole, then its connection closed within 5 s" \
+	"$WORK/spin_after.json" '.status == 200 and .body == "spin_after\n" and .closed != "open" and .seconds < 5' \
+	'{status, body, closed, seconds}'
+http_counters_settled
+check_cmp "  ... counted as stopped by a limit (http.worker_limit_kills)" "$(http_app worker_limit_kills)" -eq 2
+
 http_counters_settled
 check_cmp "http.worker_seccomp_kills counts every forbidden call" "$(http_app worker_seccomp_kills)" -eq "$SYS_N"
 check_cmp "  ... and nothing else went wrong (the two protocol errors and a kernel's fault aside)" \

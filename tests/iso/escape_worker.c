@@ -32,6 +32,8 @@
  *                         "GET /frames?SEED" sends frames that break the protocol
  *                         at random, tests/e2e/test_iso_frames.sh; "GET /ignore"
  *                         is never answered; "GET /spin" sends it into a loop;
+ *                         "GET /spin_after" answers, keeping the connection,
+ *                         then loops;
  *                         "GET /pass_opath" passes an O_PATH descriptor as a body)
  *
  * The docroot is expected to hold index.html (DOC_CONTENT), a mode 0666 file
@@ -689,6 +691,13 @@ static int http_hostile(void)
 				close(fd);
 		} else if (!strcmp(name, "spin")) {
 			/* a request that sends it into a loop: no answer, no system call */
+			for (volatile unsigned long x = 0;; x = x + 1)
+				;
+		} else if (!strcmp(name, "spin_after")) {
+			/* its answer, whole, then a loop: it owes nothing */
+			int n = snprintf(file, sizeof(file), "spin_after\n");
+			if (http_answer(ch, stream, file, (size_t)n, true) < 0)
+				return 12;
 			for (volatile unsigned long x = 0;; x = x + 1)
 				;
 		} else if (!strcmp(name, "frames")) {

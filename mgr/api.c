@@ -44,8 +44,8 @@ static struct api_req api_req_oom = {.oom = 1};
  * Answers made at start, for when the memory to make the real one is short:
  * queued, they allocate nothing (MHD builds the head in the connection's own
  * pool). api_oom: 503 {"error": "out of memory"}; api_made: {} with the
- * status of a change that was made (or refused), so that "503" keeps meaning
- * "not made".
+ * status of a change that was made, so that "503" keeps meaning "not made"
+ * (a refused change's answer that cannot be made is the 503: not made).
  */
 static struct MHD_Response *api_oom, *api_made;
 static const char api_oom_text[] = "{\n \"error\": \"out of memory\"\n}";

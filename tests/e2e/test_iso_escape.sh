@@ -136,9 +136,8 @@ http_counters_settled
 check_cmp "  ... counted as stopped by a limit (http.worker_limit_kills)" "$(http_app worker_limit_kills)" -eq 1
 
 # A worker that answers, then loops (it owes nothing): killed once it has
-# spent --worker-spin-ms of CPU so, its keep-alive connection then closed;
-# else it would run until the NF's idle backstop ended its connection and
-# 30 s after that.
+# spent --worker-spin-ms of CPU so, its keep-alive connection then closed
+# (before, the connection was still open 15 s later, the worker running).
 hc send $TCP_IP 80 'GET /spin_after HTTP/1.1\r\nHost: a\r\n\r\n' 15 >"$WORK/spin_after.json"
 echo "# spin_after: $(jq -c '{status, body, closed, seconds}' "$WORK/spin_after.json")"
 check_json "a worker that answers, then loops: its answer whole, then its connection closed within 5 s" \

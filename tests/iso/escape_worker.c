@@ -584,6 +584,13 @@ static int frame_fuzz(struct iso_chan *ch, uint32_t stream, unsigned seed)
 }
 
 /* In place of the HTTP worker: one attempt per request (see the top). */
+/* A loop with no system call, for ever */
+static _Noreturn void spin(void)
+{
+	for (volatile unsigned long x = 0;; x = x + 1)
+		;
+}
+
 static int http_hostile(void)
 {
 	static uint8_t buf[ISO_FRAME_MAX];
@@ -690,16 +697,13 @@ static int http_hostile(void)
 			if (fd >= 0)
 				close(fd);
 		} else if (!strcmp(name, "spin")) {
-			/* a request that sends it into a loop: no answer, no system call */
-			for (volatile unsigned long x = 0;; x = x + 1)
-				;
+			spin(); /* a request that sends it into a loop: no answer */
 		} else if (!strcmp(name, "spin_after")) {
 			/* its answer, whole, then a loop: it owes nothing */
 			int n = snprintf(file, sizeof(file), "spin_after\n");
 			if (http_answer(ch, stream, file, (size_t)n, true) < 0)
 				return 12;
-			for (volatile unsigned long x = 0;; x = x + 1)
-				;
+			spin();
 		} else if (!strcmp(name, "frames")) {
 			rc = frame_fuzz(ch, stream, (unsigned)pid);
 		} else if (!strcmp(name, "whoami")) { /* and the connection stays */

@@ -25,6 +25,10 @@ sent as Latin-1 bytes.
       closed ("fin", "reset" or "open"), seconds (from the write to the close);
       a reset before the request is out counts as "reset". (Any command
       that gets no connection at all prints status 0, "open" and an error.)
+  http_client.py sends HOST PORT REQ FIRST LAST PARALLEL [MAX_S]
+      send, once for each N from FIRST to LAST with "{}" in REQ replaced by
+      N, each on its own connection, PARALLEL at a time: a line each, as
+      send's, in the order they end
   http_client.py late HOST PORT REQ LATE_BYTES WAIT_S [RCVBUF]
       REQ in one write (with RCVBUF, a receive buffer that small, so that
       what the server sends waits in its own buffer); WAIT_S later (the
@@ -249,15 +253,19 @@ def pipeline(host, port, root, paths, rate=0, group=0, pause=0.0):
                       "errors": errors, "seconds": round(time.monotonic() - t0, 3)}))
 
 
-def report(c, r, t0, **more):
+def result(c, r, t0, **more):
     status, hdrs, body = r if r else (0, {}, b"")
     out = {"status": status, "headers": hdrs, "body": body.decode("latin-1"), "more": len(c.buf),
            "closed": c.closed, "seconds": round(time.monotonic() - t0, 3)}
     out.update(more)
-    print(json.dumps(out))
+    return out
 
 
-def send(host, port, req, limit=5.0):
+def report(c, r, t0, **more):
+    print(json.dumps(result(c, r, t0, **more)))
+
+
+def send_one(host, port, req, limit):
     c = Conn(host, port)
     head = req.startswith("HEAD ")
     t0 = time.monotonic()
@@ -267,7 +275,37 @@ def send(host, port, req, limit=5.0):
         c.closed = "reset"  # reset before the request was out: ended all the same
     r = c.response(head=head, timeout=limit)
     c.drain(limit - (time.monotonic() - t0))
-    report(c, r, t0)
+    return result(c, r, t0)
+
+
+def send(host, port, req, limit=5.0):
+    print(json.dumps(send_one(host, port, req, limit)))
+
+
+def sends(host, port, req, first, last, parallel, limit=5.0):
+    """send for each N from first to last, "{}" in req replaced by N, parallel
+    connections at a time; a line each, in the order they end."""
+    lock = threading.Lock()
+    todo = iter(range(first, last + 1))
+
+    def run():
+        while True:
+            with lock:
+                n = next(todo, None)
+            if n is None:
+                return
+            try:
+                out = send_one(host, port, req.replace("{}", str(n)), limit)
+            except OSError as e:  # as main() reports it for one send
+                out = {"status": 0, "closed": "open", "error": str(e)}
+            with lock:
+                print(json.dumps(out), flush=True)
+
+    threads = [threading.Thread(target=run) for _ in range(parallel)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
 
 
 def late(host, port, req, n, wait, rcvbuf=0):
@@ -612,6 +650,8 @@ def main(cmd, a):
                  group=int(a[6]) if len(a) > 6 else 0, pause=float(a[7]) if len(a) > 7 else 0.0)
     elif cmd == "send":
         send(a[0], int(a[1]), a[2], *(float(x) for x in a[3:]))
+    elif cmd == "sends":
+        sends(a[0], int(a[1]), a[2], int(a[3]), int(a[4]), int(a[5]), *(float(x) for x in a[6:]))
     elif cmd == "late":
         late(a[0], int(a[1]), a[2], int(a[3]), float(a[4]), *(int(x) for x in a[5:]))
     elif cmd == "slow":

@@ -50,8 +50,8 @@ answers() {
 }
 
 # FRAMES requests, four at a time, each on its own connection (and worker)
-seq "$SEED0" $((SEED0 + FRAMES - 1)) | xargs -P 4 -I{} ip netns exec "$NS_A" $HC send $TCP_IP 80 \
-	'GET /frames?{} HTTP/1.1\r\nHost: a\r\n\r\n' 10 >"$WORK/frames.json"
+hc sends $TCP_IP 80 'GET /frames?{} HTTP/1.1\r\nHost: a\r\n\r\n' "$SEED0" $((SEED0 + FRAMES - 1)) 4 10 \
+	>"$WORK/frames.json"
 touch "$WORK/stop"
 wait "$LOOP_PID"
 answers "$WORK/frames.json" | sed 's/^/# answers: /'
@@ -90,8 +90,8 @@ FDS0=$(nf_fds)
 # and one request its worker never answers, while it serves the others
 hc send $TCP_IP 80 'GET /ignore HTTP/1.1\r\nHost: a\r\n\r\n' 10 >"$WORK/ignored.json" &
 IGNORED_PID=$!
-seq $((SEED0 + FRAMES)) $((SEED0 + 2 * FRAMES - 1)) | xargs -P 4 -I{} ip netns exec "$NS_A" $HC send \
-	$TCP_IP 80 'GET /frames?{} HTTP/1.1\r\nHost: a\r\n\r\n' 10 >"$WORK/pool.json"
+hc sends $TCP_IP 80 'GET /frames?{} HTTP/1.1\r\nHost: a\r\n\r\n' $((SEED0 + FRAMES)) \
+	$((SEED0 + 2 * FRAMES - 1)) 4 10 >"$WORK/pool.json"
 wait "$IGNORED_PID"
 check_json "pool:2: a request its worker never answers: the NF ends the connection (a 500, or its worker killed)" \
 	"$WORK/ignored.json" '.closed != "open" and .seconds < 6' '{status, closed, seconds}'

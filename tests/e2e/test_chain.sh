@@ -42,7 +42,7 @@ done
 # UDP: 500 datagrams to an open port all arrive; 300 to the blocked port none.
 ip netns exec "$NS_B" $NU udp-recv 6000 1 10 >"$WORK/udp.ok" 2>/dev/null &
 r1=$!
-ip netns exec "$NS_B" $NU udp-recv 6001 1 5 >"$WORK/udp.blocked" 2>/dev/null &
+ip netns exec "$NS_B" $NU udp-recv 6001 1 3 >"$WORK/udp.blocked" 2>/dev/null &
 r2=$!
 sleep 0.3
 ip netns exec "$NS_A" $NU udp-send 198.18.0.2 6000 500 >/dev/null

@@ -10,12 +10,16 @@
 #   SERVER_CPU
 #
 # 1. matrix: for each mode (keep-alive; "Connection: close", a new connection
-#    per request) and each configuration (shared, connection/fresh,
-#    connection/scrub, client/fresh, client/scrub, pool:N/fresh: unit and
-#    recycling, docs/isolation.md), a fresh NF (TIME-WAIT stays in its table:
-#    see bench/http.sh), then wrk on each file (64 B .. 10 MiB): requests/s,
+#    per request), each file (64 B .. 10 MiB) and each configuration (shared,
+#    connection/fresh, connection/scrub, client/fresh, client/scrub,
+#    pool:N/fresh: unit and recycling, docs/isolation.md), a fresh NF
+#    (TIME-WAIT stays in its table: see bench/http.sh), then wrk: requests/s,
 #    MB/s (heads included), p99 latency, and the ratio of each isolated
-#    configuration to shared. The NF's worker counters after each run.
+#    configuration to shared. The NF's worker counters after each run. The
+#    configurations of one file run back to back, so that the points a ratio
+#    compares are about a minute apart at most, on a host whose speed wanders
+#    (ORDER=config: one NF per configuration for all the files, as before:
+#    three minutes apart at most, a fifth fewer NF starts).
 # 1b. floor: what a request costs the isolated design in wake-ups alone
 #    (bench/chan_pingpong.c: a parent and CONNS workers with a channel each,
 #    all on SERVER_CPU, each message one wake, one sleep and a switch there
@@ -41,7 +45,7 @@
 # rounds' ratios (each round's isolated figure over the same round's shared
 # one).
 #
-# Environment: ROUNDS=1 SECS=5 WARMUP=1 CONNS=32 CLIENT_CPU=0 SERVER_CPU=1
+# Environment: ROUNDS=1 SECS=5 WARMUP=1 CONNS=32 CLIENT_CPU=0 SERVER_CPU=1 ORDER=size
 #   SIZES="64 1k 64k 1m 10m" MODES="keepalive close" (pipeline: PIPELINE=16)
 #   POOL_N=2 CONFIGS="shared connection/fresh connection/scrub client/fresh
 #   client/scrub pool:$POOL_N/fresh" PARTS="matrix floor rate idle max"
@@ -62,6 +66,8 @@ POOL_N=${POOL_N:-2}
 CONFIGS=${CONFIGS:-shared connection/fresh connection/scrub client/fresh client/scrub pool:$POOL_N/fresh}
 PARTS=${PARTS:-matrix floor rate idle max}
 ROUNDS=${ROUNDS:-1}
+ORDER=${ORDER:-size}
+case $ORDER in size | config) ;; *) echo "$0: ORDER: expected size or config, not '$ORDER'" >&2; exit 2 ;; esac
 HTTP_MAX_CONNS=${HTTP_MAX_CONNS:-4096}
 UID_BASE=${UID_BASE:-2000500000} # not the e2e tests' range: PSS is summed by uid
 UID_COUNT=${UID_COUNT:-4096}
@@ -87,7 +93,7 @@ chmod 644 "$DOCROOT/idle.bin"
 { install -d -m 0755 "$WORK/libexec" &&
 	install -m 0711 "$WORKER" "$WORK/libexec/worker"; } ||
 	die "cannot install the worker"
-CNT=$WORK/counters.txt # "CONFIG MODE {NF counters}" after each run
+CNT=$WORK/counters.txt # "CONFIG MODE SIZE {NF counters}" after each run (SIZE all: one run for every size)
 HOLD=$WORK/hold.txt    # "PART N {client, memory, counters}"
 : >"$CNT"
 : >"$HOLD"
@@ -260,8 +266,8 @@ counters() {
 	sleep 1.2
 	bh_snap
 	c=$(jq -c "$NF_COUNTERS" "$WORK/snap.json")
-	echo "$1 $2 $c" >>"$CNT"
-	[ "$1" = shared ] || echo "  $1 $2: workers started $(jq -r .workers_started <<<"$c")," \
+	echo "$1 $2 $3 $c" >>"$CNT"
+	[ "$1" = shared ] || echo "  $1 $2 $3: workers started $(jq -r .workers_started <<<"$c")," \
 		"faults $(jq -r "$FAULTS" <<<"$c"), connections that waited $(jq -r .conns_waited <<<"$c")"
 }
 
@@ -402,12 +408,23 @@ if [[ " $PARTS " == *" matrix "* ]]; then
 		k=$(((ROUND - 1) % ${#cfgs[@]}))
 		order="${cfgs[*]:k} ${cfgs[*]:0:k}"
 		for m in $MODES; do
-			for cfg in $order; do
-				nf_start "$cfg" "$m"
-				for z in $SIZES; do point "$cfg" "$m" "$z"; done
-				counters "$cfg" "$m"
-				bench_http_nf_stop
-			done
+			if [ "$ORDER" = config ]; then
+				for cfg in $order; do
+					nf_start "$cfg" "$m"
+					for z in $SIZES; do point "$cfg" "$m" "$z"; done
+					counters "$cfg" "$m" all
+					bench_http_nf_stop
+				done
+			else
+				for z in $SIZES; do
+					for cfg in $order; do
+						nf_start "$cfg" "$m"
+						point "$cfg" "$m" "$z"
+						counters "$cfg" "$m" "$z"
+						bench_http_nf_stop
+					done
+				done
+			fi
 		done
 	done
 fi
@@ -432,7 +449,7 @@ if [[ " $PARTS " == *" rate "* ]]; then
 		have "$cfg" close "$RATE_SIZE" && continue
 		nf_start "$cfg" close
 		point "$cfg" close "$RATE_SIZE"
-		counters "$cfg" close
+		counters "$cfg" close "$RATE_SIZE"
 		bench_http_nf_stop
 	done
 fi
@@ -528,11 +545,11 @@ goal_ratio() {
 	fi
 	if [ -s "$CNT" ]; then
 		echo
-		echo "workers (NF counters after each run): config mode: started, faults (crash, seccomp, limit," \
+		echo "workers (NF counters after each run): config mode size: started, faults (crash, seccomp, limit," \
 			"hang, protocol, spawn), connections that waited for a worker, files passed by descriptor"
-		while read -r cfg m c; do
+		while read -r cfg m z c; do
 			[ "$cfg" = shared ] && continue
-			printf '  %-16s %-9s %7s %3s %7s %7s\n' "$cfg" "$m" "$(jq -r .workers_started <<<"$c")" \
+			printf '  %-16s %-9s %-4s %7s %3s %7s %7s\n' "$cfg" "$m" "$z" "$(jq -r .workers_started <<<"$c")" \
 				"$(jq -r "$FAULTS" <<<"$c")" "$(jq -r .conns_waited <<<"$c")" "$(jq -r .files_passed <<<"$c")"
 		done <"$CNT"
 	fi

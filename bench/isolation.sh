@@ -19,7 +19,7 @@
 #    configurations of one file run back to back, so that the points a ratio
 #    compares are about a minute apart at most, on a host whose speed wanders
 #    (ORDER=config: one NF per configuration for all the files, as before:
-#    three minutes apart at most, a fifth fewer NF starts).
+#    three minutes apart at most, a fifth of the NF starts).
 # 1b. floor: what a request costs the isolated design in wake-ups alone
 #    (bench/chan_pingpong.c: a parent and CONNS workers with a channel each,
 #    all on SERVER_CPU, each message one wake, one sleep and a switch there

@@ -292,6 +292,18 @@ point() {
 	sed -i '$d' "$RES"
 	echo "$1 $2 $3 $(cut -d' ' -f4- <<<"$last" | jq -c ". + $cpu")" >>"$RES"
 }
+
+# nf_points CONFIG MODE LABEL SIZE...: a fresh NF for CONFIG in MODE, a point
+# for each SIZE, then its counters (under LABEL) and its stop.
+nf_points() {
+	local cfg=$1 m=$2 label=$3 z
+	shift 3
+	nf_start "$cfg" "$m"
+	for z in "$@"; do point "$cfg" "$m" "$z"; done
+	counters "$cfg" "$m" "$label"
+	bench_http_nf_stop
+}
+
 # cpu_ticks: the server CPU's busy, idle and steal ticks so far.
 cpu_ticks() { awk -v c="cpu$SERVER_CPU" '$1 == c {print $2 + $3 + $4 + $7 + $8, $5 + $6, $9}' /proc/stat; }
 point_start() {
@@ -409,20 +421,11 @@ if [[ " $PARTS " == *" matrix "* ]]; then
 		order="${cfgs[*]:k} ${cfgs[*]:0:k}"
 		for m in $MODES; do
 			if [ "$ORDER" = config ]; then
-				for cfg in $order; do
-					nf_start "$cfg" "$m"
-					for z in $SIZES; do point "$cfg" "$m" "$z"; done
-					counters "$cfg" "$m" all
-					bench_http_nf_stop
-				done
+				# shellcheck disable=SC2086
+				for cfg in $order; do nf_points "$cfg" "$m" all $SIZES; done
 			else
 				for z in $SIZES; do
-					for cfg in $order; do
-						nf_start "$cfg" "$m"
-						point "$cfg" "$m" "$z"
-						counters "$cfg" "$m" "$z"
-						bench_http_nf_stop
-					done
+					for cfg in $order; do nf_points "$cfg" "$m" "$z" "$z"; done
 				done
 			fi
 		done
@@ -446,11 +449,7 @@ if [[ " $PARTS " == *" rate "* ]]; then
 	[ -f "$DOCROOT/f$RATE_SIZE.bin" ] || head -c "$RATE_SIZE" /dev/urandom >"$DOCROOT/f$RATE_SIZE.bin"
 	chmod 644 "$DOCROOT/f$RATE_SIZE.bin"
 	for cfg in shared connection/fresh connection/scrub; do
-		have "$cfg" close "$RATE_SIZE" && continue
-		nf_start "$cfg" close
-		point "$cfg" close "$RATE_SIZE"
-		counters "$cfg" close "$RATE_SIZE"
-		bench_http_nf_stop
+		have "$cfg" close "$RATE_SIZE" || nf_points "$cfg" close "$RATE_SIZE" "$RATE_SIZE"
 	done
 fi
 

@@ -42,8 +42,8 @@ static struct api_req api_req_oom = {.oom = 1};
 
 /*
  * Answers made at start, for when the memory to make the real one is short:
- * queued, they allocate nothing (MHD builds the head in the connection's own
- * pool). api_oom: 503 {"error": "out of memory"}; api_made: {} with the
+ * queueing one allocates nothing of ours (MHD builds the head in the
+ * connection's own pool). api_oom: 503 {"error": "out of memory"}; api_made: {} with the
  * status of a change that was made, so that "503" keeps meaning "not made"
  * (a refused change's answer that cannot be made is the 503: not made).
  */

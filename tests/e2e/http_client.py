@@ -261,6 +261,11 @@ def result(c, r, t0, **more):
     return out
 
 
+def no_connection(e):
+    """The record of a command that got no connection (or lost it with an error)."""
+    return {"status": 0, "closed": "open", "error": str(e)}
+
+
 def report(c, r, t0, **more):
     print(json.dumps(result(c, r, t0, **more)))
 
@@ -296,8 +301,8 @@ def sends(host, port, req, first, last, parallel, limit=5.0):
                 return
             try:
                 out = send_one(host, port, req.replace("{}", str(n)), limit)
-            except OSError as e:  # as main() reports it for one send
-                out = {"status": 0, "closed": "open", "error": str(e)}
+            except OSError as e:
+                out = no_connection(e)
             with lock:
                 print(json.dumps(out), flush=True)
 
@@ -683,4 +688,4 @@ if __name__ == "__main__":
     try:
         main(sys.argv[1], sys.argv[2:])
     except OSError as e:  # no connection at all: still one JSON object
-        print(json.dumps({"status": 0, "closed": "open", "error": str(e)}))
+        print(json.dumps(no_connection(e)))

@@ -583,14 +583,14 @@ static int frame_fuzz(struct iso_chan *ch, uint32_t stream, unsigned seed)
 	return http_answer(ch, stream, done, sizeof(done) - 1, false);
 }
 
-/* In place of the HTTP worker: one attempt per request (see the top). */
-/* A loop with no system call, for ever */
+/* A loop with no system call, for ever. */
 static _Noreturn void spin(void)
 {
 	for (volatile unsigned long x = 0;; x = x + 1)
 		;
 }
 
+/* In place of the HTTP worker: one attempt per request (see the top). */
 static int http_hostile(void)
 {
 	static uint8_t buf[ISO_FRAME_MAX];
